@@ -1,0 +1,97 @@
+"""The one error tree.
+
+Every error the companion reports carries a stable machine-readable ``code``, an HTTP
+``status`` and a Bodhi ``type``. The HTTP layer renders it in the caller's API family
+(Bodhi envelope, OpenAI, ...); nothing else builds error JSON.
+
+    BodhiError                      500 internal_server_error
+    ├── ConfigError                 500 (startup / CLI: a bad setting or file)
+    ├── BadRequestError             400 invalid_request_error
+    │   └── PayloadTooLargeError    413
+    ├── AuthenticationError         401 authentication_error
+    ├── ForbiddenError              403 forbidden_error
+    ├── NotFoundError               404 not_found_error
+    │   └── ModelNotFoundError
+    ├── ConflictError               409 conflict_error
+    ├── UpstreamError               502 (a model server answered badly or died)
+    └── ServiceUnavailableError     503 service_unavailable
+        └── ModelLoadError          (a model server could not be started)
+"""
+
+from __future__ import annotations
+
+
+class BodhiError(Exception):
+    status = 500
+    type = "internal_server_error"
+    code = "internal_error"
+
+    def __init__(self, message: str, *, code: str | None = None, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.param = param
+
+
+class ConfigError(BodhiError):
+    code = "config_error"
+
+
+class BadRequestError(BodhiError):
+    status = 400
+    type = "invalid_request_error"
+    code = "invalid_request"
+
+
+class PayloadTooLargeError(BadRequestError):
+    status = 413
+    code = "request_too_large"
+
+
+class AuthenticationError(BodhiError):
+    status = 401
+    type = "authentication_error"
+    code = "auth_error-invalid_token"
+
+
+class ForbiddenError(BodhiError):
+    status = 403
+    type = "forbidden_error"
+    code = "forbidden"
+
+
+class NotFoundError(BodhiError):
+    status = 404
+    type = "not_found_error"
+    code = "not_found"
+
+
+class ModelNotFoundError(NotFoundError):
+    code = "model_not_found"
+
+    def __init__(self, model: str) -> None:
+        super().__init__(f"The model '{model}' does not exist or is not available.",
+                         param="model")
+        self.model = model
+
+
+class ConflictError(BodhiError):
+    status = 409
+    type = "conflict_error"
+    code = "conflict"
+
+
+class UpstreamError(BodhiError):
+    status = 502
+    code = "upstream_error"
+
+
+class ServiceUnavailableError(BodhiError):
+    status = 503
+    type = "service_unavailable"
+    code = "service_unavailable"
+
+
+class ModelLoadError(ServiceUnavailableError):
+    code = "model_load_error"

@@ -1,0 +1,233 @@
+"""``LlamaProcess``: one supervised llama.cpp child serving one alias.
+
+States: STOPPED → STARTING → READY → STOPPING → STOPPED. One lock serialises transitions,
+so concurrent first requests start exactly one child. Readiness is ``GET /health`` == 200
+within a deadline; a child that exits early fails the start with the tail of its log. A
+watcher task notices a child that dies and moves to STOPPED so the next request starts a
+new one. Stop is SIGTERM to the child's process group, a grace period, then SIGKILL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+import httpx
+
+from companion.errors import ModelLoadError
+from companion.inference.parent_watch import PARENT_PID_ENV
+
+log = logging.getLogger(__name__)
+
+_STOP_GRACE_SECS = 5.0
+_HEALTH_POLL_SECS = 0.05
+
+
+class ProcessState(str, Enum):
+    STOPPED = "stopped"
+    STARTING = "starting"
+    READY = "ready"
+    STOPPING = "stopping"
+
+
+@dataclass(frozen=True)
+class LaunchConfig:
+    """How to start a child: the executable and flags that apply to every model."""
+
+    llama_server: str          # path to a real llama-server, or "" for the bundled launcher
+    default_flags: tuple[str, ...]
+    log_dir: Path
+    ready_timeout: float
+    threads_http: int
+    host: str = "127.0.0.1"
+
+    def command(self) -> list[str]:
+        if self.llama_server:
+            return [sys.executable, "-m", "companion.inference.exec_guard", self.llama_server]
+        return [sys.executable, "-m", "companion.inference.launcher"]
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _log_name(alias: str) -> str:
+    return "llama-" + re.sub(r"[^A-Za-z0-9._-]+", "_", alias) + ".log"
+
+
+class LlamaProcess:
+    def __init__(self, alias: str, model_path: Path, flags: list[str], config: LaunchConfig,
+                 client: httpx.AsyncClient) -> None:
+        self.alias = alias
+        self.model_path = model_path
+        self.flags = flags
+        self.state = ProcessState.STOPPED
+        self.embeddings = False
+        self.base_url = ""
+        self.pid: int | None = None
+        self.in_flight = 0
+        self.last_used = time.monotonic()
+        self._config = config
+        self._client = client
+        self._proc: asyncio.subprocess.Process | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self.log_path = config.log_dir / _log_name(alias)
+
+    def is_serving(self, embeddings: bool) -> bool:
+        return self.state is ProcessState.READY and (self.embeddings or not embeddings)
+
+    async def ensure_ready(self, *, embeddings: bool = False) -> None:
+        """Return once a child is READY (with embeddings enabled when asked)."""
+        if self.is_serving(embeddings) and not self._lock.locked():
+            return
+        async with self._lock:
+            if self.is_serving(embeddings):
+                return
+            if self.state is ProcessState.READY:
+                # Restart with embeddings enabled once the running requests are done.
+                await self._drained.wait()
+                await self._stop_locked()
+            await self._start_locked(embeddings or self.embeddings)
+
+    def begin_request(self) -> None:
+        self.in_flight += 1
+        self._drained.clear()
+
+    def end_request(self) -> None:
+        self.in_flight -= 1
+        self.last_used = time.monotonic()
+        if self.in_flight == 0:
+            self._drained.set()
+
+    async def confirm_exit(self, timeout: float = 2.0) -> bool:
+        """After a refused connection: has the child died? If so, mark it STOPPED."""
+        proc = self._proc
+        if proc is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(proc.wait()), timeout)
+            except TimeoutError:
+                return False
+        if self._proc is proc and self.state is ProcessState.READY:
+            self.state = ProcessState.STOPPED
+            self._proc = self.pid = None
+        return True
+
+    async def stop(self) -> None:
+        async with self._lock:
+            await self._stop_locked()
+
+    async def stop_if_idle(self) -> None:
+        """Stop unless a request took the child while this waited for the lock."""
+        async with self._lock:
+            if self.in_flight == 0:
+                await self._stop_locked()
+
+    def _argv(self, port: int, embeddings: bool) -> list[str]:
+        argv = [*self._config.command(), "--model", str(self.model_path),
+                "--host", self._config.host, "--port", str(port), "--alias", self.alias,
+                "--jinja", "--threads-http", str(self._config.threads_http)]
+        if embeddings:
+            argv += ["--embeddings", "--pooling", "mean"]
+        return [*argv, *self._config.default_flags, *self.flags]
+
+    async def _start_locked(self, embeddings: bool) -> None:
+        self.state = ProcessState.STARTING
+        started = time.monotonic()
+        port = _free_port(self._config.host)
+        argv = self._argv(port, embeddings)
+        self._config.log_dir.mkdir(parents=True, exist_ok=True)
+        log.info("starting model %s: %s", self.alias, " ".join(argv))
+        with open(self.log_path, "ab") as log_file:
+            log_file.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} "
+                           f"starting {' '.join(argv)}\n".encode())
+            log_file.flush()
+            proc = await asyncio.create_subprocess_exec(
+                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=log_file,
+                stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+                env={**os.environ, PARENT_PID_ENV: str(os.getpid())})
+        self._proc, self.pid = proc, proc.pid
+        self.base_url = f"http://{self._config.host}:{port}"
+        try:
+            await self._wait_healthy(proc)
+        except BaseException:
+            await self._terminate(proc)
+            self.state = ProcessState.STOPPED
+            raise
+        self.embeddings = embeddings
+        self.state = ProcessState.READY
+        self._watcher = asyncio.create_task(self._watch(proc), name=f"watch-{self.alias}")
+        log.info("model %s ready (pid %s, %s) in %.2fs", self.alias, proc.pid, self.base_url,
+                 time.monotonic() - started)
+
+    async def _wait_healthy(self, proc: asyncio.subprocess.Process) -> None:
+        deadline = time.monotonic() + self._config.ready_timeout
+        url = self.base_url + "/health"
+        while time.monotonic() < deadline:
+            if proc.returncode is not None:
+                raise ModelLoadError(f"The model '{self.alias}' failed to start "
+                                     f"(exit code {proc.returncode}): {self._log_tail()}")
+            with contextlib.suppress(httpx.TransportError):
+                reply = await self._client.get(url, timeout=2.0)
+                if reply.status_code == 200:
+                    return
+            await asyncio.sleep(_HEALTH_POLL_SECS)
+        raise ModelLoadError(f"The model '{self.alias}' did not become ready within "
+                             f"{self._config.ready_timeout:g}s; see {self.log_path}")
+
+    def _log_tail(self, lines: int = 3) -> str:
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return "no log"
+        tail = [line for line in text.splitlines() if line.strip()][-lines:]
+        return " | ".join(tail)[-600:]
+
+    async def _watch(self, proc: asyncio.subprocess.Process) -> None:
+        code = await proc.wait()
+        if self._proc is proc and self.state is ProcessState.READY:
+            log.warning("model %s (pid %s) exited unexpectedly with code %s; it will be "
+                        "restarted on the next request", self.alias, proc.pid, code)
+            self.state = ProcessState.STOPPED
+            self._proc = self.pid = None
+
+    async def _stop_locked(self) -> None:
+        proc = self._proc
+        if proc is None:
+            self.state = ProcessState.STOPPED
+            return
+        self.state = ProcessState.STOPPING
+        log.info("stopping model %s (pid %s)", self.alias, proc.pid)
+        await self._terminate(proc)
+        if self._watcher is not None:
+            self._watcher.cancel()
+            self._watcher = None
+        self._proc = self.pid = None
+        self.state = ProcessState.STOPPED
+
+    @staticmethod
+    async def _terminate(proc: asyncio.subprocess.Process) -> None:
+        if proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), _STOP_GRACE_SECS)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            await proc.wait()

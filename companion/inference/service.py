@@ -1,0 +1,109 @@
+"""``InferenceService``: turn an OpenAI-shaped request into a call on the right child.
+
+Resolves the model, fills the alias's request defaults, takes a lease on a ready child and
+forwards the body. The reply is handed back unbuffered so streams are relayed chunk by chunk.
+Only the HTTP client seam is used here; no web framework.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from enum import Enum
+from typing import Any
+
+import httpx
+
+from companion.errors import UpstreamError
+from companion.inference.pool import Lease, LlamaPool
+from companion.models import ModelAlias, ModelCatalog
+
+log = logging.getLogger(__name__)
+
+
+class Endpoint(str, Enum):
+    CHAT = "/v1/chat/completions"
+    COMPLETIONS = "/v1/completions"
+    EMBEDDINGS = "/v1/embeddings"
+
+
+class UpstreamReply:
+    """A model server's reply whose body has not been read yet."""
+
+    def __init__(self, response: httpx.Response, alias: str) -> None:
+        self._response = response
+        self._alias = alias
+        self.status = response.status_code
+        self.content_type = response.headers.get("content-type", "application/json")
+
+    @property
+    def is_event_stream(self) -> bool:
+        return self.content_type.startswith("text/event-stream")
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The body as it arrives; raises ``UpstreamError`` if the model server goes away."""
+        try:
+            async for chunk in self._response.aiter_raw():
+                yield chunk
+        except httpx.TransportError as exc:
+            raise _lost(self._alias, exc) from exc
+
+    async def read(self) -> bytes:
+        return b"".join([chunk async for chunk in self.chunks()])
+
+
+def _lost(alias: str, exc: Exception) -> UpstreamError:
+    log.warning("model %s: connection to model server lost: %s", alias, type(exc).__name__)
+    return UpstreamError(f"The model server for '{alias}' stopped while answering; "
+                         "try again.", code="model_server_lost")
+
+
+class InferenceService:
+    def __init__(self, catalog: ModelCatalog, pool: LlamaPool, client: httpx.AsyncClient) -> None:
+        self._catalog = catalog
+        self._pool = pool
+        self._client = client
+
+    def list_models(self) -> list[ModelAlias]:
+        return self._catalog.list()
+
+    def get_model(self, name: str) -> ModelAlias:
+        return self._catalog.resolve(name).alias
+
+    @contextlib.asynccontextmanager
+    async def forward(self, endpoint: Endpoint, body: dict[str, Any]
+                      ) -> AsyncIterator[UpstreamReply]:
+        model = self._catalog.resolve(str(body["model"]))
+        payload = json.dumps(model.alias.fill_request(body)).encode()
+        embeddings = endpoint is Endpoint.EMBEDDINGS
+        async with self._pool.lease(model, embeddings=embeddings) as lease:
+            response = await self._send(lease, endpoint, payload, bool(body.get("stream")),
+                                        embeddings)
+            try:
+                yield UpstreamReply(response, model.alias.alias)
+            finally:
+                await response.aclose()
+
+    async def _send(self, lease: Lease, endpoint: Endpoint, payload: bytes, stream: bool,
+                    embeddings: bool) -> httpx.Response:
+        # llama.cpp closes the connection after a streamed reply while announcing keep-alive;
+        # asking for close keeps such a connection out of the pool.
+        headers = {"content-type": "application/json"}
+        if stream:
+            headers["connection"] = "close"
+        process = lease.process
+        for attempt in (1, 2):
+            request = self._client.build_request("POST", lease.base_url + endpoint.value,
+                                                 content=payload, headers=headers)
+            try:
+                return await self._client.send(request, stream=True)
+            except httpx.ConnectError as exc:
+                # The child died since it was last seen ready: start a new one, once.
+                if attempt == 2 or not await process.confirm_exit():
+                    raise _lost(process.alias, exc) from exc
+                await process.ensure_ready(embeddings=embeddings)
+            except httpx.TransportError as exc:
+                raise _lost(process.alias, exc) from exc
+        raise AssertionError("unreachable")

@@ -1,0 +1,56 @@
+"""Logging: ``$BODHI_HOME/logs/bodhi.log`` rotated daily, optional stdout, secrets scrubbed."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from logging.handlers import TimedRotatingFileHandler
+from pathlib import Path
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+
+_SECRET = re.compile(r"(bodhiapp_|Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class RedactSecrets(logging.Filter):
+    """Last line of defence: no token-looking string reaches a log file."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        scrubbed = _SECRET.sub(lambda m: m.group(1) + "***", message)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, None
+        return True
+
+
+class AccessLogger(AbstractAccessLogger):
+    """Method, path without query string, status, size and time; never headers."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info("%s %s %s %s %.1fms", request.method, request.path, response.status,
+                         response.body_length, time * 1000)
+
+
+def setup_logging(home: Path, level: str, to_stdout: bool) -> Path:
+    log_dir = home / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_file = log_dir / "bodhi.log"
+    handlers: list[logging.Handler] = [
+        TimedRotatingFileHandler(log_file, when="midnight", backupCount=14, encoding="utf-8")]
+    if to_stdout:
+        handlers.append(logging.StreamHandler(sys.stdout))
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in handlers:
+        handler.setFormatter(logging.Formatter(_FORMAT))
+        handler.addFilter(RedactSecrets())
+        root.addHandler(handler)
+    root.setLevel(level)
+    # One line per upstream call would double the log and cost time on the hot path.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    return log_file

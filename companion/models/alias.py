@@ -1,0 +1,46 @@
+"""``ModelAlias``: a name clients use for a GGUF file plus its launch and request defaults."""
+
+from __future__ import annotations
+
+import shlex
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class AliasSource(str, Enum):
+    USER = "user"          # $BODHI_HOME/aliases/*.yaml
+    MODEL = "model"        # a GGUF file found in the HF cache
+    EMBEDDED = "embedded"  # shipped inside an installed Python package
+
+
+class ModelAlias(BaseModel):
+    """The alias YAML format (see API.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    alias: str = Field(min_length=1, max_length=200)
+    repo: str = Field(min_length=1)
+    filename: str = Field(min_length=1)
+    snapshot: str = "main"
+    context_params: list[str] = Field(default_factory=list)
+    request_params: dict[str, Any] = Field(default_factory=dict)
+    source: AliasSource = AliasSource.USER
+
+    @field_validator("context_params")
+    @classmethod
+    def _flags_parse(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            shlex.split(entry)  # raises ValueError on unbalanced quotes
+        return value
+
+    def launch_flags(self) -> list[str]:
+        """``context_params`` as llama-server argv entries."""
+        return [arg for entry in self.context_params for arg in shlex.split(entry)]
+
+    def fill_request(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Request defaults fill only the fields the request lacks."""
+        if not self.request_params:
+            return body
+        return {**self.request_params, **body}

@@ -1,0 +1,72 @@
+"""Reading the standard Hugging Face hub cache (``$HF_HOME/hub``) without the network."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+_QUANT = re.compile(r"(?i)[-_.]((?:I?Q\d+(?:_[A-Z0-9]+)*)|BF16|F16|F32)$")
+_SHARD = re.compile(r"-(\d{5})-of-(\d{5})$")
+
+
+@dataclass(frozen=True)
+class CachedFile:
+    repo: str
+    filename: str
+    snapshot: str
+    path: Path
+
+    @property
+    def quant(self) -> str:
+        stem = _SHARD.sub("", Path(self.filename).name.removesuffix(".gguf"))
+        match = _QUANT.search(stem)
+        return match.group(1).upper() if match else stem
+
+
+def _repo_id(folder_name: str) -> str:
+    return folder_name.removeprefix("models--").replace("--", "/", 1)
+
+
+def _preferred_snapshot(repo_dir: Path) -> str | None:
+    ref = repo_dir / "refs" / "main"
+    try:
+        return ref.read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+
+
+def scan_gguf_files(hub_dir: Path) -> list[CachedFile]:
+    """Every GGUF (first shard only) under the cache, newest ``main`` snapshot first."""
+    found: list[CachedFile] = []
+    if not hub_dir.is_dir():
+        return found
+    for repo_dir in sorted(hub_dir.glob("models--*")):
+        preferred = _preferred_snapshot(repo_dir)
+        snapshots = sorted((repo_dir / "snapshots").glob("*"),
+                           key=lambda p: (p.name != preferred, p.name))
+        for snapshot in snapshots:
+            for path in sorted(snapshot.rglob("*.gguf")):
+                shard = _SHARD.search(path.stem)
+                if shard and shard.group(1) != "00001":
+                    continue
+                if not path.exists():  # a dangling symlink: blob missing
+                    continue
+                found.append(CachedFile(_repo_id(repo_dir.name),
+                                        path.relative_to(snapshot).as_posix(),
+                                        snapshot.name, path))
+    return found
+
+
+def cached_file_path(hub_dir: Path, repo: str, filename: str, snapshot: str) -> Path | None:
+    """Path of ``filename`` in ``repo`` at ``snapshot`` (a commit or a ref like main)."""
+    repo_dir = hub_dir / ("models--" + repo.replace("/", "--"))
+    commit = snapshot
+    ref = repo_dir / "refs" / snapshot
+    if ref.is_file():
+        commit = ref.read_text(encoding="utf-8").strip()
+    snapshot_dir = (repo_dir / "snapshots" / commit).resolve()
+    path = (snapshot_dir / filename).resolve()
+    if not path.is_relative_to(hub_dir.resolve()) or not path.is_file():
+        return None
+    return path

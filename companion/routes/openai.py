@@ -1,0 +1,82 @@
+"""OpenAI-compatible routes under ``/v1``; bodies are relayed to llama.cpp unbuffered."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from companion.errors import UpstreamError
+from companion.inference.service import Endpoint
+from companion.middleware.families import ApiFamily, error_body
+from companion.models import ModelAlias
+from companion.routes.bodies import read_json
+from companion.routes.keys import INFERENCE
+from companion.routes.openai_schemas import (
+    ChatCompletionRequest,
+    CompletionRequest,
+    EmbeddingRequest,
+)
+
+
+def _model_json(alias: ModelAlias) -> dict[str, Any]:
+    return {"id": alias.alias, "object": "model", "created": 0,
+            "owned_by": alias.source.value}
+
+
+async def list_models(request: web.Request) -> web.Response:
+    models = request.app[INFERENCE].list_models()
+    return web.json_response({"object": "list", "data": [_model_json(m) for m in models]})
+
+
+async def get_model(request: web.Request) -> web.Response:
+    alias = request.app[INFERENCE].get_model(request.match_info["model"])
+    return web.json_response(_model_json(alias))
+
+
+def _sse_error(error: UpstreamError) -> bytes:
+    return b"data: " + json.dumps(error_body(ApiFamily.OPENAI, error)).encode() + b"\n\n"
+
+
+async def _relay(request: web.Request, endpoint: Endpoint, schema: type[BaseModel]
+                 ) -> web.StreamResponse:
+    body = await read_json(request, schema)
+    async with request.app[INFERENCE].forward(endpoint, body) as reply:
+        if not reply.is_event_stream:
+            return web.Response(body=await reply.read(), status=reply.status,
+                                headers={"Content-Type": reply.content_type})
+        response = web.StreamResponse(status=reply.status, headers={
+            "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no"})
+        await response.prepare(request)
+        try:
+            async for chunk in reply.chunks():
+                await response.write(chunk)
+        except UpstreamError as exc:
+            await response.write(_sse_error(exc))
+        except ConnectionResetError:
+            return response  # the client left; leaving the block cancels the generation
+        await response.write_eof()
+        return response
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    return await _relay(request, Endpoint.CHAT, ChatCompletionRequest)
+
+
+async def completions(request: web.Request) -> web.StreamResponse:
+    return await _relay(request, Endpoint.COMPLETIONS, CompletionRequest)
+
+
+async def embeddings(request: web.Request) -> web.StreamResponse:
+    return await _relay(request, Endpoint.EMBEDDINGS, EmbeddingRequest)
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/v1/models", list_models)
+    app.router.add_get("/v1/models/{model:.+}", get_model)
+    app.router.add_post("/v1/chat/completions", chat_completions)
+    app.router.add_post("/v1/completions", completions)
+    app.router.add_post("/v1/embeddings", embeddings)

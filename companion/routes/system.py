@@ -1,0 +1,28 @@
+"""Public system routes: liveness, readiness and server info."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from companion.routes.keys import SERVER_INFO
+
+
+async def ping(request: web.Request) -> web.Response:
+    return web.json_response({"message": "pong"})
+
+
+async def health(request: web.Request) -> web.Response:
+    info = request.app[SERVER_INFO]
+    return web.json_response({"status": "ok", "version": info.version})
+
+
+async def info(request: web.Request) -> web.Response:
+    server = request.app[SERVER_INFO]
+    return web.json_response({"version": server.version, "status": "ready",
+                              "auth_mode": "local", "url": server.url})
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/ping", ping)
+    app.router.add_get("/health", health)
+    app.router.add_get("/bodhi/v1/info", info)

@@ -1,0 +1,51 @@
+"""``bodhi serve``: run the companion in the foreground until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from aiohttp import web
+
+from companion import __version__
+from companion.app import build_app, public_url
+from companion.errors import ConfigError
+from companion.logs import AccessLogger, setup_logging
+from companion.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+async def serve(settings: Settings) -> None:
+    log_file = setup_logging(settings.home, settings["BODHI_LOG_LEVEL"],
+                             settings["BODHI_LOG_STDOUT"])
+    app = await build_app(settings)
+    runner = web.AppRunner(app, handler_cancellation=True, access_log_class=AccessLogger,
+                           shutdown_timeout=5.0)
+    await runner.setup()
+    host, port = settings["BODHI_HOST"], settings["BODHI_PORT"]
+    try:
+        await web.TCPSite(runner, host, port, reuse_address=True).start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}. Is another "
+                          "companion running? Choose another port with --port or "
+                          "BODHI_PORT.") from exc
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    log.info("Bodhi companion %s listening on %s:%s", __version__, host, port)
+    print(f"Bodhi companion {__version__} is ready at {public_url(settings)}\n"
+          f"  data directory: {settings.home}\n  log file:       {log_file}",
+          flush=True)
+    try:
+        await stop.wait()
+    finally:
+        log.info("shutting down")
+        await runner.cleanup()
+
+
+def run(settings: Settings) -> None:
+    asyncio.run(serve(settings))

@@ -1,0 +1,206 @@
+"""The one settings table and how an effective value is chosen.
+
+Every setting is one row of ``SETTINGS``. The CLI flags of ``bodhi serve``, ``bodhi config``,
+and the docs are all derived from it. Precedence, highest first:
+command line > environment > ``$BODHI_HOME/settings.yaml`` > default.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from companion.errors import ConfigError
+
+
+class Source(str, Enum):
+    COMMAND_LINE = "command_line"
+    ENVIRONMENT = "environment"
+    SETTINGS_FILE = "settings_file"
+    DEFAULT = "default"
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"expected true or false, got {raw!r}")
+
+
+def _parse_log_level(raw: str) -> str:
+    level = raw.strip().upper()
+    if level not in {"TRACE", "DEBUG", "INFO", "WARNING", "WARN", "ERROR"}:
+        raise ValueError(f"expected one of debug, info, warning, error; got {raw!r}")
+    return "WARNING" if level == "WARN" else "DEBUG" if level == "TRACE" else level
+
+
+def _parse_port(raw: str) -> int:
+    port = int(raw)
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port out of range: {port}")
+    return port
+
+
+def _parse_keep_alive(raw: str) -> int:
+    secs = int(raw)
+    if secs < -1:
+        raise ValueError("expected -1 (never), 0 (right after each request) or seconds")
+    return secs
+
+
+def _parse_positive_int(raw: str) -> int:
+    number = int(raw)
+    if number <= 0:
+        raise ValueError(f"expected a positive number, got {number}")
+    return number
+
+
+def _parse_path(raw: str) -> str:
+    return str(Path(raw).expanduser())
+
+
+def _default_hf_home() -> str:
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".cache"
+    return str(base / "huggingface")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One row of the settings table."""
+
+    name: str
+    parse: Callable[[str], Any]
+    default: Callable[[], Any]
+    help: str
+    runtime_editable: bool = False
+    env: str = ""
+
+    @property
+    def env_var(self) -> str:
+        return self.env or self.name
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.lower().removeprefix("bodhi_").replace("_", "-")
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("BODHI_HOME", _parse_path, lambda: str(Path.home() / ".bodhi"),
+            "Data directory: databases, aliases/, logs/, the owner secret."),
+    Setting("BODHI_HOST", str, lambda: "127.0.0.1",
+            "Address to listen on. Keep it on loopback unless you mean to serve the LAN."),
+    Setting("BODHI_PORT", _parse_port, lambda: 1135, "Port to listen on."),
+    Setting("BODHI_PUBLIC_HOST", str, lambda: "",
+            "Extra host name clients use to reach this server (accepted in the Host header)."),
+    Setting("BODHI_LOG_LEVEL", _parse_log_level, lambda: "INFO",
+            "Log level: debug, info, warning or error.", runtime_editable=True),
+    Setting("BODHI_LOG_STDOUT", _parse_bool, lambda: False,
+            "Also write the log to standard output."),
+    Setting("BODHI_KEEP_ALIVE_SECS", _parse_keep_alive, lambda: 300,
+            "Unload an idle model after this many seconds; -1 never, 0 right after each request.",
+            runtime_editable=True),
+    Setting("BODHI_LLAMA_SERVER", str, lambda: "",
+            "llama-server executable to run models with; empty uses the bundled launcher."),
+    Setting("BODHI_LLAMACPP_ARGS", str, lambda: "",
+            "Extra llama-server flags for every model, e.g. '--ctx-size 4096 --threads 4'."),
+    Setting("BODHI_LLAMA_READY_TIMEOUT_SECS", _parse_positive_int, lambda: 120,
+            "How long a model may take to load before the request fails."),
+    Setting("BODHI_MAX_REQUEST_BYTES", _parse_positive_int, lambda: 32 * 1024 * 1024,
+            "Largest request body accepted; larger ones get 413."),
+    Setting("HF_HOME", _parse_path, _default_hf_home,
+            "Hugging Face home; models are found in and downloaded to its hub/ cache."),
+)
+
+SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Resolved:
+    value: Any
+    source: Source
+
+
+class Settings:
+    """Effective settings: each value with the source it came from."""
+
+    def __init__(self, resolved: Mapping[str, Resolved]) -> None:
+        self._resolved = dict(resolved)
+
+    def __getitem__(self, name: str) -> Any:
+        return self._resolved[name].value
+
+    def source(self, name: str) -> Source:
+        return self._resolved[name].source
+
+    def items(self) -> list[tuple[Setting, Resolved]]:
+        return [(s, self._resolved[s.name]) for s in SETTINGS]
+
+    @property
+    def home(self) -> Path:
+        return Path(self["BODHI_HOME"])
+
+    @property
+    def hf_home(self) -> Path:
+        return Path(self["HF_HOME"])
+
+
+def _parse(setting: Setting, raw: Any, where: str) -> Any:
+    try:
+        return setting.parse(str(raw))
+    except ValueError as exc:
+        raise ConfigError(f"{setting.name} from {where}: {exc}") from exc
+
+
+def _read_settings_file(home: Path) -> dict[str, Any]:
+    path = home / "settings.yaml"
+    if not path.exists():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of setting names to values")
+    unknown = sorted(set(data) - set(SETTINGS_BY_NAME) - {"BODHI_HOME"})
+    if unknown:
+        raise ConfigError(f"{path}: unknown settings: {', '.join(unknown)}")
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def load_settings(
+    cli: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
+    """Resolve every setting; ``cli`` holds raw values given on the command line."""
+    cli = {k: v for k, v in (cli or {}).items() if v is not None}
+    env = os.environ if env is None else env
+    resolved: dict[str, Resolved] = {}
+
+    home_setting = SETTINGS_BY_NAME["BODHI_HOME"]
+    resolved["BODHI_HOME"] = _resolve_one(home_setting, cli, env, {})
+    file_values = _read_settings_file(Path(resolved["BODHI_HOME"].value))
+    for setting in SETTINGS:
+        if setting.name != "BODHI_HOME":
+            resolved[setting.name] = _resolve_one(setting, cli, env, file_values)
+    return Settings(resolved)
+
+
+def _resolve_one(
+    setting: Setting, cli: Mapping[str, Any], env: Mapping[str, str], file_values: Mapping[str, Any]
+) -> Resolved:
+    if setting.name in cli:
+        return Resolved(_parse(setting, cli[setting.name], "the command line"), Source.COMMAND_LINE)
+    if setting.env_var in env and env[setting.env_var] != "":
+        return Resolved(_parse(setting, env[setting.env_var], "the environment"), Source.ENVIRONMENT)
+    if setting.name in file_values:
+        return Resolved(_parse(setting, file_values[setting.name], "settings.yaml"),
+                        Source.SETTINGS_FILE)
+    return Resolved(setting.default(), Source.DEFAULT)

@@ -1,0 +1,108 @@
+"""The SQLite database: opening it (WAL), forward-only numbered migrations, change detection.
+
+Migrations are ``migrations/NNNN_name.sql`` files applied in order, each in its own
+transaction, and recorded in ``schema_migrations``. They are never edited once released.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+from importlib import resources
+from pathlib import Path
+
+import aiosqlite
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+def _migrations() -> list[tuple[int, str, str]]:
+    found = []
+    for entry in resources.files("companion.storage").joinpath("migrations").iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+class Database:
+    """One aiosqlite connection in WAL mode; repositories borrow it."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+
+    @classmethod
+    async def open(cls, path: Path) -> Database:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = await aiosqlite.connect(path, isolation_level=None)
+        conn.row_factory = aiosqlite.Row
+        await conn.execute("PRAGMA busy_timeout = 10000")
+        await conn.execute("PRAGMA journal_mode = WAL")
+        await conn.execute("PRAGMA synchronous = NORMAL")
+        await conn.execute("PRAGMA foreign_keys = ON")
+        db = cls(conn, path)
+        await db.migrate()
+        return db
+
+    async def migrate(self) -> list[str]:
+        """Apply pending migrations; safe when two processes start at once."""
+        applied: list[str] = []
+        await self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            await self.conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
+            )
+            async with self.conn.execute("SELECT version FROM schema_migrations") as cur:
+                done = {row[0] for row in await cur.fetchall()}
+            for version, name, sql in _migrations():
+                if version in done:
+                    continue
+                for statement in _statements(sql):
+                    await self.conn.execute(statement)
+                await self.conn.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (version, name, int(time.time())),
+                )
+                applied.append(name)
+            await self.conn.execute("COMMIT")
+        except BaseException:
+            await self.conn.execute("ROLLBACK")
+            raise
+        return applied
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+
+def _statements(sql: str) -> list[str]:
+    return [s.strip() for s in sql.split(";") if s.strip()]
+
+
+class ChangeWatch:
+    """Tells cheaply whether any other connection (or process) committed to the database.
+
+    SQLite bumps ``PRAGMA data_version`` for a connection whenever another connection
+    commits. Reading it on a private synchronous connection costs microseconds, which lets
+    in-memory caches (validated tokens) stay correct when the CLI edits the DB.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._version = self._read()
+
+    def _read(self) -> int:
+        row = self._conn.execute("PRAGMA data_version").fetchone()
+        return int(row[0])
+
+    def changed(self) -> bool:
+        version = self._read()
+        if version == self._version:
+            return False
+        self._version = version
+        return True
+
+    def close(self) -> None:
+        self._conn.close()
