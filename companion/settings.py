@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ import yaml
 from companion.errors import ConfigError
 
 
-class Source(str, Enum):
+class Source(StrEnum):
     COMMAND_LINE = "command_line"
     ENVIRONMENT = "environment"
     SETTINGS_FILE = "settings_file"
@@ -197,9 +197,11 @@ def _resolve_one(
     setting: Setting, cli: Mapping[str, Any], env: Mapping[str, str], file_values: Mapping[str, Any]
 ) -> Resolved:
     if setting.name in cli:
-        return Resolved(_parse(setting, cli[setting.name], "the command line"), Source.COMMAND_LINE)
+        value = _parse(setting, cli[setting.name], "the command line")
+        return Resolved(value, Source.COMMAND_LINE)
     if setting.env_var in env and env[setting.env_var] != "":
-        return Resolved(_parse(setting, env[setting.env_var], "the environment"), Source.ENVIRONMENT)
+        value = _parse(setting, env[setting.env_var], "the environment")
+        return Resolved(value, Source.ENVIRONMENT)
     if setting.name in file_values:
         return Resolved(_parse(setting, file_values[setting.name], "settings.yaml"),
                         Source.SETTINGS_FILE)

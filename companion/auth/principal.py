@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class PrincipalKind(str, Enum):
+class PrincipalKind(StrEnum):
     ANONYMOUS = "anonymous"
     API_TOKEN = "api_token"
 

@@ -15,7 +15,7 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from companion.errors import AuthenticationError, BadRequestError, NotFoundError
 from companion.storage import ApiTokenRecord, ApiTokenRepository, ChangeWatch
@@ -24,7 +24,7 @@ TOKEN_PREFIX = "bodhiapp_"
 _LOOKUP_CHARS = 8
 
 
-class TokenScope(str, Enum):
+class TokenScope(StrEnum):
     USER = "scope_token_user"
     POWER_USER = "scope_token_power_user"
 

@@ -19,7 +19,7 @@ import socket
 import sys
 import time
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import httpx
@@ -31,9 +31,10 @@ log = logging.getLogger(__name__)
 
 _STOP_GRACE_SECS = 5.0
 _HEALTH_POLL_SECS = 0.05
+_EXIT_CONFIRM_SECS = 2.0
 
 
-class ProcessState(str, Enum):
+class ProcessState(StrEnum):
     STOPPED = "stopped"
     STARTING = "starting"
     READY = "ready"
@@ -114,12 +115,12 @@ class LlamaProcess:
         if self.in_flight == 0:
             self._drained.set()
 
-    async def confirm_exit(self, timeout: float = 2.0) -> bool:
+    async def confirm_exit(self) -> bool:
         """After a refused connection: has the child died? If so, mark it STOPPED."""
         proc = self._proc
         if proc is not None:
             try:
-                await asyncio.wait_for(asyncio.shield(proc.wait()), timeout)
+                await asyncio.wait_for(asyncio.shield(proc.wait()), _EXIT_CONFIRM_SECS)
             except TimeoutError:
                 return False
         if self._proc is proc and self.state is ProcessState.READY:
@@ -152,7 +153,8 @@ class LlamaProcess:
         argv = self._argv(port, embeddings)
         self._config.log_dir.mkdir(parents=True, exist_ok=True)
         log.info("starting model %s: %s", self.alias, " ".join(argv))
-        with open(self.log_path, "ab") as log_file:
+        # A local append-only file: opening it does not block the loop noticeably.
+        with open(self.log_path, "ab") as log_file:  # noqa: ASYNC230
             log_file.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} "
                            f"starting {' '.join(argv)}\n".encode())
             log_file.flush()

@@ -11,7 +11,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import httpx
@@ -23,7 +23,7 @@ from companion.models import ModelAlias, ModelCatalog
 log = logging.getLogger(__name__)
 
 
-class Endpoint(str, Enum):
+class Endpoint(StrEnum):
     CHAT = "/v1/chat/completions"
     COMPLETIONS = "/v1/completions"
     EMBEDDINGS = "/v1/embeddings"
@@ -36,7 +36,7 @@ class UpstreamReply:
         self._response = response
         self._alias = alias
         self.status = response.status_code
-        self.content_type = response.headers.get("content-type", "application/json")
+        self.content_type: str = response.headers.get("content-type", "application/json")
 
     @property
     def is_event_stream(self) -> bool:

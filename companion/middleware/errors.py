@@ -27,17 +27,13 @@ def _from_http_exception(exc: web.HTTPException) -> BodhiError:
         return PayloadTooLargeError("Request body is too large.")
     if exc.status == 404:
         return NotFoundError(f"Not found: {reason}", code="route_not_found")
-    if exc.status == 405:
-        error = BadRequestError("Method not allowed for this path.", code="method_not_allowed")
-        error.status = 405
-        return error
     if exc.status == 401:
         return AuthenticationError(reason)
     if exc.status == 403:
         return ForbiddenError(reason)
-    error = BodhiError(reason, code=f"http_{exc.status}")
+    error: BodhiError = (BadRequestError(reason, code=f"http_{exc.status}") if exc.status < 500
+                         else BodhiError(reason, code=f"http_{exc.status}"))
     error.status = exc.status
-    error.type = "invalid_request_error" if exc.status < 500 else error.type
     return error
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from companion.errors import BodhiError
 
 
-class ApiFamily(str, Enum):
+class ApiFamily(StrEnum):
     BODHI = "bodhi"
     OPENAI = "openai"
     ANTHROPIC = "anthropic"

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import shlex
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
-class AliasSource(str, Enum):
+class AliasSource(StrEnum):
     USER = "user"          # $BODHI_HOME/aliases/*.yaml
     MODEL = "model"        # a GGUF file found in the HF cache
     EMBEDDED = "embedded"  # shipped inside an installed Python package

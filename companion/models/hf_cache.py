@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,8 +66,10 @@ def cached_file_path(hub_dir: Path, repo: str, filename: str, snapshot: str) -> 
     ref = repo_dir / "refs" / snapshot
     if ref.is_file():
         commit = ref.read_text(encoding="utf-8").strip()
-    snapshot_dir = (repo_dir / "snapshots" / commit).resolve()
-    path = (snapshot_dir / filename).resolve()
-    if not path.is_relative_to(hub_dir.resolve()) or not path.is_file():
+    snapshots = repo_dir / "snapshots"
+    snapshot_dir = Path(os.path.normpath(snapshots / commit))
+    # Names come from users: neither may climb out of the cache folder they belong in.
+    path = Path(os.path.normpath(snapshot_dir / filename))
+    if snapshot_dir.parent != snapshots or not path.is_relative_to(snapshot_dir):
         return None
-    return path
+    return path if path.is_file() else None
