@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,8 +17,10 @@ HELLO = [{"role": "user", "content": "Say hello."}]
 
 
 @pytest.fixture
-def client(shared_companion: Companion, token: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=shared_companion.url + "/v1", api_key=token, max_retries=0)
+def client(shared_companion: Companion, token: str) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=shared_companion.url + "/v1", api_key=token,
+                       max_retries=0) as sdk:
+        yield sdk
 
 
 def test_models_list_the_embedded_model(client: openai.OpenAI) -> None:
@@ -84,20 +87,21 @@ def test_missing_token_is_401(shared_companion: Companion) -> None:
 def test_wrong_token_is_401(shared_companion: Companion, token: str) -> None:
     wrong = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
     for bad in (wrong, "bodhiapp_nonsense", "sk-something-else"):
-        sdk = openai.OpenAI(base_url=shared_companion.url + "/v1", api_key=bad, max_retries=0)
-        with pytest.raises(openai.AuthenticationError):
+        with openai.OpenAI(base_url=shared_companion.url + "/v1", api_key=bad,
+                           max_retries=0) as sdk, pytest.raises(openai.AuthenticationError):
             sdk.chat.completions.create(model=MODEL, messages=HELLO)
 
 
 def test_revoked_token_is_refused_on_the_next_request(shared_companion: Companion) -> None:
     doomed = shared_companion.create_token("doomed")
-    sdk = openai.OpenAI(base_url=shared_companion.url + "/v1", api_key=doomed, max_retries=0)
-    assert sdk.models.list()  # validated, so now cached in the server
-    token_id = next(line.split()[0] for line in shared_companion.cli("token", "list")
-                    .splitlines() if " doomed " in line)
-    shared_companion.cli("token", "revoke", token_id)
-    with pytest.raises(openai.AuthenticationError) as err:
-        sdk.models.list()
+    with openai.OpenAI(base_url=shared_companion.url + "/v1", api_key=doomed,
+                       max_retries=0) as sdk:
+        assert sdk.models.list()  # validated, so now cached in the server
+        token_id = next(line.split()[0] for line in shared_companion.cli("token", "list")
+                        .splitlines() if " doomed " in line)
+        shared_companion.cli("token", "revoke", token_id)
+        with pytest.raises(openai.AuthenticationError) as err:
+            sdk.models.list()
     assert isinstance(err.value.body, dict)
     assert err.value.body["code"] == "auth_error-token_inactive"
 

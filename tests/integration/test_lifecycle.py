@@ -1,0 +1,176 @@
+"""llama.cpp children: one per alias, idle unload, crash recovery, no orphans."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import httpx
+import openai
+import psutil
+import pytest
+
+from tests.conftest import Companion, alive, running_companion, wait_until
+
+MODEL = "smollm2:135m"
+HELLO = [{"role": "user", "content": "Tell me a long story about a dragon."}]
+
+
+def _sdk(companion: Companion, token: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=companion.url + "/v1", api_key=token, max_retries=0)
+
+
+def _chat(companion: Companion, token: str, max_tokens: int = 2) -> None:
+    with _sdk(companion, token) as sdk:
+        reply = sdk.chat.completions.create(model=MODEL, messages=HELLO, max_tokens=max_tokens)
+    assert reply.choices[0].message.content is not None
+
+
+def _child_port(child: psutil.Process) -> int:
+    args = child.cmdline()
+    return int(args[args.index("--port") + 1])
+
+
+def test_concurrent_first_requests_start_one_child(tmp_path: Path) -> None:
+    with running_companion(tmp_path) as companion:
+        token = companion.create_token()
+        assert companion.children() == []
+        errors: list[BaseException] = []
+
+        def call() -> None:
+            try:
+                _chat(companion, token)
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=call) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert errors == []
+        assert len(companion.children()) == 1
+        assert companion.log_text().count("starting model smollm2:135m") == 1
+
+
+def test_keep_alive_unloads_an_idle_child(tmp_path: Path) -> None:
+    with running_companion(tmp_path, BODHI_KEEP_ALIVE_SECS="1") as companion:
+        token = companion.create_token()
+        _chat(companion, token)
+        (child,) = companion.children()
+        assert wait_until(lambda: not alive([child.pid]), timeout=6)
+        assert "unloading model smollm2:135m" in companion.log_text()
+        _chat(companion, token)  # loads again on demand
+        assert len(companion.children()) == 1
+
+
+def test_killed_child_fails_the_stream_and_the_next_request_recovers(tmp_path: Path) -> None:
+    with running_companion(tmp_path) as companion:
+        token = companion.create_token()
+        _chat(companion, token)
+        (child,) = companion.children()
+        received = 0
+        with _sdk(companion, token) as sdk, pytest.raises(openai.APIError) as err:
+            stream = sdk.chat.completions.create(model=MODEL, messages=HELLO, max_tokens=2000,
+                                                 stream=True)
+            for _ in stream:
+                received += 1
+                if received == 2:
+                    child.kill()
+        assert received >= 2
+        assert "stopped while answering" in str(err.value)
+        _chat(companion, token)
+        (new_child,) = companion.children()
+        assert new_child.pid != child.pid
+
+
+def test_client_disconnect_stops_the_generation(tmp_path: Path) -> None:
+    with running_companion(tmp_path) as companion:
+        token = companion.create_token()
+        _chat(companion, token)
+        (child,) = companion.children()
+        slots_url = f"http://127.0.0.1:{_child_port(child)}/slots"
+        body = {"model": MODEL, "messages": HELLO, "max_tokens": 4000, "stream": True}
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.stream("POST", companion.url + "/v1/chat/completions", json=body,
+                          headers=headers, timeout=30) as reply:
+            lines = reply.iter_lines()
+            assert next(line for line in lines if line.startswith("data:"))
+
+            def busy() -> bool:
+                return any(s["is_processing"] for s in httpx.get(slots_url).json())
+
+            assert busy()
+        # Leaving the block closed our connection; the child must stop generating.
+        assert wait_until(lambda: not busy(), timeout=5)
+
+
+def test_sigterm_stops_every_child(tmp_path: Path) -> None:
+    with running_companion(tmp_path) as companion:
+        token = companion.create_token()
+        _chat(companion, token)
+        with _sdk(companion, token) as sdk:
+            sdk.embeddings.create(model=MODEL, input="x")
+        pids = [c.pid for c in companion.children()]
+        assert pids
+        assert companion.stop(signal.SIGTERM) == 0
+        assert alive(pids) == []
+
+
+def test_kill_9_of_the_companion_leaves_no_child(tmp_path: Path) -> None:
+    with running_companion(tmp_path) as companion:
+        token = companion.create_token()
+        _chat(companion, token)
+        pids = [c.pid for c in companion.children()]
+        assert pids
+        companion.stop(signal.SIGKILL)
+        assert wait_until(lambda: not alive(pids), timeout=10), alive(pids)
+
+
+def test_configured_llama_server_executable_is_used(tmp_path: Path) -> None:
+    """BODHI_LLAMA_SERVER runs another executable with the same llama-server flags."""
+    record = tmp_path / "argv.json"
+    wrapper = tmp_path / "llama-server"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f"{sys.executable} -c 'import json,sys; json.dump(sys.argv[1:], "
+        f"open(\"{record}\", \"w\"))' \"$@\"\n"
+        f"exec {sys.executable} -m companion.inference.launcher \"$@\"\n")
+    wrapper.chmod(0o755)
+    with running_companion(tmp_path, BODHI_LLAMA_SERVER=str(wrapper),
+                           BODHI_LLAMACPP_ARGS="--ctx-size 1024") as companion:
+        token = companion.create_token()
+        _chat(companion, token)
+        argv = json.loads(record.read_text())
+        assert argv[argv.index("--alias") + 1] == MODEL
+        assert argv[argv.index("--ctx-size") + 1] == "1024"
+        assert "--model" in argv and "--port" in argv and "--host" in argv
+
+
+def test_a_model_that_cannot_start_gives_a_clear_error(tmp_path: Path) -> None:
+    with running_companion(tmp_path, BODHI_LLAMACPP_ARGS="--no-such-flag") as companion:
+        token = companion.create_token()
+        with pytest.raises(openai.APIStatusError) as err:
+            _chat(companion, token)
+        assert err.value.status_code == 503
+        assert "--no-such-flag" in str(err.value)
+        assert httpx.get(companion.url + "/ping").status_code == 200
+
+
+def test_logs_never_contain_tokens(tmp_path: Path) -> None:
+    with running_companion(tmp_path) as companion:
+        token = companion.create_token()
+        _chat(companion, token)
+        httpx.get(companion.url + "/v1/models?key=" + token,
+                  headers={"Authorization": "Bearer " + token + "x"})
+        logs = "".join(p.read_text(errors="replace")
+                       for p in (companion.home / "logs").iterdir())
+        assert token not in logs
+        assert token[len("bodhiapp_"):][:20] not in logs
+        assert re.search(r"POST /v1/chat/completions 200", logs)
+        assert os.stat(companion.home / "owner.secret").st_mode & 0o777 == 0o600
