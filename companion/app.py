@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import shlex
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
@@ -20,6 +23,18 @@ from companion.storage import ApiTokenRepository, ChangeWatch, Database
 from companion.upstream import CHILD_HTTP_THREADS, make_client
 
 DB_FILE = "bodhi.sqlite"
+TOKEN_USE_FLUSH_SECS = 10.0
+
+log = logging.getLogger(__name__)
+
+
+async def _flush_periodically(tokens: ApiTokenService) -> None:
+    while True:
+        await asyncio.sleep(TOKEN_USE_FLUSH_SECS)
+        try:
+            await tokens.flush_last_used()
+        except Exception:
+            log.exception("could not record API token use")
 
 
 def public_url(settings: Settings) -> str:
@@ -61,6 +76,12 @@ async def build_app(settings: Settings) -> web.Application:
     app[SERVER_INFO] = ServerInfo(__version__, public_url(settings))
     setup_routes(app)
 
+    async def record_token_use(_: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(_flush_periodically(tokens), name="token-last-used")
+        yield
+        task.cancel()
+        await tokens.flush_last_used()
+
     async def stop_children(_: web.Application) -> None:
         await pool.stop_all()
 
@@ -69,6 +90,7 @@ async def build_app(settings: Settings) -> web.Application:
         await db.close()
         watch.close()
 
+    app.cleanup_ctx.append(record_token_use)
     app.on_shutdown.append(stop_children)
     app.on_cleanup.append(close)
     return app

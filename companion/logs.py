@@ -15,15 +15,26 @@ _SECRET = re.compile(r"(bodhiapp_|Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
+def redact(text: str) -> str:
+    return _SECRET.sub(lambda m: m.group(1) + "***", text)
+
+
 class RedactSecrets(logging.Filter):
-    """Last line of defence: no token-looking string reaches a log file."""
+    """Scrub token-looking strings from a record's message (for handlers we do not format)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        scrubbed = _SECRET.sub(lambda m: m.group(1) + "***", message)
+        scrubbed = redact(message)
         if scrubbed != message:
             record.msg, record.args = scrubbed, None
         return True
+
+
+class RedactingFormatter(logging.Formatter):
+    """Last line of defence: nothing token-shaped reaches a log line, tracebacks included."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
 
 
 class AccessLogger(AbstractAccessLogger):
@@ -46,7 +57,7 @@ def setup_logging(home: Path, level: str, to_stdout: bool) -> Path:
     for handler in list(root.handlers):
         root.removeHandler(handler)
     for handler in handlers:
-        handler.setFormatter(logging.Formatter(_FORMAT))
+        handler.setFormatter(RedactingFormatter(_FORMAT))
         handler.addFilter(RedactSecrets())
         root.addHandler(handler)
     root.setLevel(level)

@@ -170,9 +170,12 @@ def _read_settings_file(home: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of setting names to values")
-    unknown = sorted(set(data) - set(SETTINGS_BY_NAME) - {"BODHI_HOME"})
+    unknown = sorted(set(data) - set(SETTINGS_BY_NAME))
     if unknown:
         raise ConfigError(f"{path}: unknown settings: {', '.join(unknown)}")
+    if "BODHI_HOME" in data:
+        raise ConfigError(f"{path}: BODHI_HOME cannot be set in the file that lives inside it; "
+                          "use the environment or --home")
     return {k: v for k, v in data.items() if v is not None}
 
 

@@ -51,7 +51,10 @@ def serve(inp: BinaryIO, out: BinaryIO) -> None:
             continue
         if message is None:
             return
-        write_frame(out, handle(message))
+        try:
+            write_frame(out, handle(message))
+        except FrameError as exc:
+            write_frame(out, _error(message.get("id"), "reply_too_large", str(exc)))
 
 
 def main() -> int:

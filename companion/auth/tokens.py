@@ -2,7 +2,8 @@
 
 A token is ``bodhiapp_<43 url-safe chars>``. The first characters after the kind prefix
 are a lookup key stored in clear; the whole token is only ever compared as a SHA-256 digest,
-in constant time. Validated tokens are cached in memory; the cache is dropped whenever any
+in constant time. Last use is recorded in memory and written in batches
+(``flush_last_used``). Validated tokens are cached in memory; the cache is dropped whenever any
 other connection commits to the database (see ``ChangeWatch``), so a revoke from the CLI
 takes effect on the server's very next request.
 """
@@ -57,6 +58,7 @@ class ApiTokenService:
         self._repo = repo
         self._watch = watch
         self._valid: dict[str, ApiToken] = {}
+        self._last_used: dict[str, int] = {}
 
     async def create(self, name: str, scope: TokenScope = TokenScope.USER) -> tuple[ApiToken, str]:
         name = name.strip()
@@ -82,6 +84,12 @@ class ApiTokenService:
         assert record is not None
         return ApiToken.from_record(record)
 
+    async def flush_last_used(self) -> None:
+        """Write last-use times in one batch rather than one write per request."""
+        if self._last_used:
+            used, self._last_used = self._last_used, {}
+            await self._repo.touch_last_used(used)
+
     async def verify(self, raw: str) -> ApiToken | None:
         """``None`` when ``raw`` is not an API token at all; raises when it is one but bad."""
         if not raw.startswith(TOKEN_PREFIX):
@@ -91,6 +99,7 @@ class ApiTokenService:
         digest = _digest(raw)
         cached = self._valid.get(digest)
         if cached is not None:
+            self._last_used[cached.id] = int(time.time())
             return cached
         for record in await self._repo.find_by_prefix(_lookup_key(raw)):
             if hmac.compare_digest(record.token_hash, digest):
@@ -99,5 +108,6 @@ class ApiTokenService:
                                               code="auth_error-token_inactive")
                 token = ApiToken.from_record(record)
                 self._valid[digest] = token
+                self._last_used[token.id] = int(time.time())
                 return token
         raise AuthenticationError("API token is not valid", code="auth_error-invalid_token")

@@ -22,7 +22,8 @@ def allowed_hosts(bind_host: str, public_host: str) -> frozenset[str]:
     for extra in (public_host, bind_host):
         name = _host_name(extra) if extra else ""
         if name and name not in {"0.0.0.0", "::", "[::]"}:
-            hosts.add(name)
+            # A Host header carries an IPv6 address in brackets.
+            hosts.add(f"[{name}]" if ":" in name and not name.startswith("[") else name)
     return frozenset(hosts)
 
 

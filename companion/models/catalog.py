@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,7 +54,7 @@ class ModelCatalog:
         self._hub_dir = hub_dir
         self._by_name: dict[str, ModelAlias] = {}
         self._paths: dict[str, Path] = {}
-        self._aliases_mtime: float | None = None
+        self._aliases_stamp: tuple[int, ...] = ()
         self.refresh()
 
     def refresh(self) -> None:
@@ -73,13 +74,16 @@ class ModelCatalog:
             by_name[alias.alias] = alias
             paths.pop(alias.alias, None)
         self._by_name, self._paths = by_name, paths
-        self._aliases_mtime = self._current_aliases_mtime()
+        self._aliases_stamp = self._current_aliases_stamp()
 
-    def _current_aliases_mtime(self) -> float | None:
+    def _current_aliases_stamp(self) -> tuple[int, ...]:
+        """Changes when an alias file is added, removed or edited in place."""
         try:
-            return self._aliases_dir.stat().st_mtime
+            with os.scandir(self._aliases_dir) as entries:
+                return tuple(sorted(e.stat().st_mtime_ns for e in entries
+                                    if e.name.endswith(".yaml")))
         except OSError:
-            return None
+            return ()
 
     def _read_user_aliases(self) -> list[ModelAlias]:
         aliases = []
@@ -93,7 +97,7 @@ class ModelCatalog:
         return aliases
 
     def _refresh_if_changed(self) -> None:
-        if self._current_aliases_mtime() != self._aliases_mtime:
+        if self._current_aliases_stamp() != self._aliases_stamp:
             self.refresh()
 
     def list(self) -> list[ModelAlias]:

@@ -66,7 +66,7 @@ def cached_file_path(hub_dir: Path, repo: str, filename: str, snapshot: str) -> 
     ref = repo_dir / "refs" / snapshot
     if ref.is_file():
         commit = ref.read_text(encoding="utf-8").strip()
-    snapshots = repo_dir / "snapshots"
+    snapshots = Path(os.path.normpath(repo_dir / "snapshots"))
     snapshot_dir = Path(os.path.normpath(snapshots / commit))
     # Names come from users: neither may climb out of the cache folder they belong in.
     path = Path(os.path.normpath(snapshot_dir / filename))

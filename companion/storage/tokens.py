@@ -60,6 +60,12 @@ class ApiTokenRepository:
         ) as cur:
             return [_record(row) for row in await cur.fetchall()]
 
+    async def touch_last_used(self, used: dict[str, int]) -> None:
+        await self._conn.executemany(
+            "UPDATE api_tokens SET last_used_at = ? WHERE id = ? AND "
+            "(last_used_at IS NULL OR last_used_at < ?)",
+            [(when, token_id, when) for token_id, when in used.items()])
+
     async def set_status(self, token_id: str, status: str, now: int) -> bool:
         cur = await self._conn.execute(
             "UPDATE api_tokens SET status = ?, updated_at = ? WHERE id = ?",

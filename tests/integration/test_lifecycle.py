@@ -120,6 +120,9 @@ def test_sigterm_stops_every_child(tmp_path: Path) -> None:
         assert pids
         assert companion.stop(signal.SIGTERM) == 0
         assert alive(pids) == []
+        # The token's last use was written out on the way down.
+        (row,) = companion.cli("token", "list").splitlines()[1:]
+        assert re.search(r"active\s+\S+ \S+\s+\d{4}-\d\d-\d\d \d\d:\d\d$", row), row
 
 
 def test_kill_9_of_the_companion_leaves_no_child(tmp_path: Path) -> None:

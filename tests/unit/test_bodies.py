@@ -1,0 +1,132 @@
+"""companion/routes/bodies.py: JSON bodies checked against the OpenAI request schemas."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from companion.middleware.errors import error_middleware
+from companion.routes.bodies import read_json
+from companion.routes.openai_schemas import (
+    ChatCompletionRequest,
+    CompletionRequest,
+    EmbeddingRequest,
+)
+
+Client = TestClient[web.Request, web.Application]
+
+GOOD_CHAT: dict[str, Any] = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+
+
+def echo(schema: type[ChatCompletionRequest | CompletionRequest | EmbeddingRequest]) -> Any:
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response({"body": await read_json(request, schema)})
+
+    return handler
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any) -> Client:
+    app = web.Application()
+    app.middlewares.append(error_middleware())
+    app.router.add_post("/v1/chat/completions", echo(ChatCompletionRequest))
+    app.router.add_post("/v1/completions", echo(CompletionRequest))
+    app.router.add_post("/v1/embeddings", echo(EmbeddingRequest))
+    result: Client = await aiohttp_client(app)
+    return result
+
+
+async def post_error(client: Client, data: bytes | str, path: str = "/v1/chat/completions"
+                     ) -> dict[str, Any]:
+    resp = await client.post(path, data=data, headers={"Content-Type": "application/json"})
+    assert resp.status == 400
+    body = await resp.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"message", "type", "param", "code"}
+    assert body["error"]["type"] == "invalid_request_error"
+    error: dict[str, Any] = body["error"]
+    return error
+
+
+@pytest.mark.parametrize("data", [b"", b"{", b"{'model': 'm'}", b"not json",
+                                  b'{"model": "\xff"}', b'{"model": "m",}'])
+async def test_malformed_json(client: Client, data: bytes) -> None:
+    error = await post_error(client, data)
+
+    assert error["code"] == "invalid_json"
+    assert error["param"] is None
+    assert "JSON" in error["message"]
+
+
+@pytest.mark.parametrize("data", ["[]", "[1, 2]", '"text"', "3", "null", "true"])
+async def test_body_must_be_an_object(client: Client, data: str) -> None:
+    error = await post_error(client, data)
+
+    assert error["code"] == "invalid_json"
+    assert "object" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"model": "m"}, "messages"),
+        ({"messages": GOOD_CHAT["messages"]}, "model"),
+        ({**GOOD_CHAT, "model": ""}, "model"),
+        ({**GOOD_CHAT, "model": 5}, "model"),
+        ({**GOOD_CHAT, "messages": "hello"}, "messages"),
+        ({**GOOD_CHAT, "messages": []}, "messages"),
+        ({**GOOD_CHAT, "messages": ["hello"]}, "messages.0"),
+        ({**GOOD_CHAT, "messages": [{"content": "hi"}]}, "messages.0.role"),
+        ({**GOOD_CHAT, "messages": [{"role": 1, "content": "hi"}]}, "messages.0.role"),
+        ({**GOOD_CHAT, "max_tokens": "5"}, "max_tokens"),
+        ({**GOOD_CHAT, "max_tokens": 5.5}, "max_tokens"),
+        ({**GOOD_CHAT, "max_tokens": -1}, "max_tokens"),
+        ({**GOOD_CHAT, "stream": "yes"}, "stream"),
+        ({**GOOD_CHAT, "stream": 1}, "stream"),
+        ({**GOOD_CHAT, "temperature": -0.5}, "temperature"),
+    ],
+)
+async def test_schema_errors_name_the_param(client: Client, body: dict[str, Any],
+                                            param: str) -> None:
+    error = await post_error(client, json.dumps(body))
+
+    assert error["code"] == "invalid_value"
+    assert error["param"] == param
+    assert f"'{param}'" in error["message"]
+
+
+async def test_valid_body_is_returned_unchanged_with_extra_fields(client: Client) -> None:
+    body = {**GOOD_CHAT, "stream": True, "max_tokens": 0, "temperature": 0.7, "top_k": 40,
+            "response_format": {"type": "json_object"},
+            "messages": [{"role": "system", "content": None},
+                         {"role": "user", "content": [{"type": "text", "text": "hi"}],
+                          "name": "bob"}]}
+
+    resp = await client.post("/v1/chat/completions", json=body)
+
+    assert resp.status == 200
+    assert await resp.json() == {"body": body}
+
+
+@pytest.mark.parametrize("prompt", ["hi", ["a", "b"], [1, 2, 3], [[1, 2], [3]]])
+async def test_completion_prompt_shapes(client: Client, prompt: Any) -> None:
+    resp = await client.post("/v1/completions", json={"model": "m", "prompt": prompt})
+
+    assert resp.status == 200
+
+
+async def test_completion_prompt_of_wrong_type(client: Client) -> None:
+    error = await post_error(client, json.dumps({"model": "m", "prompt": {"a": 1}}),
+                             "/v1/completions")
+
+    assert error["param"] is not None and error["param"].startswith("prompt")
+
+
+async def test_embedding_needs_input(client: Client) -> None:
+    error = await post_error(client, json.dumps({"model": "m"}), "/v1/embeddings")
+
+    assert error["param"] == "input"
