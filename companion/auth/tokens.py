@@ -18,6 +18,7 @@ import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 
+from companion.auth.principal import Role
 from companion.errors import AuthenticationError, BadRequestError, NotFoundError
 from companion.storage import ApiTokenRecord, ApiTokenRepository, ChangeWatch
 
@@ -29,6 +30,11 @@ class TokenScope(StrEnum):
     USER = "scope_token_user"
     POWER_USER = "scope_token_power_user"
 
+    @property
+    def role(self) -> Role:
+        """The most a token of this scope may do."""
+        return Role.POWER_USER if self is TokenScope.POWER_USER else Role.USER
+
 
 @dataclass(frozen=True)
 class ApiToken:
@@ -38,6 +44,11 @@ class ApiToken:
     active: bool
     created_at: int
     last_used_at: int | None
+
+    @property
+    def role(self) -> Role:
+        ranked = [TokenScope(s).role for s in self.scopes if s in set(TokenScope)]
+        return max(ranked, key=lambda r: r.rank, default=Role.USER)
 
     @classmethod
     def from_record(cls, record: ApiTokenRecord) -> ApiToken:

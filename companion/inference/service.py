@@ -16,7 +16,8 @@ from typing import Any
 
 import httpx
 
-from companion.errors import UpstreamError
+from companion.auth.principal import Principal
+from companion.errors import ForbiddenError, ModelNotFoundError, UpstreamError
 from companion.inference.pool import Lease, LlamaPool
 from companion.models import ModelAlias, ModelCatalog
 
@@ -66,16 +67,22 @@ class InferenceService:
         self._pool = pool
         self._client = client
 
-    def list_models(self) -> list[ModelAlias]:
-        return self._catalog.list()
+    def list_models(self, caller: Principal) -> list[ModelAlias]:
+        return [m for m in self._catalog.list() if caller.may_use_model(m.alias)]
 
-    def get_model(self, name: str) -> ModelAlias:
-        return self._catalog.resolve(name).alias
+    def get_model(self, name: str, caller: Principal) -> ModelAlias:
+        alias = self._catalog.resolve(name).alias
+        if not caller.may_use_model(alias.alias):
+            raise ModelNotFoundError(name)
+        return alias
 
     @contextlib.asynccontextmanager
-    async def forward(self, endpoint: Endpoint, body: dict[str, Any]
+    async def forward(self, endpoint: Endpoint, body: dict[str, Any], caller: Principal
                       ) -> AsyncIterator[UpstreamReply]:
         model = self._catalog.resolve(str(body["model"]))
+        if not caller.may_use_model(model.alias.alias):
+            raise ForbiddenError(f"This credential is not granted the model '{body['model']}'.",
+                                 code="auth_error-model_not_granted", param="model")
         payload = json.dumps(model.alias.fill_request(body)).encode()
         embeddings = endpoint is Endpoint.EMBEDDINGS
         async with self._pool.lease(model, embeddings=embeddings) as lease:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from companion.auth import ApiTokenService
-from companion.middleware.auth import auth_middleware
+from companion.middleware.auth import api_token_verifier, auth_middleware
 from companion.middleware.body_limit import body_limit_middleware
 from companion.middleware.errors import error_middleware
 from companion.middleware.hosts import host_check_middleware
@@ -21,6 +21,7 @@ def setup_middlewares(app: web.Application, *, allowed_hosts: frozenset[str], ma
         host_check_middleware(allowed_hosts),
         # Refuse oversized bodies from their Content-Length before reading them.
         body_limit_middleware(max_body),
-        # Resolve the caller once; refuse anonymous callers outside the public routes.
-        auth_middleware(tokens),
+        # Resolve the caller once into a Principal, then enforce the route's declared
+        # AccessRule (companion/middleware/access.py).
+        auth_middleware([api_token_verifier(tokens)]),
     ])

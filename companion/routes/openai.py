@@ -8,8 +8,11 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
+from companion.auth.principal import Role
 from companion.errors import UpstreamError
 from companion.inference.service import Endpoint
+from companion.middleware.access import requires
+from companion.middleware.auth import PRINCIPAL
 from companion.middleware.families import ApiFamily, error_body
 from companion.models import ModelAlias
 from companion.routes.bodies import read_json
@@ -26,13 +29,15 @@ def _model_json(alias: ModelAlias) -> dict[str, Any]:
             "owned_by": alias.source.value}
 
 
+@requires(Role.USER, app_scope="models")
 async def list_models(request: web.Request) -> web.Response:
-    models = request.app[INFERENCE].list_models()
+    models = request.app[INFERENCE].list_models(request[PRINCIPAL])
     return web.json_response({"object": "list", "data": [_model_json(m) for m in models]})
 
 
+@requires(Role.USER, app_scope="models")
 async def get_model(request: web.Request) -> web.Response:
-    alias = request.app[INFERENCE].get_model(request.match_info["model"])
+    alias = request.app[INFERENCE].get_model(request.match_info["model"], request[PRINCIPAL])
     return web.json_response(_model_json(alias))
 
 
@@ -43,7 +48,7 @@ def _sse_error(error: UpstreamError) -> bytes:
 async def _relay(request: web.Request, endpoint: Endpoint, schema: type[BaseModel]
                  ) -> web.StreamResponse:
     body = await read_json(request, schema)
-    async with request.app[INFERENCE].forward(endpoint, body) as reply:
+    async with request.app[INFERENCE].forward(endpoint, body, request[PRINCIPAL]) as reply:
         if not reply.is_event_stream:
             return web.Response(body=await reply.read(), status=reply.status,
                                 headers={"Content-Type": reply.content_type})
@@ -62,14 +67,17 @@ async def _relay(request: web.Request, endpoint: Endpoint, schema: type[BaseMode
         return response
 
 
+@requires(Role.USER, app_scope="chat")
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     return await _relay(request, Endpoint.CHAT, ChatCompletionRequest)
 
 
+@requires(Role.USER, app_scope="chat")
 async def completions(request: web.Request) -> web.StreamResponse:
     return await _relay(request, Endpoint.COMPLETIONS, CompletionRequest)
 
 
+@requires(Role.USER, app_scope="embeddings")
 async def embeddings(request: web.Request) -> web.StreamResponse:
     return await _relay(request, Endpoint.EMBEDDINGS, EmbeddingRequest)
 

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from companion.middleware.access import optional_auth, public
 from companion.routes.keys import SERVER_INFO
 
 
+@public
 async def ping(request: web.Request) -> web.Response:
     return web.json_response({"message": "pong"})
 
 
+@public
 async def health(request: web.Request) -> web.Response:
     info = request.app[SERVER_INFO]
     return web.json_response({"status": "ok", "version": info.version})
 
 
+@optional_auth
 async def info(request: web.Request) -> web.Response:
     server = request.app[SERVER_INFO]
     return web.json_response({"version": server.version, "status": "ready",

@@ -17,6 +17,7 @@ from companion.errors import (
     ServiceUnavailableError,
 )
 from companion.middleware import setup_middlewares
+from companion.middleware.access import public
 from companion.middleware.auth import PRINCIPAL
 from companion.middleware.families import ApiFamily, error_body, family_for
 from companion.middleware.hosts import LOOPBACK_HOSTS, allowed_hosts
@@ -27,6 +28,7 @@ MakeClient = Callable[..., Awaitable[Client]]
 SECRET_DETAIL = "kaboom at /home/someone/.bodhi/secret-path"
 
 
+@public
 async def ping(request: web.Request) -> web.Response:
     return web.json_response({"message": "pong"})
 

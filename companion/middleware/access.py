@@ -1,0 +1,92 @@
+"""What each route needs from its caller, declared on the handler.
+
+    @public                                   anyone, credentials not even looked at
+    @optional_auth                            anyone; a caller who sends credentials is resolved
+    @requires(Role.USER)                      role >= user, by session, API token or app token
+    @requires(Role.POWER_USER, session_only=True)     role >= power user, browser session only
+    @requires(Role.USER, app_scope="chat")    app tokens also need the app scope ``chat``
+    @requires(kinds={PrincipalKind.EXTENSION, PrincipalKind.SESSION})   only these kinds
+
+A handler without a declaration needs an authenticated caller with role >= user, so a
+forgotten decorator fails closed. The auth middleware enforces the rule (see ``check``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from companion.auth.principal import Principal, PrincipalKind, Role
+from companion.errors import AuthenticationError, ForbiddenError
+
+_ATTR = "__bodhi_access__"
+
+H = TypeVar("H", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class AccessRule:
+    resolve: bool = True                           # look at credentials at all
+    anonymous_ok: bool = False
+    role: Role | None = Role.USER
+    kinds: frozenset[PrincipalKind] | None = None  # None: any authenticated kind
+    app_scope: str | None = None
+
+
+DEFAULT_RULE = AccessRule()
+PUBLIC_RULE = AccessRule(resolve=False, anonymous_ok=True, role=None)
+OPTIONAL_RULE = AccessRule(anonymous_ok=True, role=None)
+
+
+def _declare(rule: AccessRule) -> Callable[[H], H]:
+    def mark(handler: H) -> H:
+        setattr(handler, _ATTR, rule)
+        return handler
+
+    return mark
+
+
+def public(handler: H) -> H:
+    return _declare(PUBLIC_RULE)(handler)
+
+
+def optional_auth(handler: H) -> H:
+    return _declare(OPTIONAL_RULE)(handler)
+
+
+def requires(role: Role | None = Role.USER, *, session_only: bool = False,
+             kinds: Collection[PrincipalKind] | None = None,
+             app_scope: str | None = None) -> Callable[[H], H]:
+    allowed = frozenset({PrincipalKind.SESSION}) if session_only else (
+        frozenset(kinds) if kinds is not None else None)
+    return _declare(AccessRule(role=role, kinds=allowed, app_scope=app_scope))
+
+
+def rule_for(request: web.Request) -> AccessRule:
+    if request.match_info.http_exception is not None:
+        return PUBLIC_RULE  # no such route: let the router answer 404 / 405
+    return getattr(request.match_info.handler, _ATTR, DEFAULT_RULE)
+
+
+def check(rule: AccessRule, principal: Principal) -> None:
+    """Raise 401 for a missing or wrong kind of credential, 403 for too little of it."""
+    if not principal.is_authenticated:
+        if rule.anonymous_ok:
+            return
+        raise AuthenticationError("Authentication required: send an API token as "
+                                  "'Authorization: Bearer <token>'.",
+                                  code="auth_error-missing_token")
+    if rule.kinds is not None and principal.kind not in rule.kinds:
+        needed = " or ".join(sorted(k.value.replace("_", " ") for k in rule.kinds))
+        raise AuthenticationError(f"This endpoint needs a {needed}; "
+                                  f"a {principal.kind.value.replace('_', ' ')} is not accepted.",
+                                  code="auth_error-wrong_credential_kind")
+    if rule.app_scope is not None and not principal.has_app_scope(rule.app_scope):
+        raise ForbiddenError(f"This app has not been granted the '{rule.app_scope}' scope.",
+                             code="auth_error-missing_scope")
+    if rule.role is not None and not principal.has_role(rule.role):
+        raise ForbiddenError(f"This needs the role {rule.role.value} or higher.",
+                             code="auth_error-insufficient_role")
