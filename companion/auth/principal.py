@@ -38,6 +38,9 @@ class PrincipalKind(StrEnum):
     EXTENSION = "extension"        # the paired browser extension's credential
 
 
+# The user id of the local owner (local owner mode): the OS user who owns $BODHI_HOME.
+OWNER_USER_ID = "owner"
+
 # Scopes an app may hold through a grant (``requestAccess({scopes})``).
 APP_SCOPES = frozenset({"chat", "embeddings", "models"})
 
