@@ -66,8 +66,11 @@ def requires(role: Role | None = Role.USER, *, session_only: bool = False,
 
 
 def rule_for(request: web.Request) -> AccessRule:
-    if request.match_info.http_exception is not None:
-        return PUBLIC_RULE  # no such route: let the router answer 404 / 405
+    refusal = request.match_info.http_exception
+    if refusal is not None:
+        # Only a caller who may use the API learns which paths do not exist; a wrong method
+        # on a real route is answered (405) for anyone.
+        return PUBLIC_RULE if refusal.status == 405 else DEFAULT_RULE
     return getattr(request.match_info.handler, _ATTR, DEFAULT_RULE)
 
 
