@@ -10,7 +10,6 @@ user's sessions and drops cached tokens at once.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 from companion.auth.principal import OWNER_USER_ID, Principal, Role
 from companion.auth.sessions import SessionService
@@ -23,12 +22,6 @@ from companion.storage import (
     UserRecord,
     UserRepository,
 )
-
-
-@dataclass(frozen=True)
-class Page:
-    limit: int
-    offset: int
 
 
 def _role(record: UserRecord) -> Role | None:
@@ -66,9 +59,9 @@ class UserService:
             raise NotFoundError("No access request.", code="db_error-item_not_found")
         return latest
 
-    async def list_requests(self, pending_only: bool, page: Page
+    async def list_requests(self, pending_only: bool, limit: int, offset: int
                             ) -> tuple[list[AccessRequestRecord], int]:
-        return await self._requests.list(pending_only, page.limit, page.offset)
+        return await self._requests.list(pending_only, limit, offset)
 
     async def approve(self, request_id: int, role: Role, approver: Principal
                       ) -> AccessRequestRecord:
@@ -91,8 +84,8 @@ class UserService:
             raise ConflictError("The request was already decided.", code="access_request-done")
         return await self._get_request(request_id)
 
-    async def list_users(self, page: Page) -> tuple[list[UserRecord], int]:
-        return await self._users.list(page.limit, page.offset)
+    async def list_users(self, limit: int, offset: int) -> tuple[list[UserRecord], int]:
+        return await self._users.list(limit, offset)
 
     async def change_role(self, user_id: str, role: Role, actor: Principal) -> UserRecord:
         await self._may_manage(user_id, actor)
