@@ -5,7 +5,6 @@ and no secret in any response or log line."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
