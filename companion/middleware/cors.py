@@ -62,13 +62,14 @@ async def _preflight(request: web.Request, origin: str, origin_allowed: OriginAl
 
 def _add_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:
     origin = request.get(CORS_ORIGIN)
-    if origin is not None and not response.prepared:
+    if origin is not None:
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Vary"] = "Origin"
 
 
 async def cors_on_prepare(request: web.BaseRequest, response: web.StreamResponse) -> None:
-    """``on_response_prepare`` hook: streamed and error responses get the headers too."""
+    """``on_response_prepare`` hook (headers not yet sent): streamed and error responses get
+    the headers too."""
     _add_headers(request, response)
 
 
@@ -83,7 +84,8 @@ def cors_middleware(origin_allowed: OriginAllowed) -> Middleware:
         if _answers_cors(rule_for(request)) and await _allowed(origin_allowed, origin):
             request[CORS_ORIGIN] = origin
         response = await handler(request)
-        _add_headers(request, response)
+        if not response.prepared:
+            _add_headers(request, response)
         return response
 
     return middleware
