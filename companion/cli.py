@@ -19,13 +19,18 @@ from companion.auth.setup import AuthMode, OidcConfig, SetupService
 from companion.auth.tokens import ApiToken
 from companion.errors import BodhiError
 from companion.settings import SETTINGS, Settings, load_settings
-from companion.storage import ApiTokenRepository, AppStateRepository, Database
+from companion.storage import (
+    ApiTokenRepository,
+    AppStateRepository,
+    Database,
+    SettingOverrideRepository,
+)
 
 
 def _settings_flags() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
-    group = parent.add_argument_group("settings (command line > environment > "
-                                      "$BODHI_HOME/settings.yaml > default)")
+    group = parent.add_argument_group("settings (command line > environment > database "
+                                      "edits > $BODHI_HOME/settings.yaml > default)")
     for setting in SETTINGS:
         default = setting.default()
         group.add_argument(setting.flag, dest=setting.name, default=None, metavar="VALUE",
@@ -83,6 +88,9 @@ def _cli_settings(args: argparse.Namespace) -> Settings:
 
 
 def _show_config(settings: Settings) -> None:
+    if (settings.home / DB_FILE).exists():
+        settings.apply_database(asyncio.run(_with_db(
+            settings, lambda db: SettingOverrideRepository(db).all())))
     width = max(len(s.name) for s in SETTINGS)
     for setting, resolved in settings.items():
         print(f"{setting.name:<{width}}  {resolved.value!s:<30}  ({resolved.source.value})")

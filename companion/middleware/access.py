@@ -85,6 +85,9 @@ def check(rule: AccessRule, principal: Principal) -> None:
     if not principal.is_authenticated:
         if rule.anonymous_ok:
             return
+        if session_only(rule):
+            raise AuthenticationError("Sign in first: this endpoint needs a browser session.",
+                                      code="auth_error-missing_session")
         raise AuthenticationError("Authentication required: send an API token as "
                                   "'Authorization: Bearer <token>'.",
                                   code="auth_error-missing_token")
