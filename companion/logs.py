@@ -66,4 +66,7 @@ def setup_logging(home: Path, level: str, to_stdout: bool) -> Path:
     # One line per upstream call would double the log and cost time on the hot path.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # aiosqlite logs every statement with its parameters at debug level: stored secrets
+    # (provider refresh tokens, the OIDC client secret) must not reach the log that way.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
     return log_file

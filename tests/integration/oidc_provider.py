@@ -17,12 +17,12 @@ START_TIMEOUT = 30.0
 
 
 class OidcProvider:
-    def __init__(self, log_path: Path) -> None:
+    def __init__(self, log_path: Path, *args: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._log = log_path.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "oidc_provider_mock", "--port", str(self.port)],
+            [sys.executable, "-m", "oidc_provider_mock", "--port", str(self.port), *args],
             stdout=self._log, stderr=subprocess.STDOUT)
 
     def ready(self) -> bool:
@@ -45,8 +45,9 @@ class OidcProvider:
 
 
 @contextlib.contextmanager
-def running_provider(log_path: Path) -> Iterator[OidcProvider]:
-    provider = OidcProvider(log_path)
+def running_provider(log_path: Path, *args: str) -> Iterator[OidcProvider]:
+    """``args`` go to the provider, e.g. ``--token-max-age 1``."""
+    provider = OidcProvider(log_path, *args)
     try:
         if not wait_until(provider.ready, START_TIMEOUT, 0.2):
             raise RuntimeError("the OIDC provider did not start")
