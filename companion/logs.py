@@ -11,7 +11,9 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-_SECRET = re.compile(r"(bodhiapp_|Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+_SECRET = re.compile(r"(bodhi(?:app|ext|ol)_|Bearer\s+|(?:ticket|code|client_secret|"
+                     r"refresh_token|access_token|id_token)=)[A-Za-z0-9._~+/=%-]+",
+                     re.IGNORECASE)
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -64,4 +66,7 @@ def setup_logging(home: Path, level: str, to_stdout: bool) -> Path:
     # One line per upstream call would double the log and cost time on the hot path.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # aiosqlite logs every statement with its parameters at debug level: stored secrets
+    # (provider refresh tokens, the OIDC client secret) must not reach the log that way.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
     return log_file

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aiohttp import web
+from aiohttp.abc import AbstractMatchInfo
 
 from companion.auth.principal import Principal, PrincipalKind, Role
 from companion.errors import AuthenticationError, ForbiddenError
@@ -66,12 +67,20 @@ def requires(role: Role | None = Role.USER, *, session_only: bool = False,
 
 
 def rule_for(request: web.Request) -> AccessRule:
-    refusal = request.match_info.http_exception
+    return rule_for_match(request.match_info)
+
+
+def rule_for_match(match: AbstractMatchInfo) -> AccessRule:
+    refusal = match.http_exception
     if refusal is not None:
         # Only a caller who may use the API learns which paths do not exist; a wrong method
         # on a real route is answered (405) for anyone.
         return PUBLIC_RULE if refusal.status == 405 else DEFAULT_RULE
-    return getattr(request.match_info.handler, _ATTR, DEFAULT_RULE)
+    return getattr(match.handler, _ATTR, DEFAULT_RULE)
+
+
+def session_only(rule: AccessRule) -> bool:
+    return rule.kinds == frozenset({PrincipalKind.SESSION})
 
 
 def check(rule: AccessRule, principal: Principal) -> None:
@@ -79,6 +88,9 @@ def check(rule: AccessRule, principal: Principal) -> None:
     if not principal.is_authenticated:
         if rule.anonymous_ok:
             return
+        if session_only(rule):
+            raise AuthenticationError("Sign in first: this endpoint needs a browser session.",
+                                      code="auth_error-missing_session")
         raise AuthenticationError("Authentication required: send an API token as "
                                   "'Authorization: Bearer <token>'.",
                                   code="auth_error-missing_token")
