@@ -18,7 +18,7 @@ from companion.middleware.hosts import allowed_hosts
 from companion.models import ModelCatalog
 from companion.routes import setup_routes
 from companion.routes.keys import INFERENCE, SERVER_INFO, ServerInfo
-from companion.settings import Settings
+from companion.settings import Settings, public_url
 from companion.storage import ApiTokenRepository, ChangeWatch, Database
 from companion.upstream import CHILD_HTTP_THREADS, make_client
 
@@ -35,15 +35,6 @@ async def _flush_periodically(tokens: ApiTokenService) -> None:
             await tokens.flush_last_used()
         except Exception:
             log.exception("could not record API token use")
-
-
-def public_url(settings: Settings) -> str:
-    host = settings["BODHI_PUBLIC_HOST"] or settings["BODHI_HOST"]
-    if host in {"0.0.0.0", "::", ""}:
-        host = "127.0.0.1"
-    if ":" in host and not host.startswith("["):
-        host = f"[{host}]"
-    return f"http://{host}:{settings['BODHI_PORT']}"
 
 
 def launch_config(settings: Settings) -> LaunchConfig:

@@ -1,0 +1,51 @@
+"""Pairing entry points for processes other than the server: the native host and the CLI.
+
+Both run as the OS user who owns ``$BODHI_HOME`` and write the database directly, so the
+server need not be running; a running server notices through ``ChangeWatch``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from companion.apps.extension import ExtensionService
+from companion.auth.owner_secret import ensure_owner_secret
+from companion.auth.principal import OWNER_USER_ID
+from companion.settings import load_settings, public_url
+from companion.storage import Database
+from companion.storage.extension import ExtensionRepository
+
+DB_FILE = "bodhi.sqlite"
+
+
+async def _with_service(home: Path, action: Any) -> Any:
+    ensure_owner_secret(home)
+    db = await Database.open(home / DB_FILE)
+    try:
+        return await action(ExtensionService(ExtensionRepository(db)))
+    finally:
+        await db.close()
+
+
+def pair_extension(home: Path, extension_id: str, browser: str) -> dict[str, Any]:
+    """Issue an extension credential for the local owner.
+
+    Returns ``{"credential": "bodhiext_...", "url": "http://127.0.0.1:1135"}``; the URL honours
+    the port and public host from the environment and ``$BODHI_HOME/settings.yaml``.
+    """
+    async def issue(service: ExtensionService) -> str:
+        _, raw = await service.issue(OWNER_USER_ID, extension_id, browser)
+        return raw
+
+    credential = asyncio.run(_with_service(home, issue))
+    url = public_url(load_settings({"BODHI_HOME": str(home)}))
+    return {"credential": credential, "url": url}
+
+
+def new_pairing_code(home: Path) -> str:
+    """A short single-use code (``K7QX-M2PD``, 5 minutes) for manual pairing."""
+    code: str = asyncio.run(_with_service(
+        home, lambda service: service.new_pairing_code(OWNER_USER_ID)))
+    return code
