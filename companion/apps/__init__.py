@@ -9,11 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from companion.apps.app_tokens import AppTokenService, ensure_signing_key
+from companion.apps.app_tokens import AppTokenService, TokenSet, ensure_signing_key
 from companion.apps.extension import ExtensionService, RoleLookup, owner_only_roles
 from companion.apps.grants import AccessGrant, GrantService, GrantTerms
 from companion.apps.oauth import OAuthService
 from companion.apps.requests import AccessRequest, AccessRequestService
+from companion.auth.principal import Principal
+from companion.errors import BadRequestError
 from companion.events import EventBus
 from companion.storage import ChangeWatch, Database
 from companion.storage.extension import ExtensionRepository
@@ -55,6 +57,15 @@ class AppServices:
         return cls(ExtensionService(ExtensionRepository(db), ext_watch, roles), grants,
                    requests, tokens, OAuthService(OAuthRepository(db), requests, grants, tokens),
                    bus, (ext_watch, grant_watch))
+
+    async def token_for_request(self, request_id: str, caller: Principal) -> TokenSet:
+        """App tokens for an approved access request of the caller's user."""
+        request = await self.requests.get(request_id, caller)
+        if request.status != "approved" or request.grant_id is None:
+            raise BadRequestError(f"Access request {request_id} is {request.status}, not "
+                                  "approved.", code="access_request_not_approved",
+                                  param="request_id")
+        return await self.tokens.issue(await self.grants.live(request.grant_id))
 
     async def flush_last_used(self) -> None:
         await self.extension.flush_last_used()

@@ -39,7 +39,7 @@ from companion.errors import AuthenticationError, BadRequestError, NotFoundError
 from companion.storage.oauth import AuthorizationCodeRecord, OAuthClientRecord, OAuthRepository
 
 CODE_TTL_SECS = 60
-CLIENT_PREFIX = "bodhiapp-client-"
+CLIENT_PREFIX = "bodhi-client-"
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
