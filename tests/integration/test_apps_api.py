@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import secrets
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import httpx
 import openai
 import pytest
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from companion.apps.pairing import pair_extension
 from tests.conftest import Companion
@@ -120,3 +124,36 @@ def test_native_host_pairing_is_seen_by_the_running_server(shared_companion: Com
                      headers={"Authorization": f"Bearer {paired['credential']}"})
     assert resp.status_code == 200
     assert resp.json()["page"] == 1
+
+
+def test_oauth_app_with_the_real_owner_session(shared_companion: Companion) -> None:
+    """``bodhi app register``, owner login from ``bodhi open``, consent, code + PKCE, chat."""
+    redirect = "http://127.0.0.1:9/callback"
+    client_id = shared_companion.cli("app", "register", "--name", "Notes", "--redirect-uri",
+                                     redirect).strip().splitlines()[-1]
+    login = shared_companion.cli("open", "--no-browser").strip().splitlines()[-1]
+    verifier = secrets.token_urlsafe(48)
+    same_origin = {"Origin": shared_companion.url}
+    with httpx.Client(base_url=shared_companion.url, timeout=60) as browser:
+        assert browser.get(login).status_code == 200
+        page = browser.get("/oauth/authorize", params={
+            "response_type": "code", "client_id": client_id, "redirect_uri": redirect,
+            "scope": "chat", "state": "xyz", "code_challenge_method": "S256",
+            "code_challenge": create_s256_code_challenge(verifier)})
+        assert page.status_code == 200, page.text
+        match = re.search(r'name="request_id" value="([^"]+)"', page.text)
+        assert match is not None
+        done = browser.post("/oauth/authorize", headers=same_origin, data={
+            "request_id": match.group(1), "decision": "allow", "scope": "chat",
+            "model": MODEL})
+    assert done.status_code == 302, done.text
+    query = parse_qs(urlsplit(done.headers["location"]).query)
+    assert query["state"] == ["xyz"]
+    token = httpx.post(shared_companion.url + "/oauth/token", data={
+        "grant_type": "authorization_code", "client_id": client_id, "code": query["code"][0],
+        "redirect_uri": redirect, "code_verifier": verifier})
+    assert token.status_code == 200, token.text
+    assert token.json()["models"] == [MODEL]
+    with _sdk(shared_companion, token.json()["access_token"]) as sdk:
+        reply = sdk.chat.completions.create(model=MODEL, messages=HELLO, max_tokens=4)
+        assert reply.choices[0].message.content is not None
