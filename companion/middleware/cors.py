@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from companion.auth.principal import PrincipalKind
 from companion.middleware.access import AccessRule, rule_for, rule_for_match, session_only
 from companion.middleware.hosts import own_origin
 
@@ -33,7 +34,10 @@ async def no_origin_allowed(origin: str) -> bool:
 
 
 def _answers_cors(rule: AccessRule) -> bool:
-    return not session_only(rule)
+    """Only routes an app token may call: a granted page holds nothing else that works."""
+    if session_only(rule):
+        return False
+    return rule.kinds is None or PrincipalKind.APP_TOKEN in rule.kinds
 
 
 async def _allowed(origin_allowed: OriginAllowed, origin: str) -> bool:
@@ -60,7 +64,7 @@ async def _preflight(request: web.Request, origin: str, origin_allowed: OriginAl
     return response
 
 
-def _add_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:
+def _set_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:
     origin = request.get(CORS_ORIGIN)
     if origin is not None:
         response.headers["Access-Control-Allow-Origin"] = origin
@@ -68,9 +72,12 @@ def _add_headers(request: web.BaseRequest, response: web.StreamResponse) -> None
 
 
 async def cors_on_prepare(request: web.BaseRequest, response: web.StreamResponse) -> None:
-    """``on_response_prepare`` hook (headers not yet sent): streamed and error responses get
-    the headers too."""
-    _add_headers(request, response)
+    """``on_response_prepare`` hook: streamed and error responses get the headers too.
+
+    aiohttp already counts the response as prepared while this hook runs, but the headers
+    have not been sent yet, so they are set without looking at ``prepared``.
+    """
+    _set_headers(request, response)
 
 
 def cors_middleware(origin_allowed: OriginAllowed) -> Middleware:
@@ -85,7 +92,7 @@ def cors_middleware(origin_allowed: OriginAllowed) -> Middleware:
             request[CORS_ORIGIN] = origin
         response = await handler(request)
         if not response.prepared:
-            _add_headers(request, response)
+            _set_headers(request, response)
         return response
 
     return middleware

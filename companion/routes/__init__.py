@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from companion.routes import identity, openai, settings, system, tokens, users
+from companion.routes import apps, events, identity, oauth, openai, settings, system, tokens, users
 
 
 def setup_routes(app: web.Application) -> None:
@@ -14,3 +14,6 @@ def setup_routes(app: web.Application) -> None:
     users.setup_routes(app)
     tokens.setup_routes(app)
     settings.setup_routes(app)
+    apps.setup(app)
+    oauth.setup(app)
+    events.setup(app)
