@@ -12,14 +12,19 @@ from aiohttp import web
 from companion import __version__
 from companion.auth import ApiTokenService, ensure_owner_secret
 from companion.inference import LaunchConfig, LlamaPool
+from companion.inference.pool import PoolLimits
 from companion.inference.service import InferenceService
 from companion.middleware import setup_middlewares
 from companion.middleware.hosts import allowed_hosts
 from companion.models import ModelCatalog
+from companion.models.alias_store import AliasStore
+from companion.models.downloads import DownloadService
+from companion.models.files import ModelFiles
 from companion.routes import setup_routes
-from companion.routes.keys import INFERENCE, SERVER_INFO, ServerInfo
+from companion.routes.keys import INFERENCE, MODELS, SERVER_INFO, ModelServices, ServerInfo
 from companion.settings import Settings
 from companion.storage import ApiTokenRepository, ChangeWatch, Database
+from companion.storage.downloads import DownloadRepository
 from companion.upstream import CHILD_HTTP_THREADS, make_client
 
 DB_FILE = "bodhi.sqlite"
@@ -46,6 +51,23 @@ def public_url(settings: Settings) -> str:
     return f"http://{host}:{settings['BODHI_PORT']}"
 
 
+def pool_limits(settings: Settings) -> PoolLimits:
+    return PoolLimits(
+        max_loaded=lambda: int(settings["BODHI_MAX_LOADED_MODELS"]),
+        memory_budget_bytes=lambda: int(settings["BODHI_MODEL_MEMORY_BUDGET_MB"]) * 2**20,
+        max_requests_per_model=lambda: int(settings["BODHI_MAX_REQUESTS_PER_MODEL"]),
+        wait_secs=float(settings["BODHI_MODEL_WAIT_SECS"]))
+
+
+def model_services(settings: Settings, db: Database, catalog: ModelCatalog) -> ModelServices:
+    hub = settings.hf_home / "hub"
+    downloads = DownloadService(DownloadRepository(db), hub,
+                                concurrency=settings["BODHI_MAX_DOWNLOADS"],
+                                on_complete=catalog.refresh)
+    return ModelServices(catalog, ModelFiles(hub),
+                         AliasStore(settings.home / "aliases", catalog), downloads)
+
+
 def launch_config(settings: Settings) -> LaunchConfig:
     return LaunchConfig(
         llama_server=settings["BODHI_LLAMA_SERVER"],
@@ -65,8 +87,10 @@ async def build_app(settings: Settings) -> web.Application:
     tokens = ApiTokenService(ApiTokenRepository(db), watch)
     client = make_client()
     pool = LlamaPool(launch_config(settings), client,
-                     keep_alive_secs=lambda: int(settings["BODHI_KEEP_ALIVE_SECS"]))
+                     keep_alive_secs=lambda: int(settings["BODHI_KEEP_ALIVE_SECS"]),
+                     limits=pool_limits(settings))
     catalog = ModelCatalog(home / "aliases", settings.hf_home / "hub")
+    models = model_services(settings, db, catalog)
 
     app = web.Application(client_max_size=settings["BODHI_MAX_REQUEST_BYTES"])
     setup_middlewares(app, tokens=tokens, max_body=settings["BODHI_MAX_REQUEST_BYTES"],
@@ -74,6 +98,7 @@ async def build_app(settings: Settings) -> web.Application:
                                                   settings["BODHI_PUBLIC_HOST"]))
     app[INFERENCE] = InferenceService(catalog, pool, client)
     app[SERVER_INFO] = ServerInfo(__version__, public_url(settings))
+    app[MODELS] = models
     setup_routes(app)
 
     async def record_token_use(_: web.Application) -> AsyncIterator[None]:
@@ -82,7 +107,12 @@ async def build_app(settings: Settings) -> web.Application:
         task.cancel()
         await tokens.flush_last_used()
 
+    async def run_downloads(_: web.Application) -> AsyncIterator[None]:
+        await models.downloads.start()
+        yield
+
     async def stop_children(_: web.Application) -> None:
+        await models.downloads.stop()
         await pool.stop_all()
 
     async def close(_: web.Application) -> None:
@@ -91,6 +121,7 @@ async def build_app(settings: Settings) -> web.Application:
         watch.close()
 
     app.cleanup_ctx.append(record_token_use)
+    app.cleanup_ctx.append(run_downloads)
     app.on_shutdown.append(stop_children)
     app.on_cleanup.append(close)
     return app

@@ -48,7 +48,19 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_parser("list", parents=[settings], help="list tokens")
     revoke = token.add_parser("revoke", parents=[settings], help="deactivate a token")
     revoke.add_argument("id")
+    pull = commands.add_parser("pull", parents=[settings], help="download a model file",
+                               description="Download a file of a Hugging Face repository into "
+                               "the model cache, with a progress bar; resumes partial downloads.")
+    pull.add_argument("repo", help="repository, e.g. bartowski/Llama-3.2-1B-Instruct-GGUF")
+    pull.add_argument("filename", help="file in the repository, e.g. model-Q4_K_M.gguf")
     return parser
+
+
+def _pull_command(args: argparse.Namespace, settings: Settings) -> None:
+    from companion.pull_cli import pull
+
+    path = asyncio.run(pull(settings, args.repo, args.filename))
+    print(path)
 
 
 def _cli_settings(args: argparse.Namespace) -> Settings:
@@ -110,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
             run(settings)
         elif args.command == "config":
             _show_config(settings)
+        elif args.command == "pull":
+            _pull_command(args, settings)
         else:
             _token_command(args, settings)
     except BodhiError as exc:

@@ -12,6 +12,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,7 +20,8 @@ import httpx
 from companion.auth.principal import Principal
 from companion.errors import ForbiddenError, ModelNotFoundError, UpstreamError
 from companion.inference.pool import Lease, LlamaPool
-from companion.models import ModelAlias, ModelCatalog
+from companion.inference.process import LlamaProcess
+from companion.models import ModelAlias, ModelCatalog, ResolvedModel
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,32 @@ class InferenceService:
     def list_models(self, caller: Principal) -> list[ModelAlias]:
         return [m for m in self._catalog.list() if caller.may_use_model(m.alias)]
 
+    def loaded(self) -> list[LlamaProcess]:
+        return self._pool.loaded()
+
+    def is_evicting(self, alias: str) -> bool:
+        return self._pool.is_evicting(alias)
+
+    def is_file_in_use(self, path: Path) -> bool:
+        return self._pool.is_using(path)
+
+    async def load(self, name: str, caller: Principal) -> LlamaProcess:
+        """Load the model now (as a request would) and return its child."""
+        model = self._resolve_for(name, caller)
+        async with self._pool.lease(model) as lease:
+            return lease.process
+
+    async def unload(self, name: str) -> bool:
+        """Unload once in-flight requests are done; False when it was not loaded."""
+        return await self._pool.unload(self._catalog.resolve_alias(name).alias)
+
+    def _resolve_for(self, name: str, caller: Principal) -> ResolvedModel:
+        model = self._catalog.resolve(name)
+        if not caller.may_use_model(model.alias.alias):
+            raise ForbiddenError(f"This credential is not granted the model '{name}'.",
+                                 code="auth_error-model_not_granted", param="model")
+        return model
+
     def get_model(self, name: str, caller: Principal) -> ModelAlias:
         alias = self._catalog.resolve(name).alias
         if not caller.may_use_model(alias.alias):
@@ -79,10 +107,7 @@ class InferenceService:
     @contextlib.asynccontextmanager
     async def forward(self, endpoint: Endpoint, body: dict[str, Any], caller: Principal
                       ) -> AsyncIterator[UpstreamReply]:
-        model = self._catalog.resolve(str(body["model"]))
-        if not caller.may_use_model(model.alias.alias):
-            raise ForbiddenError(f"This credential is not granted the model '{body['model']}'.",
-                                 code="auth_error-model_not_granted", param="model")
+        model = self._resolve_for(str(body["model"]), caller)
         payload = json.dumps(model.alias.fill_request(body)).encode()
         embeddings = endpoint is Endpoint.EMBEDDINGS
         async with self._pool.lease(model, embeddings=embeddings) as lease:

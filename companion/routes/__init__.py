@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from companion.routes import openai, system
+from companion.routes import downloads, models, openai, system
 
 
 def setup_routes(app: web.Application) -> None:
     system.setup(app)
     openai.setup(app)
+    models.setup(app)
+    downloads.setup(app)

@@ -7,6 +7,10 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from companion.inference.service import InferenceService
+from companion.models import ModelCatalog
+from companion.models.alias_store import AliasStore
+from companion.models.downloads import DownloadService
+from companion.models.files import ModelFiles
 
 
 @dataclass(frozen=True)
@@ -15,5 +19,16 @@ class ServerInfo:
     url: str
 
 
+@dataclass(frozen=True)
+class ModelServices:
+    """What the model management routes use: catalog, files, aliases, downloads."""
+
+    catalog: ModelCatalog
+    files: ModelFiles
+    aliases: AliasStore
+    downloads: DownloadService
+
+
 INFERENCE = web.AppKey("inference", InferenceService)
+MODELS = web.AppKey("models", ModelServices)
 SERVER_INFO = web.AppKey("server_info", ServerInfo)
