@@ -72,6 +72,9 @@ class LlamaPool:
         self._requests: dict[str, int] = defaultdict(int)
         self._room = asyncio.Lock()
 
+    def keep_alive_secs(self) -> int:
+        return self._keep_alive_secs()
+
     def processes(self) -> list[LlamaProcess]:
         return list(self._processes.values())
 

@@ -72,6 +72,9 @@ class InferenceService:
     def list_models(self, caller: Principal) -> list[ModelAlias]:
         return [m for m in self._catalog.list() if caller.may_use_model(m.alias)]
 
+    def keep_alive_secs(self) -> int:
+        return self._pool.keep_alive_secs()
+
     def loaded(self) -> list[LlamaProcess]:
         return self._pool.loaded()
 

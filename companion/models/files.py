@@ -38,18 +38,22 @@ class ModelFiles:
         return [self._describe(cached) for cached in scan_gguf_files(self._hub_dir)]
 
     def _describe(self, cached: CachedFile) -> ModelFile:
-        stat = cached.path.stat()
-        key = (str(cached.path.resolve()), stat.st_size, stat.st_mtime_ns)
+        size, info = self.info_for(cached.path)
+        if isinstance(info, str):
+            return ModelFile(cached, size, None, info)
+        return ModelFile(cached, size, info)
+
+    def info_for(self, path: Path) -> tuple[int, GGUFInfo | str]:
+        """Size and GGUF header of any model file (or why the header could not be read)."""
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
         if key not in self._infos:
             try:
-                self._infos[key] = read_info(cached.path)
+                self._infos[key] = read_info(path)
             except (OSError, GGUFError) as exc:
-                log.warning("cannot read GGUF header of %s: %s", cached.path, exc)
+                log.warning("cannot read GGUF header of %s: %s", path, exc)
                 self._infos[key] = str(exc)
-        info = self._infos[key]
-        if isinstance(info, str):
-            return ModelFile(cached, stat.st_size, None, info)
-        return ModelFile(cached, stat.st_size, info)
+        return stat.st_size, self._infos[key]
 
     def delete(self, repo: str, filename: str, in_use: Callable[[Path], bool]) -> int:
         """Remove ``filename`` of ``repo`` from the cache; returns how many snapshots had it."""

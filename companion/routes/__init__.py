@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from companion.routes import downloads, models, openai, system
+from companion.routes import downloads, models, ollama, openai, system
 
 
 def setup_routes(app: web.Application) -> None:
@@ -12,3 +12,4 @@ def setup_routes(app: web.Application) -> None:
     openai.setup(app)
     models.setup(app)
     downloads.setup(app)
+    ollama.setup(app)
