@@ -14,6 +14,7 @@ from companion.auth import ApiTokenService, ensure_owner_secret
 from companion.inference import LaunchConfig, LlamaPool
 from companion.inference.pool import PoolLimits
 from companion.inference.service import InferenceService
+from companion.metrics import Metrics
 from companion.middleware import setup_middlewares
 from companion.middleware.hosts import allowed_hosts
 from companion.models import ModelCatalog
@@ -21,7 +22,14 @@ from companion.models.alias_store import AliasStore
 from companion.models.downloads import DownloadService
 from companion.models.files import ModelFiles
 from companion.routes import setup_routes
-from companion.routes.keys import INFERENCE, MODELS, SERVER_INFO, ModelServices, ServerInfo
+from companion.routes.keys import (
+    INFERENCE,
+    METRICS,
+    MODELS,
+    SERVER_INFO,
+    ModelServices,
+    ServerInfo,
+)
 from companion.settings import Settings
 from companion.storage import ApiTokenRepository, ChangeWatch, Database
 from companion.storage.downloads import DownloadRepository
@@ -59,11 +67,12 @@ def pool_limits(settings: Settings) -> PoolLimits:
         wait_secs=float(settings["BODHI_MODEL_WAIT_SECS"]))
 
 
-def model_services(settings: Settings, db: Database, catalog: ModelCatalog) -> ModelServices:
+def model_services(settings: Settings, db: Database, catalog: ModelCatalog,
+                   metrics: Metrics) -> ModelServices:
     hub = settings.hf_home / "hub"
     downloads = DownloadService(DownloadRepository(db), hub,
                                 concurrency=settings["BODHI_MAX_DOWNLOADS"],
-                                on_complete=catalog.refresh)
+                                on_bytes=metrics.downloaded, on_complete=catalog.refresh)
     return ModelServices(catalog, ModelFiles(hub),
                          AliasStore(settings.home / "aliases", catalog), downloads)
 
@@ -86,17 +95,21 @@ async def build_app(settings: Settings) -> web.Application:
     watch = ChangeWatch(db.path)
     tokens = ApiTokenService(ApiTokenRepository(db), watch)
     client = make_client()
+    metrics = Metrics()
     pool = LlamaPool(launch_config(settings), client,
                      keep_alive_secs=lambda: int(settings["BODHI_KEEP_ALIVE_SECS"]),
-                     limits=pool_limits(settings))
+                     limits=pool_limits(settings), on_load=metrics.model_loaded)
+    metrics.count_loaded(lambda: len(pool.loaded()))
     catalog = ModelCatalog(home / "aliases", settings.hf_home / "hub")
-    models = model_services(settings, db, catalog)
+    models = model_services(settings, db, catalog, metrics)
 
     app = web.Application(client_max_size=settings["BODHI_MAX_REQUEST_BYTES"])
     setup_middlewares(app, tokens=tokens, max_body=settings["BODHI_MAX_REQUEST_BYTES"],
+                      metrics=metrics,
                       allowed_hosts=allowed_hosts(settings["BODHI_HOST"],
                                                   settings["BODHI_PUBLIC_HOST"]))
-    app[INFERENCE] = InferenceService(catalog, pool, client)
+    app[INFERENCE] = InferenceService(catalog, pool, client, metrics)
+    app[METRICS] = metrics
     app[SERVER_INFO] = ServerInfo(__version__, public_url(settings))
     app[MODELS] = models
     setup_routes(app)

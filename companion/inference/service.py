@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from enum import StrEnum
 from pathlib import Path
@@ -21,6 +22,7 @@ from companion.auth.principal import Principal
 from companion.errors import ForbiddenError, ModelNotFoundError, UpstreamError
 from companion.inference.pool import Lease, LlamaPool
 from companion.inference.process import LlamaProcess
+from companion.metrics import Metrics, ReplyWatch
 from companion.models import ModelAlias, ModelCatalog, ResolvedModel
 
 log = logging.getLogger(__name__)
@@ -35,9 +37,11 @@ class Endpoint(StrEnum):
 class UpstreamReply:
     """A model server's reply whose body has not been read yet."""
 
-    def __init__(self, response: httpx.Response, alias: str) -> None:
+    def __init__(self, response: httpx.Response, alias: str,
+                 watch: ReplyWatch | None = None) -> None:
         self._response = response
         self._alias = alias
+        self._watch = watch or ReplyWatch()
         self.status = response.status_code
         self.content_type: str = response.headers.get("content-type", "application/json")
 
@@ -49,6 +53,7 @@ class UpstreamReply:
         """The body as it arrives; raises ``UpstreamError`` if the model server goes away."""
         try:
             async for chunk in self._response.aiter_raw():
+                self._watch.saw(chunk, time.monotonic())
                 yield chunk
         except httpx.TransportError as exc:
             raise _lost(self._alias, exc) from exc
@@ -64,10 +69,12 @@ def _lost(alias: str, exc: Exception) -> UpstreamError:
 
 
 class InferenceService:
-    def __init__(self, catalog: ModelCatalog, pool: LlamaPool, client: httpx.AsyncClient) -> None:
+    def __init__(self, catalog: ModelCatalog, pool: LlamaPool, client: httpx.AsyncClient,
+                 metrics: Metrics | None = None) -> None:
         self._catalog = catalog
         self._pool = pool
         self._client = client
+        self._metrics = metrics or Metrics()
 
     def list_models(self, caller: Principal) -> list[ModelAlias]:
         return [m for m in self._catalog.list() if caller.may_use_model(m.alias)]
@@ -113,13 +120,15 @@ class InferenceService:
         model = self._resolve_for(str(body["model"]), caller)
         payload = json.dumps(model.alias.fill_request(body)).encode()
         embeddings = endpoint is Endpoint.EMBEDDINGS
+        started, watch, stream = time.monotonic(), ReplyWatch(), bool(body.get("stream"))
         async with self._pool.lease(model, embeddings=embeddings) as lease:
-            response = await self._send(lease, endpoint, payload, bool(body.get("stream")),
-                                        embeddings)
+            response = await self._send(lease, endpoint, payload, stream, embeddings)
             try:
-                yield UpstreamReply(response, model.alias.alias)
+                yield UpstreamReply(response, model.alias.alias, watch)
             finally:
                 await response.aclose()
+                watch.report(self._metrics, model.alias.alias, endpoint.value, started,
+                             time.monotonic(), stream)
 
     async def _send(self, lease: Lease, endpoint: Endpoint, payload: bytes, stream: bool,
                     embeddings: bool) -> httpx.Response:

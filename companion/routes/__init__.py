@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from companion.routes import downloads, models, ollama, openai, system
+from companion.routes import downloads, metrics, models, ollama, openai, system
 
 
 def setup_routes(app: web.Application) -> None:
@@ -13,3 +13,4 @@ def setup_routes(app: web.Application) -> None:
     models.setup(app)
     downloads.setup(app)
     ollama.setup(app)
+    metrics.setup(app)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from companion.inference.service import InferenceService
+from companion.metrics import Metrics
 from companion.models import ModelCatalog
 from companion.models.alias_store import AliasStore
 from companion.models.downloads import DownloadService
@@ -31,4 +32,5 @@ class ModelServices:
 
 INFERENCE = web.AppKey("inference", InferenceService)
 MODELS = web.AppKey("models", ModelServices)
+METRICS = web.AppKey("metrics", Metrics)
 SERVER_INFO = web.AppKey("server_info", ServerInfo)

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import Companion, running_companion, wait_until
 from tests.hf_server import CHUNK, HubServer
@@ -79,6 +80,10 @@ def test_pull_reports_progress_and_is_idempotent(tmp_path: Path, hub: HubServer,
         assert entry["quantization"] == "Q4_1"
         models = httpx.get(companion.url + "/v1/models", headers=headers).json()
         assert f"{REPO}:Q4_1" in [m["id"] for m in models["data"]]
+        metrics = httpx.get(companion.url + "/metrics", headers=headers).text
+        downloaded = [s.value for f in text_string_to_metric_families(metrics)
+                      for s in f.samples if s.name == "bodhi_download_bytes_total"]
+        assert downloaded == [size]
 
 
 def test_bad_pulls_fail_clearly(tmp_path: Path, hub: HubServer, model_path: Path) -> None:
