@@ -66,7 +66,10 @@ class _Reader:
         if not keep:
             self._file.seek(length, 1)
             return None
-        return self._file.read(length).decode("utf-8", errors="replace")
+        data = self._file.read(length)
+        if len(data) != length:
+            raise GGUFError("file ends inside its header")
+        return data.decode("utf-8", errors="replace")
 
     def value(self, kind: int, keep: bool) -> Any:
         if kind in _SCALARS:
