@@ -19,9 +19,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from companion.errors import ModelNotFoundError, NotFoundError
+from companion.errors import BadRequestError, ModelNotFoundError, NotFoundError
 from companion.models.alias import AliasSource, ModelAlias
 from companion.models.hf_cache import cached_file_path, scan_gguf_files
+from companion.models.names import check_filename, check_repo, check_revision
 
 log = logging.getLogger(__name__)
 
@@ -187,9 +188,15 @@ def parse_alias_file(path: Path) -> ModelAlias:
     if "source" in data:
         raise ValueError("unknown field 'source'")
     try:
-        return ModelAlias.model_validate({**data, "source": AliasSource.USER})
+        alias = ModelAlias.model_validate({**data, "source": AliasSource.USER})
+        check_repo(alias.repo)
+        check_filename(alias.filename)
+        check_revision(alias.snapshot)
     except ValidationError as exc:
         raise ValueError("; ".join(_field_problem(e) for e in exc.errors())) from exc
+    except BadRequestError as exc:
+        raise ValueError(exc.message) from exc
+    return alias
 
 
 def _field_problem(error: Any) -> str:
