@@ -23,7 +23,7 @@ from pathlib import Path
 
 from companion.errors import BadRequestError, ConflictError, NotFoundError
 from companion.models.hf_cache import cached_file_path
-from companion.models.hf_download import DownloadFailed, FileRequest, fetch
+from companion.models.hf_download import DownloadFailed, FileRequest, TransferStopped, fetch
 from companion.models.names import check_filename, check_repo
 from companion.storage.downloads import DownloadRecord, DownloadRepository
 
@@ -56,10 +56,6 @@ class DownloadJob:
     updated_at: int
 
 
-class _Stopped(Exception):
-    """Raised inside the worker thread to end a transfer early."""
-
-
 class _Transfer:
     """Live progress of one running job, written by its worker thread."""
 
@@ -78,7 +74,7 @@ class _Transfer:
 
     def advanced(self, n: int) -> None:
         if self.stop.is_set():
-            raise _Stopped
+            raise TransferStopped
         self.done += n
         self._on_bytes(n)
         now = time.monotonic()
@@ -246,7 +242,7 @@ class DownloadService:
         status, error = JobStatus.COMPLETED, None
         try:
             await loop.run_in_executor(self._executor, fetch, self._hub_dir, request, transfer)
-        except _Stopped:
+        except TransferStopped:
             if not transfer.cancelled:  # shutting down: leave it for the next start
                 await self._save_progress(record.id, transfer)
                 return

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 import httpx
-import httpx2
 from filelock import FileLock
 from huggingface_hub import get_hf_file_metadata, hf_hub_url
 from huggingface_hub.errors import (
@@ -46,6 +45,10 @@ class Progress(Protocol):
 
 class DownloadFailed(Exception):
     """A download that cannot succeed as asked; the message is meant for the user."""
+
+
+class TransferStopped(Exception):
+    """Raised by a ``Progress`` to end the transfer early; the partial file is kept."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,9 @@ def fetch(hub_dir: Path, request: FileRequest, progress: Progress) -> Path:
             else:
                 _download_blob(meta.location, blob, headers, meta.size, progress)
             return _link(repo_dir, blob, str(meta.commit_hash), request)
-    except (HfHubHTTPError, httpx.HTTPError, httpx2.HTTPError, OSError) as exc:
+    except (DownloadFailed, TransferStopped):
+        raise
+    except Exception as exc:  # whatever the hub, the network or the disk did: the job's error
         raise _describe(exc, request) from exc
 
 

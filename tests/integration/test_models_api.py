@@ -190,3 +190,20 @@ def test_one_loaded_model_a_stream_finishes_before_the_next_model_loads(tmp_path
         assert [m["alias"] for m in data] == ["model-b"]
         cmdlines = [" ".join(p.cmdline()) for p in companion.children()]
         assert len(cmdlines) == 1 and "--ctx-size 1024" in cmdlines[0]
+
+
+def test_a_memory_budget_unloads_to_make_room(tmp_path: Path) -> None:
+    with running_companion(tmp_path, BODHI_MAX_LOADED_MODELS="4",
+                           BODHI_MODEL_MEMORY_BUDGET_MB="150") as companion:
+        headers = power_token(companion)
+        httpx.post(companion.url + MODELS + f"/alias/{SMOL}/copy", headers=headers,
+                   json={"alias": "other"})
+        for name in (SMOL, "other"):
+            loaded = httpx.post(f"{companion.url}{MODELS}/{name}/load", headers=headers,
+                                timeout=60)
+            assert loaded.status_code == 200, loaded.text
+            assert loaded.json()["rss"] > 0
+        data = httpx.get(companion.url + MODELS + "/loaded", headers=headers).json()["data"]
+        # Two ~100 MB models do not fit in 150 MiB: the first made room for the second.
+        assert [m["alias"] for m in data] == ["other"]
+        assert "evicting model smollm2:135m to make room for other" in companion.log_text()
