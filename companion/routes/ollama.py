@@ -6,6 +6,7 @@ matching scope. Errors render as ``{"error": "..."}`` (the error middleware's Ol
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -99,7 +100,9 @@ async def show(request: web.Request) -> web.Response:
 
 
 def _ps_entry(app: web.Application, process: LlamaProcess, keep_alive: int) -> dict[str, Any]:
-    size, info, _ = _describe(app, app[MODELS].catalog.resolve_alias(process.alias))
+    size, info = 0, None
+    with contextlib.suppress(BodhiError):  # an alias removed while its model runs
+        size, info, _ = _describe(app, app[MODELS].catalog.resolve_alias(process.alias))
     expires = process.last_used_at() + keep_alive if keep_alive >= 0 else 4102444800
     return {"name": process.alias, "model": process.alias, "size": process.memory_bytes() or size,
             "digest": "", "details": _details(info), "expires_at": _iso(expires),
