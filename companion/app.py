@@ -15,16 +15,30 @@ from companion.auth import ApiTokenService, ensure_owner_secret
 from companion.auth.identity import open_identity
 from companion.events import EventBus
 from companion.inference import LaunchConfig, LlamaPool
+from companion.inference.pool import PoolLimits
 from companion.inference.service import InferenceService
+from companion.metrics import Metrics
 from companion.middleware import setup_middlewares
 from companion.middleware.hosts import allowed_hosts
 from companion.models import ModelCatalog
+from companion.models.alias_store import AliasStore
+from companion.models.downloads import DownloadService
+from companion.models.files import ModelFiles
 from companion.routes import setup_routes
 from companion.routes.identity_keys import IDENTITY, RUNTIME_SETTINGS, TOKENS
-from companion.routes.keys import APPS, INFERENCE, SERVER_INFO, ServerInfo
+from companion.routes.keys import (
+    APPS,
+    INFERENCE,
+    METRICS,
+    MODELS,
+    SERVER_INFO,
+    ModelServices,
+    ServerInfo,
+)
 from companion.runtime_settings import RuntimeSettings
 from companion.settings import Settings, public_url
 from companion.storage import ApiTokenRepository, ChangeWatch, Database, SettingOverrideRepository
+from companion.storage.downloads import DownloadRepository
 from companion.upstream import CHILD_HTTP_THREADS, make_client
 
 DB_FILE = "bodhi.sqlite"
@@ -52,6 +66,24 @@ async def _maintain_apps(apps: AppServices) -> None:
             log.exception("could not record app use or expire access requests")
 
 
+def pool_limits(settings: Settings) -> PoolLimits:
+    return PoolLimits(
+        max_loaded=lambda: int(settings["BODHI_MAX_LOADED_MODELS"]),
+        memory_budget_bytes=lambda: int(settings["BODHI_MODEL_MEMORY_BUDGET_MB"]) * 2**20,
+        max_requests_per_model=lambda: int(settings["BODHI_MAX_REQUESTS_PER_MODEL"]),
+        wait_secs=float(settings["BODHI_MODEL_WAIT_SECS"]))
+
+
+def model_services(settings: Settings, db: Database, catalog: ModelCatalog,
+                   metrics: Metrics) -> ModelServices:
+    hub = settings.hf_home / "hub"
+    downloads = DownloadService(DownloadRepository(db), hub,
+                                concurrency=settings["BODHI_MAX_DOWNLOADS"],
+                                on_bytes=metrics.downloaded, on_complete=catalog.refresh)
+    return ModelServices(catalog, ModelFiles(hub),
+                         AliasStore(settings.home / "aliases", catalog), downloads)
+
+
 def launch_config(settings: Settings) -> LaunchConfig:
     return LaunchConfig(
         llama_server=settings["BODHI_LLAMA_SERVER"],
@@ -74,13 +106,18 @@ async def build_app(settings: Settings) -> web.Application:
         "BODHI_LOG_LEVEL": lambda level: logging.getLogger().setLevel(level)})
     await runtime.load()
     client = make_client()
+    metrics = Metrics()
     pool = LlamaPool(launch_config(settings), client,
-                     keep_alive_secs=lambda: int(settings["BODHI_KEEP_ALIVE_SECS"]))
+                     keep_alive_secs=lambda: int(settings["BODHI_KEEP_ALIVE_SECS"]),
+                     limits=pool_limits(settings), on_load=metrics.model_loaded)
+    metrics.count_loaded(lambda: len(pool.loaded()))
     catalog = ModelCatalog(home / "aliases", settings.hf_home / "hub")
     apps = AppServices.build(db, home, public_url(settings), EventBus())
+    models = model_services(settings, db, catalog, metrics)
 
     app = web.Application(client_max_size=settings["BODHI_MAX_REQUEST_BYTES"])
     setup_middlewares(app, tokens=tokens, max_body=settings["BODHI_MAX_REQUEST_BYTES"],
+                      metrics=metrics,
                       allowed_hosts=allowed_hosts(settings["BODHI_HOST"],
                                                   settings["BODHI_PUBLIC_HOST"]),
                       sessions=identity.sessions.principal,
@@ -88,8 +125,10 @@ async def build_app(settings: Settings) -> web.Application:
                       origin_allowed=apps.grants.origin_has_grant)
     app[IDENTITY], app[TOKENS], app[RUNTIME_SETTINGS] = identity, tokens, runtime
     app[APPS] = apps
-    app[INFERENCE] = InferenceService(catalog, pool, client)
+    app[INFERENCE] = InferenceService(catalog, pool, client, metrics)
+    app[METRICS] = metrics
     app[SERVER_INFO] = ServerInfo(__version__, public_url(settings))
+    app[MODELS] = models
     setup_routes(app)
 
     async def record_token_use(_: web.Application) -> AsyncIterator[None]:
@@ -104,7 +143,12 @@ async def build_app(settings: Settings) -> web.Application:
         task.cancel()
         await apps.flush_last_used()
 
+    async def run_downloads(_: web.Application) -> AsyncIterator[None]:
+        await models.downloads.start()
+        yield
+
     async def stop_children(_: web.Application) -> None:
+        await models.downloads.stop()
         await pool.stop_all()
 
     async def close(_: web.Application) -> None:
@@ -116,6 +160,7 @@ async def build_app(settings: Settings) -> web.Application:
 
     app.cleanup_ctx.append(record_token_use)
     app.cleanup_ctx.append(maintain_apps)
+    app.cleanup_ctx.append(run_downloads)
     app.on_shutdown.append(stop_children)
     app.on_cleanup.append(close)
     return app

@@ -60,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_parser("list", parents=[settings], help="list tokens")
     revoke = token.add_parser("revoke", parents=[settings], help="deactivate a token")
     revoke.add_argument("id")
+    pull = commands.add_parser("pull", parents=[settings], help="download a model file",
+                               description="Download a file of a Hugging Face repository into "
+                               "the model cache, with a progress bar; resumes partial downloads.")
+    pull.add_argument("repo", help="repository, e.g. bartowski/Llama-3.2-1B-Instruct-GGUF")
+    pull.add_argument("filename", help="file in the repository, e.g. model-Q4_K_M.gguf")
     _add_identity_commands(commands, settings)
     _app_parsers(commands, settings)
     return parser
@@ -232,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
             _setup_command(args, settings)
         elif args.command == "open":
             _open_command(args, settings)
+        elif args.command == "pull":
+            _pull_command(args, settings)
         else:
             _token_command(args, settings)
     except BodhiError as exc:

@@ -13,6 +13,7 @@ Every error the companion reports carries a stable machine-readable ``code``, an
     ├── NotFoundError               404 not_found_error
     │   └── ModelNotFoundError
     ├── ConflictError               409 conflict_error
+    ├── TooManyRequestsError        429 rate_limit_error (with Retry-After)
     ├── UpstreamError               502 (a model server answered badly or died)
     └── ServiceUnavailableError     503 service_unavailable
         └── ModelLoadError          (a model server could not be started)
@@ -26,12 +27,15 @@ class BodhiError(Exception):
     type = "internal_server_error"
     code = "internal_error"
 
-    def __init__(self, message: str, *, code: str | None = None, param: str | None = None) -> None:
+    def __init__(self, message: str, *, code: str | None = None, param: str | None = None,
+                 retry_after: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
         self.param = param
+        # Seconds after which trying again may succeed; rendered as a Retry-After header.
+        self.retry_after = retry_after
 
 
 class ConfigError(BodhiError):
@@ -80,6 +84,12 @@ class ConflictError(BodhiError):
     status = 409
     type = "conflict_error"
     code = "conflict"
+
+
+class TooManyRequestsError(BodhiError):
+    status = 429
+    type = "rate_limit_error"
+    code = "too_many_requests"
 
 
 class UpstreamError(BodhiError):

@@ -65,6 +65,13 @@ def _parse_positive_int(raw: str) -> int:
     return number
 
 
+def _parse_non_negative_int(raw: str) -> int:
+    number = int(raw)
+    if number < 0:
+        raise ValueError(f"expected 0 or a positive number, got {number}")
+    return number
+
+
 def _parse_path(raw: str) -> str:
     return str(Path(raw).expanduser())
 
@@ -118,6 +125,19 @@ SETTINGS: tuple[Setting, ...] = (
             "How long a model may take to load before the request fails."),
     Setting("BODHI_MAX_REQUEST_BYTES", _parse_positive_int, lambda: 32 * 1024 * 1024,
             "Largest request body accepted; larger ones get 413."),
+    Setting("BODHI_MAX_LOADED_MODELS", _parse_positive_int, lambda: 2,
+            "How many models may be loaded at once; the least recently used one is unloaded "
+            "(after its requests finish) to make room.", runtime_editable=True),
+    Setting("BODHI_MODEL_MEMORY_BUDGET_MB", _parse_non_negative_int, lambda: 0,
+            "Memory the loaded models may use together, in MiB; 0 for no budget.",
+            runtime_editable=True),
+    Setting("BODHI_MAX_REQUESTS_PER_MODEL", _parse_non_negative_int, lambda: 16,
+            "Requests one model takes at once (running or waiting); more get 429. 0: no limit.",
+            runtime_editable=True),
+    Setting("BODHI_MODEL_WAIT_SECS", _parse_positive_int, lambda: 300,
+            "How long a request waits for its model to load (and for room to load it)."),
+    Setting("BODHI_MAX_DOWNLOADS", _parse_positive_int, lambda: 2,
+            "Model downloads that run at once; more wait their turn."),
     Setting("HF_HOME", _parse_path, _default_hf_home,
             "Hugging Face home; models are found in and downloaded to its hub/ cache."),
 )

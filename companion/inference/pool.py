@@ -1,8 +1,13 @@
-"""``LlamaPool``: the children by alias, request leases, and idle unloading.
+"""``LlamaPool``: the children by alias, request leases, eviction and idle unloading.
 
-A lease marks a request in flight on a ready child. Idle unload counts from the last
-lease's end: keep-alive ``-1`` never unloads, ``0`` unloads right after each request, ``N``
-after N seconds with nothing in flight.
+A lease marks a request in flight on a ready child. Several children may run at once, up to
+``max_loaded`` and an optional memory budget. When a new alias must load and there is no
+room, the least recently used child (idle ones first) is evicted: it takes no new requests,
+its in-flight requests finish (a stream is never cut), then it stops; requests for it that
+arrived meanwhile wait and load it again. Loads are serialised, so two loads never evict the
+same child or overshoot the limits. Idle unload counts from the last lease's end: keep-alive
+``-1`` never unloads, ``0`` unloads right after each request, ``N`` after N seconds with
+nothing in flight. Every wait is bounded by ``wait_secs``.
 """
 
 from __future__ import annotations
@@ -11,15 +16,23 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
+from companion.errors import ServiceUnavailableError, TooManyRequestsError
 from companion.inference.process import LaunchConfig, LlamaProcess, ProcessState
 from companion.models import ResolvedModel
 
 log = logging.getLogger(__name__)
+
+RETRY_AFTER_SECS = 2
+# A GGUF needs about its own size in memory plus the context; a rough first guess until the
+# child runs and its resident size can be measured.
+_LOAD_OVERHEAD = 1.2
 
 
 @dataclass(frozen=True)
@@ -33,18 +46,47 @@ class Lease:
         return self.process.base_url
 
 
+@dataclass(frozen=True)
+class PoolLimits:
+    """Read on every use, so runtime setting changes apply to the next load."""
+
+    max_loaded: Callable[[], int] = lambda: 2
+    memory_budget_bytes: Callable[[], int] = lambda: 0        # 0: no budget
+    max_requests_per_model: Callable[[], int] = lambda: 0     # 0: no limit
+    wait_secs: float = 300.0
+
+
 class LlamaPool:
     def __init__(self, config: LaunchConfig, client: httpx.AsyncClient,
-                 keep_alive_secs: Callable[[], int]) -> None:
+                 keep_alive_secs: Callable[[], int], limits: PoolLimits | None = None,
+                 on_load: Callable[[str, float], None] | None = None) -> None:
         self._config = config
         self._client = client
         self._keep_alive_secs = keep_alive_secs
+        self._limits = limits or PoolLimits()
+        self._on_load = on_load or (lambda alias, secs: None)
         self._processes: dict[str, LlamaProcess] = {}
         self._idle_timers: dict[str, asyncio.TimerHandle] = {}
         self._background: set[asyncio.Task[None]] = set()
+        self._evicting: dict[str, asyncio.Event] = {}
+        self._requests: dict[str, int] = defaultdict(int)
+        self._room = asyncio.Lock()
+
+    def keep_alive_secs(self) -> int:
+        return self._keep_alive_secs()
 
     def processes(self) -> list[LlamaProcess]:
         return list(self._processes.values())
+
+    def loaded(self) -> list[LlamaProcess]:
+        return [p for p in self._processes.values() if p.state is not ProcessState.STOPPED]
+
+    def is_evicting(self, alias: str) -> bool:
+        return alias in self._evicting
+
+    def is_using(self, path: Path) -> bool:
+        """Is a running child serving this model file?"""
+        return any(p.model_path.resolve() == path.resolve() for p in self.loaded())
 
     def _process_for(self, model: ResolvedModel) -> LlamaProcess:
         alias = model.alias.alias
@@ -59,16 +101,98 @@ class LlamaPool:
     @contextlib.asynccontextmanager
     async def lease(self, model: ResolvedModel, *, embeddings: bool = False
                     ) -> AsyncIterator[Lease]:
-        process = self._process_for(model)
-        self._cancel_idle_timer(process.alias)
-        await process.ensure_ready(embeddings=embeddings)
-        process.begin_request()
+        alias = model.alias.alias
+        self._admit(alias)
+        self._requests[alias] += 1
         try:
-            yield Lease(process)
+            process = await self._ready(model, embeddings)
+            process.begin_request()
+            try:
+                yield Lease(process)
+            finally:
+                process.end_request()
+                if process.in_flight == 0:
+                    self._schedule_idle(process)
         finally:
-            process.end_request()
-            if process.in_flight == 0:
-                self._schedule_idle(process)
+            self._requests[alias] -= 1
+
+    def _admit(self, alias: str) -> None:
+        limit = self._limits.max_requests_per_model()
+        if limit > 0 and self._requests[alias] >= limit:
+            raise TooManyRequestsError(
+                f"The model '{alias}' is busy with {limit} requests; try again shortly.",
+                code="model_busy", retry_after=RETRY_AFTER_SECS)
+
+    async def _ready(self, model: ResolvedModel, embeddings: bool) -> LlamaProcess:
+        """A READY child for the model, loading it (and making room) when needed."""
+        alias = model.alias.alias
+        try:
+            async with asyncio.timeout(self._limits.wait_secs):
+                while True:
+                    if alias in self._evicting:
+                        await self._evicting[alias].wait()
+                        continue
+                    process = self._process_for(model)
+                    self._cancel_idle_timer(alias)
+                    if process.state is ProcessState.STOPPED:
+                        await self._load(process, embeddings)
+                    else:
+                        await process.ensure_ready(embeddings=embeddings)
+                    if process.is_serving(embeddings) and alias not in self._evicting:
+                        return process
+        except TimeoutError:
+            raise ServiceUnavailableError(
+                f"The model '{alias}' did not become available within "
+                f"{self._limits.wait_secs:g}s.", code="model_unavailable",
+                retry_after=RETRY_AFTER_SECS) from None
+
+    async def _load(self, process: LlamaProcess, embeddings: bool) -> None:
+        async with self._room:
+            if process.state is not ProcessState.STOPPED or process.alias in self._evicting:
+                return  # someone else loaded (or is evicting) it meanwhile; look again
+            await self._make_room(process)
+            started = time.monotonic()
+            await process.ensure_ready(embeddings=embeddings)
+            self._on_load(process.alias, time.monotonic() - started)
+
+    async def _make_room(self, incoming: LlamaProcess) -> None:
+        while True:
+            others = [p for p in self.loaded() if p is not incoming]
+            if not others or not self._over_limits(incoming, others):
+                return
+            # Idle children first, then the one used least recently.
+            victim = min(others, key=lambda p: (p.in_flight > 0, p.last_used))
+            log.info("evicting model %s to make room for %s", victim.alias, incoming.alias)
+            await self.unload(victim.alias)
+
+    def _over_limits(self, incoming: LlamaProcess, others: list[LlamaProcess]) -> bool:
+        if len(others) >= self._limits.max_loaded():
+            return True
+        budget = self._limits.memory_budget_bytes()
+        if budget <= 0:
+            return False
+        needed = incoming.model_path.stat().st_size * _LOAD_OVERHEAD
+        used = sum(p.memory_bytes() or p.model_path.stat().st_size * _LOAD_OVERHEAD
+                   for p in others)
+        return used + needed > budget
+
+    async def unload(self, alias: str) -> bool:
+        """Stop the alias's child once its in-flight requests are done; False if not loaded."""
+        process = self._processes.get(alias)
+        if process is None or process.state is ProcessState.STOPPED:
+            return False
+        if alias in self._evicting:
+            await self._evicting[alias].wait()
+            return True
+        done = self._evicting[alias] = asyncio.Event()
+        self._cancel_idle_timer(alias)
+        try:
+            await process.drained()
+            await process.stop()
+        finally:
+            del self._evicting[alias]
+            done.set()
+        return True
 
     def _cancel_idle_timer(self, alias: str) -> None:
         timer = self._idle_timers.pop(alias, None)

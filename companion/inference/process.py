@@ -80,6 +80,7 @@ class LlamaProcess:
         self.pid: int | None = None
         self.in_flight = 0
         self.last_used = time.monotonic()
+        self.loaded_at: float | None = None   # wall clock, when it last became READY
         self._config = config
         self._client = client
         self._proc: asyncio.subprocess.Process | None = None
@@ -88,6 +89,28 @@ class LlamaProcess:
         self._drained = asyncio.Event()
         self._drained.set()
         self.log_path = config.log_dir / _log_name(alias)
+
+    @property
+    def port(self) -> int | None:
+        return int(self.base_url.rsplit(":", 1)[1]) if self.base_url else None
+
+    def last_used_at(self) -> float:
+        """``last_used`` on the wall clock."""
+        return time.time() - (time.monotonic() - self.last_used)
+
+    def memory_bytes(self) -> int | None:
+        """Resident size of the running child (Linux), or None."""
+        if self.pid is None:
+            return None
+        try:
+            with open(f"/proc/{self.pid}/statm", encoding="ascii") as statm:
+                return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, IndexError):
+            return None
+
+    async def drained(self) -> None:
+        """Return once no request is in flight."""
+        await self._drained.wait()
 
     def is_serving(self, embeddings: bool) -> bool:
         return self.state is ProcessState.READY and (self.embeddings or not embeddings)
@@ -172,6 +195,7 @@ class LlamaProcess:
             raise
         self.embeddings = embeddings
         self.state = ProcessState.READY
+        self.loaded_at = time.time()
         self._watcher = asyncio.create_task(self._watch(proc), name=f"watch-{self.alias}")
         log.info("model %s ready (pid %s, %s) in %.2fs", self.alias, proc.pid, self.base_url,
                  time.monotonic() - started)

@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,7 +21,9 @@ import httpx
 from companion.auth.principal import Principal
 from companion.errors import ForbiddenError, ModelNotFoundError, UpstreamError
 from companion.inference.pool import Lease, LlamaPool
-from companion.models import ModelAlias, ModelCatalog
+from companion.inference.process import LlamaProcess
+from companion.metrics import Metrics, ReplyWatch
+from companion.models import ModelAlias, ModelCatalog, ResolvedModel
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +37,11 @@ class Endpoint(StrEnum):
 class UpstreamReply:
     """A model server's reply whose body has not been read yet."""
 
-    def __init__(self, response: httpx.Response, alias: str) -> None:
+    def __init__(self, response: httpx.Response, alias: str,
+                 watch: ReplyWatch | None = None) -> None:
         self._response = response
         self._alias = alias
+        self._watch = watch or ReplyWatch()
         self.status = response.status_code
         self.content_type: str = response.headers.get("content-type", "application/json")
 
@@ -47,6 +53,7 @@ class UpstreamReply:
         """The body as it arrives; raises ``UpstreamError`` if the model server goes away."""
         try:
             async for chunk in self._response.aiter_raw():
+                self._watch.saw(chunk, time.monotonic())
                 yield chunk
         except httpx.TransportError as exc:
             raise _lost(self._alias, exc) from exc
@@ -62,13 +69,44 @@ def _lost(alias: str, exc: Exception) -> UpstreamError:
 
 
 class InferenceService:
-    def __init__(self, catalog: ModelCatalog, pool: LlamaPool, client: httpx.AsyncClient) -> None:
+    def __init__(self, catalog: ModelCatalog, pool: LlamaPool, client: httpx.AsyncClient,
+                 metrics: Metrics | None = None) -> None:
         self._catalog = catalog
         self._pool = pool
         self._client = client
+        self._metrics = metrics or Metrics()
 
     def list_models(self, caller: Principal) -> list[ModelAlias]:
         return [m for m in self._catalog.list() if caller.may_use_model(m.alias)]
+
+    def keep_alive_secs(self) -> int:
+        return self._pool.keep_alive_secs()
+
+    def loaded(self) -> list[LlamaProcess]:
+        return self._pool.loaded()
+
+    def is_evicting(self, alias: str) -> bool:
+        return self._pool.is_evicting(alias)
+
+    def is_file_in_use(self, path: Path) -> bool:
+        return self._pool.is_using(path)
+
+    async def load(self, name: str, caller: Principal) -> LlamaProcess:
+        """Load the model now (as a request would) and return its child."""
+        model = self._resolve_for(name, caller)
+        async with self._pool.lease(model) as lease:
+            return lease.process
+
+    async def unload(self, name: str) -> bool:
+        """Unload once in-flight requests are done; False when it was not loaded."""
+        return await self._pool.unload(self._catalog.resolve_alias(name).alias)
+
+    def _resolve_for(self, name: str, caller: Principal) -> ResolvedModel:
+        model = self._catalog.resolve(name)
+        if not caller.may_use_model(model.alias.alias):
+            raise ForbiddenError(f"This credential is not granted the model '{name}'.",
+                                 code="auth_error-model_not_granted", param="model")
+        return model
 
     def get_model(self, name: str, caller: Principal) -> ModelAlias:
         alias = self._catalog.resolve(name).alias
@@ -79,19 +117,18 @@ class InferenceService:
     @contextlib.asynccontextmanager
     async def forward(self, endpoint: Endpoint, body: dict[str, Any], caller: Principal
                       ) -> AsyncIterator[UpstreamReply]:
-        model = self._catalog.resolve(str(body["model"]))
-        if not caller.may_use_model(model.alias.alias):
-            raise ForbiddenError(f"This credential is not granted the model '{body['model']}'.",
-                                 code="auth_error-model_not_granted", param="model")
+        model = self._resolve_for(str(body["model"]), caller)
         payload = json.dumps(model.alias.fill_request(body)).encode()
         embeddings = endpoint is Endpoint.EMBEDDINGS
+        started, watch, stream = time.monotonic(), ReplyWatch(), bool(body.get("stream"))
         async with self._pool.lease(model, embeddings=embeddings) as lease:
-            response = await self._send(lease, endpoint, payload, bool(body.get("stream")),
-                                        embeddings)
+            response = await self._send(lease, endpoint, payload, stream, embeddings)
             try:
-                yield UpstreamReply(response, model.alias.alias)
+                yield UpstreamReply(response, model.alias.alias, watch)
             finally:
                 await response.aclose()
+                watch.report(self._metrics, model.alias.alias, endpoint.value, started,
+                             time.monotonic(), stream)
 
     async def _send(self, lease: Lease, endpoint: Endpoint, payload: bytes, stream: bool,
                     embeddings: bool) -> httpx.Response:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from companion.auth import ApiTokenService
+from companion.metrics import Metrics
 from companion.middleware.auth import (
     BearerVerifier,
     access_middleware,
@@ -23,6 +24,7 @@ from companion.middleware.cors import (
 from companion.middleware.credentials import credential_middleware
 from companion.middleware.errors import error_middleware
 from companion.middleware.hosts import host_check_middleware
+from companion.middleware.metrics import request_metrics_middleware
 from companion.middleware.session import SessionResolver, session_middleware
 
 
@@ -33,10 +35,13 @@ async def _no_session(session_id: str) -> None:
 def setup_middlewares(app: web.Application, *, allowed_hosts: frozenset[str], max_body: int,
                       tokens: ApiTokenService, verifiers: Sequence[BearerVerifier] = (),
                       sessions: SessionResolver = _no_session,
-                      origin_allowed: OriginAllowed = no_origin_allowed) -> None:
+                      origin_allowed: OriginAllowed = no_origin_allowed,
+                      metrics: Metrics | None = None) -> None:
     """``verifiers`` are tried after the API-token verifier, in order."""
     app.middlewares.extend([
-        # Outermost: every failure below, ours or aiohttp's, is rendered in the caller's
+        # Outside everything: count each request with the status it was finally answered with.
+        request_metrics_middleware(metrics or Metrics()),
+        # Every failure below, ours or aiohttp's, is rendered in the caller's
         # API family (Bodhi envelope, OpenAI, ...).
         error_middleware(),
         # DNS-rebinding defence before anything else looks at the request.

@@ -38,7 +38,9 @@ def _from_http_exception(exc: web.HTTPException) -> BodhiError:
 
 
 def render(request: web.Request, error: BodhiError) -> web.Response:
-    return web.json_response(error_body(family_for(request.path), error), status=error.status)
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
+    return web.json_response(error_body(family_for(request.path), error), status=error.status,
+                             headers=headers)
 
 
 def error_middleware() -> Middleware:

@@ -11,15 +11,18 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
-from companion.errors import ModelNotFoundError, NotFoundError
+from companion.errors import BadRequestError, ModelNotFoundError, NotFoundError
 from companion.models.alias import AliasSource, ModelAlias
 from companion.models.hf_cache import cached_file_path, scan_gguf_files
+from companion.models.names import check_filename, check_repo, check_revision
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +35,14 @@ _EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 class ResolvedModel:
     alias: ModelAlias
     path: Path
+
+
+@dataclass(frozen=True)
+class AliasFileError:
+    """An alias file that could not be used; the rest of the catalog still works."""
+
+    path: Path
+    message: str
 
 
 def embedded_model() -> ResolvedModel | None:
@@ -54,7 +65,9 @@ class ModelCatalog:
         self._hub_dir = hub_dir
         self._by_name: dict[str, ModelAlias] = {}
         self._paths: dict[str, Path] = {}
+        self._alias_files: dict[str, Path] = {}
         self._aliases_stamp: tuple[int, ...] = ()
+        self.errors: list[AliasFileError] = []
         self.refresh()
 
     def refresh(self) -> None:
@@ -70,10 +83,12 @@ class ModelCatalog:
         if embedded is not None:
             by_name[embedded.alias.alias] = embedded.alias
             paths[embedded.alias.alias] = embedded.path
-        for alias in self._read_user_aliases():
+        user_aliases, files, errors = self._read_user_aliases()
+        for alias in user_aliases:
             by_name[alias.alias] = alias
             paths.pop(alias.alias, None)
-        self._by_name, self._paths = by_name, paths
+        self._by_name, self._paths, self._alias_files = by_name, paths, files
+        self.errors = errors
         self._aliases_stamp = self._current_aliases_stamp()
 
     def _current_aliases_stamp(self) -> tuple[int, ...]:
@@ -85,16 +100,30 @@ class ModelCatalog:
         except OSError:
             return ()
 
-    def _read_user_aliases(self) -> list[ModelAlias]:
-        aliases = []
+    def _read_user_aliases(self) -> tuple[list[ModelAlias], dict[str, Path],
+                                          list[AliasFileError]]:
+        aliases: list[ModelAlias] = []
+        seen: dict[str, Path] = {}
+        errors: list[AliasFileError] = []
         for path in sorted(self._aliases_dir.glob("*.yaml")):
             try:
-                data = yaml.safe_load(path.read_text(encoding="utf-8"))
-                aliases.append(ModelAlias.model_validate({**(data or {}),
-                                                          "source": AliasSource.USER}))
-            except (OSError, yaml.YAMLError, ValidationError, TypeError) as exc:
+                alias = parse_alias_file(path)
+            except ValueError as exc:
                 log.warning("skipping alias file %s: %s", path, exc)
-        return aliases
+                errors.append(AliasFileError(path, str(exc)))
+                continue
+            if alias.alias in seen:
+                errors.append(AliasFileError(path, f"alias '{alias.alias}' is already defined "
+                                                   f"in {seen[alias.alias].name}"))
+                continue
+            seen[alias.alias] = path
+            aliases.append(alias)
+        return aliases, seen, errors
+
+    def alias_file(self, name: str) -> Path | None:
+        """The YAML file that defines the user alias ``name``."""
+        self._refresh_if_changed()
+        return self._alias_files.get(name)
 
     def _refresh_if_changed(self) -> None:
         if self._current_aliases_stamp() != self._aliases_stamp:
@@ -111,12 +140,76 @@ class ModelCatalog:
             self.refresh()
         alias = self._by_name.get(name)
         if alias is None:
-            raise ModelNotFoundError(name)
+            raise self._not_found(name)
         path = self._paths.get(name) or cached_file_path(
-            self._hub_dir, alias.repo, alias.filename, alias.snapshot)
+            self._hub_dir, alias.repo, alias.filename, alias.snapshot) or _embedded_file(alias)
         if path is None:
             raise NotFoundError(
                 f"The model '{name}' points at {alias.repo}/{alias.filename}, which is not in "
                 "the model cache yet; download it first.",
                 code="model_file_not_found", param="model")
         return ResolvedModel(alias, path)
+
+    def resolve_alias(self, name: str) -> ModelAlias:
+        """The alias ``name`` of any source, whether or not its file is present."""
+        self._refresh_if_changed()
+        if name not in self._by_name:
+            self.refresh()
+        alias = self._by_name.get(name)
+        if alias is None:
+            raise self._not_found(name)
+        return alias
+
+    def _not_found(self, name: str) -> NotFoundError:
+        """Name the broken alias file when one looks like it meant to define ``name``."""
+        for error in self.errors:
+            if error.path.stem == alias_file_stem(name):
+                return NotFoundError(f"The model '{name}' is defined in {error.path.name}, "
+                                     f"which cannot be used: {error.message}",
+                                     code="alias_file_invalid", param="model")
+        return ModelNotFoundError(name)
+
+
+def alias_file_stem(name: str) -> str:
+    """The file name (without .yaml) the API gives the alias ``name``."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "alias"
+
+
+def parse_alias_file(path: Path) -> ModelAlias:
+    """Raise ``ValueError`` with a readable reason when the file is not a valid alias."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ValueError(f"not valid YAML: {exc}".replace("\n", " ")) from exc
+    if not isinstance(data, dict):
+        raise ValueError("expected a mapping with alias, repo and filename")
+    if "source" in data:
+        raise ValueError("unknown field 'source'")
+    try:
+        alias = ModelAlias.model_validate({**data, "source": AliasSource.USER})
+        check_repo(alias.repo)
+        check_filename(alias.filename)
+        check_revision(alias.snapshot)
+    except ValidationError as exc:
+        raise ValueError("; ".join(_field_problem(e) for e in exc.errors())) from exc
+    except BadRequestError as exc:
+        raise ValueError(exc.message) from exc
+    return alias
+
+
+def _field_problem(error: Any) -> str:
+    where = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        return f"unknown field '{where}'"
+    return f"'{where}': {error['msg']}"
+
+
+def _embedded_file(alias: ModelAlias) -> Path | None:
+    """A user alias may point at the embedded model's file too."""
+    embedded = embedded_model()
+    if embedded and (alias.repo, alias.filename) == (embedded.alias.repo,
+                                                     embedded.alias.filename):
+        return embedded.path
+    return None

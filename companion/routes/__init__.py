@@ -4,7 +4,21 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from companion.routes import apps, events, identity, oauth, openai, settings, system, tokens, users
+from companion.routes import (
+    apps,
+    downloads,
+    events,
+    identity,
+    metrics,
+    models,
+    oauth,
+    ollama,
+    openai,
+    settings,
+    system,
+    tokens,
+    users,
+)
 
 
 def setup_routes(app: web.Application) -> None:
@@ -17,3 +31,7 @@ def setup_routes(app: web.Application) -> None:
     apps.setup(app)
     oauth.setup(app)
     events.setup(app)
+    models.setup(app)
+    downloads.setup(app)
+    ollama.setup(app)
+    metrics.setup(app)

@@ -8,6 +8,11 @@ from aiohttp import web
 
 from companion.apps import AppServices
 from companion.inference.service import InferenceService
+from companion.metrics import Metrics
+from companion.models import ModelCatalog
+from companion.models.alias_store import AliasStore
+from companion.models.downloads import DownloadService
+from companion.models.files import ModelFiles
 
 
 @dataclass(frozen=True)
@@ -16,6 +21,18 @@ class ServerInfo:
     url: str
 
 
+@dataclass(frozen=True)
+class ModelServices:
+    """What the model management routes use: catalog, files, aliases, downloads."""
+
+    catalog: ModelCatalog
+    files: ModelFiles
+    aliases: AliasStore
+    downloads: DownloadService
+
+
 INFERENCE = web.AppKey("inference", InferenceService)
+MODELS = web.AppKey("models", ModelServices)
+METRICS = web.AppKey("metrics", Metrics)
 SERVER_INFO = web.AppKey("server_info", ServerInfo)
 APPS = web.AppKey("apps", AppServices)

@@ -289,7 +289,9 @@ def test_user_alias_with_traversal_does_not_resolve_outside_the_cache(
 
     with pytest.raises(NotFoundError) as info:
         catalog.resolve("evil")
-    assert info.value.code == "model_file_not_found"
+    # Refused when the file is read, naming it; it never reaches the cache lookup.
+    assert info.value.code == "alias_file_invalid"
+    assert "evil.yaml" in info.value.message and "Invalid file name" in info.value.message
 
 
 def test_new_files_and_aliases_appear_without_rebuilding(hub: Path, aliases: Path,

@@ -1,0 +1,104 @@
+"""``AliasStore``: create, change, copy and delete user aliases as YAML files.
+
+The API writes the same ``$BODHI_HOME/aliases/*.yaml`` files a user may edit by hand (one
+alias per file, written atomically), and reads them back through the ``ModelCatalog``, so
+hand edits and API edits are the same thing.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from companion.errors import BadRequestError, ConflictError, NotFoundError
+from companion.models.alias import AliasSource, ModelAlias
+from companion.models.catalog import ModelCatalog, alias_file_stem
+from companion.models.names import check_filename, check_repo, check_revision
+
+_FIELDS = ("alias", "repo", "filename", "snapshot", "context_params", "request_params")
+
+
+def alias_document(alias: ModelAlias) -> dict[str, Any]:
+    """The alias as its YAML file holds it."""
+    return {name: getattr(alias, name) for name in _FIELDS}
+
+
+def _validated(data: dict[str, Any]) -> ModelAlias:
+    if "source" in data:
+        raise BadRequestError("'source' cannot be set; API aliases are user aliases.",
+                              code="invalid_value", param="source")
+    try:
+        alias = ModelAlias.model_validate({**data, "source": AliasSource.USER})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        param = ".".join(str(p) for p in first["loc"])
+        raise BadRequestError(f"Invalid alias: '{param}': {first['msg']}", code="invalid_value",
+                              param=param) from exc
+    check_repo(alias.repo)
+    check_filename(alias.filename)
+    check_revision(alias.snapshot)
+    return alias
+
+
+class AliasStore:
+    def __init__(self, aliases_dir: Path, catalog: ModelCatalog) -> None:
+        self._dir = aliases_dir
+        self._catalog = catalog
+
+    def get(self, name: str) -> ModelAlias:
+        if self._catalog.alias_file(name) is None:
+            raise NotFoundError(f"No user alias '{name}'.", code="db_error-item_not_found")
+        return self._catalog.resolve_alias(name)
+
+    def create(self, data: dict[str, Any]) -> ModelAlias:
+        alias = _validated(data)
+        if self._catalog.alias_file(alias.alias) is not None:
+            raise ConflictError(f"The alias '{alias.alias}' already exists.",
+                                code="alias_exists", param="alias")
+        self._write(self._new_file(alias.alias), alias)
+        return alias
+
+    def update(self, name: str, data: dict[str, Any]) -> ModelAlias:
+        path = self._file_of(name)
+        alias = _validated({"alias": name, **data})
+        if alias.alias != name and self._catalog.alias_file(alias.alias) is not None:
+            raise ConflictError(f"The alias '{alias.alias}' already exists.",
+                                code="alias_exists", param="alias")
+        self._write(path, alias)
+        return alias
+
+    def copy(self, name: str, new_name: str) -> ModelAlias:
+        source = self._catalog.resolve_alias(name)
+        return self.create({**alias_document(source), "alias": new_name})
+
+    def delete(self, name: str) -> None:
+        self._file_of(name).unlink(missing_ok=True)
+        self._catalog.refresh()
+
+    def _file_of(self, name: str) -> Path:
+        path = self._catalog.alias_file(name)
+        if path is None:
+            raise NotFoundError(f"No user alias '{name}'.", code="db_error-item_not_found")
+        return path
+
+    def _new_file(self, name: str) -> Path:
+        stem = alias_file_stem(name)
+        path, n = self._dir / f"{stem}.yaml", 1
+        while path.exists():
+            n += 1
+            path = self._dir / f"{stem}-{n}.yaml"
+        return path
+
+    def _write(self, path: Path, alias: ModelAlias) -> None:
+        text = yaml.safe_dump(alias_document(alias), sort_keys=False, allow_unicode=True)
+        self._dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self._dir, prefix=".", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(tmp, path)
+        self._catalog.refresh()

@@ -1,0 +1,70 @@
+"""Model file downloads: ``/bodhi/v1/models/files/pull`` jobs (power users)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, StrictStr
+
+from companion.auth.principal import Role
+from companion.middleware.access import requires
+from companion.models.downloads import DownloadJob
+from companion.routes.bodies import read_json
+from companion.routes.keys import MODELS
+from companion.routes.pages import page_args, paged
+
+
+class PullRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    repo: StrictStr
+    filename: StrictStr
+
+
+def job_json(job: DownloadJob) -> dict[str, Any]:
+    return {"id": job.id, "repo": job.repo, "filename": job.filename, "status": job.status.value,
+            "total_bytes": job.total_bytes, "downloaded_bytes": job.downloaded_bytes,
+            "bytes_per_s": job.bytes_per_s, "eta_s": job.eta_s, "error": job.error,
+            "created_at": job.created_at, "updated_at": job.updated_at}
+
+
+@requires(Role.POWER_USER)
+async def start_pull(request: web.Request) -> web.Response:
+    body = await read_json(request, PullRequest)
+    job, created = await request.app[MODELS].downloads.pull(body["repo"], body["filename"])
+    return web.json_response(job_json(job), status=201 if created else 200)
+
+
+@requires(Role.POWER_USER)
+async def list_pulls(request: web.Request) -> web.Response:
+    page, size = page_args(request)
+    jobs, total = await request.app[MODELS].downloads.list(page, size)
+    return web.json_response(paged([job_json(j) for j in jobs], total, page, size))
+
+
+@requires(Role.POWER_USER)
+async def get_pull(request: web.Request) -> web.Response:
+    job = await request.app[MODELS].downloads.get(request.match_info["id"])
+    return web.json_response(job_json(job))
+
+
+@requires(Role.POWER_USER)
+async def cancel_pull(request: web.Request) -> web.Response:
+    job = await request.app[MODELS].downloads.cancel(request.match_info["id"])
+    return web.json_response(job_json(job))
+
+
+@requires(Role.POWER_USER)
+async def retry_pull(request: web.Request) -> web.Response:
+    job = await request.app[MODELS].downloads.retry(request.match_info["id"])
+    return web.json_response(job_json(job))
+
+
+def setup(app: web.Application) -> None:
+    base = "/bodhi/v1/models/files/pull"
+    app.router.add_post(base, start_pull)
+    app.router.add_get(base, list_pulls)
+    app.router.add_get(base + "/{id}", get_pull)
+    app.router.add_post(base + "/{id}/cancel", cancel_pull)
+    app.router.add_post(base + "/{id}/retry", retry_pull)

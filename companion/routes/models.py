@@ -1,0 +1,164 @@
+"""Bodhi model management: aliases, model files, loaded models (``/bodhi/v1/models``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, StrictStr
+
+from companion.auth.principal import Role
+from companion.errors import BadRequestError
+from companion.inference.process import LlamaProcess
+from companion.middleware.access import requires
+from companion.middleware.auth import PRINCIPAL
+from companion.models import ModelAlias
+from companion.models.alias_store import alias_document
+from companion.models.catalog import AliasFileError
+from companion.models.files import ModelFile
+from companion.routes.bodies import read_json
+from companion.routes.keys import INFERENCE, MODELS
+from companion.routes.pages import page_args, paged, slice_page
+
+
+class AliasBody(BaseModel):
+    model_config = ConfigDict(extra="allow")  # the store validates the fields themselves
+
+
+class CopyBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    alias: StrictStr
+
+
+def alias_json(alias: ModelAlias) -> dict[str, Any]:
+    return {**alias_document(alias), "source": alias.source.value}
+
+
+def _errors_json(errors: list[AliasFileError]) -> list[dict[str, str]]:
+    return [{"file": e.path.name, "message": e.message} for e in errors]
+
+
+def file_json(item: ModelFile) -> dict[str, Any]:
+    info = item.info
+    return {"repo": item.file.repo, "filename": item.file.filename,
+            "snapshot": item.file.snapshot, "size": item.size,
+            "architecture": info.architecture if info else None,
+            "context_length": info.context_length if info else None,
+            "chat_template": info.has_chat_template if info else False,
+            "quantization": (info.quantization if info else None) or item.file.quant,
+            "parameters": info.size_label if info else None, "error": item.error}
+
+
+def loaded_json(process: LlamaProcess, evicting: bool) -> dict[str, Any]:
+    return {"alias": process.alias, "pid": process.pid, "port": process.port,
+            "state": "unloading" if evicting else process.state.value,
+            "loaded_at": process.loaded_at, "last_used": round(process.last_used_at(), 3),
+            "in_flight": process.in_flight, "rss": process.memory_bytes(),
+            "embeddings": process.embeddings, "model_path": str(process.model_path)}
+
+
+@requires(Role.USER, app_scope="models")
+async def list_models(request: web.Request) -> web.Response:
+    page, size = page_args(request)
+    models = request.app[INFERENCE].list_models(request[PRINCIPAL])
+    return web.json_response(paged([alias_json(m) for m in slice_page(models, page, size)],
+                                   len(models), page, size,
+                                   errors=_errors_json(request.app[MODELS].catalog.errors)))
+
+
+@requires(Role.USER, app_scope="models")
+async def list_files(request: web.Request) -> web.Response:
+    page, size = page_args(request)
+    files = request.app[MODELS].files.list()
+    return web.json_response(paged([file_json(f) for f in slice_page(files, page, size)],
+                                   len(files), page, size))
+
+
+@requires(Role.POWER_USER)
+async def delete_file(request: web.Request) -> web.Response:
+    repo, filename = request.query.get("repo"), request.query.get("filename")
+    if not repo or not filename:
+        raise BadRequestError("Give the file as ?repo=owner/name&filename=FILE.",
+                              code="invalid_value", param="repo")
+    removed = request.app[MODELS].files.delete(repo, filename,
+                                               request.app[INFERENCE].is_file_in_use)
+    return web.json_response({"repo": repo, "filename": filename, "snapshots": removed})
+
+
+@requires(Role.POWER_USER)
+async def list_aliases(request: web.Request) -> web.Response:
+    page, size = page_args(request)
+    catalog = request.app[MODELS].catalog
+    users = [a for a in catalog.list() if a.source.value == "user"]
+    return web.json_response(paged([alias_json(a) for a in slice_page(users, page, size)],
+                                   len(users), page, size, errors=_errors_json(catalog.errors)))
+
+
+@requires(Role.POWER_USER)
+async def create_alias(request: web.Request) -> web.Response:
+    body = await read_json(request, AliasBody)
+    return web.json_response(alias_json(request.app[MODELS].aliases.create(body)), status=201)
+
+
+@requires(Role.POWER_USER)
+async def get_alias(request: web.Request) -> web.Response:
+    return web.json_response(alias_json(request.app[MODELS].aliases.get(
+        request.match_info["id"])))
+
+
+@requires(Role.POWER_USER)
+async def update_alias(request: web.Request) -> web.Response:
+    body = await read_json(request, AliasBody)
+    alias = request.app[MODELS].aliases.update(request.match_info["id"], body)
+    return web.json_response(alias_json(alias))
+
+
+@requires(Role.POWER_USER)
+async def delete_alias(request: web.Request) -> web.Response:
+    request.app[MODELS].aliases.delete(request.match_info["id"])
+    return web.Response(status=204)
+
+
+@requires(Role.POWER_USER)
+async def copy_alias(request: web.Request) -> web.Response:
+    body = await read_json(request, CopyBody)
+    alias = request.app[MODELS].aliases.copy(request.match_info["id"], body["alias"])
+    return web.json_response(alias_json(alias), status=201)
+
+
+@requires(Role.POWER_USER)
+async def list_loaded(request: web.Request) -> web.Response:
+    inference = request.app[INFERENCE]
+    return web.json_response({"data": [loaded_json(p, inference.is_evicting(p.alias))
+                                       for p in inference.loaded()]})
+
+
+@requires(Role.POWER_USER)
+async def load_model(request: web.Request) -> web.Response:
+    inference = request.app[INFERENCE]
+    process = await inference.load(request.match_info["alias"], request[PRINCIPAL])
+    return web.json_response(loaded_json(process, inference.is_evicting(process.alias)))
+
+
+@requires(Role.POWER_USER)
+async def unload_model(request: web.Request) -> web.Response:
+    alias = request.match_info["alias"]
+    unloaded = await request.app[INFERENCE].unload(alias)
+    return web.json_response({"alias": alias, "unloaded": unloaded})
+
+
+def setup(app: web.Application) -> None:
+    base = "/bodhi/v1/models"
+    app.router.add_get(base, list_models)
+    app.router.add_get(base + "/files", list_files)
+    app.router.add_delete(base + "/files", delete_file)
+    app.router.add_get(base + "/alias", list_aliases)
+    app.router.add_post(base + "/alias", create_alias)
+    app.router.add_get(base + "/alias/{id:.+}", get_alias)
+    app.router.add_put(base + "/alias/{id:.+}", update_alias)
+    app.router.add_delete(base + "/alias/{id:.+}", delete_alias)
+    app.router.add_post(base + "/alias/{id:.+}/copy", copy_alias)
+    app.router.add_get(base + "/loaded", list_loaded)
+    app.router.add_post(base + "/{alias:.+}/load", load_model)
+    app.router.add_post(base + "/{alias:.+}/unload", unload_model)

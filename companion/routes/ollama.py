@@ -1,0 +1,201 @@
+"""Ollama-compatible routes under ``/api`` (NDJSON streaming, Ollama's field names).
+
+Same credentials as ``/v1``: an API token (``Authorization: Bearer``) or an app token with the
+matching scope. Errors render as ``{"error": "..."}`` (the error middleware's Ollama family).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
+
+from companion import __version__
+from companion.auth.principal import Role
+from companion.errors import BodhiError, UpstreamError
+from companion.inference import ollama
+from companion.inference.process import LlamaProcess
+from companion.inference.service import Endpoint
+from companion.middleware.access import public, requires
+from companion.middleware.auth import PRINCIPAL
+from companion.models import ModelAlias
+from companion.models.gguf import GGUFInfo
+from companion.routes.bodies import read_json
+from companion.routes.keys import INFERENCE, MODELS
+
+
+class _Named(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    model: StrictStr = Field(min_length=1)
+
+
+class _Chat(_Named):
+    messages: list[dict[str, Any]] = Field(default_factory=list)
+
+
+def _iso(epoch: float | None) -> str:
+    return datetime.fromtimestamp(epoch or 0, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _describe(app: web.Application, alias: ModelAlias) -> tuple[int, GGUFInfo | None, float]:
+    """File size, GGUF header and modification time of the alias's file (zeros if absent)."""
+    try:
+        path = app[MODELS].catalog.resolve(alias.alias).path
+        size, info = app[MODELS].files.info_for(path)
+        return size, info if isinstance(info, GGUFInfo) else None, path.stat().st_mtime
+    except (BodhiError, OSError):
+        return 0, None, 0.0
+
+
+def _details(info: GGUFInfo | None) -> dict[str, Any]:
+    family = info.architecture if info else None
+    return {"parent_model": "", "format": "gguf", "family": family or "",
+            "families": [family] if family else None,
+            "parameter_size": (info.size_label if info else None) or "",
+            "quantization_level": (info.quantization if info else None) or ""}
+
+
+def _entry(app: web.Application, alias: ModelAlias) -> dict[str, Any]:
+    size, info, mtime = _describe(app, alias)
+    digest = hashlib.sha256(f"{alias.repo}/{alias.filename}@{alias.snapshot}".encode())
+    return {"name": alias.alias, "model": alias.alias, "modified_at": _iso(mtime), "size": size,
+            "digest": digest.hexdigest(), "details": _details(info)}
+
+
+@public
+async def version(request: web.Request) -> web.Response:
+    return web.json_response({"version": __version__})
+
+
+@requires(Role.USER, app_scope="models")
+async def tags(request: web.Request) -> web.Response:
+    models = request.app[INFERENCE].list_models(request[PRINCIPAL])
+    return web.json_response({"models": [_entry(request.app, m) for m in models]})
+
+
+@requires(Role.USER, app_scope="models")
+async def show(request: web.Request) -> web.Response:
+    body = await read_json(request, _Named)
+    alias = request.app[INFERENCE].get_model(body["model"], request[PRINCIPAL])
+    _, info, mtime = _describe(request.app, alias)
+    model_info: dict[str, Any] = {}
+    if info is not None and info.architecture:
+        model_info = {"general.architecture": info.architecture,
+                      f"{info.architecture}.context_length": info.context_length,
+                      f"{info.architecture}.embedding_length": info.embedding_length}
+    return web.json_response({
+        "modelfile": f"FROM {alias.repo}/{alias.filename}\n", "license": "",
+        "parameters": "\n".join(f"{k} {v}" for k, v in alias.request_params.items()),
+        "template": (info.chat_template if info else None) or "",
+        "details": _details(info), "model_info": model_info, "modified_at": _iso(mtime),
+        "capabilities": ["completion", "embedding"] + (["tools"] if info and
+                                                        info.has_chat_template else [])})
+
+
+def _ps_entry(app: web.Application, process: LlamaProcess, keep_alive: int) -> dict[str, Any]:
+    size, info = 0, None
+    with contextlib.suppress(BodhiError):  # an alias removed while its model runs
+        size, info, _ = _describe(app, app[MODELS].catalog.resolve_alias(process.alias))
+    expires = process.last_used_at() + keep_alive if keep_alive >= 0 else 4102444800
+    return {"name": process.alias, "model": process.alias, "size": process.memory_bytes() or size,
+            "digest": "", "details": _details(info), "expires_at": _iso(expires),
+            "size_vram": 0, "context_length": info.context_length if info else None}
+
+
+@requires(Role.USER, app_scope="models")
+async def ps(request: web.Request) -> web.Response:
+    inference = request.app[INFERENCE]
+    caller = request[PRINCIPAL]
+    keep_alive = inference.keep_alive_secs()
+    return web.json_response({"models": [_ps_entry(request.app, p, keep_alive)
+                                         for p in inference.loaded()
+                                         if caller.may_use_model(p.alias)]})
+
+
+async def _relay(request: web.Request, endpoint: Endpoint, body: dict[str, Any],
+                 translator: ollama.ReplyTranslator) -> web.StreamResponse:
+    async with request.app[INFERENCE].forward(endpoint, body, request[PRINCIPAL]) as reply:
+        if reply.status != 200:
+            raise ollama.upstream_error(reply.status, await reply.read())
+        if not body.get("stream"):
+            return web.json_response(translator.whole(json.loads(await reply.read())))
+        response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+        await response.prepare(request)
+        try:
+            async for chunk in reply.chunks():
+                for item in translator.feed(chunk):
+                    await response.write(json.dumps(item).encode() + b"\n")
+            await response.write(json.dumps(translator.finish()).encode() + b"\n")
+        except UpstreamError as exc:
+            await response.write(json.dumps({"error": exc.message}).encode() + b"\n")
+        except ConnectionResetError:
+            return response  # the client left; leaving the block stops the generation
+        await response.write_eof()
+        return response
+
+
+@requires(Role.USER, app_scope="chat")
+async def chat(request: web.Request) -> web.StreamResponse:
+    body = await read_json(request, _Chat)
+    translator = ollama.ReplyTranslator(body["model"], chat=True)
+    return await _relay(request, Endpoint.CHAT, ollama.chat_body(body), translator)
+
+
+@requires(Role.USER, app_scope="chat")
+async def generate(request: web.Request) -> web.StreamResponse:
+    body = await read_json(request, _Named)
+    if not body.get("prompt") and not body.get("raw"):
+        return await _load_or_unload(request, body)
+    raw, openai_body = ollama.generate_body(body)
+    translator = ollama.ReplyTranslator(body["model"], chat=False)
+    return await _relay(request, Endpoint.COMPLETIONS if raw else Endpoint.CHAT, openai_body,
+                        translator)
+
+
+async def _load_or_unload(request: web.Request, body: dict[str, Any]) -> web.Response:
+    """Ollama's convention: an empty prompt loads the model; with keep_alive 0, unloads it."""
+    inference = request.app[INFERENCE]
+    name = body["model"]
+    if body.get("keep_alive") in (0, "0", "0s", "0m"):
+        inference.get_model(name, request[PRINCIPAL])
+        await inference.unload(name)
+        reason = "unload"
+    else:
+        await inference.load(name, request[PRINCIPAL])
+        reason = "load"
+    return web.json_response({"model": name, "created_at": ollama.now_iso(), "response": "",
+                              "done": True, "done_reason": reason})
+
+
+@requires(Role.USER, app_scope="embeddings")
+async def embed(request: web.Request) -> web.Response:
+    body = await read_json(request, _Named)
+    started = time.monotonic()
+    openai_body = ollama.embed_body(body)
+    async with request.app[INFERENCE].forward(Endpoint.EMBEDDINGS, openai_body,
+                                              request[PRINCIPAL]) as reply:
+        raw = await reply.read()
+        if reply.status != 200:
+            raise ollama.upstream_error(reply.status, raw)
+    result = ollama.embed_reply(body["model"], json.loads(raw), started)
+    if request.path.endswith("/embeddings"):  # the older single-prompt endpoint
+        return web.json_response({"embedding": result["embeddings"][0]})
+    return web.json_response(result)
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/api/version", version)
+    app.router.add_get("/api/tags", tags)
+    app.router.add_post("/api/show", show)
+    app.router.add_get("/api/ps", ps)
+    app.router.add_post("/api/chat", chat)
+    app.router.add_post("/api/generate", generate)
+    app.router.add_post("/api/embed", embed)
+    app.router.add_post("/api/embeddings", embed)

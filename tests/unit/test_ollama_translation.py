@@ -1,0 +1,94 @@
+"""Ollama <-> OpenAI translation: requests, streamed replies split anywhere, errors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from companion.errors import BadRequestError
+from companion.inference import ollama
+from companion.metrics import ReplyWatch
+
+
+def sse(*events: dict[str, Any]) -> bytes:
+    return b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events) + \
+        b"data: [DONE]\n\n"
+
+
+STREAM = sse(
+    {"choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hel"}}]},
+    {"choices": [{"index": 0, "delta": {"content": "lo"}}]},
+    {"choices": [{"index": 0, "delta": {"tool_calls": [
+        {"index": 0, "function": {"name": "get_weather", "arguments": "{\"city\": "}}]}}]},
+    {"choices": [{"index": 0, "delta": {"tool_calls": [
+        {"index": 0, "function": {"arguments": "\"Paris\"}"}}]}}]},
+    {"choices": [{"index": 0, "delta": {}, "finish_reason": "length"}],
+     "timings": {"prompt_n": 7, "prompt_ms": 12.5, "predicted_n": 3, "predicted_ms": 30.0}},
+    {"choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": 3}})
+
+
+@pytest.mark.parametrize("size", [1, 7, 64, len(STREAM)])
+def test_a_stream_split_anywhere_translates_the_same(size: int) -> None:
+    translator = ollama.ReplyTranslator("m", chat=True)
+    pieces = []
+    for start in range(0, len(STREAM), size):
+        pieces += translator.feed(STREAM[start:start + size])
+    final = translator.finish()
+    assert [p["message"]["content"] for p in pieces] == ["Hel", "lo"]
+    assert all(p["done"] is False and p["model"] == "m" for p in pieces)
+    assert final["done"] is True and final["done_reason"] == "length"
+    assert final["message"]["tool_calls"] == [{"function": {"name": "get_weather",
+                                                            "arguments": {"city": "Paris"}}}]
+    assert (final["prompt_eval_count"], final["eval_count"]) == (7, 3)
+    assert final["prompt_eval_duration"] == 12_500_000 and final["eval_duration"] == 30_000_000
+
+
+def test_generate_reply_uses_response() -> None:
+    translator = ollama.ReplyTranslator("m", chat=False)
+    whole = translator.whole({"choices": [{"text": "blue", "finish_reason": "stop"}],
+                              "usage": {"prompt_tokens": 3, "completion_tokens": 1}})
+    assert whole["response"] == "blue" and whole["done_reason"] == "stop"
+    assert "message" not in whole
+
+
+def test_chat_request_mapping() -> None:
+    body = ollama.chat_body({
+        "model": "m", "format": "json",
+        "options": {"num_predict": 9, "temperature": 0.5, "seed": 1, "num_ctx": 4096},
+        "messages": [{"role": "user", "content": "hi", "images": ["QUJD"]},
+                     {"role": "assistant", "content": "",
+                      "tool_calls": [{"function": {"name": "f", "arguments": {"a": 1}}}]}]})
+    assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
+    assert (body["max_tokens"], body["temperature"], body["seed"]) == (9, 0.5, 1)
+    assert "num_ctx" not in body and body["response_format"] == {"type": "json_object"}
+    assert body["messages"][0]["content"][1]["image_url"]["url"].endswith("QUJD")
+    assert json.loads(body["messages"][1]["tool_calls"][0]["function"]["arguments"]) == {"a": 1}
+    assert "stream_options" not in ollama.chat_body({"model": "m", "stream": False})
+    assert "max_tokens" not in ollama.chat_body({"model": "m", "options": {"num_predict": -1}})
+
+
+def test_generate_request_mapping() -> None:
+    raw, body = ollama.generate_body({"model": "m", "prompt": "x", "system": "be brief"})
+    assert not raw and [m["role"] for m in body["messages"]] == ["system", "user"]
+    raw, body = ollama.generate_body({"model": "m", "prompt": "x", "raw": True})
+    assert raw and body["prompt"] == "x"
+    with pytest.raises(BadRequestError):
+        ollama.chat_body({"model": "m", "format": 3})
+    with pytest.raises(BadRequestError):
+        ollama.embed_body({"model": "m"})
+
+
+def test_upstream_errors_keep_their_status_and_message() -> None:
+    error = ollama.upstream_error(400, b'{"error": {"message": "context too long"}}')
+    assert (error.status, error.message) == (400, "context too long")
+    assert ollama.upstream_error(500, b"boom").message == "boom"
+
+
+def test_reply_watch_counts_tokens_across_chunk_boundaries() -> None:
+    watch = ReplyWatch()
+    body = b'{"usage": {"prompt_tokens": 12, "completion_tokens": 34}}'
+    watch.saw(body[:30], 1.0)
+    watch.saw(body[30:], 2.0)
+    assert (watch.tokens_in, watch.tokens_out, watch.first_chunk) == (12, 34, 1.0)
