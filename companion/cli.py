@@ -105,6 +105,13 @@ def _add_identity_commands(commands: Any, settings: argparse.ArgumentParser) -> 
     open_.add_argument("--no-browser", action="store_true", help="only print the link")
 
 
+def _pull_command(args: argparse.Namespace, settings: Settings) -> None:
+    from companion.pull_cli import pull
+
+    path = asyncio.run(pull(settings, args.repo, args.filename))
+    print(path)
+
+
 def _cli_settings(args: argparse.Namespace) -> Settings:
     return load_settings({s.name: getattr(args, s.name, None) for s in SETTINGS})
 
