@@ -7,6 +7,7 @@ import asyncio
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from companion import __version__
@@ -14,7 +15,7 @@ from companion.app import DB_FILE
 from companion.auth import ApiTokenService, TokenScope, ensure_owner_secret
 from companion.auth.tokens import ApiToken
 from companion.errors import BodhiError
-from companion.settings import SETTINGS, Settings, load_settings
+from companion.settings import SETTINGS, Settings, Source, load_settings
 from companion.storage import ApiTokenRepository, Database
 
 
@@ -48,7 +49,23 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_parser("list", parents=[settings], help="list tokens")
     revoke = token.add_parser("revoke", parents=[settings], help="deactivate a token")
     revoke.add_argument("id")
+    _native_host_parsers(commands, settings)
     return parser
+
+
+def _native_host_parsers(commands: Any, settings: argparse.ArgumentParser) -> None:
+    from native_host.install import BROWSERS
+
+    for verb in ("install", "uninstall"):
+        sub = commands.add_parser(
+            f"{verb}-native-host", parents=[settings] if verb == "install" else [],
+            help=f"{verb} the browser extension's native-messaging host",
+            description=f"{verb.capitalize()} the native-messaging host manifest (and its "
+            "launcher) for the Bodhi browser extension.")
+        sub.add_argument("--browser", choices=[*BROWSERS, "all"], default="all",
+                         help="which browser (default: every browser found)")
+        sub.add_argument("--user-data-dir", type=Path, default=None, metavar="DIR",
+                         help="a Chromium-family profile folder: use DIR/NativeMessagingHosts")
 
 
 def _cli_settings(args: argparse.Namespace) -> Settings:
@@ -100,6 +117,28 @@ def _token_command(args: argparse.Namespace, settings: Settings) -> None:
         print(f"Revoked API token '{token.name}' ({token.id}).")
 
 
+# Settings the native host needs to find this companion; baked into its launcher when they
+# were given explicitly (the browser starts the host with the browser's environment).
+_HOST_SETTINGS = ("BODHI_HOST", "BODHI_PORT", "BODHI_PUBLIC_HOST", "HF_HOME")
+
+
+def _native_host_command(args: argparse.Namespace, settings: Settings) -> None:
+    from native_host import install
+
+    if args.command == "uninstall-native-host":
+        removed = install.uninstall(args.browser, user_data_dir=args.user_data_dir)
+        for item in removed:
+            print(f"removed {item.browser}: {item.manifest}")
+        if not removed:
+            print("no native host manifest was installed")
+        return
+    env = {"BODHI_HOME": str(settings.home.resolve())}
+    env.update({name: str(settings[name]) for name in _HOST_SETTINGS
+                if settings.source(name) in {Source.COMMAND_LINE, Source.ENVIRONMENT}})
+    for item in install.install(args.browser, env, user_data_dir=args.user_data_dir):
+        print(f"installed {item.browser}: {item.manifest}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -110,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
             run(settings)
         elif args.command == "config":
             _show_config(settings)
+        elif args.command.endswith("-native-host"):
+            _native_host_command(args, settings)
         else:
             _token_command(args, settings)
     except BodhiError as exc:
