@@ -181,5 +181,13 @@
   Object.defineProperty(window, 'BodhiError', {
     value: BodhiError, writable: false, configurable: false, enumerable: false,
   });
-  window.dispatchEvent(new CustomEvent('bodhi:ready', { detail: { version: 1 } }));
+  // window.bodhi exists from document_start, before any page script; the event is for page
+  // scripts that start later and prefer to wait: fired once the document is parsed.
+  const announce = () => window.dispatchEvent(new CustomEvent('bodhi:ready',
+    { detail: { version: 1 } }));
+  if (document.readyState === 'loading') {
+    document.addEventListener('DOMContentLoaded', announce, { once: true });
+  } else {
+    announce();
+  }
 })();
