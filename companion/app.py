@@ -10,15 +10,17 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from companion import __version__
+from companion.apps import AppServices
 from companion.auth import ApiTokenService, ensure_owner_secret
+from companion.events import EventBus
 from companion.inference import LaunchConfig, LlamaPool
 from companion.inference.service import InferenceService
 from companion.middleware import setup_middlewares
 from companion.middleware.hosts import allowed_hosts
 from companion.models import ModelCatalog
 from companion.routes import setup_routes
-from companion.routes.keys import INFERENCE, SERVER_INFO, ServerInfo
-from companion.settings import Settings
+from companion.routes.keys import APPS, INFERENCE, SERVER_INFO, ServerInfo
+from companion.settings import Settings, public_url
 from companion.storage import ApiTokenRepository, ChangeWatch, Database
 from companion.upstream import CHILD_HTTP_THREADS, make_client
 
@@ -37,13 +39,14 @@ async def _flush_periodically(tokens: ApiTokenService) -> None:
             log.exception("could not record API token use")
 
 
-def public_url(settings: Settings) -> str:
-    host = settings["BODHI_PUBLIC_HOST"] or settings["BODHI_HOST"]
-    if host in {"0.0.0.0", "::", ""}:
-        host = "127.0.0.1"
-    if ":" in host and not host.startswith("["):
-        host = f"[{host}]"
-    return f"http://{host}:{settings['BODHI_PORT']}"
+async def _maintain_apps(apps: AppServices) -> None:
+    while True:
+        await asyncio.sleep(TOKEN_USE_FLUSH_SECS)
+        try:
+            await apps.flush_last_used()
+            await apps.requests.expire_drafts()
+        except Exception:
+            log.exception("could not record app use or expire access requests")
 
 
 def launch_config(settings: Settings) -> LaunchConfig:
@@ -67,11 +70,15 @@ async def build_app(settings: Settings) -> web.Application:
     pool = LlamaPool(launch_config(settings), client,
                      keep_alive_secs=lambda: int(settings["BODHI_KEEP_ALIVE_SECS"]))
     catalog = ModelCatalog(home / "aliases", settings.hf_home / "hub")
+    apps = AppServices.build(db, home, public_url(settings), EventBus())
 
     app = web.Application(client_max_size=settings["BODHI_MAX_REQUEST_BYTES"])
     setup_middlewares(app, tokens=tokens, max_body=settings["BODHI_MAX_REQUEST_BYTES"],
                       allowed_hosts=allowed_hosts(settings["BODHI_HOST"],
-                                                  settings["BODHI_PUBLIC_HOST"]))
+                                                  settings["BODHI_PUBLIC_HOST"]),
+                      verifiers=[apps.extension.verify, apps.tokens.verify],
+                      origin_allowed=apps.grants.origin_has_grant)
+    app[APPS] = apps
     app[INFERENCE] = InferenceService(catalog, pool, client)
     app[SERVER_INFO] = ServerInfo(__version__, public_url(settings))
     setup_routes(app)
@@ -82,6 +89,12 @@ async def build_app(settings: Settings) -> web.Application:
         task.cancel()
         await tokens.flush_last_used()
 
+    async def maintain_apps(_: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(_maintain_apps(apps), name="apps-maintenance")
+        yield
+        task.cancel()
+        await apps.flush_last_used()
+
     async def stop_children(_: web.Application) -> None:
         await pool.stop_all()
 
@@ -89,8 +102,10 @@ async def build_app(settings: Settings) -> web.Application:
         await client.aclose()
         await db.close()
         watch.close()
+        apps.close()
 
     app.cleanup_ctx.append(record_token_use)
+    app.cleanup_ctx.append(maintain_apps)
     app.on_shutdown.append(stop_children)
     app.on_cleanup.append(close)
     return app

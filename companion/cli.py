@@ -49,8 +49,25 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_parser("list", parents=[settings], help="list tokens")
     revoke = token.add_parser("revoke", parents=[settings], help="deactivate a token")
     revoke.add_argument("id")
+    _app_parsers(commands, settings)
     _native_host_parsers(commands, settings)
     return parser
+
+
+def _app_parsers(commands: Any, settings: argparse.ArgumentParser) -> None:
+    commands.add_parser("pair", parents=[settings], help="print a one-time code that pairs "
+                        "the browser extension", description="Print a short code (valid 5 "
+                        "minutes, single use) to type into the extension's popup.")
+    app = commands.add_parser("app", help="manage OAuth apps").add_subparsers(
+        dest="app_command", required=True, metavar="ACTION")
+    register = app.add_parser("register", parents=[settings],
+                              help="register an OAuth client; prints its client_id")
+    register.add_argument("--name", required=True)
+    register.add_argument("--redirect-uri", required=True, action="append",
+                          dest="redirect_uris", help="exact redirect URI (repeatable)")
+    app.add_parser("list", parents=[settings], help="list OAuth clients")
+    remove = app.add_parser("remove", parents=[settings], help="remove an OAuth client")
+    remove.add_argument("client_id")
 
 
 def _native_host_parsers(commands: Any, settings: argparse.ArgumentParser) -> None:
@@ -117,6 +134,35 @@ def _token_command(args: argparse.Namespace, settings: Settings) -> None:
         print(f"Revoked API token '{token.name}' ({token.id}).")
 
 
+def _pair_command(settings: Settings) -> None:
+    from companion.apps.pairing import PAIRING_CODE_TTL_SECS, new_pairing_code
+
+    code = new_pairing_code(settings.home)
+    print(f"Type this code into the Bodhi extension's popup within "
+          f"{PAIRING_CODE_TTL_SECS // 60} minutes (it works once):", file=sys.stderr)
+    print(code)
+
+
+def _app_command(args: argparse.Namespace, settings: Settings) -> None:
+    from companion.apps.pairing import oauth_clients
+
+    if args.app_command == "register":
+        client = asyncio.run(oauth_clients(
+            settings.home, lambda s: s.register(args.name, args.redirect_uris)))
+        print(f"Registered OAuth client '{client.name}'. Its client_id:", file=sys.stderr)
+        print(client.client_id)
+    elif args.app_command == "list":
+        clients = asyncio.run(oauth_clients(settings.home, lambda s: s.clients()))
+        if not clients:
+            print("no OAuth clients; register one with: bodhi app register --name NAME "
+                  "--redirect-uri URI")
+        for c in clients:
+            print(f"{c.client_id}  {c.name[:30]:<30}  {' '.join(c.redirect_uris)}")
+    else:
+        asyncio.run(oauth_clients(settings.home, lambda s: s.remove(args.client_id)))
+        print(f"Removed OAuth client {args.client_id}.")
+
+
 # Settings the native host needs to find this companion; baked into its launcher when they
 # were given explicitly (the browser starts the host with the browser's environment).
 _HOST_SETTINGS = ("BODHI_HOST", "BODHI_PORT", "BODHI_PUBLIC_HOST", "HF_HOME")
@@ -149,6 +195,10 @@ def main(argv: list[str] | None = None) -> int:
             run(settings)
         elif args.command == "config":
             _show_config(settings)
+        elif args.command == "pair":
+            _pair_command(settings)
+        elif args.command == "app":
+            _app_command(args, settings)
         elif args.command.endswith("-native-host"):
             _native_host_command(args, settings)
         else:

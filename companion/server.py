@@ -9,10 +9,10 @@ import signal
 from aiohttp import web
 
 from companion import __version__
-from companion.app import build_app, public_url
+from companion.app import build_app
 from companion.errors import ConfigError
 from companion.logs import AccessLogger, setup_logging
-from companion.settings import Settings
+from companion.settings import Settings, public_url
 
 log = logging.getLogger(__name__)
 

@@ -209,3 +209,13 @@ def _resolve_one(
         return Resolved(_parse(setting, file_values[setting.name], "settings.yaml"),
                         Source.SETTINGS_FILE)
     return Resolved(setting.default(), Source.DEFAULT)
+
+
+def public_url(settings: Settings) -> str:
+    """The URL clients use to reach this server (loopback when listening on every address)."""
+    host = settings["BODHI_PUBLIC_HOST"] or settings["BODHI_HOST"]
+    if host in {"0.0.0.0", "::", ""}:
+        host = "127.0.0.1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{settings['BODHI_PORT']}"

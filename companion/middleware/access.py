@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aiohttp import web
+from aiohttp.abc import AbstractMatchInfo
 
 from companion.auth.principal import Principal, PrincipalKind, Role
 from companion.errors import AuthenticationError, ForbiddenError
@@ -66,9 +67,13 @@ def requires(role: Role | None = Role.USER, *, session_only: bool = False,
 
 
 def rule_for(request: web.Request) -> AccessRule:
-    if request.match_info.http_exception is not None:
+    return rule_for_match(request.match_info)
+
+
+def rule_for_match(match: AbstractMatchInfo) -> AccessRule:
+    if match.http_exception is not None:
         return PUBLIC_RULE  # no such route: let the router answer 404 / 405
-    return getattr(request.match_info.handler, _ATTR, DEFAULT_RULE)
+    return getattr(match.handler, _ATTR, DEFAULT_RULE)
 
 
 def check(rule: AccessRule, principal: Principal) -> None:

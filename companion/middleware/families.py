@@ -14,6 +14,7 @@ class ApiFamily(StrEnum):
     ANTHROPIC = "anthropic"
     GEMINI = "gemini"
     OLLAMA = "ollama"
+    OAUTH = "oauth"
 
 
 def family_for(path: str) -> ApiFamily:
@@ -25,6 +26,8 @@ def family_for(path: str) -> ApiFamily:
         return ApiFamily.OPENAI
     if path.startswith("/api/"):
         return ApiFamily.OLLAMA
+    if path.startswith("/oauth/"):
+        return ApiFamily.OAUTH
     return ApiFamily.BODHI
 
 
@@ -34,6 +37,17 @@ _ANTHROPIC_TYPES = {400: "invalid_request_error", 401: "authentication_error",
 _GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
                   404: "NOT_FOUND", 409: "ALREADY_EXISTS", 413: "INVALID_ARGUMENT",
                   429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE"}
+
+
+_OAUTH_CODES = frozenset({"invalid_request", "invalid_client", "invalid_grant",
+                          "unauthorized_client", "unsupported_grant_type", "invalid_scope"})
+
+
+def _oauth_code(error: BodhiError) -> str:
+    """RFC 6749 section 5.2 error codes."""
+    if error.code in _OAUTH_CODES:
+        return error.code
+    return {400: "invalid_request", 401: "invalid_client"}.get(error.status, "server_error")
 
 
 def error_body(family: ApiFamily, error: BodhiError) -> dict[str, Any]:
@@ -48,6 +62,8 @@ def error_body(family: ApiFamily, error: BodhiError) -> dict[str, Any]:
                           "status": _GOOGLE_STATUS.get(error.status, "INTERNAL")}}
     if family is ApiFamily.OLLAMA:
         return {"error": error.message}
+    if family is ApiFamily.OAUTH:
+        return {"error": _oauth_code(error), "error_description": error.message}
     body: dict[str, Any] = {"message": error.message, "type": error.type, "code": error.code}
     if error.param is not None:
         body["param"] = error.param

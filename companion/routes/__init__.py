@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from companion.routes import openai, system
+from companion.routes import apps, events, oauth, openai, system
 
 
 def setup_routes(app: web.Application) -> None:
     system.setup(app)
     openai.setup(app)
+    apps.setup(app)
+    oauth.setup(app)
+    events.setup(app)

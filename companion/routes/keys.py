@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from companion.apps import AppServices
 from companion.inference.service import InferenceService
 
 
@@ -17,3 +18,4 @@ class ServerInfo:
 
 INFERENCE = web.AppKey("inference", InferenceService)
 SERVER_INFO = web.AppKey("server_info", ServerInfo)
+APPS = web.AppKey("apps", AppServices)

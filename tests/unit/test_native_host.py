@@ -170,7 +170,8 @@ def test_failing_action_is_reported_and_the_host_goes_on(monkeypatch: pytest.Mon
 
 def test_a_reply_over_the_limit_becomes_an_error_and_the_host_goes_on(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(host.ACTIONS, "huge", lambda message, caller: {"blob": "x" * MAX_REPLY_BYTES})
+    monkeypatch.setitem(host.ACTIONS, "huge",
+                        lambda message, caller: {"blob": "x" * MAX_REPLY_BYTES})
 
     replies = run(encode({"id": 1, "action": "huge"}, {"id": 2, "action": "ping"}).getvalue())
 

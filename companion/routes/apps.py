@@ -1,0 +1,188 @@
+"""Apps routes: pairing, access requests, consent decisions, app tokens and grants.
+
+Who may call what is declared on each handler: only the paired extension opens access requests
+and exchanges them for tokens; the extension or the user's own browser session decides them and
+manages grants. An app token or an anonymous page can never create or approve a grant.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+from companion.apps import GrantTerms
+from companion.apps.requests import ORIGIN_KIND, NewRequest, Requested, check_origin
+from companion.auth.principal import PrincipalKind, Role
+from companion.errors import BadRequestError
+from companion.middleware.access import public, requires
+from companion.middleware.auth import PRINCIPAL
+from companion.routes.bodies import read_json
+from companion.routes.keys import APPS, INFERENCE, SERVER_INFO
+
+EXTENSION = {PrincipalKind.EXTENSION}
+EXTENSION_OR_SESSION = {PrincipalKind.EXTENSION, PrincipalKind.SESSION}
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class PairBody(BaseModel):
+    code: str = Field(min_length=1, max_length=40)
+    extension_id: str = Field("", max_length=200)
+    browser: str = Field("", max_length=50)
+
+
+class RequestedBody(BaseModel):
+    scopes: list[str]
+    models: list[str] | None = None
+    mcps: list[str] = []
+
+    def value(self) -> Requested:
+        return Requested(frozenset(self.scopes),
+                         None if self.models is None else frozenset(self.models),
+                         tuple(self.mcps))
+
+
+class RequestAccessBody(BaseModel):
+    origin: str = Field(max_length=300)
+    app_name: str | None = Field(None, max_length=500)
+    reason: str | None = Field(None, max_length=2000)
+    requested: RequestedBody
+
+
+class ApproveBody(BaseModel):
+    scopes: list[str]
+    models: list[str] | None = None
+    mcps: list[str] = []
+    remember: bool = False
+    expires_in: int | None = Field(None, ge=60, le=366 * 24 * 3600)
+
+    def terms(self) -> GrantTerms:
+        return GrantTerms(frozenset(self.scopes),
+                          None if self.models is None else frozenset(self.models),
+                          tuple(self.mcps), self.remember, self.expires_in)
+
+
+class TokenBody(BaseModel):
+    grant_type: Literal["access_request", "refresh_token"]
+    request_id: str | None = None
+    refresh_token: str | None = None
+
+
+async def _body(request: web.Request, schema: type[M]) -> M:
+    return schema.model_validate(await read_json(request, schema))
+
+
+@public
+async def pair(request: web.Request) -> web.Response:
+    body = await _body(request, PairBody)
+    raw = await request.app[APPS].extension.redeem(body.code, body.extension_id, body.browser)
+    return web.json_response({"credential": raw}, headers={"Cache-Control": "no-store"})
+
+
+@requires(Role.USER, kinds=EXTENSION)
+async def request_access(request: web.Request) -> web.Response:
+    body = await _body(request, RequestAccessBody)
+    principal = request[PRINCIPAL]
+    assert principal.user_id is not None
+    opened = await request.app[APPS].requests.open(principal.user_id, NewRequest(
+        check_origin(body.origin), ORIGIN_KIND, body.requested.value(), body.app_name,
+        body.reason))
+    if opened.status == "approved":
+        return web.json_response({"id": opened.id, "status": opened.status,
+                                  "grant_id": opened.grant_id})
+    review = f"{request.app[SERVER_INFO].url}/bodhi/v1/access-requests/{opened.id}/review"
+    return web.json_response({"id": opened.id, "status": opened.status, "review_url": review,
+                              "expires_at": opened.expires_at}, status=201)
+
+
+@requires(Role.USER, kinds=EXTENSION_OR_SESSION)
+async def review(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    found = await request.app[APPS].requests.get(request.match_info["id"], principal)
+    models = [m.alias for m in request.app[INFERENCE].list_models(principal)]
+    return web.json_response({**found.to_json(), "available_models": models})
+
+
+@requires(Role.USER, kinds=EXTENSION_OR_SESSION)
+async def approve(request: web.Request) -> web.Response:
+    body = await _body(request, ApproveBody)
+    decided, grant = await request.app[APPS].requests.approve(
+        request.match_info["id"], request[PRINCIPAL], body.terms())
+    return web.json_response({"id": decided.id, "status": decided.status,
+                              "grant_id": grant.id})
+
+
+@requires(Role.USER, kinds=EXTENSION_OR_SESSION)
+async def deny(request: web.Request) -> web.Response:
+    decided = await request.app[APPS].requests.deny(request.match_info["id"],
+                                                    request[PRINCIPAL])
+    return web.json_response({"id": decided.id, "status": decided.status})
+
+
+@public
+async def request_status(request: web.Request) -> web.Response:
+    app_id = request.query.get("app", "")
+    if not app_id:
+        raise BadRequestError("Say which app is asking with ?app=ORIGIN or client id.",
+                              code="invalid_value", param="app")
+    found = await request.app[APPS].requests.status_for_app(request.match_info["id"], app_id)
+    return web.json_response({"id": found.id, "status": found.status})
+
+
+@requires(Role.USER, kinds=EXTENSION)
+async def token(request: web.Request) -> web.Response:
+    body = await _body(request, TokenBody)
+    apps = request.app[APPS]
+    if body.grant_type == "access_request":
+        issued = await apps.token_for_request(_need(body.request_id, "request_id"),
+                                              request[PRINCIPAL])
+    else:
+        issued = await apps.tokens.refresh(_need(body.refresh_token, "refresh_token"))
+    return web.json_response(issued.to_json(), headers={"Cache-Control": "no-store"})
+
+
+def _need(value: str | None, param: str) -> str:
+    if not value:
+        raise BadRequestError(f"'{param}' is required for this grant_type.",
+                              code="invalid_value", param=param)
+    return value
+
+
+def _page_args(request: web.Request) -> tuple[int, int]:
+    try:
+        page = int(request.query.get("page", "1"))
+        size = int(request.query.get("page_size", "30"))
+    except ValueError as exc:
+        raise BadRequestError("page and page_size must be numbers.",
+                              code="invalid_value") from exc
+    return max(page, 1), min(max(size, 1), 100)
+
+
+@requires(Role.USER, kinds=EXTENSION_OR_SESSION)
+async def list_grants(request: web.Request) -> web.Response:
+    page, size = _page_args(request)
+    user_id = request[PRINCIPAL].user_id
+    assert user_id is not None
+    grants, total = await request.app[APPS].grants.page(user_id, page, size)
+    return web.json_response({"data": [g.to_json() for g in grants], "total": total,
+                              "page": page, "page_size": size})
+
+
+@requires(Role.USER, kinds=EXTENSION_OR_SESSION)
+async def revoke_grant(request: web.Request) -> web.Response:
+    grant = await request.app[APPS].grants.revoke(request.match_info["id"], request[PRINCIPAL])
+    return web.json_response(grant.to_json())
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_post("/bodhi/v1/apps/extension/pair", pair)
+    app.router.add_post("/bodhi/v1/apps/request-access", request_access)
+    app.router.add_get("/bodhi/v1/access-requests/{id}/review", review)
+    app.router.add_post("/bodhi/v1/access-requests/{id}/approve", approve)
+    app.router.add_post("/bodhi/v1/access-requests/{id}/deny", deny)
+    app.router.add_get("/bodhi/v1/apps/access-requests/{id}", request_status)
+    app.router.add_post("/bodhi/v1/apps/token", token)
+    app.router.add_get("/bodhi/v1/apps/grants", list_grants)
+    app.router.add_post("/bodhi/v1/apps/grants/{id}/revoke", revoke_grant)

@@ -1,0 +1,118 @@
+"""``GET /bodhi/v1/events``: the event bus relayed over a WebSocket.
+
+Browsers cannot set headers on a WebSocket, so the socket authenticates in-band: unless the
+upgrade already carried a browser session, the first message must be
+``{"type": "auth", "token": "bodhiext_..."}`` within ``AUTH_TIMEOUT_SECS``; anything else
+closes the socket with 4401. Then the server sends ``hello`` and every event of that user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+
+from aiohttp import WSMsgType, web
+
+from companion import events
+from companion.auth.principal import Principal, PrincipalKind
+from companion.errors import AuthenticationError
+from companion.events import Subscription
+from companion.middleware.access import optional_auth
+from companion.middleware.auth import PRINCIPAL
+from companion.routes.keys import APPS, SERVER_INFO
+
+AUTH_TIMEOUT_SECS = 5.0
+CLOSE_UNAUTHORIZED = 4401
+
+
+class OpenSockets:
+    """The event sockets open now, closed at shutdown so it need not wait for them."""
+
+    def __init__(self) -> None:
+        self.all: set[web.WebSocketResponse] = set()
+
+
+SOCKETS = web.AppKey("event_sockets", OpenSockets)
+
+
+async def _in_band_auth(request: web.Request, ws: web.WebSocketResponse) -> Principal | None:
+    try:
+        message = await ws.receive(timeout=AUTH_TIMEOUT_SECS)
+    except TimeoutError:
+        return None
+    if message.type is not WSMsgType.TEXT:
+        return None
+    try:
+        body = json.loads(message.data)
+    except ValueError:
+        return None
+    if not isinstance(body, dict) or body.get("type") != "auth":
+        return None
+    try:
+        return await request.app[APPS].extension.verify(str(body.get("token", "")))
+    except AuthenticationError:
+        return None
+
+
+async def _relay(ws: web.WebSocketResponse, sub: Subscription) -> None:
+    """Forward events until the bus ends the subscription or the client goes away."""
+    reader = asyncio.ensure_future(_drain(ws))
+    try:
+        while True:
+            getter = asyncio.ensure_future(sub.queue.get())
+            await asyncio.wait({reader, getter}, return_when=asyncio.FIRST_COMPLETED)
+            if not getter.done():
+                getter.cancel()
+                return
+            event = getter.result()
+            if event is None or ws.closed:
+                return
+            await ws.send_json(event.message())
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+
+
+async def _drain(ws: web.WebSocketResponse) -> None:
+    """Read (and ignore) client messages so pings are answered and a close is noticed."""
+    async for _ in ws:
+        pass
+
+
+@optional_auth
+async def events_socket(request: web.Request) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse(heartbeat=30.0)
+    await ws.prepare(request)
+    principal: Principal | None = request[PRINCIPAL]
+    if principal is None or principal.kind is not PrincipalKind.SESSION:
+        principal = await _in_band_auth(request, ws)
+    if principal is None:
+        await ws.close(code=CLOSE_UNAUTHORIZED, message=b"authentication required")
+        return ws
+    sockets = request.app[SOCKETS].all
+    sockets.add(ws)
+    try:
+        async with request.app[APPS].bus.subscribe(principal.user_id) as sub:
+            await ws.send_json({"type": events.HELLO, "data": {
+                "version": request.app[SERVER_INFO].version, "state": "ready",
+                "user_id": principal.user_id, "kind": principal.kind.value}})
+            await _relay(ws, sub)
+    finally:
+        sockets.discard(ws)
+        await ws.close()
+    return ws
+
+
+async def _close_sockets(app: web.Application) -> None:
+    app[APPS].bus.publish(events.SERVER_STATE, {"state": "stopping"})
+    app[APPS].bus.close_all()
+    for ws in list(app[SOCKETS].all):
+        await ws.close(code=1001, message=b"server shutting down")
+
+
+def setup(app: web.Application) -> None:
+    app[SOCKETS] = OpenSockets()
+    app.router.add_get("/bodhi/v1/events", events_socket)
+    app.on_shutdown.append(_close_sockets)

@@ -1,0 +1,100 @@
+"""Pairing the extension: codes (single use, expiry), credentials (verify, revoke)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from companion import app as app_module
+from companion.apps import pairing
+from companion.apps.extension import CREDENTIAL_PREFIX, ExtensionService
+from companion.auth.principal import OWNER_USER_ID, PrincipalKind, Role
+from companion.errors import AuthenticationError, BadRequestError
+from companion.storage import ChangeWatch, Database
+from companion.storage.extension import ExtensionRepository
+from tests.unit.apps_harness import Harness, bearer, harness
+
+__all__ = ["harness"]
+
+
+@pytest.fixture
+def service(db: Database) -> Iterator[ExtensionService]:
+    watch = ChangeWatch(db.path)
+    yield ExtensionService(ExtensionRepository(db), watch)
+    watch.close()
+
+
+async def test_code_pairs_once(harness: Harness) -> None:
+    code = await harness.apps.extension.new_pairing_code(OWNER_USER_ID)
+    assert len(code) == 9 and code[4] == "-"
+    first = await harness.client.post("/bodhi/v1/apps/extension/pair",
+                                      json={"code": code.lower().replace("-", " "),
+                                            "extension_id": "abc", "browser": "firefox"})
+    assert first.status == 200
+    assert first.headers["Cache-Control"] == "no-store"
+    credential = (await first.json())["credential"]
+    assert credential.startswith(CREDENTIAL_PREFIX) and len(credential) == 9 + 43
+    again = await harness.client.post("/bodhi/v1/apps/extension/pair", json={"code": code})
+    assert again.status == 400
+    assert (await again.json())["error"]["code"] == "pairing_code_invalid"
+    # The new credential works: it may list grants (extension-only and session routes).
+    listed = await harness.client.get("/bodhi/v1/apps/grants", headers=bearer(credential))
+    assert listed.status == 200
+
+
+async def test_expired_and_wrong_codes_are_refused(service: ExtensionService) -> None:
+    expired = await service.new_pairing_code(OWNER_USER_ID, ttl_secs=-1)
+    with pytest.raises(BadRequestError) as err:
+        await service.redeem(expired, "abc", "chrome")
+    assert err.value.code == "pairing_code_invalid"
+    with pytest.raises(BadRequestError):
+        await service.redeem("AAAA-AAAA", "abc", "chrome")
+
+
+async def test_credential_resolves_to_the_owner_and_revoke_is_immediate(
+        service: ExtensionService) -> None:
+    credential, raw = await service.issue(OWNER_USER_ID, "abc", "chrome")
+    principal = await service.verify(raw)
+    assert principal is not None
+    assert principal.kind is PrincipalKind.EXTENSION
+    assert principal.role is Role.ADMIN and principal.user_id == OWNER_USER_ID
+    assert await service.verify("bodhiapp_not-mine") is None
+    with pytest.raises(AuthenticationError):
+        await service.verify(raw[:-1] + ("A" if raw[-1] != "A" else "B"))
+    await service.revoke(credential.id)
+    with pytest.raises(AuthenticationError) as err:
+        await service.verify(raw)
+    assert err.value.code == "auth_error-token_inactive"
+
+
+async def test_revoke_from_another_process_is_noticed(service: ExtensionService,
+                                                      db: Database) -> None:
+    credential, raw = await service.issue(OWNER_USER_ID, "abc", "chrome")
+    assert await service.verify(raw) is not None   # now cached
+    with sqlite3.connect(db.path) as other:
+        other.execute("UPDATE extension_credentials SET status = 'revoked' WHERE id = ?",
+                      (credential.id,))
+    with pytest.raises(AuthenticationError):
+        await service.verify(raw)
+
+
+def test_pair_extension_for_the_native_host(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    result = pairing.pair_extension(home, "abcdefgh", "chromium")
+    assert set(result) == {"credential", "url"}
+    assert result["credential"].startswith(CREDENTIAL_PREFIX)
+    assert result["url"] == "http://127.0.0.1:1135"
+    with sqlite3.connect(home / pairing.DB_FILE) as conn:
+        rows = conn.execute("SELECT extension_id, browser, token_hash, user_id "
+                            "FROM extension_credentials").fetchall()
+    assert rows[0][:2] == ("abcdefgh", "chromium") and rows[0][3] == OWNER_USER_ID
+    assert result["credential"] not in rows[0][2]   # only the digest is stored
+    code = pairing.new_pairing_code(home)
+    assert len(code) == 9
+
+
+def test_pairing_uses_the_servers_database_file() -> None:
+    assert pairing.DB_FILE == app_module.DB_FILE
