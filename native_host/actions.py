@@ -20,7 +20,8 @@ from typing import Any
 import httpx
 
 from companion import __version__
-from companion.settings import Settings, load_settings
+from companion.apps.pairing import pair_extension
+from companion.settings import Settings, load_settings, public_url
 from native_host.caller import Caller
 from native_host.ids import CHROME_EXTENSION_ID, FIREFOX_EXTENSION_ID
 
@@ -45,8 +46,6 @@ def _settings() -> Settings:
 
 
 def companion_url(settings: Settings) -> str:
-    from companion.app import public_url
-
     return public_url(settings)
 
 
@@ -123,12 +122,6 @@ def _our_caller(caller: Caller) -> str:
 
 def pair(message: dict[str, Any], caller: Caller) -> dict[str, Any]:
     extension_id = _our_caller(caller)
-    try:
-        from companion.apps.pairing import (  # type: ignore[import-not-found, unused-ignore]
-            pair_extension,
-        )
-    except ImportError as exc:
-        raise ActionError("unavailable", "this companion cannot pair extensions yet") from exc
     settings = _settings()
     paired: dict[str, Any] = pair_extension(settings.home, extension_id, caller.browser)
     paired.setdefault("url", companion_url(settings))
@@ -144,7 +137,7 @@ def open_web_ui(message: dict[str, Any], caller: Caller) -> dict[str, Any]:
         )
     except ImportError as exc:
         raise ActionError("unavailable", "this companion has no owner login yet") from exc
-    from companion.app import DB_FILE
+    from companion.apps.pairing import DB_FILE
     from companion.storage import Database
 
     settings = _settings()

@@ -17,7 +17,7 @@ function entryFrom(token) {
     expires_at: token.expires_at,                 // epoch seconds
     scopes: String(token.scope ?? '').split(' ').filter(Boolean),
     grant_id: token.grant_id,
-    models: token.models ?? '*',
+    models: token.models ?? null,                 // null: every model the user has
   };
 }
 

@@ -42,7 +42,8 @@ async function pairCode({ code }) {
     throw new ExtensionError(Code.BAD_REQUEST, 'enter the code shown by `bodhi pair`');
   }
   const result = await companionJson('/bodhi/v1/apps/extension/pair', {
-    method: 'POST', body: { code: code.trim().toUpperCase(), extension_id: api.runtime.id },
+    method: 'POST', body: { code: code.trim().toUpperCase(), extension_id: api.runtime.id,
+      browser: globalThis.browser ? 'firefox' : 'chromium' },
   });
   return adoptCredential(result.credential, null);
 }
