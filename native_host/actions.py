@@ -13,6 +13,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -102,6 +103,8 @@ def start(message: dict[str, Any], caller: Caller) -> dict[str, Any]:
     deadline = time.monotonic() + START_TIMEOUT_SECS
     while time.monotonic() < deadline:
         if (info := _probe(url)) is not None:
+            # Reap it whenever it exits, so it never lingers as a zombie of this host.
+            threading.Thread(target=proc.wait, name="reap-companion", daemon=True).start()
             return {"running": True, "started": True, "url": url, "pid": proc.pid,
                     "version": info.get("version")}
         if proc.poll() is not None:
