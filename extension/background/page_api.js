@@ -3,16 +3,19 @@
 // No entry here can create, approve or widen a grant: approval lives in ui_api.js, reachable
 // only from the extension's own pages.
 import { Code, ExtensionError, serializeError } from '../common/errors.js';
-import { INFERENCE_HEADERS_TIMEOUT_MS, apiError } from './companion.js';
+import { INFERENCE_HEADERS_TIMEOUT_MS, apiError, withCredential } from './companion.js';
 import * as consent from './consent.js';
 import { appFetch, currentToken, revokeOrigin } from './grants.js';
 import { serverState } from './state.js';
 import { sseEvents } from './sse.js';
 
+// The model used when a page's chat request names none: the grant's first model, or else the
+// user's first model (listed with the extension's own credential: the page's grant need not
+// include the `models` scope).
 async function defaultModel(origin) {
   const entry = await currentToken(origin);
   if (Array.isArray(entry.models) && entry.models.length) return entry.models[0];
-  const listing = await inferenceJson(origin, '/v1/models');
+  const listing = await withCredential('/v1/models');
   const first = listing.data?.[0]?.id;
   if (!first) throw new ExtensionError(Code.API_ERROR, 'no model is available', { status: 404 });
   return first;
