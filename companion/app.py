@@ -12,6 +12,7 @@ from aiohttp import web
 from companion import __version__
 from companion.apps import AppServices
 from companion.auth import ApiTokenService, ensure_owner_secret
+from companion.auth.identity import open_identity
 from companion.events import EventBus
 from companion.inference import LaunchConfig, LlamaPool
 from companion.inference.service import InferenceService
@@ -19,9 +20,11 @@ from companion.middleware import setup_middlewares
 from companion.middleware.hosts import allowed_hosts
 from companion.models import ModelCatalog
 from companion.routes import setup_routes
+from companion.routes.identity_keys import IDENTITY, RUNTIME_SETTINGS, TOKENS
 from companion.routes.keys import APPS, INFERENCE, SERVER_INFO, ServerInfo
+from companion.runtime_settings import RuntimeSettings
 from companion.settings import Settings, public_url
-from companion.storage import ApiTokenRepository, ChangeWatch, Database
+from companion.storage import ApiTokenRepository, ChangeWatch, Database, SettingOverrideRepository
 from companion.upstream import CHILD_HTTP_THREADS, make_client
 
 DB_FILE = "bodhi.sqlite"
@@ -66,6 +69,10 @@ async def build_app(settings: Settings) -> web.Application:
     db = await Database.open(home / DB_FILE)
     watch = ChangeWatch(db.path)
     tokens = ApiTokenService(ApiTokenRepository(db), watch)
+    identity = await open_identity(home, db, tokens)
+    runtime = RuntimeSettings(settings, SettingOverrideRepository(db), {
+        "BODHI_LOG_LEVEL": lambda level: logging.getLogger().setLevel(level)})
+    await runtime.load()
     client = make_client()
     pool = LlamaPool(launch_config(settings), client,
                      keep_alive_secs=lambda: int(settings["BODHI_KEEP_ALIVE_SECS"]))
@@ -76,8 +83,10 @@ async def build_app(settings: Settings) -> web.Application:
     setup_middlewares(app, tokens=tokens, max_body=settings["BODHI_MAX_REQUEST_BYTES"],
                       allowed_hosts=allowed_hosts(settings["BODHI_HOST"],
                                                   settings["BODHI_PUBLIC_HOST"]),
+                      sessions=identity.sessions.principal,
                       verifiers=[apps.extension.verify, apps.tokens.verify],
                       origin_allowed=apps.grants.origin_has_grant)
+    app[IDENTITY], app[TOKENS], app[RUNTIME_SETTINGS] = identity, tokens, runtime
     app[APPS] = apps
     app[INFERENCE] = InferenceService(catalog, pool, client)
     app[SERVER_INFO] = ServerInfo(__version__, public_url(settings))
@@ -100,6 +109,7 @@ async def build_app(settings: Settings) -> web.Application:
 
     async def close(_: web.Application) -> None:
         await client.aclose()
+        await identity.close()
         await db.close()
         watch.close()
         apps.close()

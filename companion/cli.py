@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import time
+import webbrowser
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -13,10 +15,12 @@ from typing import Any
 from companion import __version__
 from companion.app import DB_FILE
 from companion.auth import ApiTokenService, TokenScope, ensure_owner_secret
+from companion.auth.owner_login import issue_ticket, owner_login_url
+from companion.auth.setup import AuthMode, OidcConfig, SetupService
 from companion.auth.tokens import ApiToken
 from companion.errors import BodhiError
-from companion.settings import SETTINGS, Settings, Source, load_settings
-from companion.storage import ApiTokenRepository, Database
+from companion.settings import SETTINGS, Settings, Source, load_settings, public_url
+from companion.storage import ApiTokenRepository, AppStateRepository, Database
 
 
 def _settings_flags() -> argparse.ArgumentParser:
@@ -46,9 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--name", required=True)
     create.add_argument("--scope", choices=[s.value for s in TokenScope],
                         default=TokenScope.USER.value)
+    create.add_argument("--models", nargs="+", metavar="MODEL",
+                        help="only these models (default: every model)")
+    create.add_argument("--expires-in", type=int, metavar="SECS", help="expire after SECS")
     token.add_parser("list", parents=[settings], help="list tokens")
     revoke = token.add_parser("revoke", parents=[settings], help="deactivate a token")
     revoke.add_argument("id")
+    _add_identity_commands(commands, settings)
     _app_parsers(commands, settings)
     _native_host_parsers(commands, settings)
     return parser
@@ -68,6 +76,25 @@ def _app_parsers(commands: Any, settings: argparse.ArgumentParser) -> None:
     app.add_parser("list", parents=[settings], help="list OAuth clients")
     remove = app.add_parser("remove", parents=[settings], help="remove an OAuth client")
     remove.add_argument("client_id")
+
+
+def _add_identity_commands(commands: Any, settings: argparse.ArgumentParser) -> None:
+    setup = commands.add_parser(
+        "setup", parents=[settings], help="choose how people sign in (once)",
+        description="Choose, once, how people sign in: local (only you, the owner of "
+                    "BODHI_HOME) or oidc (any OpenID Connect provider; the first user to "
+                    "sign in becomes admin). The client secret may also come from "
+                    "BODHI_OIDC_CLIENT_SECRET.")
+    setup.add_argument("--mode", choices=[m.value for m in AuthMode], required=True)
+    setup.add_argument("--name", required=True, help="this server's name")
+    setup.add_argument("--issuer", help="OIDC issuer URL")
+    setup.add_argument("--client-id", help="OIDC client id")
+    setup.add_argument("--client-secret", help="OIDC client secret")
+    open_ = commands.add_parser(
+        "open", parents=[settings], help="sign in to the web UI as the owner",
+        description="Print (and open in a browser, where there is one) a one-time owner "
+                    "sign-in link, valid for 60 seconds.")
+    open_.add_argument("--no-browser", action="store_true", help="only print the link")
 
 
 def _native_host_parsers(commands: Any, settings: argparse.ArgumentParser) -> None:
@@ -95,14 +122,18 @@ def _show_config(settings: Settings) -> None:
         print(f"{setting.name:<{width}}  {resolved.value!s:<30}  ({resolved.source.value})")
 
 
-async def _with_tokens(settings: Settings,
-                       action: Callable[[ApiTokenService], Awaitable[Any]]) -> Any:
+async def _with_db(settings: Settings, action: Callable[[Database], Awaitable[Any]]) -> Any:
     ensure_owner_secret(settings.home)
     db = await Database.open(settings.home / DB_FILE)
     try:
-        return await action(ApiTokenService(ApiTokenRepository(db)))
+        return await action(db)
     finally:
         await db.close()
+
+
+async def _with_tokens(settings: Settings,
+                       action: Callable[[ApiTokenService], Awaitable[Any]]) -> Any:
+    return await _with_db(settings, lambda db: action(ApiTokenService(ApiTokenRepository(db))))
 
 
 def _when(epoch: int | None) -> str:
@@ -122,8 +153,9 @@ def _print_tokens(tokens: list[ApiToken]) -> None:
 
 def _token_command(args: argparse.Namespace, settings: Settings) -> None:
     if args.token_command == "create":
-        token, raw = asyncio.run(_with_tokens(
-            settings, lambda s: s.create(args.name, TokenScope(args.scope))))
+        token, raw = asyncio.run(_with_tokens(settings, lambda s: s.create(
+            args.name, TokenScope(args.scope), models=args.models,
+            expires_in=args.expires_in)))
         print(f"Created API token '{token.name}' ({token.id}). It is shown only once:",
               file=sys.stderr)
         print(raw)
@@ -163,6 +195,34 @@ def _app_command(args: argparse.Namespace, settings: Settings) -> None:
         print(f"Removed OAuth client {args.client_id}.")
 
 
+def _setup_command(args: argparse.Namespace, settings: Settings) -> None:
+    mode = AuthMode(args.mode)
+    oidc = None
+    if mode is AuthMode.OIDC:
+        secret = args.client_secret or os.environ.get("BODHI_OIDC_CLIENT_SECRET")
+        oidc = OidcConfig(args.issuer or "", args.client_id or "", secret)
+    state = asyncio.run(_with_db(settings, lambda db: SetupService(
+        AppStateRepository(db)).setup(mode, args.name, oidc)))
+    print(f"Set up '{state.name}' in {state.auth_mode.value} mode.")
+
+
+def _may_open_browser() -> bool:
+    """Never in CI or without a display: a test or a server must not start a browser."""
+    if os.environ.get("CI") or os.environ.get("BODHI_NO_BROWSER"):
+        return False
+    return sys.platform != "linux" or bool(os.environ.get("DISPLAY")
+                                           or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _open_command(args: argparse.Namespace, settings: Settings) -> None:
+    ticket = asyncio.run(_with_db(settings, issue_ticket))
+    url = owner_login_url(public_url(settings), ticket)
+    print("Sign in as the owner (one use, within 60 seconds):", file=sys.stderr)
+    print(url)
+    if not args.no_browser and _may_open_browser():
+        webbrowser.open(url)
+
+
 # Settings the native host needs to find this companion; baked into its launcher when they
 # were given explicitly (the browser starts the host with the browser's environment).
 _HOST_SETTINGS = ("BODHI_HOST", "BODHI_PORT", "BODHI_PUBLIC_HOST", "HF_HOME")
@@ -199,6 +259,10 @@ def main(argv: list[str] | None = None) -> int:
             _pair_command(settings)
         elif args.command == "app":
             _app_command(args, settings)
+        elif args.command == "setup":
+            _setup_command(args, settings)
+        elif args.command == "open":
+            _open_command(args, settings)
         elif args.command.endswith("-native-host"):
             _native_host_command(args, settings)
         else:

@@ -11,7 +11,9 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-_SECRET = re.compile(r"(bodhiapp_|Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+_SECRET = re.compile(r"(bodhi(?:app|ext|ol)_|Bearer\s+|(?:ticket|code|client_secret|"
+                     r"refresh_token|access_token|id_token)=)[A-Za-z0-9._~+/=%-]+",
+                     re.IGNORECASE)
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 

@@ -2,7 +2,8 @@
 
 Every setting is one row of ``SETTINGS``. The CLI flags of ``bodhi serve``, ``bodhi config``,
 and the docs are all derived from it. Precedence, highest first:
-command line > environment > ``$BODHI_HOME/settings.yaml`` > default.
+command line > environment > database (runtime edits) > ``$BODHI_HOME/settings.yaml`` >
+default. Only runtime-editable settings take values from the database.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from companion.errors import ConfigError
 class Source(StrEnum):
     COMMAND_LINE = "command_line"
     ENVIRONMENT = "environment"
+    DATABASE = "database"
     SETTINGS_FILE = "settings_file"
     DEFAULT = "default"
 
@@ -129,11 +131,19 @@ class Resolved:
     source: Source
 
 
+@dataclass(frozen=True)
+class _Layers:
+    cli: Mapping[str, Any]
+    env: Mapping[str, str]
+    file: Mapping[str, Any]
+
+
 class Settings:
     """Effective settings: each value with the source it came from."""
 
-    def __init__(self, resolved: Mapping[str, Resolved]) -> None:
+    def __init__(self, resolved: Mapping[str, Resolved], layers: _Layers | None = None) -> None:
         self._resolved = dict(resolved)
+        self._layers = layers or _Layers({}, {}, {})
 
     def __getitem__(self, name: str) -> Any:
         return self._resolved[name].value
@@ -143,6 +153,13 @@ class Settings:
 
     def items(self) -> list[tuple[Setting, Resolved]]:
         return [(s, self._resolved[s.name]) for s in SETTINGS]
+
+    def apply_database(self, values: Mapping[str, str]) -> None:
+        """Re-resolve the runtime-editable settings with ``values`` as the database layer."""
+        for setting in SETTINGS:
+            if setting.runtime_editable:
+                self._resolved[setting.name] = _resolve_one(
+                    setting, self._layers.cli, self._layers.env, self._layers.file, values)
 
     @property
     def home(self) -> Path:
@@ -193,11 +210,12 @@ def load_settings(
     for setting in SETTINGS:
         if setting.name != "BODHI_HOME":
             resolved[setting.name] = _resolve_one(setting, cli, env, file_values)
-    return Settings(resolved)
+    return Settings(resolved, _Layers(cli, dict(env), file_values))
 
 
 def _resolve_one(
-    setting: Setting, cli: Mapping[str, Any], env: Mapping[str, str], file_values: Mapping[str, Any]
+    setting: Setting, cli: Mapping[str, Any], env: Mapping[str, str],
+    file_values: Mapping[str, Any], db_values: Mapping[str, str] | None = None,
 ) -> Resolved:
     if setting.name in cli:
         value = _parse(setting, cli[setting.name], "the command line")
@@ -205,6 +223,9 @@ def _resolve_one(
     if setting.env_var in env and env[setting.env_var] != "":
         value = _parse(setting, env[setting.env_var], "the environment")
         return Resolved(value, Source.ENVIRONMENT)
+    if db_values and setting.name in db_values:
+        return Resolved(_parse(setting, db_values[setting.name], "the database"),
+                        Source.DATABASE)
     if setting.name in file_values:
         return Resolved(_parse(setting, file_values[setting.name], "settings.yaml"),
                         Source.SETTINGS_FILE)

@@ -15,11 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Page, sync_playwright
 
 from native_host.ids import CHROME_EXTENSION_ID
-from tests.conftest import Companion, running_companion
+from tests.conftest import Companion, running_companion, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -65,7 +66,11 @@ def origins() -> Iterator[tuple[PageServer, PageServer]]:
 
 @pytest.fixture(scope="module")
 def companion(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Companion]:
+    """A companion already set up in local mode (as after `bodhi setup`)."""
     with running_companion(tmp_path_factory.mktemp("companion")) as running:
+        running.cli("setup", "--mode", "local", "--name", "e2e")
+        assert wait_until(lambda: httpx.get(running.url + "/bodhi/v1/info").json()["status"]
+                          == "ready", timeout=30), "the companion did not leave setup"
         yield running
 
 

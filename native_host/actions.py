@@ -21,8 +21,11 @@ from typing import Any
 import httpx
 
 from companion import __version__
-from companion.apps.pairing import pair_extension
+from companion.apps.pairing import DB_FILE, pair_extension
+from companion.auth.owner_login import issue_ticket, owner_login_url
+from companion.auth.owner_secret import ensure_owner_secret
 from companion.settings import Settings, load_settings, public_url
+from companion.storage import Database
 from native_host.caller import Caller
 from native_host.ids import CHROME_EXTENSION_ID, FIREFOX_EXTENSION_ID
 
@@ -133,28 +136,17 @@ def pair(message: dict[str, Any], caller: Caller) -> dict[str, Any]:
 
 def open_web_ui(message: dict[str, Any], caller: Caller) -> dict[str, Any]:
     _our_caller(caller)
-    try:
-        from companion.auth.owner_login import (  # type: ignore[import-not-found, unused-ignore]
-            issue_ticket,
-            owner_login_url,
-        )
-    except ImportError as exc:
-        raise ActionError("unavailable", "this companion has no owner login yet") from exc
-    from companion.apps.pairing import DB_FILE
-    from companion.storage import Database
-
     settings = _settings()
+    ensure_owner_secret(settings.home)
 
     async def mint() -> str:
         db = await Database.open(settings.home / DB_FILE)
         try:
-            ticket: str = await issue_ticket(db)
-            return ticket
+            return await issue_ticket(db)
         finally:
             await db.close()
 
-    url: str = owner_login_url(companion_url(settings), asyncio.run(mint()))
-    return {"url": url}
+    return {"url": owner_login_url(companion_url(settings), asyncio.run(mint()))}
 
 
 ACTIONS: dict[str, Action] = {

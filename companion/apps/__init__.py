@@ -19,7 +19,7 @@ from companion.errors import BadRequestError
 from companion.events import EventBus
 from companion.storage import ChangeWatch, Database
 from companion.storage.extension import ExtensionRepository
-from companion.storage.grants import AccessRequestRepository, GrantRepository
+from companion.storage.grants import AppAccessRequestRepository, GrantRepository
 from companion.storage.oauth import OAuthRepository
 
 __all__ = [
@@ -52,7 +52,7 @@ class AppServices:
         ext_watch, grant_watch = ChangeWatch(db.path), ChangeWatch(db.path)
         grant_repo = GrantRepository(db)
         grants = GrantService(grant_repo, bus, grant_watch)
-        requests = AccessRequestService(AccessRequestRepository(db), grants, bus)
+        requests = AccessRequestService(AppAccessRequestRepository(db), grants, bus)
         tokens = AppTokenService(ensure_signing_key(home), issuer, grants, grant_repo)
         return cls(ExtensionService(ExtensionRepository(db), ext_watch, roles), grants,
                    requests, tokens, OAuthService(OAuthRepository(db), requests, grants, tokens),

@@ -21,7 +21,7 @@ from companion.apps.grants import AccessGrant, GrantService, GrantTerms
 from companion.auth.principal import APP_SCOPES, Principal
 from companion.errors import BadRequestError, ConflictError, NotFoundError
 from companion.events import EventBus
-from companion.storage.grants import AccessRequestRecord, AccessRequestRepository
+from companion.storage.grants import AccessRequestRecord, AppAccessRequestRepository
 
 DRAFT_TTL_SECS = 600
 ORIGIN_KIND = "origin"
@@ -116,7 +116,7 @@ class NewRequest:
 
 
 class AccessRequestService:
-    def __init__(self, repo: AccessRequestRepository, grants: GrantService,
+    def __init__(self, repo: AppAccessRequestRepository, grants: GrantService,
                  bus: EventBus) -> None:
         self._repo = repo
         self._grants = grants

@@ -7,27 +7,52 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from companion.auth import ApiTokenService
-from companion.middleware.auth import BearerVerifier, api_token_verifier, auth_middleware
+from companion.middleware.auth import (
+    BearerVerifier,
+    access_middleware,
+    api_token_verifier,
+    bearer_middleware,
+)
 from companion.middleware.body_limit import body_limit_middleware
+from companion.middleware.cors import (
+    OriginAllowed,
+    cors_middleware,
+    cors_on_prepare,
+    no_origin_allowed,
+)
+from companion.middleware.credentials import credential_middleware
 from companion.middleware.errors import error_middleware
-from companion.middleware.grant_cors import OriginAllowed, no_origin_allowed, setup_grant_cors
 from companion.middleware.hosts import host_check_middleware
+from companion.middleware.session import SessionResolver, session_middleware
+
+
+async def _no_session(session_id: str) -> None:
+    return None
 
 
 def setup_middlewares(app: web.Application, *, allowed_hosts: frozenset[str], max_body: int,
                       tokens: ApiTokenService, verifiers: Sequence[BearerVerifier] = (),
+                      sessions: SessionResolver = _no_session,
                       origin_allowed: OriginAllowed = no_origin_allowed) -> None:
+    """``verifiers`` are tried after the API-token verifier, in order."""
     app.middlewares.extend([
         # Outermost: every failure below, ours or aiohttp's, is rendered in the caller's
         # API family (Bodhi envelope, OpenAI, ...).
         error_middleware(),
         # DNS-rebinding defence before anything else looks at the request.
         host_check_middleware(allowed_hosts),
-        # CORS for origins holding an app grant; preflights are answered before auth.
-        setup_grant_cors(app, origin_allowed),
+        # Answer preflights and mark granted origins before any credential is looked at
+        # (preflights carry none); the headers go on at prepare time, errors included.
+        cors_middleware(origin_allowed),
         # Refuse oversized bodies from their Content-Length before reading them.
         body_limit_middleware(max_body),
-        # Resolve the caller once into a Principal, then enforce the route's declared
-        # AccessRule (companion/middleware/access.py).
-        auth_middleware([api_token_verifier(tokens), *verifiers]),
+        # The auth chain. Header normalisation: x-api-key, x-goog-api-key, ?key= -> bearer.
+        credential_middleware(),
+        # A bearer credential, tried against each verifier (API tokens first).
+        bearer_middleware([api_token_verifier(tokens), *verifiers]),
+        # Else the session cookie, with the Sec-Fetch-Site and same-origin (CSRF) checks.
+        session_middleware(sessions),
+        # Else anonymous; then the route's declared AccessRule (companion/middleware/access).
+        access_middleware(),
     ])
+    app.on_response_prepare.append(cors_on_prepare)

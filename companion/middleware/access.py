@@ -76,6 +76,10 @@ def rule_for_match(match: AbstractMatchInfo) -> AccessRule:
     return getattr(match.handler, _ATTR, DEFAULT_RULE)
 
 
+def session_only(rule: AccessRule) -> bool:
+    return rule.kinds == frozenset({PrincipalKind.SESSION})
+
+
 def check(rule: AccessRule, principal: Principal) -> None:
     """Raise 401 for a missing or wrong kind of credential, 403 for too little of it."""
     if not principal.is_authenticated:

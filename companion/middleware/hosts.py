@@ -36,3 +36,8 @@ def host_check_middleware(allowed: frozenset[str]) -> Middleware:
         return await handler(request)
 
     return middleware
+
+
+def own_origin(request: web.BaseRequest) -> str:
+    """This server's origin as the browser sees it (scheme and Host header)."""
+    return f"{request.scheme}://{request.host}"

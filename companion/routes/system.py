@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from companion.middleware.access import optional_auth, public
+from companion.routes.identity_keys import IDENTITY
 from companion.routes.keys import SERVER_INFO
 
 
@@ -22,8 +23,10 @@ async def health(request: web.Request) -> web.Response:
 @optional_auth
 async def info(request: web.Request) -> web.Response:
     server = request.app[SERVER_INFO]
-    return web.json_response({"version": server.version, "status": "ready",
-                              "auth_mode": "local", "url": server.url})
+    state = await request.app[IDENTITY].setup.state()
+    return web.json_response({"version": server.version, "status": state.status.value,
+                              "auth_mode": state.auth_mode.value, "name": state.name,
+                              "url": server.url})
 
 
 def setup(app: web.Application) -> None:

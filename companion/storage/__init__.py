@@ -1,6 +1,34 @@
 """SQLite storage: the connection, migrations, and one repository module per aggregate."""
 
+from companion.storage.app_state import (
+    AppStateRepository,
+    OwnerTicketRepository,
+    SettingOverrideRepository,
+)
 from companion.storage.db import ChangeWatch, Database
-from companion.storage.tokens import ApiTokenRecord, ApiTokenRepository
+from companion.storage.sessions import SESSION_MIGRATIONS, SessionRecord, SessionRepository
+from companion.storage.tokens import ApiTokenRecord, ApiTokenRepository, TokenMatch
+from companion.storage.users import (
+    AccessRequestRecord,
+    AccessRequestRepository,
+    UserRecord,
+    UserRepository,
+)
 
-__all__ = ["ApiTokenRecord", "ApiTokenRepository", "ChangeWatch", "Database"]
+__all__ = [
+    "SESSION_MIGRATIONS",
+    "AccessRequestRecord",
+    "AccessRequestRepository",
+    "ApiTokenRecord",
+    "ApiTokenRepository",
+    "AppStateRepository",
+    "ChangeWatch",
+    "Database",
+    "OwnerTicketRepository",
+    "SessionRecord",
+    "SessionRepository",
+    "SettingOverrideRepository",
+    "TokenMatch",
+    "UserRecord",
+    "UserRepository",
+]

@@ -17,9 +17,9 @@ import aiosqlite
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
-def _migrations() -> list[tuple[int, str, str]]:
+def _migrations(folder: str) -> list[tuple[int, str, str]]:
     found = []
-    for entry in resources.files("companion.storage").joinpath("migrations").iterdir():
+    for entry in resources.files("companion.storage").joinpath(folder).iterdir():
         match = _MIGRATION_NAME.match(entry.name)
         if match:
             found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
@@ -29,12 +29,15 @@ def _migrations() -> list[tuple[int, str, str]]:
 class Database:
     """One aiosqlite connection in WAL mode; repositories borrow it."""
 
-    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
+    def __init__(self, conn: aiosqlite.Connection, path: Path,
+                 migrations: str = "migrations") -> None:
         self.conn = conn
         self.path = path
+        self._migrations = migrations
 
     @classmethod
-    async def open(cls, path: Path) -> Database:
+    async def open(cls, path: Path, migrations: str = "migrations") -> Database:
+        """Open (creating) ``path`` and apply the SQL files of the ``migrations`` folder."""
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = await aiosqlite.connect(path, isolation_level=None)
         conn.row_factory = aiosqlite.Row
@@ -42,7 +45,7 @@ class Database:
         await conn.execute("PRAGMA journal_mode = WAL")
         await conn.execute("PRAGMA synchronous = NORMAL")
         await conn.execute("PRAGMA foreign_keys = ON")
-        db = cls(conn, path)
+        db = cls(conn, path, migrations)
         await db.migrate()
         return db
 
@@ -57,7 +60,7 @@ class Database:
             )
             async with self.conn.execute("SELECT version FROM schema_migrations") as cur:
                 done = {row[0] for row in await cur.fetchall()}
-            for version, name, sql in _migrations():
+            for version, name, sql in _migrations(self._migrations):
                 if version in done:
                     continue
                 for statement in _statements(sql):

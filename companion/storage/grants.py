@@ -56,7 +56,7 @@ _REQUESTS = columns(AccessRequestRecord)
 _GRANTS = columns(GrantRecord)
 
 
-class AccessRequestRepository:
+class AppAccessRequestRepository:
     def __init__(self, db: Database) -> None:
         self._conn = db.conn
 

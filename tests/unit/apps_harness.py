@@ -1,8 +1,8 @@
 """A small real app for the apps tests: the real middleware, routes and services.
 
-Browser sessions come from identity (issue 3); until that step exists here, the bearer value
-``test-session-<user id>`` stands in for a logged-in browser session of that user, through the
-same verifier hook the session step will use.
+To keep this tier free of the session store, the bearer value ``test-session-<user id>``
+resolves to a browser-session principal of that user (owner: admin; others: user) through the
+verifier hook. The integration tests use the real owner login (``bodhi open``) instead.
 """
 
 from __future__ import annotations

@@ -159,3 +159,14 @@ async def test_unknown_client_and_grant_type(harness: Harness) -> None:
                                     params=_authorize_query("nobody", "v" * 43))
     assert page.status == 400
     assert (await page.json())["error"] == "invalid_client"
+
+
+async def test_redirect_uris_must_be_https_or_loopback(harness: Harness) -> None:
+    from companion.errors import BadRequestError
+
+    for uri in ("http://example.com/cb", "ftp://127.0.0.1/cb", "https://x.test/cb#frag"):
+        with pytest.raises(BadRequestError):
+            await harness.apps.oauth.register("Bad", [uri])
+    ok = await harness.apps.oauth.register("Good", ["https://x.test/cb",
+                                                    "http://localhost:8080/cb"])
+    assert ok.client_id.startswith("bodhi-client-")

@@ -57,6 +57,15 @@ def test_pair_issues_an_extension_credential_into_the_database(home: Path) -> No
     assert call("pair")["result"]["credential"] != reply["result"]["credential"]
 
 
+def test_open_mints_a_one_time_owner_login_url(home: Path) -> None:
+    first, second = call("open"), call("open")
+
+    assert first["ok"] is True, first
+    url = first["result"]["url"]
+    assert url.startswith("http://127.0.0.1:9/bodhi/v1/auth/owner-login?ticket=")
+    assert url != second["result"]["url"]
+
+
 @pytest.mark.parametrize("caller", [Caller("unknown", None),
                                     Caller("chromium", "abcdefghijklmnopabcdefghijklmnop"),
                                     Caller("firefox", "someone@else.example")])

@@ -17,6 +17,10 @@ from companion.storage import ApiTokenRepository, ChangeWatch, Database
 # --- database ------------------------------------------------------------------------------
 
 
+MIGRATIONS = sorted(p.name for p in (Path(__file__).parents[2] / "companion" / "storage"
+                                     / "migrations").glob("[0-9][0-9][0-9][0-9]_*.sql"))
+
+
 async def scalar(db: Database, sql: str) -> object:
     async with db.conn.execute(sql) as cur:
         row = await cur.fetchone()
@@ -29,7 +33,8 @@ async def test_database_is_wal_and_migrated(db: Database) -> None:
     assert await scalar(db, "PRAGMA foreign_keys") == 1
     async with db.conn.execute("SELECT version, name FROM schema_migrations") as cur:
         rows = [tuple(r) for r in await cur.fetchall()]
-    assert rows == [(1, "0001_api_tokens.sql")]
+    assert rows == [(int(name[:4]), name) for name in MIGRATIONS]
+    assert rows[:2] == [(1, "0001_api_tokens.sql"), (2, "0002_identity.sql")]
     assert await scalar(db, "SELECT count(*) FROM api_tokens") == 0
 
 
@@ -39,7 +44,7 @@ async def test_migrations_apply_once(db: Database) -> None:
     again = await Database.open(db.path)
     try:
         assert await again.migrate() == []
-        assert await scalar(again, "SELECT count(*) FROM schema_migrations") == 1
+        assert await scalar(again, "SELECT count(*) FROM schema_migrations") == len(MIGRATIONS)
         assert await scalar(again, "PRAGMA journal_mode") == "wal"
     finally:
         await again.close()

@@ -1,0 +1,49 @@
+"""Header normalisation: find the caller's bearer credential wherever its API family puts it.
+
+``Authorization: Bearer <token>`` everywhere; Anthropic clients send ``x-api-key`` (on
+``/anthropic/*`` and ``/v1/messages``); Gemini clients send ``x-goog-api-key`` or ``?key=``
+(on ``/v1beta/*``). Whatever was found is stored under ``CREDENTIAL`` for the verifiers.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from companion.errors import AuthenticationError
+from companion.middleware.access import rule_for
+
+CREDENTIAL = web.RequestKey("credential", str)
+
+
+def _authorization(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise AuthenticationError("Authorization header must be 'Bearer <token>'.",
+                                  code="auth_error-invalid_header")
+    return value.strip()
+
+
+def _family_credential(request: web.Request) -> str | None:
+    path = request.path
+    if path.startswith(("/anthropic/", "/v1/messages")):
+        return request.headers.get("x-api-key", "").strip() or None
+    if path.startswith("/v1beta/"):
+        return (request.headers.get("x-goog-api-key", "").strip()
+                or request.query.get("key", "").strip() or None)
+    return None
+
+
+def credential_middleware() -> Middleware:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if rule_for(request).resolve:
+            raw = _authorization(request) or _family_credential(request)
+            if raw is not None:
+                request[CREDENTIAL] = raw
+        return await handler(request)
+
+    return middleware

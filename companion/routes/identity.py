@@ -1,0 +1,206 @@
+"""Identity routes: setup, sign-in (owner ticket or OIDC), sign-out, who am I, asking for
+access. Browser flows end on a small page that moves on to the landing page from our own
+origin, so the SameSite=Strict session cookie is sent on the very next load."""
+
+from __future__ import annotations
+
+import hmac
+from html import escape
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+from companion.auth.owner_login import redeem_ticket
+from companion.auth.principal import OWNER_USER_ID, Principal, PrincipalKind, Role
+from companion.auth.sessions import SESSION_COOKIE, SESSION_TTL_SECS
+from companion.auth.setup import AuthMode, OidcConfig
+from companion.errors import AuthenticationError, ForbiddenError
+from companion.middleware.access import optional_auth, public, requires
+from companion.middleware.auth import PRINCIPAL
+from companion.routes.bodies import read_json
+from companion.routes.identity_keys import IDENTITY
+from companion.routes.keys import SERVER_INFO
+from companion.storage import AccessRequestRecord
+
+LOGIN_STATE_COOKIE = "bodhiapp_login_state"
+CALLBACK_PATH = "/bodhi/v1/auth/callback"
+UI_PATH = "/ui/"
+FALLBACK_LANDING = "/bodhi/v1/user"
+
+
+class SetupRequest(BaseModel):
+    mode: Literal["local", "oidc"] = "local"
+    name: str = Field(min_length=1, max_length=100)
+    issuer: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+
+
+class CallbackRequest(BaseModel):
+    code: str = Field(min_length=1)
+    state: str = Field(min_length=1)
+
+
+def _landing(request: web.Request) -> str:
+    has_ui = any(r.canonical.startswith("/ui") for r in request.app.router.resources())
+    return UI_PATH if has_ui else FALLBACK_LANDING
+
+
+def _redirect_uri(request: web.Request) -> str:
+    return request.app[SERVER_INFO].url + CALLBACK_PATH
+
+
+def _set_session(request: web.Request, response: web.StreamResponse, session_id: str) -> None:
+    response.set_cookie(SESSION_COOKIE, session_id, httponly=True, samesite="Strict",
+                        secure=request.secure, path="/", max_age=SESSION_TTL_SECS)
+
+
+def _moving_on(location: str) -> web.Response:
+    url = escape(location, quote=True)
+    return web.Response(content_type="text/html", text=(
+        f'<!doctype html><meta http-equiv="refresh" content="0;url={url}">'
+        f'<title>Signed in</title><p>Signed in. <a href="{url}">Continue</a></p>'))
+
+
+@public
+async def setup(request: web.Request) -> web.Response:
+    if request.headers.get("Sec-Fetch-Site") in {"cross-site", "same-site"}:
+        raise ForbiddenError("Setup cannot be done from another site.",
+                             code="auth_error-cross_site_request")
+    body = SetupRequest.model_validate(await read_json(request, SetupRequest))
+    oidc = (OidcConfig(body.issuer or "", body.client_id or "", body.client_secret)
+            if body.mode == "oidc" else None)
+    state = await request.app[IDENTITY].setup.setup(AuthMode(body.mode), body.name, oidc)
+    return web.json_response({"status": state.status.value, "auth_mode": state.auth_mode.value,
+                              "name": state.name})
+
+
+@public
+async def owner_login(request: web.Request) -> web.Response:
+    identity = request.app[IDENTITY]
+    await redeem_ticket(identity.db, request.query.get("ticket", ""))
+    session_id = await identity.sessions.start(OWNER_USER_ID, OWNER_USER_ID, Role.ADMIN)
+    response = _moving_on(_landing(request))
+    _set_session(request, response, session_id)
+    return response
+
+
+async def _begin(request: web.Request) -> tuple[str, str]:
+    return await request.app[IDENTITY].oidc.begin(_redirect_uri(request))
+
+
+def _remember_state(response: web.StreamResponse, state: str, secure: bool) -> None:
+    # Lax, not Strict: the provider sends the browser back with a cross-site navigation.
+    response.set_cookie(LOGIN_STATE_COOKIE, state, httponly=True, samesite="Lax",
+                        secure=secure, path="/bodhi/v1/auth/", max_age=600)
+
+
+@public
+async def initiate(request: web.Request) -> web.Response:
+    location, state = await _begin(request)
+    response = web.json_response({"location": location})
+    _remember_state(response, state, request.secure)
+    return response
+
+
+@public
+async def initiate_redirect(request: web.Request) -> web.Response:
+    location, state = await _begin(request)
+    response = web.Response(status=302, headers={"Location": location})
+    _remember_state(response, state, request.secure)
+    return response
+
+
+async def _finish(request: web.Request, code: str, state: str) -> str:
+    """Check the state against this browser's cookie, sign in, start a session."""
+    expected = request.cookies.get(LOGIN_STATE_COOKIE, "")
+    if not expected or not hmac.compare_digest(expected.encode(), state.encode()):
+        raise AuthenticationError("Sign-in failed: the state does not match this browser's "
+                                  "sign-in; start again.", code="auth_error-login_failed")
+    identity = request.app[IDENTITY]
+    found = await identity.oidc.finish(code, state, _redirect_uri(request))
+    user = await identity.users.sign_in(found.subject, found.username, found.email)
+    return await identity.sessions.start(user.id, user.username,
+                                         Role(user.role) if user.role else None, found.tokens)
+
+
+@public
+async def callback_redirect(request: web.Request) -> web.Response:
+    if "error" in request.query:
+        raise AuthenticationError(f"Sign-in failed: the provider answered "
+                                  f"{request.query['error'][:100]!r}.",
+                                  code="auth_error-login_failed")
+    session_id = await _finish(request, request.query.get("code", ""),
+                               request.query.get("state", ""))
+    response = _moving_on(_landing(request))
+    _set_session(request, response, session_id)
+    response.del_cookie(LOGIN_STATE_COOKIE, path="/bodhi/v1/auth/")
+    return response
+
+
+@public
+async def callback(request: web.Request) -> web.Response:
+    body = CallbackRequest.model_validate(await read_json(request, CallbackRequest))
+    session_id = await _finish(request, body.code, body.state)
+    response = web.json_response({"location": _landing(request)})
+    _set_session(request, response, session_id)
+    response.del_cookie(LOGIN_STATE_COOKIE, path="/bodhi/v1/auth/")
+    return response
+
+
+@public
+async def logout(request: web.Request) -> web.Response:
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if session_id:
+        await request.app[IDENTITY].sessions.end(session_id)
+    response = web.json_response({"location": "/"})
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+def _user_json(principal: Principal) -> dict[str, Any]:
+    role = principal.role.value if principal.role else None
+    if principal.kind is PrincipalKind.ANONYMOUS:
+        return {"auth_status": "logged_out"}
+    if principal.kind is PrincipalKind.SESSION:
+        return {"auth_status": "logged_in", "user_id": principal.user_id,
+                "username": principal.username, "role": role}
+    return {"auth_status": principal.kind.value, "user_id": principal.user_id, "role": role,
+            "scopes": sorted(principal.scopes)}
+
+
+@optional_auth
+async def user(request: web.Request) -> web.Response:
+    return web.json_response(_user_json(request[PRINCIPAL]))
+
+
+def request_json(record: AccessRequestRecord) -> dict[str, Any]:
+    return {"id": record.id, "user_id": record.user_id, "username": record.username,
+            "status": record.status, "role": record.role, "reviewer_id": record.reviewer_id,
+            "created_at": record.created_at, "updated_at": record.updated_at}
+
+
+@requires(None, session_only=True)
+async def request_access(request: web.Request) -> web.Response:
+    record = await request.app[IDENTITY].users.request_access(request[PRINCIPAL])
+    return web.json_response(request_json(record), status=201)
+
+
+@requires(None, session_only=True)
+async def request_status(request: web.Request) -> web.Response:
+    record = await request.app[IDENTITY].users.request_status(request[PRINCIPAL])
+    return web.json_response(request_json(record))
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_post("/bodhi/v1/setup", setup)
+    app.router.add_get("/bodhi/v1/auth/owner-login", owner_login)
+    app.router.add_post("/bodhi/v1/auth/initiate", initiate)
+    app.router.add_get("/bodhi/v1/auth/initiate", initiate_redirect)
+    app.router.add_post(CALLBACK_PATH, callback)
+    app.router.add_get(CALLBACK_PATH, callback_redirect)
+    app.router.add_post("/bodhi/v1/logout", logout)
+    app.router.add_get("/bodhi/v1/user", user)
+    app.router.add_post("/bodhi/v1/user/request-access", request_access)
+    app.router.add_get("/bodhi/v1/user/request-status", request_status)

@@ -1,0 +1,55 @@
+"""The settings API for admins (browser session only): every setting with its source and
+metadata; runtime-editable ones can be changed (stored in the database) or reset."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from companion.auth.principal import Role
+from companion.middleware.access import requires
+from companion.routes.bodies import read_json
+from companion.routes.identity_keys import RUNTIME_SETTINGS
+from companion.runtime_settings import SettingView
+
+
+class SettingUpdate(BaseModel):
+    value: str | int | float | bool
+
+
+def _json(view: SettingView) -> dict[str, Any]:
+    return dataclasses.asdict(view)
+
+
+@requires(Role.ADMIN, session_only=True)
+async def list_settings(request: web.Request) -> web.Response:
+    return web.json_response([_json(v) for v in request.app[RUNTIME_SETTINGS].list()])
+
+
+@requires(Role.ADMIN, session_only=True)
+async def get_setting(request: web.Request) -> web.Response:
+    return web.json_response(_json(request.app[RUNTIME_SETTINGS].get(request.match_info["key"])))
+
+
+@requires(Role.ADMIN, session_only=True)
+async def update_setting(request: web.Request) -> web.Response:
+    body = SettingUpdate.model_validate(await read_json(request, SettingUpdate))
+    raw = str(body.value).lower() if isinstance(body.value, bool) else body.value
+    view = await request.app[RUNTIME_SETTINGS].update(request.match_info["key"], raw)
+    return web.json_response(_json(view))
+
+
+@requires(Role.ADMIN, session_only=True)
+async def reset_setting(request: web.Request) -> web.Response:
+    view = await request.app[RUNTIME_SETTINGS].reset(request.match_info["key"])
+    return web.json_response(_json(view))
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/bodhi/v1/settings", list_settings)
+    app.router.add_get("/bodhi/v1/settings/{key}", get_setting)
+    app.router.add_put("/bodhi/v1/settings/{key}", update_setting)
+    app.router.add_delete("/bodhi/v1/settings/{key}", reset_setting)
