@@ -9,6 +9,7 @@ import sys
 import time
 import webbrowser
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from companion import __version__
@@ -18,7 +19,7 @@ from companion.auth.owner_login import issue_ticket, owner_login_url
 from companion.auth.setup import AuthMode, OidcConfig, SetupService
 from companion.auth.tokens import ApiToken
 from companion.errors import BodhiError
-from companion.settings import SETTINGS, Settings, load_settings, public_url
+from companion.settings import SETTINGS, Settings, Source, load_settings, public_url
 from companion.storage import (
     ApiTokenRepository,
     AppStateRepository,
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     pull.add_argument("filename", help="file in the repository, e.g. model-Q4_K_M.gguf")
     _add_identity_commands(commands, settings)
     _app_parsers(commands, settings)
+    _native_host_parsers(commands, settings)
     return parser
 
 
@@ -110,6 +112,21 @@ def _pull_command(args: argparse.Namespace, settings: Settings) -> None:
 
     path = asyncio.run(pull(settings, args.repo, args.filename))
     print(path)
+
+
+def _native_host_parsers(commands: Any, settings: argparse.ArgumentParser) -> None:
+    from native_host.install import BROWSERS
+
+    for verb in ("install", "uninstall"):
+        sub = commands.add_parser(
+            f"{verb}-native-host", parents=[settings] if verb == "install" else [],
+            help=f"{verb} the browser extension's native-messaging host",
+            description=f"{verb.capitalize()} the native-messaging host manifest (and its "
+            "launcher) for the Bodhi browser extension.")
+        sub.add_argument("--browser", choices=[*BROWSERS, "all"], default="all",
+                         help="which browser (default: every browser found)")
+        sub.add_argument("--user-data-dir", type=Path, default=None, metavar="DIR",
+                         help="a Chromium-family profile folder: use DIR/NativeMessagingHosts")
 
 
 def _cli_settings(args: argparse.Namespace) -> Settings:
@@ -226,6 +243,28 @@ def _open_command(args: argparse.Namespace, settings: Settings) -> None:
         webbrowser.open(url)
 
 
+# Settings the native host needs to find this companion; baked into its launcher when they
+# were given explicitly (the browser starts the host with the browser's environment).
+_HOST_SETTINGS = ("BODHI_HOST", "BODHI_PORT", "BODHI_PUBLIC_HOST", "HF_HOME")
+
+
+def _native_host_command(args: argparse.Namespace, settings: Settings) -> None:
+    from native_host import install
+
+    if args.command == "uninstall-native-host":
+        removed = install.uninstall(args.browser, user_data_dir=args.user_data_dir)
+        for item in removed:
+            print(f"removed {item.browser}: {item.manifest}")
+        if not removed:
+            print("no native host manifest was installed")
+        return
+    env = {"BODHI_HOME": str(settings.home.resolve())}
+    env.update({name: str(settings[name]) for name in _HOST_SETTINGS
+                if settings.source(name) in {Source.COMMAND_LINE, Source.ENVIRONMENT}})
+    for item in install.install(args.browser, env, user_data_dir=args.user_data_dir):
+        print(f"installed {item.browser}: {item.manifest}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -246,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
             _open_command(args, settings)
         elif args.command == "pull":
             _pull_command(args, settings)
+        elif args.command.endswith("-native-host"):
+            _native_host_command(args, settings)
         else:
             _token_command(args, settings)
     except BodhiError as exc:

@@ -3,44 +3,43 @@
 Each request is ``{"id": ..., "action": "...", ...}``; each reply echoes the id with either
 ``{"ok": true, "result": {...}}`` or ``{"ok": false, "error": {"code", "message"}}``.
 Unknown actions and malformed frames get an error reply; the host never crashes on input.
+The actions live in ``native_host.actions``; the caller's identity comes from the browser's
+command line (``native_host.caller``).
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from typing import Any, BinaryIO
 
-from companion import __version__
+from native_host.actions import ACTIONS, ActionError
+from native_host.caller import Caller, caller_from_argv
 from native_host.framing import FrameError, read_frame, write_frame
 
-Action = Callable[[dict[str, Any]], dict[str, Any]]
+__all__ = ["ACTIONS", "handle", "main", "serve"]
 
-
-def _ping(message: dict[str, Any]) -> dict[str, Any]:
-    return {"pong": True, "version": __version__}
-
-
-ACTIONS: dict[str, Action] = {"ping": _ping}
+UNKNOWN_CALLER = Caller("unknown", None)
 
 
 def _error(request_id: Any, code: str, message: str) -> dict[str, Any]:
     return {"id": request_id, "ok": False, "error": {"code": code, "message": message}}
 
 
-def handle(message: dict[str, Any]) -> dict[str, Any]:
+def handle(message: dict[str, Any], caller: Caller = UNKNOWN_CALLER) -> dict[str, Any]:
     request_id = message.get("id")
     action = ACTIONS.get(str(message.get("action")))
     if action is None:
         return _error(request_id, "unknown_action",
                       f"unknown action {message.get('action')!r}; known: {sorted(ACTIONS)}")
     try:
-        return {"id": request_id, "ok": True, "result": action(message)}
+        return {"id": request_id, "ok": True, "result": action(message, caller)}
+    except ActionError as exc:
+        return _error(request_id, exc.code, exc.message)
     except Exception as exc:  # one bad request must not end the host
         return _error(request_id, "internal_error", f"{type(exc).__name__}: {exc}")
 
 
-def serve(inp: BinaryIO, out: BinaryIO) -> None:
+def serve(inp: BinaryIO, out: BinaryIO, caller: Caller = UNKNOWN_CALLER) -> None:
     while True:
         try:
             message = read_frame(inp)
@@ -52,13 +51,16 @@ def serve(inp: BinaryIO, out: BinaryIO) -> None:
         if message is None:
             return
         try:
-            write_frame(out, handle(message))
+            write_frame(out, handle(message, caller))
         except FrameError as exc:
             write_frame(out, _error(message.get("id"), "reply_too_large", str(exc)))
 
 
-def main() -> int:
-    serve(sys.stdin.buffer, sys.stdout.buffer)
+def main(argv: list[str] | None = None) -> int:
+    caller = caller_from_argv(sys.argv[1:] if argv is None else argv)
+    out = sys.stdout.buffer
+    sys.stdout = sys.stderr           # a stray print must never corrupt a frame
+    serve(sys.stdin.buffer, out, caller)
     return 0
 
 

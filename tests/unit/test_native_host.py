@@ -11,6 +11,7 @@ import pytest
 
 from companion import __version__
 from native_host import host
+from native_host.caller import Caller
 from native_host.framing import (
     MAX_REPLY_BYTES,
     MAX_REQUEST_BYTES,
@@ -155,7 +156,7 @@ def test_clean_end_of_input_ends_quietly() -> None:
 
 def test_failing_action_is_reported_and_the_host_goes_on(monkeypatch: pytest.MonkeyPatch
                                                          ) -> None:
-    def explode(message: dict[str, Any]) -> dict[str, Any]:
+    def explode(message: dict[str, Any], caller: Caller) -> dict[str, Any]:
         raise ValueError("no good")
 
     monkeypatch.setitem(host.ACTIONS, "explode", explode)
@@ -169,7 +170,8 @@ def test_failing_action_is_reported_and_the_host_goes_on(monkeypatch: pytest.Mon
 
 def test_a_reply_over_the_limit_becomes_an_error_and_the_host_goes_on(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(host.ACTIONS, "huge", lambda message: {"blob": "x" * MAX_REPLY_BYTES})
+    monkeypatch.setitem(host.ACTIONS, "huge",
+                        lambda message, caller: {"blob": "x" * MAX_REPLY_BYTES})
 
     replies = run(encode({"id": 1, "action": "huge"}, {"id": 2, "action": "ping"}).getvalue())
 

@@ -1,0 +1,138 @@
+"""Browser tier: real Chromium with the built extension, the real native host (installed into
+the test profile with ``--user-data-dir``), the real companion and model, and test pages served
+from two loopback origins. One companion and one browser per test module."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import BrowserContext, Page, sync_playwright
+
+from native_host.ids import CHROME_EXTENSION_ID
+from tests.conftest import Companion, running_companion, wait_until
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+PAGES = Path(__file__).resolve().parent / "pages"
+EXTENSION_URL = f"chrome-extension://{CHROME_EXTENSION_ID}"
+UI_TIMEOUT_MS = 30_000
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class PageServer:
+    """Serves e2e/pages on a loopback port: one web origin."""
+
+    def __init__(self) -> None:
+        handler = functools.partial(_QuietHandler, directory=str(PAGES))
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.origin = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def extension_dir() -> Path:
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "build_extension.py"), "--no-zip"],
+                   check=True, capture_output=True, timeout=60)
+    return ROOT / "dist" / "extension" / "chrome"
+
+
+@pytest.fixture(scope="session")
+def origins() -> Iterator[tuple[PageServer, PageServer]]:
+    a, b = PageServer(), PageServer()
+    yield a, b
+    a.close()
+    b.close()
+
+
+@pytest.fixture(scope="module")
+def companion(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Companion]:
+    """A companion already set up in local mode (as after `bodhi setup`)."""
+    with running_companion(tmp_path_factory.mktemp("companion")) as running:
+        running.cli("setup", "--mode", "local", "--name", "e2e")
+        assert wait_until(lambda: httpx.get(running.url + "/bodhi/v1/info").json()["status"]
+                          == "ready", timeout=30), "the companion did not leave setup"
+        yield running
+
+
+def install_native_host(companion: Companion, user_data_dir: Path) -> None:
+    env = {**companion.env}
+    subprocess.run([sys.executable, "-m", "companion", "install-native-host", "--browser",
+                    "chromium", "--user-data-dir", str(user_data_dir)],
+                   env=env, check=True, capture_output=True, timeout=60)
+
+
+class Browser:
+    """The test's handle on Chromium with the extension loaded."""
+
+    def __init__(self, context: BrowserContext, companion: Companion) -> None:
+        self.context = context
+        self.companion = companion
+
+    def open(self, origin: str, path: str = "/app.html") -> Page:
+        page = self.context.new_page()
+        page.goto(origin + path)
+        page.wait_for_function("window.seen !== undefined")
+        return page
+
+    def extension_page(self, path: str) -> Page:
+        page = self.context.new_page()
+        page.goto(f"{EXTENSION_URL}/{path}")
+        return page
+
+    def set_server_url(self, url: str) -> None:
+        page = self.extension_page("options/options.html")
+        page.wait_for_selector("body[data-ready=true]")
+        page.get_by_test_id("server-url").fill(url)
+        page.get_by_test_id("settings-save").click()
+        page.get_by_test_id("settings-status").filter(has_text="Saved").wait_for()
+        page.close()
+
+    def popup(self) -> Page:
+        page = self.extension_page("popup/popup.html")
+        page.wait_for_selector("body[data-rendered]")
+        return page
+
+
+@pytest.fixture(scope="module")
+def browser(extension_dir: Path, companion: Companion,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium is missing: scripts/test installs it (apt-get install chromium)")
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    install_native_host(companion, profile)
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(profile), executable_path=str(CHROMIUM), headless=False,
+            ignore_default_args=["--disable-extensions"],
+            args=["--headless=new", "--no-sandbox", "--no-first-run",
+                  f"--disable-extensions-except={extension_dir}",
+                  f"--load-extension={extension_dir}"],
+            env={**os.environ, "HOME": str(profile)})
+        context.set_default_timeout(UI_TIMEOUT_MS)
+        with contextlib.suppress(Exception):
+            if not context.service_workers:
+                context.wait_for_event("serviceworker", timeout=UI_TIMEOUT_MS)
+        try:
+            yield Browser(context, companion)
+        finally:
+            context.close()

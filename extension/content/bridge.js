@@ -1,0 +1,65 @@
+// The bridge between the page's window.bodhi (MAIN world) and the background.
+//
+// Runs in the content script's isolated world. Every page request becomes one runtime Port to
+// the background (name 'bodhi-page'); the background learns the page's origin from the port's
+// sender, never from the message. Aborting a request disconnects its port, which aborts the
+// background's fetch. See docs/extension-protocol.md.
+(() => {
+  'use strict';
+  const api = globalThis.browser ?? globalThis.chrome;
+  const TO_CONTENT = 'bodhi:page->content';
+  const TO_PAGE = 'bodhi:content->page';
+  const PAGE_ACTIONS = new Set(['serverState', 'requestAccess', 'chat', 'models.list',
+    'embeddings.create', 'getToken', 'revoke']);
+  const ORIGIN = window.location.origin;
+  const ports = new Map();                 // request id -> Port
+
+  const toPage = (message) => window.postMessage({ channel: TO_PAGE, ...message }, ORIGIN);
+
+  function start(id, action, params) {
+    if (!PAGE_ACTIONS.has(action)) {
+      toPage({ id, type: 'error', error: { code: 'api_error', message: `unknown action ${action}` } });
+      return;
+    }
+    let port;
+    try {
+      port = api.runtime.connect({ name: 'bodhi-page' });
+    } catch (err) {                        // the extension was reloaded or removed
+      toPage({ id, type: 'error', error: { code: 'unreachable', message: String(err) } });
+      return;
+    }
+    ports.set(id, port);
+    let finished = false;
+    port.onMessage.addListener((message) => {
+      if (['result', 'error', 'end'].includes(message.type)) {
+        finished = true;
+        ports.delete(id);
+        port.disconnect();
+      }
+      toPage({ ...message, id });
+    });
+    port.onDisconnect.addListener(() => {
+      ports.delete(id);
+      if (!finished) {
+        toPage({ id, type: 'error',
+          error: { code: 'unreachable', message: 'the extension stopped answering' } });
+      }
+    });
+    port.postMessage({ id, action, params });
+  }
+
+  function abort(id) {
+    const port = ports.get(id);
+    if (!port) return;
+    ports.delete(id);
+    port.disconnect();                     // the background aborts the companion request
+  }
+
+  window.addEventListener('message', (event) => {
+    const data = event.data;
+    if (event.source !== window || event.origin !== ORIGIN) return;
+    if (!data || data.channel !== TO_CONTENT || typeof data.id !== 'string') return;
+    if (data.type === 'request') start(data.id, String(data.action), data.params ?? {});
+    else if (data.type === 'abort') abort(data.id);
+  });
+})();

@@ -1,0 +1,193 @@
+// window.bodhi: the page-facing API. Runs in the page's MAIN world at document_start.
+//
+// It holds no secret and no privilege: every call becomes a message to the content script
+// (window.postMessage to the page's own origin, tagged with a channel), which relays it to the
+// background. The protocol is described in docs/extension-protocol.md.
+(() => {
+  'use strict';
+  if (window.bodhi !== undefined) return;
+
+  const TO_CONTENT = 'bodhi:page->content';
+  const TO_PAGE = 'bodhi:content->page';
+  const TIMEOUTS = {                       // milliseconds, per action
+    default: 30_000,
+    requestAccess: 11 * 60_000,            // the user decides; drafts expire after 10 min
+    chat: 10 * 60_000,                     // a cold model load plus a long answer
+    'embeddings.create': 5 * 60_000,
+  };
+  const STREAM_IDLE_MS = 5 * 60_000;       // longest silence between two stream events
+  const ORIGIN = window.location.origin;
+  const pending = new Map();               // id -> {onEvent}
+  let counter = 0;
+
+  class BodhiError extends Error {
+    constructor(code, message, extra = {}) {
+      super(message || code);
+      this.name = 'BodhiError';
+      this.code = code;
+      if (extra.status !== undefined) this.status = extra.status;
+      if (extra.body !== undefined) this.body = extra.body;
+    }
+  }
+
+  const toError = (e) => new BodhiError(e?.code || 'api_error', e?.message, e || {});
+
+  function post(message) {
+    window.postMessage({ channel: TO_CONTENT, ...message }, ORIGIN);
+  }
+
+  window.addEventListener('message', (event) => {
+    const data = event.data;
+    if (event.source !== window || event.origin !== ORIGIN) return;
+    if (!data || data.channel !== TO_PAGE) return;
+    const entry = pending.get(data.id);
+    if (entry) entry.onEvent(data);
+  });
+
+  const nextId = () => `b${Date.now().toString(36)}-${(++counter).toString(36)}`;
+
+  function abortedError() {
+    return new BodhiError('aborted', 'the request was aborted');
+  }
+
+  // One request, one reply: {type: 'result', result} or {type: 'error', error}.
+  function request(action, params, { signal } = {}) {
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(abortedError());
+      const id = nextId();
+      const finish = (fn, value) => {
+        clearTimeout(timer);
+        pending.delete(id);
+        signal?.removeEventListener('abort', onAbort);
+        fn(value);
+      };
+      const onAbort = () => {
+        post({ id, type: 'abort' });
+        finish(reject, abortedError());
+      };
+      const ms = TIMEOUTS[action] ?? TIMEOUTS.default;
+      const timer = setTimeout(() => {
+        post({ id, type: 'abort' });
+        finish(reject, new BodhiError('timeout', `${action} got no answer in ${ms / 1000} s`));
+      }, ms);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      pending.set(id, {
+        onEvent: (data) => {
+          if (data.type === 'result') finish(resolve, data.result);
+          else if (data.type === 'error') finish(reject, toError(data.error));
+        },
+      });
+      post({ id, type: 'request', action, params: params ?? {} });
+    });
+  }
+
+  // A stream: {type: 'open'} once the server accepted the request, then many {type: 'chunk'}
+  // events, then {type: 'end'} or {type: 'error'}. Resolves with the iterator at 'open', so
+  // refusals (not_granted, api_error) reject the call itself, as in OpenAI's SDK.
+  function stream(params, { signal } = {}) {
+    let opened = null;
+    const whenOpen = new Promise((resolve, reject) => { opened = { resolve, reject }; });
+    const id = nextId();
+    const queue = [];
+    let waiter = null;
+    let done = false;
+    let timer = null;
+    const push = (item) => {
+      if (done) return;
+      if (opened && item.type === 'error') {
+        finish();
+        opened.reject(toError(item.error));
+        opened = null;
+        return;
+      }
+      if (item.type !== 'chunk') finish();
+      if (waiter) { const w = waiter; waiter = null; w(item); } else queue.push(item);
+    };
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        post({ id, type: 'abort' });
+        push({ type: 'error', error: { code: 'timeout', message: 'the stream went silent' } });
+      }, STREAM_IDLE_MS);
+    };
+    const finish = () => {
+      done = true;
+      clearTimeout(timer);
+      pending.delete(id);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    const onAbort = () => {
+      post({ id, type: 'abort' });
+      push({ type: 'error', error: { code: 'aborted', message: 'the stream was aborted' } });
+    };
+    pending.set(id, {
+      onEvent: (data) => {
+        arm();
+        if (data.type !== 'open') push(data);
+        else if (opened) { opened.resolve(iterator); opened = null; }
+      },
+    });
+    if (signal?.aborted) {
+      opened.reject(abortedError());
+      return whenOpen;
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
+    arm();
+    post({ id, type: 'request', action: 'chat', params });
+    const next = async () => {
+      const item = queue.length ? queue.shift()
+        : (done ? { type: 'end' } : await new Promise((r) => { waiter = r; }));
+      if (item.type === 'chunk') return { value: item.chunk, done: false };
+      if (item.type === 'error') { done = true; throw toError(item.error); }
+      return { value: undefined, done: true };
+    };
+    const iterator = {
+      next,
+      return: async () => {
+        if (!done) { post({ id, type: 'abort' }); finish(); }
+        return { value: undefined, done: true };
+      },
+      [Symbol.asyncIterator]() { return this; },
+    };
+    return whenOpen;
+  }
+
+  function chat(params, options = {}) {
+    if (!params || typeof params !== 'object') {
+      return Promise.reject(new BodhiError('api_error', 'chat needs an OpenAI chat request'));
+    }
+    if (params.stream) return stream(params, options);
+    return request('chat', params, options);
+  }
+  chat.completions = Object.freeze({ create: (params, options) => chat(params, options) });
+  Object.freeze(chat);
+
+  const bodhi = Object.freeze({
+    serverState: () => request('serverState'),
+    requestAccess: (params = {}) => request('requestAccess', params),
+    chat,
+    models: Object.freeze({ list: () => request('models.list') }),
+    embeddings: Object.freeze({
+      create: (params, options) => request('embeddings.create', params, options),
+    }),
+    getToken: () => request('getToken'),
+    revoke: () => request('revoke'),
+    BodhiError,
+  });
+
+  Object.defineProperty(window, 'bodhi', {
+    value: bodhi, writable: false, configurable: false, enumerable: true,
+  });
+  Object.defineProperty(window, 'BodhiError', {
+    value: BodhiError, writable: false, configurable: false, enumerable: false,
+  });
+  // window.bodhi exists from document_start, before any page script; the event is for page
+  // scripts that start later and prefer to wait: fired once the document is parsed.
+  const announce = () => window.dispatchEvent(new CustomEvent('bodhi:ready',
+    { detail: { version: 1 } }));
+  if (document.readyState === 'loading') {
+    document.addEventListener('DOMContentLoaded', announce, { once: true });
+  } else {
+    announce();
+  }
+})();

@@ -1,0 +1,62 @@
+"""The native host's `start` launches `bodhi serve` detached and waits until it answers;
+`status` then reports it running; a second `start` leaves it alone."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+
+from native_host.framing import read_frame, write_frame
+from tests.conftest import free_port
+
+
+def host(env: dict[str, str], *messages: dict[str, Any]) -> list[dict[str, Any]]:
+    request = io.BytesIO()
+    for message in messages:
+        write_frame(request, message)
+    done = subprocess.run([sys.executable, "-m", "native_host"], input=request.getvalue(),
+                          capture_output=True, timeout=120, env=env)
+    replies, stream = [], io.BytesIO(done.stdout)
+    while (reply := read_frame(stream)) is not None:
+        replies.append(reply)
+    return replies
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    port = free_port()
+    env = {**os.environ, "BODHI_HOME": str(tmp_path / "bodhi"), "BODHI_PORT": str(port),
+           "HF_HOME": str(tmp_path / "hf")}
+    yield env
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                started = psutil.Process(conn.pid)
+                started.terminate()
+                started.wait(20)
+
+
+def test_start_launches_a_companion_that_outlives_the_host(env: dict[str, str]) -> None:
+    url = f"http://127.0.0.1:{env['BODHI_PORT']}"
+    before, started, after, again = host(
+        env, {"id": 1, "action": "status"}, {"id": 2, "action": "start"},
+        {"id": 3, "action": "status"}, {"id": 4, "action": "start"})
+
+    assert before["result"]["running"] is False
+    assert started["ok"] is True, started
+    assert started["result"]["started"] is True
+    assert after["result"]["running"] is True
+    assert after["result"]["url"] == url
+    assert again["result"]["started"] is False
+    # The host has exited; the companion it launched still answers.
+    assert httpx.get(url + "/ping", timeout=5).json() == {"message": "pong"}
