@@ -20,7 +20,7 @@ from companion.routes import setup_routes
 from companion.routes.keys import INFERENCE, SERVER_INFO, ServerInfo
 from companion.settings import Settings
 from companion.storage import ApiTokenRepository, ChangeWatch, Database
-from companion.upstream import CHILD_HTTP_THREADS, make_client
+from companion.upstream import CHILD_HTTP_THREADS, make_client, make_local_session
 
 DB_FILE = "bodhi.sqlite"
 TOKEN_USE_FLUSH_SECS = 10.0
@@ -72,7 +72,8 @@ async def build_app(settings: Settings) -> web.Application:
     setup_middlewares(app, tokens=tokens, max_body=settings["BODHI_MAX_REQUEST_BYTES"],
                       allowed_hosts=allowed_hosts(settings["BODHI_HOST"],
                                                   settings["BODHI_PUBLIC_HOST"]))
-    app[INFERENCE] = InferenceService(catalog, pool, client)
+    local = make_local_session()
+    app[INFERENCE] = InferenceService(catalog, pool, local)
     app[SERVER_INFO] = ServerInfo(__version__, public_url(settings))
     setup_routes(app)
 
@@ -87,6 +88,7 @@ async def build_app(settings: Settings) -> web.Application:
 
     async def close(_: web.Application) -> None:
         await client.aclose()
+        await local.close()
         await db.close()
         watch.close()
 

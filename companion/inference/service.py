@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from enum import StrEnum
 from typing import Any
 
-import httpx
+import aiohttp
 
 from companion.auth.principal import Principal
 from companion.errors import ForbiddenError, ModelNotFoundError, UpstreamError
@@ -33,10 +33,10 @@ class Endpoint(StrEnum):
 class UpstreamReply:
     """A model server's reply whose body has not been read yet."""
 
-    def __init__(self, response: httpx.Response, alias: str) -> None:
+    def __init__(self, response: aiohttp.ClientResponse, alias: str) -> None:
         self._response = response
         self._alias = alias
-        self.status = response.status_code
+        self.status = response.status
         self.content_type: str = response.headers.get("content-type", "application/json")
 
     @property
@@ -46,9 +46,9 @@ class UpstreamReply:
     async def chunks(self) -> AsyncIterator[bytes]:
         """The body as it arrives; raises ``UpstreamError`` if the model server goes away."""
         try:
-            async for chunk in self._response.aiter_raw():
+            async for chunk in self._response.content.iter_any():
                 yield chunk
-        except httpx.TransportError as exc:
+        except aiohttp.ClientError as exc:
             raise _lost(self._alias, exc) from exc
 
     async def read(self) -> bytes:
@@ -62,10 +62,11 @@ def _lost(alias: str, exc: Exception) -> UpstreamError:
 
 
 class InferenceService:
-    def __init__(self, catalog: ModelCatalog, pool: LlamaPool, client: httpx.AsyncClient) -> None:
+    def __init__(self, catalog: ModelCatalog, pool: LlamaPool,
+                 session: aiohttp.ClientSession) -> None:
         self._catalog = catalog
         self._pool = pool
-        self._client = client
+        self._session = session
 
     def list_models(self, caller: Principal) -> list[ModelAlias]:
         return [m for m in self._catalog.list() if caller.may_use_model(m.alias)]
@@ -85,32 +86,34 @@ class InferenceService:
                                  code="auth_error-model_not_granted", param="model")
         payload = json.dumps(model.alias.fill_request(body)).encode()
         embeddings = endpoint is Endpoint.EMBEDDINGS
+        stream = bool(body.get("stream"))
         async with self._pool.lease(model, embeddings=embeddings) as lease:
-            response = await self._send(lease, endpoint, payload, bool(body.get("stream")),
-                                        embeddings)
+            response = await self._send(lease, endpoint, payload, stream, embeddings)
             try:
                 yield UpstreamReply(response, model.alias.alias)
             finally:
-                await response.aclose()
+                # llama.cpp closes the connection after a streamed reply while announcing
+                # keep-alive, and an unfinished reply must not go back to the pool either.
+                if stream or not response.content.at_eof():
+                    response.close()
+                else:
+                    response.release()
 
     async def _send(self, lease: Lease, endpoint: Endpoint, payload: bytes, stream: bool,
-                    embeddings: bool) -> httpx.Response:
-        # llama.cpp closes the connection after a streamed reply while announcing keep-alive;
-        # asking for close keeps such a connection out of the pool.
-        headers = {"content-type": "application/json"}
+                    embeddings: bool) -> aiohttp.ClientResponse:
+        headers = {"Content-Type": "application/json"}
         if stream:
-            headers["connection"] = "close"
+            headers["Connection"] = "close"
         process = lease.process
         for attempt in (1, 2):
-            request = self._client.build_request("POST", lease.base_url + endpoint.value,
-                                                 content=payload, headers=headers)
             try:
-                return await self._client.send(request, stream=True)
-            except httpx.ConnectError as exc:
+                return await self._session.post(lease.base_url + endpoint.value, data=payload,
+                                                headers=headers)
+            except aiohttp.ClientConnectorError as exc:
                 # The child died since it was last seen ready: start a new one, once.
                 if attempt == 2 or not await process.confirm_exit():
                     raise _lost(process.alias, exc) from exc
                 await process.ensure_ready(embeddings=embeddings)
-            except httpx.TransportError as exc:
+            except aiohttp.ClientError as exc:
                 raise _lost(process.alias, exc) from exc
         raise AssertionError("unreachable")
