@@ -16,7 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 
 from companion.auth.principal import Principal
 from companion.errors import ForbiddenError, ModelNotFoundError, UpstreamError
@@ -37,12 +37,12 @@ class Endpoint(StrEnum):
 class UpstreamReply:
     """A model server's reply whose body has not been read yet."""
 
-    def __init__(self, response: httpx.Response, alias: str,
+    def __init__(self, response: aiohttp.ClientResponse, alias: str,
                  watch: ReplyWatch | None = None) -> None:
         self._response = response
         self._alias = alias
         self._watch = watch or ReplyWatch()
-        self.status = response.status_code
+        self.status = response.status
         self.content_type: str = response.headers.get("content-type", "application/json")
 
     @property
@@ -52,10 +52,10 @@ class UpstreamReply:
     async def chunks(self) -> AsyncIterator[bytes]:
         """The body as it arrives; raises ``UpstreamError`` if the model server goes away."""
         try:
-            async for chunk in self._response.aiter_raw():
+            async for chunk in self._response.content.iter_any():
                 self._watch.saw(chunk, time.monotonic())
                 yield chunk
-        except httpx.TransportError as exc:
+        except aiohttp.ClientError as exc:
             raise _lost(self._alias, exc) from exc
 
     async def read(self) -> bytes:
@@ -69,11 +69,11 @@ def _lost(alias: str, exc: Exception) -> UpstreamError:
 
 
 class InferenceService:
-    def __init__(self, catalog: ModelCatalog, pool: LlamaPool, client: httpx.AsyncClient,
+    def __init__(self, catalog: ModelCatalog, pool: LlamaPool, session: aiohttp.ClientSession,
                  metrics: Metrics | None = None) -> None:
         self._catalog = catalog
         self._pool = pool
-        self._client = client
+        self._session = session
         self._metrics = metrics or Metrics()
 
     def list_models(self, caller: Principal) -> list[ModelAlias]:
@@ -126,28 +126,30 @@ class InferenceService:
             try:
                 yield UpstreamReply(response, model.alias.alias, watch)
             finally:
-                await response.aclose()
+                # llama.cpp closes the connection after a streamed reply while announcing
+                # keep-alive, and an unfinished reply must not go back to the pool either.
+                if stream or not response.content.at_eof():
+                    response.close()
+                else:
+                    response.release()
                 watch.report(self._metrics, model.alias.alias, endpoint.value, started,
                              time.monotonic(), stream)
 
     async def _send(self, lease: Lease, endpoint: Endpoint, payload: bytes, stream: bool,
-                    embeddings: bool) -> httpx.Response:
-        # llama.cpp closes the connection after a streamed reply while announcing keep-alive;
-        # asking for close keeps such a connection out of the pool.
-        headers = {"content-type": "application/json"}
+                    embeddings: bool) -> aiohttp.ClientResponse:
+        headers = {"Content-Type": "application/json"}
         if stream:
-            headers["connection"] = "close"
+            headers["Connection"] = "close"
         process = lease.process
         for attempt in (1, 2):
-            request = self._client.build_request("POST", lease.base_url + endpoint.value,
-                                                 content=payload, headers=headers)
             try:
-                return await self._client.send(request, stream=True)
-            except httpx.ConnectError as exc:
+                return await self._session.post(lease.base_url + endpoint.value, data=payload,
+                                                headers=headers)
+            except aiohttp.ClientConnectorError as exc:
                 # The child died since it was last seen ready: start a new one, once.
                 if attempt == 2 or not await process.confirm_exit():
                     raise _lost(process.alias, exc) from exc
                 await process.ensure_ready(embeddings=embeddings)
-            except httpx.TransportError as exc:
+            except aiohttp.ClientError as exc:
                 raise _lost(process.alias, exc) from exc
         raise AssertionError("unreachable")
