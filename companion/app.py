@@ -39,7 +39,7 @@ from companion.runtime_settings import RuntimeSettings
 from companion.settings import Settings, public_url
 from companion.storage import ApiTokenRepository, ChangeWatch, Database, SettingOverrideRepository
 from companion.storage.downloads import DownloadRepository
-from companion.upstream import CHILD_HTTP_THREADS, make_client, make_local_session
+from companion.upstream import CHILD_HTTP_THREADS, ChildClient, make_client
 
 DB_FILE = "bodhi.sqlite"
 TOKEN_USE_FLUSH_SECS = 10.0
@@ -125,8 +125,8 @@ async def build_app(settings: Settings) -> web.Application:
                       origin_allowed=apps.grants.origin_has_grant)
     app[IDENTITY], app[TOKENS], app[RUNTIME_SETTINGS] = identity, tokens, runtime
     app[APPS] = apps
-    local = make_local_session()
-    app[INFERENCE] = InferenceService(catalog, pool, local, metrics)
+    children = ChildClient()
+    app[INFERENCE] = InferenceService(catalog, pool, children, metrics)
     app[METRICS] = metrics
     app[SERVER_INFO] = ServerInfo(__version__, public_url(settings))
     app[MODELS] = models
@@ -155,7 +155,7 @@ async def build_app(settings: Settings) -> web.Application:
     async def close(_: web.Application) -> None:
         await client.aclose()
         await identity.close()
-        await local.close()
+        await children.close()
         await db.close()
         watch.close()
         apps.close()

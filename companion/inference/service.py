@@ -16,14 +16,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 from companion.auth.principal import Principal
 from companion.errors import ForbiddenError, ModelNotFoundError, UpstreamError
 from companion.inference.pool import Lease, LlamaPool
 from companion.inference.process import LlamaProcess
 from companion.metrics import Metrics, ReplyWatch
 from companion.models import ModelAlias, ModelCatalog, ResolvedModel
+from companion.upstream import ChildClient, ChildLost, ChildReply, ChildUnreachable
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +36,12 @@ class Endpoint(StrEnum):
 class UpstreamReply:
     """A model server's reply whose body has not been read yet."""
 
-    def __init__(self, response: aiohttp.ClientResponse, alias: str,
-                 watch: ReplyWatch | None = None) -> None:
-        self._response = response
+    def __init__(self, reply: ChildReply, alias: str, watch: ReplyWatch | None = None) -> None:
+        self._reply = reply
         self._alias = alias
         self._watch = watch or ReplyWatch()
-        self.status = response.status
-        self.content_type: str = response.headers.get("content-type", "application/json")
+        self.status = reply.status
+        self.content_type = reply.content_type
 
     @property
     def is_event_stream(self) -> bool:
@@ -52,10 +50,10 @@ class UpstreamReply:
     async def chunks(self) -> AsyncIterator[bytes]:
         """The body as it arrives; raises ``UpstreamError`` if the model server goes away."""
         try:
-            async for chunk in self._response.content.iter_any():
+            async for chunk in self._reply.chunks():
                 self._watch.saw(chunk, time.monotonic())
                 yield chunk
-        except aiohttp.ClientError as exc:
+        except ChildLost as exc:
             raise _lost(self._alias, exc) from exc
 
     async def read(self) -> bytes:
@@ -69,11 +67,11 @@ def _lost(alias: str, exc: Exception) -> UpstreamError:
 
 
 class InferenceService:
-    def __init__(self, catalog: ModelCatalog, pool: LlamaPool, session: aiohttp.ClientSession,
+    def __init__(self, catalog: ModelCatalog, pool: LlamaPool, children: ChildClient,
                  metrics: Metrics | None = None) -> None:
         self._catalog = catalog
         self._pool = pool
-        self._session = session
+        self._children = children
         self._metrics = metrics or Metrics()
 
     def list_models(self, caller: Principal) -> list[ModelAlias]:
@@ -126,30 +124,22 @@ class InferenceService:
             try:
                 yield UpstreamReply(response, model.alias.alias, watch)
             finally:
-                # llama.cpp closes the connection after a streamed reply while announcing
-                # keep-alive, and an unfinished reply must not go back to the pool either.
-                if stream or not response.content.at_eof():
-                    response.close()
-                else:
-                    response.release()
+                response.finish()
                 watch.report(self._metrics, model.alias.alias, endpoint.value, started,
                              time.monotonic(), stream)
 
     async def _send(self, lease: Lease, endpoint: Endpoint, payload: bytes, stream: bool,
-                    embeddings: bool) -> aiohttp.ClientResponse:
-        headers = {"Content-Type": "application/json"}
-        if stream:
-            headers["Connection"] = "close"
+                    embeddings: bool) -> ChildReply:
         process = lease.process
         for attempt in (1, 2):
             try:
-                return await self._session.post(lease.base_url + endpoint.value, data=payload,
-                                                headers=headers)
-            except aiohttp.ClientConnectorError as exc:
+                return await self._children.post_json(lease.base_url + endpoint.value, payload,
+                                                      stream=stream)
+            except ChildUnreachable as exc:
                 # The child died since it was last seen ready: start a new one, once.
                 if attempt == 2 or not await process.confirm_exit():
                     raise _lost(process.alias, exc) from exc
                 await process.ensure_ready(embeddings=embeddings)
-            except aiohttp.ClientError as exc:
+            except ChildLost as exc:
                 raise _lost(process.alias, exc) from exc
         raise AssertionError("unreachable")

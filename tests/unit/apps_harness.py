@@ -30,7 +30,7 @@ from companion.routes import apps as apps_routes
 from companion.routes import events, oauth, openai
 from companion.routes.keys import APPS, INFERENCE, SERVER_INFO, ServerInfo
 from companion.storage import Database
-from companion.upstream import make_local_session
+from companion.upstream import ChildClient
 
 Client = TestClient[web.Request, web.Application]
 SESSION_PREFIX = "test-session-"
@@ -113,7 +113,7 @@ async def harness(aiohttp_client: Any, db: Database, tokens: ApiTokenService,
     app[APPS] = apps
     (tmp_path / "aliases").mkdir(exist_ok=True)
     catalog = ModelCatalog(tmp_path / "aliases", tmp_path / "hf" / "hub")
-    local = make_local_session()
+    local = ChildClient()
     app[INFERENCE] = InferenceService(catalog, _pool(tmp_path, http), local)
     app[SERVER_INFO] = ServerInfo("test", BASE)
     for module in (apps_routes, oauth, events, openai):
