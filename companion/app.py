@@ -13,7 +13,7 @@ from companion import __version__
 from companion.apps import AppServices
 from companion.auth import ApiTokenService, ensure_owner_secret
 from companion.auth.identity import open_identity
-from companion.events import EventBus
+from companion.events import MODELS_CHANGED, EventBus
 from companion.inference import LaunchConfig, LlamaPool
 from companion.inference.pool import PoolLimits
 from companion.inference.service import InferenceService
@@ -111,8 +111,10 @@ async def build_app(settings: Settings) -> web.Application:
                      keep_alive_secs=lambda: int(settings["BODHI_KEEP_ALIVE_SECS"]),
                      limits=pool_limits(settings), on_load=metrics.model_loaded)
     metrics.count_loaded(lambda: len(pool.loaded()))
-    catalog = ModelCatalog(home / "aliases", settings.hf_home / "hub")
-    apps = AppServices.build(db, home, public_url(settings), EventBus())
+    bus = EventBus()
+    catalog = ModelCatalog(home / "aliases", settings.hf_home / "hub",
+                           on_change=lambda names: bus.publish(MODELS_CHANGED, {"models": names}))
+    apps = AppServices.build(db, home, public_url(settings), bus)
     models = model_services(settings, db, catalog, metrics)
 
     app = web.Application(client_max_size=settings["BODHI_MAX_REQUEST_BYTES"])

@@ -12,6 +12,7 @@ import importlib.util
 import logging
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,9 +61,13 @@ def embedded_model() -> ResolvedModel | None:
 
 
 class ModelCatalog:
-    def __init__(self, aliases_dir: Path, hub_dir: Path) -> None:
+    def __init__(self, aliases_dir: Path, hub_dir: Path,
+                 on_change: Callable[[list[str]], None] | None = None) -> None:
+        """``on_change`` hears the model names whenever a refresh finds the set changed."""
         self._aliases_dir = aliases_dir
         self._hub_dir = hub_dir
+        self._on_change = on_change
+        self._refreshed = False
         self._by_name: dict[str, ModelAlias] = {}
         self._paths: dict[str, Path] = {}
         self._alias_files: dict[str, Path] = {}
@@ -87,9 +92,13 @@ class ModelCatalog:
         for alias in user_aliases:
             by_name[alias.alias] = alias
             paths.pop(alias.alias, None)
+        changed = self._refreshed and by_name != self._by_name
+        self._refreshed = True
         self._by_name, self._paths, self._alias_files = by_name, paths, files
         self.errors = errors
         self._aliases_stamp = self._current_aliases_stamp()
+        if changed and self._on_change is not None:
+            self._on_change(sorted(by_name))
 
     def _current_aliases_stamp(self) -> tuple[int, ...]:
         """Changes when an alias file is added, removed or edited in place."""

@@ -16,6 +16,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from companion.apps.pairing import pair_extension
 from tests.conftest import Companion
+from tests.integration.test_downloads_api import power_token
 
 MODEL = "smollm2:135m"
 ORIGIN = "http://127.0.0.1:8001"
@@ -115,6 +116,27 @@ async def test_events_socket_on_the_real_server(shared_companion: Companion,
             seen = set()
             while not {"access_request.created", "grant.created"} <= seen:
                 seen.add((await ws.receive_json())["type"])
+
+
+async def test_events_socket_hears_model_changes(shared_companion: Companion,
+                                                 credential: str) -> None:
+    headers = power_token(shared_companion)
+    aliases = shared_companion.url + "/bodhi/v1/models/alias"
+    async with aiohttp.ClientSession() as session, \
+            session.ws_connect(shared_companion.url + "/bodhi/v1/events") as ws:
+        await ws.send_json({"type": "auth", "token": credential})
+        async with asyncio.timeout(15):
+            assert (await ws.receive_json())["type"] == "hello"
+            made = await asyncio.to_thread(httpx.post, f"{aliases}/{MODEL}/copy",
+                                           headers=headers, json={"alias": "events-copy"})
+            assert made.status_code == 201, made.text
+            try:
+                message = await ws.receive_json()
+                while message["type"] != "models.changed":
+                    message = await ws.receive_json()
+                assert "events-copy" in message["data"]["models"]
+            finally:
+                await asyncio.to_thread(httpx.delete, f"{aliases}/events-copy", headers=headers)
 
 
 def test_native_host_pairing_is_seen_by_the_running_server(shared_companion: Companion

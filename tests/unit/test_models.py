@@ -307,6 +307,24 @@ def test_new_files_and_aliases_appear_without_rebuilding(hub: Path, aliases: Pat
     assert catalog.resolve("fresh").path == link
 
 
+def test_changes_to_the_model_set_are_announced(hub: Path, aliases: Path,
+                                                add_model: AddModel) -> None:
+    heard: list[list[str]] = []
+    catalog = ModelCatalog(aliases, hub, on_change=heard.append)
+    catalog.list()
+    assert heard == []  # the first look and an unchanged one announce nothing
+
+    add_model(REPO, "m-Q4_0.gguf")
+    catalog.refresh()
+    assert heard and f"{REPO}:Q4_0" in heard[-1]
+
+    write_alias(aliases, "new.yaml", f"alias: fresh\nrepo: {REPO}\nfilename: m-Q4_0.gguf\n")
+    catalog.resolve("fresh")
+    assert len(heard) == 2 and "fresh" in heard[-1]
+    catalog.list()
+    assert len(heard) == 2
+
+
 def test_removed_alias_file_disappears(hub: Path, aliases: Path, add_model: AddModel) -> None:
     add_model(REPO, "m-Q4_0.gguf")
     path = write_alias(aliases, "gone.yaml", f"alias: gone\nrepo: {REPO}\nfilename: m-Q4_0.gguf\n")
