@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shlex
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
@@ -47,23 +47,26 @@ TOKEN_USE_FLUSH_SECS = 10.0
 log = logging.getLogger(__name__)
 
 
-async def _flush_periodically(tokens: ApiTokenService) -> None:
-    while True:
-        await asyncio.sleep(TOKEN_USE_FLUSH_SECS)
-        try:
-            await tokens.flush_last_used()
-        except Exception:
-            log.exception("could not record API token use")
+def _every(secs: float, name: str, work: Callable[[], Awaitable[None]]
+           ) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context running ``work`` every ``secs`` while the app runs, and once at the end
+    (so batched writes such as last-use times are not lost on shutdown)."""
 
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(secs)
+            try:
+                await work()
+            except Exception:
+                log.exception("periodic %s failed", name)
 
-async def _maintain_apps(apps: AppServices) -> None:
-    while True:
-        await asyncio.sleep(TOKEN_USE_FLUSH_SECS)
-        try:
-            await apps.flush_last_used()
-            await apps.requests.expire_drafts()
-        except Exception:
-            log.exception("could not record app use or expire access requests")
+    async def context(_: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(loop(), name=name)
+        yield
+        task.cancel()
+        await work()
+
+    return context
 
 
 def pool_limits(settings: Settings) -> PoolLimits:
@@ -94,6 +97,11 @@ def launch_config(settings: Settings) -> LaunchConfig:
     )
 
 
+async def _maintain_apps(apps: AppServices) -> None:
+    await apps.flush_last_used()
+    await apps.requests.expire_drafts()
+
+
 async def build_app(settings: Settings) -> web.Application:
     home = settings.home
     ensure_owner_secret(home)
@@ -105,13 +113,11 @@ async def build_app(settings: Settings) -> web.Application:
     runtime = RuntimeSettings(settings, SettingOverrideRepository(db), {
         "BODHI_LOG_LEVEL": lambda level: logging.getLogger().setLevel(level)})
     await runtime.load()
-    client = make_client()
-    metrics = Metrics()
+    client, children, metrics, bus = make_client(), ChildClient(), Metrics(), EventBus()
     pool = LlamaPool(launch_config(settings), client,
                      keep_alive_secs=lambda: int(settings["BODHI_KEEP_ALIVE_SECS"]),
                      limits=pool_limits(settings), on_load=metrics.model_loaded)
     metrics.count_loaded(lambda: len(pool.loaded()))
-    bus = EventBus()
     catalog = ModelCatalog(home / "aliases", settings.hf_home / "hub",
                            on_change=lambda names: bus.publish(MODELS_CHANGED, {"models": names}))
     apps = AppServices.build(db, home, public_url(settings), bus)
@@ -126,45 +132,29 @@ async def build_app(settings: Settings) -> web.Application:
                       verifiers=[apps.extension.verify, apps.tokens.verify],
                       origin_allowed=apps.grants.origin_has_grant)
     app[IDENTITY], app[TOKENS], app[RUNTIME_SETTINGS] = identity, tokens, runtime
-    app[APPS] = apps
-    children = ChildClient()
+    app[APPS], app[MODELS], app[METRICS] = apps, models, metrics
     app[INFERENCE] = InferenceService(catalog, pool, children, metrics)
-    app[METRICS] = metrics
     app[SERVER_INFO] = ServerInfo(__version__, public_url(settings))
-    app[MODELS] = models
     setup_routes(app)
-
-    async def record_token_use(_: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(_flush_periodically(tokens), name="token-last-used")
-        yield
-        task.cancel()
-        await tokens.flush_last_used()
-
-    async def maintain_apps(_: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(_maintain_apps(apps), name="apps-maintenance")
-        yield
-        task.cancel()
-        await apps.flush_last_used()
 
     async def run_downloads(_: web.Application) -> AsyncIterator[None]:
         await models.downloads.start()
         yield
 
-    async def stop_children(_: web.Application) -> None:
+    async def stop_work(_: web.Application) -> None:
         await models.downloads.stop()
         await pool.stop_all()
 
     async def close(_: web.Application) -> None:
-        await client.aclose()
-        await identity.close()
-        await children.close()
+        await asyncio.gather(client.aclose(), children.close(), identity.close())
         await db.close()
         watch.close()
         apps.close()
 
-    app.cleanup_ctx.append(record_token_use)
-    app.cleanup_ctx.append(maintain_apps)
-    app.cleanup_ctx.append(run_downloads)
-    app.on_shutdown.append(stop_children)
+    app.cleanup_ctx.extend([
+        _every(TOKEN_USE_FLUSH_SECS, "token-last-used", tokens.flush_last_used),
+        _every(TOKEN_USE_FLUSH_SECS, "apps-maintenance", lambda: _maintain_apps(apps)),
+        run_downloads])
+    app.on_shutdown.append(stop_work)
     app.on_cleanup.append(close)
     return app

@@ -24,7 +24,7 @@ from companion.middleware.cors import (
 from companion.middleware.credentials import credential_middleware
 from companion.middleware.errors import error_middleware
 from companion.middleware.hosts import host_check_middleware
-from companion.middleware.metrics import request_metrics_middleware
+from companion.middleware.metrics import remember_sent_status, request_metrics_middleware
 from companion.middleware.session import SessionResolver, session_middleware
 
 
@@ -61,3 +61,4 @@ def setup_middlewares(app: web.Application, *, allowed_hosts: frozenset[str], ma
         access_middleware(),
     ])
     app.on_response_prepare.append(cors_on_prepare)
+    app.on_response_prepare.append(remember_sent_status)
