@@ -210,3 +210,19 @@ def test_log_level_edit_takes_effect_live(local: Companion, owner: httpx.Client)
     log = local.log_text()
     assert "/marker-at-info" in log
     assert "/marker-at-warning" not in log  # the access log is at info level
+
+
+def test_keep_alive_edit_takes_effect_live(local: Companion, owner: httpx.Client) -> None:
+    """The default keeps a model 300 s; set to 1 s at runtime, the next idle child unloads."""
+    url = local.url + "/bodhi/v1/settings/BODHI_KEEP_ALIVE_SECS"
+    _, raw = _create(owner, local.url)
+    try:
+        assert owner.put(url, json={"value": 1}).json()["current_value"] == 1
+        chat = httpx.post(local.url + "/v1/chat/completions", headers=_bearer(raw), timeout=120,
+                          json={"model": MODEL, "max_tokens": 1,
+                                "messages": [{"role": "user", "content": "hi"}]})
+        assert chat.status_code == 200, chat.text
+        assert local.children()
+        assert wait_until(lambda: not local.children(), timeout=20)
+    finally:
+        owner.delete(url)
