@@ -5,9 +5,10 @@ native-messaging host (which runs as the OS user, see ``companion.apps.pairing``
 exchange for a short code printed by ``bodhi pair``. Only this credential may create access
 requests for browser origins. Pairing codes carry about 40 bits and the pairing endpoint is
 public, so guessing is bounded: after ``MAX_PAIRING_FAILURES`` wrong codes every open code is
-burned (an attacker gets fewer than that many guesses at any one code). Validated credentials are cached in memory; the cache is dropped
-on any change here and whenever another process commits to the database (``ChangeWatch``), so
-a revoke from the CLI is honoured on the server's very next request.
+burned (an attacker gets fewer than that many guesses at any one code). Validated credentials
+are cached in memory; the cache is dropped on any change here and whenever another process
+commits to the database (``ChangeWatch``), so a revoke from the CLI is honoured on the
+server's very next request.
 """
 
 from __future__ import annotations

@@ -15,9 +15,10 @@ from companion.auth.owner_login import redeem_ticket
 from companion.auth.principal import OWNER_USER_ID, Principal, PrincipalKind, Role
 from companion.auth.sessions import SESSION_COOKIE, SESSION_TTL_SECS
 from companion.auth.setup import AuthMode, OidcConfig
-from companion.errors import AuthenticationError, ForbiddenError
+from companion.errors import AuthenticationError
 from companion.middleware.access import optional_auth, public, requires
 from companion.middleware.auth import PRINCIPAL
+from companion.middleware.session import refuse_cross_site
 from companion.routes.bodies import read_json
 from companion.routes.identity_keys import IDENTITY
 from companion.routes.keys import SERVER_INFO
@@ -65,9 +66,7 @@ def _moving_on(location: str) -> web.Response:
 
 @public
 async def setup(request: web.Request) -> web.Response:
-    if request.headers.get("Sec-Fetch-Site") in {"cross-site", "same-site"}:
-        raise ForbiddenError("Setup cannot be done from another site.",
-                             code="auth_error-cross_site_request")
+    refuse_cross_site(request)
     body = SetupRequest.model_validate(await read_json(request, SetupRequest))
     oidc = (OidcConfig(body.issuer or "", body.client_id or "", body.client_secret)
             if body.mode == "oidc" else None)
@@ -153,6 +152,8 @@ async def callback(request: web.Request) -> web.Response:
 async def logout(request: web.Request) -> web.Response:
     session_id = request.cookies.get(SESSION_COOKIE)
     if session_id:
+        # A public route skips the session step, so its CSRF check is made here.
+        refuse_cross_site(request)
         await request.app[IDENTITY].sessions.end(session_id)
     response = web.json_response({"location": "/"})
     response.del_cookie(SESSION_COOKIE, path="/")
