@@ -18,6 +18,7 @@ from companion.auth.setup import AuthMode, OidcConfig
 from companion.errors import AuthenticationError
 from companion.middleware.access import optional_auth, public, requires
 from companion.middleware.auth import PRINCIPAL
+from companion.middleware.body_limit import small_body
 from companion.middleware.session import refuse_cross_site
 from companion.routes.bodies import read_json
 from companion.routes.identity_keys import IDENTITY
@@ -65,6 +66,7 @@ def _moving_on(location: str) -> web.Response:
 
 
 @public
+@small_body
 async def setup(request: web.Request) -> web.Response:
     refuse_cross_site(request)
     body = SetupRequest.model_validate(await read_json(request, SetupRequest))
@@ -139,6 +141,7 @@ async def callback_redirect(request: web.Request) -> web.Response:
 
 
 @public
+@small_body
 async def callback(request: web.Request) -> web.Response:
     body = CallbackRequest.model_validate(await read_json(request, CallbackRequest))
     session_id = await _finish(request, body.code, body.state)
@@ -149,6 +152,7 @@ async def callback(request: web.Request) -> web.Response:
 
 
 @public
+@small_body
 async def logout(request: web.Request) -> web.Response:
     session_id = request.cookies.get(SESSION_COOKIE)
     if session_id:
@@ -183,6 +187,7 @@ def request_json(record: AccessRequestRecord) -> dict[str, Any]:
 
 
 @requires(None, session_only=True)
+@small_body
 async def request_access(request: web.Request) -> web.Response:
     record = await request.app[IDENTITY].users.request_access(request[PRINCIPAL])
     return web.json_response(request_json(record), status=201)

@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient
 from companion.app import build_app
 from companion.auth.owner_login import issue_ticket
 from companion.auth.sessions import SESSION_COOKIE
+from companion.middleware.body_limit import SMALL_BODY_BYTES
 from companion.routes.events import CLOSE_UNAUTHORIZED, MAX_CLIENT_MESSAGE_BYTES
 from companion.settings import load_settings
 from companion.storage import Database
@@ -115,3 +116,26 @@ async def test_rebound_host_names_are_refused(signed: Signed, path: str) -> None
         "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
     assert response.status == 403
     assert "Host not allowed" in await response.text()
+
+
+@pytest.mark.parametrize("path", ["/bodhi/v1/apps/extension/pair", "/oauth/token",
+                                  "/bodhi/v1/apps/request-access", "/bodhi/v1/logout"])
+async def test_control_routes_refuse_big_bodies_before_reading(signed: Signed,
+                                                               path: str) -> None:
+    big = b'{"code": "' + b"A" * SMALL_BODY_BYTES + b'"}'
+    response = await signed.client.post(path, data=big,
+                                        headers={"Content-Type": "application/json"})
+    assert response.status == 413
+
+
+async def test_control_routes_need_a_length(signed: Signed) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"code": '
+        yield b'"K7QX-M2PD"}'
+
+    response = await signed.client.post("/bodhi/v1/apps/extension/pair", data=chunks())
+    assert response.status == 400
+    assert (await response.json())["error"]["code"] == "length_required"
+    small = await signed.client.post("/bodhi/v1/apps/extension/pair",
+                                     json={"code": "K7QX-M2PD"})
+    assert (await small.json())["error"]["code"] == "pairing_code_invalid"
