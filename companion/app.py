@@ -12,7 +12,7 @@ from aiohttp import web
 from companion import __version__
 from companion.apps import AppServices
 from companion.auth import ApiTokenService, ensure_owner_secret
-from companion.auth.identity import open_identity
+from companion.auth.identity import checked_box, open_identity
 from companion.events import MODELS_CHANGED, EventBus
 from companion.inference import LaunchConfig, LlamaPool
 from companion.inference.pool import PoolLimits
@@ -109,7 +109,8 @@ async def build_app(settings: Settings) -> web.Application:
     db = await Database.open(home / DB_FILE)
     watch = ChangeWatch(db.path)
     tokens = ApiTokenService(ApiTokenRepository(db), watch)
-    identity = await open_identity(home, db, tokens)
+    box = await checked_box(home, settings["BODHI_ENCRYPTION_KEY"], db)
+    identity = await open_identity(home, db, tokens, box)
     runtime = RuntimeSettings(settings, SettingOverrideRepository(db), {
         "BODHI_LOG_LEVEL": lambda level: logging.getLogger().setLevel(level)})
     await runtime.load()

@@ -15,11 +15,19 @@ from typing import Any
 from companion import __version__
 from companion.app import DB_FILE
 from companion.auth import ApiTokenService, TokenScope, ensure_owner_secret
+from companion.auth.identity import checked_box
 from companion.auth.owner_login import issue_ticket, owner_login_url
-from companion.auth.setup import AuthMode, OidcConfig, SetupService
+from companion.auth.setup import AuthMode, OidcConfig, SetupService, SetupState
 from companion.auth.tokens import ApiToken
 from companion.errors import BodhiError
-from companion.settings import SETTINGS, Settings, Source, load_settings, public_url
+from companion.settings import (
+    SETTINGS,
+    Settings,
+    Source,
+    load_settings,
+    public_url,
+    shown_value,
+)
 from companion.storage import (
     ApiTokenRepository,
     AppStateRepository,
@@ -139,7 +147,8 @@ def _show_config(settings: Settings) -> None:
             settings, lambda db: SettingOverrideRepository(db).all())))
     width = max(len(s.name) for s in SETTINGS)
     for setting, resolved in settings.items():
-        print(f"{setting.name:<{width}}  {resolved.value!s:<30}  ({resolved.source.value})")
+        shown = shown_value(setting, resolved.value)
+        print(f"{setting.name:<{width}}  {shown!s:<30}  ({resolved.source.value})")
 
 
 async def _with_db(settings: Settings, action: Callable[[Database], Awaitable[Any]]) -> Any:
@@ -221,8 +230,11 @@ def _setup_command(args: argparse.Namespace, settings: Settings) -> None:
     if mode is AuthMode.OIDC:
         secret = args.client_secret or os.environ.get("BODHI_OIDC_CLIENT_SECRET")
         oidc = OidcConfig(args.issuer or "", args.client_id or "", secret)
-    state = asyncio.run(_with_db(settings, lambda db: SetupService(
-        AppStateRepository(db)).setup(mode, args.name, oidc)))
+    async def run_setup(db: Database) -> SetupState:
+        box = await checked_box(settings.home, settings["BODHI_ENCRYPTION_KEY"], db)
+        return await SetupService(AppStateRepository(db), box).setup(mode, args.name, oidc)
+
+    state = asyncio.run(_with_db(settings, run_setup))
     print(f"Set up '{state.name}' in {state.auth_mode.value} mode.")
 
 

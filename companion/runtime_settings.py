@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from companion.errors import BadRequestError, NotFoundError
-from companion.settings import SETTINGS_BY_NAME, Setting, Settings
+from companion.settings import SETTINGS_BY_NAME, Setting, Settings, shown_value
 from companion.storage import SettingOverrideRepository
 
 Applier = Callable[[Any], None]
@@ -80,7 +80,8 @@ class RuntimeSettings:
 
     def _view(self, setting: Setting) -> SettingView:
         default = setting.default()
-        return SettingView(setting.name, self._settings[setting.name], default,
+        return SettingView(setting.name, shown_value(setting, self._settings[setting.name]),
+                           default,
                            self._settings.source(setting.name).value,
                            {"type": _type_name(default), "env": setting.env_var,
                             "flag": setting.flag, "runtime_editable": setting.runtime_editable,

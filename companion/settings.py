@@ -92,6 +92,7 @@ class Setting:
     help: str
     runtime_editable: bool = False
     env: str = ""
+    secret: bool = False          # never shown: the settings API and `bodhi config` mask it
 
     @property
     def env_var(self) -> str:
@@ -138,6 +139,11 @@ SETTINGS: tuple[Setting, ...] = (
             "How long a request waits for its model to load (and for room to load it)."),
     Setting("BODHI_MAX_DOWNLOADS", _parse_positive_int, lambda: 2,
             "Model downloads that run at once; more wait their turn."),
+    Setting("BODHI_ENCRYPTION_KEY", str, lambda: "",
+            "Key for secrets stored in the databases: a base64-encoded 32-byte key, or a "
+            "passphrase (12+ characters, stretched with scrypt). Empty: a key generated in "
+            "$BODHI_HOME/encryption.key. Prefer the environment to the command line.",
+            secret=True),
     Setting("HF_HOME", _parse_path, _default_hf_home,
             "Hugging Face home; models are found in and downloaded to its hub/ cache."),
 )
@@ -250,6 +256,14 @@ def _resolve_one(
         return Resolved(_parse(setting, file_values[setting.name], "settings.yaml"),
                         Source.SETTINGS_FILE)
     return Resolved(setting.default(), Source.DEFAULT)
+
+
+MASKED = "********"
+
+
+def shown_value(setting: Setting, value: Any) -> Any:
+    """What a listing may show of ``value``: secrets only as whether they are set."""
+    return MASKED if setting.secret and value else value
 
 
 def public_url(settings: Settings) -> str:

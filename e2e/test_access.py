@@ -162,6 +162,20 @@ def test_no_page_api_can_approve_a_request(paired: Browser, page_b: Page) -> Non
     assert access_outcome(page_b) == {"error": ["BodhiError", "access_denied"]}
 
 
+def test_one_consent_window_per_origin_at_a_time(paired: Browser, page_b: Page) -> None:
+    consent = ask_access(paired, page_b, {"scopes": ["chat"]})
+
+    second = page_b.evaluate("""() => Promise.race([
+        window.bodhi.requestAccess({scopes: ['chat']}).then(
+            () => 'granted', (error) => [error.name, error.code]),
+        new Promise((resolve) => setTimeout(() => resolve('another window opened'), 5000))])""")
+
+    assert second == ["BodhiError", "api_error"]
+    assert len([p for p in paired.context.pages if "consent.html" in p.url]) == 1
+    consent.get_by_test_id("consent-deny").click()
+    assert access_outcome(page_b) == {"error": ["BodhiError", "access_denied"]}
+
+
 def _slots_busy(companion: Companion) -> bool:
     busy = False
     for child in companion.children():

@@ -19,6 +19,15 @@ from native_host.framing import FrameError, read_frame, write_frame
 __all__ = ["ACTIONS", "handle", "main", "serve"]
 
 UNKNOWN_CALLER = Caller("unknown", None)
+MAX_ID_CHARS = 200
+
+
+def _request_id(message: dict[str, Any]) -> Any:
+    """The id to echo: a short string or number, else ``None`` (a reply stays bounded)."""
+    value = message.get("id")
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    return value if len(str(value)) <= MAX_ID_CHARS else None
 
 
 def _error(request_id: Any, code: str, message: str) -> dict[str, Any]:
@@ -26,11 +35,12 @@ def _error(request_id: Any, code: str, message: str) -> dict[str, Any]:
 
 
 def handle(message: dict[str, Any], caller: Caller = UNKNOWN_CALLER) -> dict[str, Any]:
-    request_id = message.get("id")
+    request_id = _request_id(message)
     action = ACTIONS.get(str(message.get("action")))
     if action is None:
         return _error(request_id, "unknown_action",
-                      f"unknown action {message.get('action')!r}; known: {sorted(ACTIONS)}")
+                      f"unknown action {str(message.get('action'))[:100]!r}; "
+                      f"known: {sorted(ACTIONS)}")
     try:
         return {"id": request_id, "ok": True, "result": action(message, caller)}
     except ActionError as exc:
@@ -53,7 +63,7 @@ def serve(inp: BinaryIO, out: BinaryIO, caller: Caller = UNKNOWN_CALLER) -> None
         try:
             write_frame(out, handle(message, caller))
         except FrameError as exc:
-            write_frame(out, _error(message.get("id"), "reply_too_large", str(exc)))
+            write_frame(out, _error(_request_id(message), "reply_too_large", str(exc)))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,13 +3,17 @@
 The extension proves itself with ``bodhiext_<43 url-safe chars>``, issued either by the
 native-messaging host (which runs as the OS user, see ``companion.apps.pairing``) or in
 exchange for a short code printed by ``bodhi pair``. Only this credential may create access
-requests for browser origins. Validated credentials are cached in memory; the cache is dropped
-on any change here and whenever another process commits to the database (``ChangeWatch``), so
-a revoke from the CLI is honoured on the server's very next request.
+requests for browser origins. Pairing codes carry about 40 bits and the pairing endpoint is
+public, so guessing is bounded: after ``MAX_PAIRING_FAILURES`` wrong codes every open code is
+burned (an attacker gets fewer than that many guesses at any one code). Validated credentials
+are cached in memory; the cache is dropped on any change here and whenever another process
+commits to the database (``ChangeWatch``), so a revoke from the CLI is honoured on the
+server's very next request.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 import time
@@ -32,6 +36,9 @@ PAIRING_CODE_TTL_SECS = 300
 # No 0/O, 1/I/L: codes are read off a terminal and typed into a popup.
 _CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 _CODE_CHARS = 8
+MAX_PAIRING_FAILURES = 10
+
+log = logging.getLogger(__name__)
 
 # Which role a user acts with; ``None`` for an unknown (removed) user.
 RoleLookup = Callable[[str], Awaitable[Role | None]]
@@ -74,6 +81,7 @@ class ExtensionService:
         self._roles = roles
         self._valid: dict[str, ExtensionCredential] = {}
         self._last_used: dict[str, int] = {}
+        self._pairing_failures = 0
 
     async def issue(self, user_id: str, extension_id: str, browser: str
                     ) -> tuple[ExtensionCredential, str]:
@@ -98,11 +106,22 @@ class ExtensionService:
         """Exchange a pairing code (single use) for a new credential."""
         used = await self._repo.use_code(digest(normalise_code(code)), int(time.time()))
         if used is None:
+            await self._count_failure()
             raise BadRequestError("This pairing code is wrong, expired or already used; "
                                   "run 'bodhi pair' for a new one.",
                                   code="pairing_code_invalid", param="code")
+        self._pairing_failures = 0
         _, raw = await self.issue(used.user_id, extension_id, browser)
         return raw
+
+    async def _count_failure(self) -> None:
+        self._pairing_failures += 1
+        if self._pairing_failures < MAX_PAIRING_FAILURES:
+            return
+        self._pairing_failures = 0
+        burned = await self._repo.burn_codes(int(time.time()))
+        log.warning("%d wrong pairing codes: cancelled %d open code(s)", MAX_PAIRING_FAILURES,
+                    burned)
 
     async def list(self) -> list[ExtensionCredential]:
         return [ExtensionCredential.from_record(r) for r in await self._repo.list_credentials()]

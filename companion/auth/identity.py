@@ -2,7 +2,9 @@
 
 ``open_identity`` opens ``$BODHI_HOME/session.sqlite`` beside the main database and wires
 the services to each other (sessions refresh through the OIDC client; user changes end
-sessions and drop cached tokens).
+sessions and drop cached tokens). ``checked_box`` loads the key for secrets at rest and checks
+it against the database; ``open_identity`` then seals any secret older versions stored in
+clear.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from companion.auth.sessions import SessionService
 from companion.auth.setup import SetupService
 from companion.auth.tokens import ApiTokenService
 from companion.auth.users import UserService
+from companion.secrets_box import SecretBox, check_label, load_box
 from companion.storage import (
     SESSION_MIGRATIONS,
     AccessRequestRepository,
@@ -28,6 +31,7 @@ from companion.storage import (
 )
 
 SESSION_DB_FILE = "session.sqlite"
+KEY_CHECK_STATE = "encryption_key_check"
 
 
 @dataclass(frozen=True)
@@ -43,12 +47,25 @@ class Identity:
         await self.session_db.close()
 
 
-async def open_identity(home: Path, db: Database, tokens: ApiTokenService,
+async def checked_box(home: Path, key_setting: str, db: Database) -> SecretBox:
+    """The box for secrets at rest, refused (not raised) when the key is not the stored one."""
+    box = load_box(home, key_setting)
+    state = AppStateRepository(db)
+    fresh = check_label(box, (await state.all()).get(KEY_CHECK_STATE))
+    if fresh is not None:
+        await state.put_all({KEY_CHECK_STATE: fresh})
+    return box
+
+
+async def open_identity(home: Path, db: Database, tokens: ApiTokenService, box: SecretBox,
                         transport: httpx.AsyncBaseTransport | None = None) -> Identity:
     session_db = await Database.open(home / SESSION_DB_FILE, SESSION_MIGRATIONS)
     session_repo = SessionRepository(session_db)
-    setup = SetupService(AppStateRepository(db))
-    sessions = SessionService(session_repo)
+    setup = SetupService(AppStateRepository(db), box)
+    sessions = SessionService(session_repo, box)
+    if box.usable:
+        await setup.seal_plaintext()
+        await sessions.seal_plaintext()
     oidc = OidcLogin(setup, session_repo, transport)
     sessions.refresher = oidc.refresh
     users = UserService(UserRepository(db), AccessRequestRepository(db), sessions, tokens,

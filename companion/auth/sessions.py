@@ -2,7 +2,8 @@
 
 A session belongs to one user and carries the role it acts with. Sessions of OIDC users
 also hold the provider's refresh token: when the provider's access token has expired, the
-next request refreshes it, and a refused refresh ends the session.
+next request refreshes it, and a refused refresh ends the session. Refresh tokens are
+stored sealed with the ``SecretBox``, bound to their session row.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from companion.auth.principal import Principal, PrincipalKind, Role
+from companion.secrets_box import SecretBox, SecretKeyError, is_sealed
 from companion.storage import SessionRecord, SessionRepository
 
 SESSION_COOKIE = "bodhiapp_session_id"
@@ -37,20 +39,29 @@ def _digest(session_id: str) -> str:
     return hashlib.sha256(session_id.encode("utf-8")).hexdigest()
 
 
+def _purpose(id_hash: str) -> str:
+    return f"session_refresh_token:{id_hash}"
+
+
 class SessionService:
-    def __init__(self, repo: SessionRepository) -> None:
+    def __init__(self, repo: SessionRepository, box: SecretBox) -> None:
         self._repo = repo
+        self._box = box
         self.refresher: Refresher | None = None
+
+    def _seal(self, id_hash: str, refresh_token: str | None) -> str | None:
+        return None if refresh_token is None else self._box.seal(refresh_token,
+                                                                 _purpose(id_hash))
 
     async def start(self, user_id: str, username: str, role: Role | None,
                     tokens: ProviderTokens | None = None) -> str:
         """A new session id (always new at login, so a planted id is worthless)."""
         session_id = secrets.token_urlsafe(32)
-        now = int(time.time())
+        now, id_hash = int(time.time()), _digest(session_id)
         await self._repo.prune(now)
         await self._repo.insert(SessionRecord(
-            _digest(session_id), user_id, username, role.value if role else None, now,
-            now + SESSION_TTL_SECS, tokens.refresh_token if tokens else None,
+            id_hash, user_id, username, role.value if role else None, now,
+            now + SESSION_TTL_SECS, self._seal(id_hash, tokens.refresh_token if tokens else None),
             tokens.access_expires_at if tokens else None))
         return session_id
 
@@ -72,7 +83,13 @@ class SessionService:
             await self._repo.delete(record.id_hash)
             return False
         try:
-            tokens = await self.refresher(record.refresh_token)
+            refresh_token = self._box.open(record.refresh_token, _purpose(record.id_hash))
+        except SecretKeyError:
+            # Logged once at startup; this session cannot be refreshed, so it ends.
+            await self._repo.delete(record.id_hash)
+            return False
+        try:
+            tokens = await self.refresher(refresh_token)
         except Exception as exc:
             # The provider is unreachable: keep the session rather than log everyone out.
             log.warning("could not refresh a session with the identity provider: %s",
@@ -81,9 +98,18 @@ class SessionService:
         if tokens is None:
             await self._repo.delete(record.id_hash)
             return False
-        await self._repo.update_tokens(record.id_hash, tokens.refresh_token or
-                                       record.refresh_token, tokens.access_expires_at)
+        await self._repo.update_tokens(
+            record.id_hash, self._seal(record.id_hash, tokens.refresh_token or refresh_token),
+            tokens.access_expires_at)
         return True
+
+    async def seal_plaintext(self) -> int:
+        """Forward-only migration: seal refresh tokens stored in clear by older versions."""
+        found = await self._repo.refresh_tokens()
+        clear = {h: t for h, t in found.items() if not is_sealed(t)}
+        for id_hash, token in clear.items():
+            await self._repo.set_refresh_token(id_hash, self._seal(id_hash, token))
+        return len(clear)
 
     async def end(self, session_id: str) -> None:
         await self._repo.delete(_digest(session_id))

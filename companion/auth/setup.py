@@ -2,7 +2,8 @@
 
 Until someone runs setup the status is ``setup`` and the companion behaves as in local
 mode, so a fresh install just works for the person who installed it. Setup is permanent.
-The OIDC client secret is kept in the database and never reported back.
+The OIDC client secret is kept in the database sealed with the ``SecretBox`` (AES-256-GCM) and
+never reported back.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from enum import StrEnum
 from urllib.parse import urlsplit
 
 from companion.errors import BadRequestError
+from companion.secrets_box import SecretBox, is_sealed
 from companion.storage import AppStateRepository
 
 
@@ -40,6 +42,9 @@ class SetupState:
 
 
 DEFAULT_NAME = "Bodhi companion"
+CLIENT_SECRET_KEY = "oidc_client_secret"
+# Associated data of the sealed client secret: its table and key.
+CLIENT_SECRET_PURPOSE = "app_state:oidc_client_secret"
 
 
 def _check_issuer(issuer: str) -> str:
@@ -50,8 +55,9 @@ def _check_issuer(issuer: str) -> str:
 
 
 class SetupService:
-    def __init__(self, repo: AppStateRepository) -> None:
+    def __init__(self, repo: AppStateRepository, box: SecretBox) -> None:
         self._repo = repo
+        self._box = box
 
     async def state(self) -> SetupState:
         values = await self._repo.all()
@@ -73,7 +79,7 @@ class SetupService:
                 raise BadRequestError("OIDC mode needs issuer and client_id", param="issuer")
             values |= {"oidc_issuer": _check_issuer(oidc.issuer),
                        "oidc_client_id": oidc.client_id,
-                       "oidc_client_secret": oidc.client_secret or ""}
+                       CLIENT_SECRET_KEY: self._sealed(oidc.client_secret)}
         await self._repo.put_all(values)
         return await self.state()
 
@@ -81,5 +87,17 @@ class SetupService:
         values = await self._repo.all()
         if values.get("auth_mode") != AuthMode.OIDC:
             return None
+        secret = values.get(CLIENT_SECRET_KEY) or None
         return OidcConfig(values["oidc_issuer"], values["oidc_client_id"],
-                          values.get("oidc_client_secret") or None)
+                          self._box.open(secret, CLIENT_SECRET_PURPOSE) if secret else None)
+
+    async def seal_plaintext(self) -> bool:
+        """Forward-only migration: seal a client secret stored in clear by older versions."""
+        secret = (await self._repo.all()).get(CLIENT_SECRET_KEY)
+        if not secret or is_sealed(secret):
+            return False
+        await self._repo.put_all({CLIENT_SECRET_KEY: self._sealed(secret)})
+        return True
+
+    def _sealed(self, secret: str | None) -> str:
+        return self._box.seal(secret, CLIENT_SECRET_PURPOSE) if secret else ""

@@ -1,11 +1,12 @@
 """CORS for API routes: only origins that hold an app grant, and never with credentials.
 
 ``origin_allowed(origin)`` decides (the app-grant service supplies it; until then nothing is
-allowed). Session-only routes never answer CORS, and ``Access-Control-Allow-Credentials`` is
-never sent, so a page can use a bearer token it was granted but never the user's cookie.
-The browser extension's own requests come from its background with host permissions and
-need no CORS. Headers are added when a response is prepared, so streamed replies and
-rendered errors carry them too (a granted page must be able to read its 401).
+allowed). Session-only, extension-only and public routes never answer CORS, and
+``Access-Control-Allow-Credentials`` is never sent, so a page can use a bearer token it was
+granted but never the user's cookie. The browser extension's own requests come from its
+background with host permissions and need no CORS. Headers are added when a response is
+prepared, so streamed replies and rendered errors carry them too (a granted page must be able
+to read its 401).
 """
 
 from __future__ import annotations
@@ -34,8 +35,12 @@ async def no_origin_allowed(origin: str) -> bool:
 
 
 def _answers_cors(rule: AccessRule) -> bool:
-    """Only routes an app token may call: a granted page holds nothing else that works."""
-    if session_only(rule):
+    """Only routes an app token may call: a granted page holds nothing else that works.
+
+    Public routes never answer: they take no token, and some hand out secrets for a secret
+    (pairing, owner login, OAuth codes) that a page must never be able to read.
+    """
+    if session_only(rule) or not rule.resolve:
         return False
     return rule.kinds is None or PrincipalKind.APP_TOKEN in rule.kinds
 

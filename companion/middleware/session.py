@@ -25,15 +25,22 @@ SessionResolver = Callable[[str], Awaitable[Principal | None]]
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def _cookie_counts(request: web.Request) -> bool:
+def refuse_cross_site(request: web.Request) -> None:
+    """403 unless the browser says the request comes from our own origin (or it is not a
+    browser: no ``Sec-Fetch-Site`` and no ``Origin``). ``same-site`` is refused too: another
+    port on localhost is the same site, and SameSite cookies go along to it."""
     site = request.headers.get("Sec-Fetch-Site")
-    if request.method in SAFE_METHODS:
-        return site in {None, "same-origin", "none"}
     origin = request.headers.get("Origin")
     if site not in {None, "same-origin"} or (origin is not None
                                              and origin != own_origin(request)):
         raise ForbiddenError("Cross-site requests cannot change anything with a session "
                              "cookie.", code="auth_error-cross_site_request")
+
+
+def _cookie_counts(request: web.Request) -> bool:
+    if request.method in SAFE_METHODS:
+        return request.headers.get("Sec-Fetch-Site") in {None, "same-origin", "none"}
+    refuse_cross_site(request)
     return True
 
 

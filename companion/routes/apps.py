@@ -18,6 +18,7 @@ from companion.auth.principal import PrincipalKind, Role
 from companion.errors import BadRequestError
 from companion.middleware.access import public, requires
 from companion.middleware.auth import PRINCIPAL
+from companion.middleware.body_limit import small_body
 from companion.routes.bodies import read_json
 from companion.routes.keys import APPS, INFERENCE, SERVER_INFO
 
@@ -75,6 +76,7 @@ async def _body(request: web.Request, schema: type[M]) -> M:
 
 
 @public
+@small_body
 async def pair(request: web.Request) -> web.Response:
     body = await _body(request, PairBody)
     raw = await request.app[APPS].extension.redeem(body.code, body.extension_id, body.browser)
@@ -82,6 +84,7 @@ async def pair(request: web.Request) -> web.Response:
 
 
 @requires(Role.USER, kinds=EXTENSION)
+@small_body
 async def request_access(request: web.Request) -> web.Response:
     body = await _body(request, RequestAccessBody)
     principal = request[PRINCIPAL]
@@ -106,6 +109,7 @@ async def review(request: web.Request) -> web.Response:
 
 
 @requires(Role.USER, kinds=EXTENSION_OR_SESSION)
+@small_body
 async def approve(request: web.Request) -> web.Response:
     body = await _body(request, ApproveBody)
     decided, grant = await request.app[APPS].requests.approve(
@@ -115,6 +119,7 @@ async def approve(request: web.Request) -> web.Response:
 
 
 @requires(Role.USER, kinds=EXTENSION_OR_SESSION)
+@small_body
 async def deny(request: web.Request) -> web.Response:
     decided = await request.app[APPS].requests.deny(request.match_info["id"],
                                                     request[PRINCIPAL])
@@ -132,6 +137,7 @@ async def request_status(request: web.Request) -> web.Response:
 
 
 @requires(Role.USER, kinds=EXTENSION)
+@small_body
 async def token(request: web.Request) -> web.Response:
     body = await _body(request, TokenBody)
     apps = request.app[APPS]
@@ -171,6 +177,7 @@ async def list_grants(request: web.Request) -> web.Response:
 
 
 @requires(Role.USER, kinds=EXTENSION_OR_SESSION)
+@small_body
 async def revoke_grant(request: web.Request) -> web.Response:
     grant = await request.app[APPS].grants.revoke(request.match_info["id"], request[PRINCIPAL])
     return web.json_response(grant.to_json())

@@ -4,6 +4,11 @@ Browsers cannot set headers on a WebSocket, so the socket authenticates in-band:
 upgrade already carried a browser session, the first message must be
 ``{"type": "auth", "token": "bodhiext_..."}`` within ``AUTH_TIMEOUT_SECS``; anything else
 closes the socket with 4401. Then the server sends ``hello`` and every event of that user.
+
+A session cookie counts only when the upgrade comes from our own origin: browsers send
+``Origin`` with every WebSocket handshake, and a page on another port of localhost is the same
+*site*, so its handshake would carry the SameSite cookie (cross-site WebSocket hijacking).
+Client messages are capped at ``MAX_CLIENT_MESSAGE_BYTES`` (the only one expected is ``auth``).
 """
 
 from __future__ import annotations
@@ -20,10 +25,12 @@ from companion.errors import AuthenticationError
 from companion.events import Subscription
 from companion.middleware.access import optional_auth
 from companion.middleware.auth import PRINCIPAL
+from companion.middleware.hosts import own_origin
 from companion.routes.keys import APPS, SERVER_INFO
 
 AUTH_TIMEOUT_SECS = 5.0
 CLOSE_UNAUTHORIZED = 4401
+MAX_CLIENT_MESSAGE_BYTES = 16 * 1024
 
 
 class OpenSockets:
@@ -81,12 +88,21 @@ async def _drain(ws: web.WebSocketResponse) -> None:
         pass
 
 
+def _session_of_our_origin(request: web.Request) -> Principal | None:
+    principal = request[PRINCIPAL]
+    origin = request.headers.get("Origin")
+    if principal.kind is not PrincipalKind.SESSION or (
+            origin is not None and origin != own_origin(request)):
+        return None
+    return principal
+
+
 @optional_auth
 async def events_socket(request: web.Request) -> web.WebSocketResponse:
-    ws = web.WebSocketResponse(heartbeat=30.0)
+    ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_CLIENT_MESSAGE_BYTES)
     await ws.prepare(request)
-    principal: Principal | None = request[PRINCIPAL]
-    if principal is None or principal.kind is not PrincipalKind.SESSION:
+    principal = _session_of_our_origin(request)
+    if principal is None:
         principal = await _in_band_auth(request, ws)
     if principal is None:
         await ws.close(code=CLOSE_UNAUTHORIZED, message=b"authentication required")

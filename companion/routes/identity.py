@@ -15,9 +15,11 @@ from companion.auth.owner_login import redeem_ticket
 from companion.auth.principal import OWNER_USER_ID, Principal, PrincipalKind, Role
 from companion.auth.sessions import SESSION_COOKIE, SESSION_TTL_SECS
 from companion.auth.setup import AuthMode, OidcConfig
-from companion.errors import AuthenticationError, ForbiddenError
+from companion.errors import AuthenticationError
 from companion.middleware.access import optional_auth, public, requires
 from companion.middleware.auth import PRINCIPAL
+from companion.middleware.body_limit import small_body
+from companion.middleware.session import refuse_cross_site
 from companion.routes.bodies import read_json
 from companion.routes.identity_keys import IDENTITY
 from companion.routes.keys import SERVER_INFO
@@ -64,10 +66,9 @@ def _moving_on(location: str) -> web.Response:
 
 
 @public
+@small_body
 async def setup(request: web.Request) -> web.Response:
-    if request.headers.get("Sec-Fetch-Site") in {"cross-site", "same-site"}:
-        raise ForbiddenError("Setup cannot be done from another site.",
-                             code="auth_error-cross_site_request")
+    refuse_cross_site(request)
     body = SetupRequest.model_validate(await read_json(request, SetupRequest))
     oidc = (OidcConfig(body.issuer or "", body.client_id or "", body.client_secret)
             if body.mode == "oidc" else None)
@@ -140,6 +141,7 @@ async def callback_redirect(request: web.Request) -> web.Response:
 
 
 @public
+@small_body
 async def callback(request: web.Request) -> web.Response:
     body = CallbackRequest.model_validate(await read_json(request, CallbackRequest))
     session_id = await _finish(request, body.code, body.state)
@@ -150,9 +152,12 @@ async def callback(request: web.Request) -> web.Response:
 
 
 @public
+@small_body
 async def logout(request: web.Request) -> web.Response:
     session_id = request.cookies.get(SESSION_COOKIE)
     if session_id:
+        # A public route skips the session step, so its CSRF check is made here.
+        refuse_cross_site(request)
         await request.app[IDENTITY].sessions.end(session_id)
     response = web.json_response({"location": "/"})
     response.del_cookie(SESSION_COOKIE, path="/")
@@ -182,6 +187,7 @@ def request_json(record: AccessRequestRecord) -> dict[str, Any]:
 
 
 @requires(None, session_only=True)
+@small_body
 async def request_access(request: web.Request) -> web.Response:
     record = await request.app[IDENTITY].users.request_access(request[PRINCIPAL])
     return web.json_response(request_json(record), status=201)

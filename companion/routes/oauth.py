@@ -21,6 +21,7 @@ from companion.auth.principal import PrincipalKind, Role
 from companion.errors import BadRequestError
 from companion.middleware.access import optional_auth, public, requires
 from companion.middleware.auth import PRINCIPAL
+from companion.middleware.body_limit import small_body
 from companion.routes.keys import APPS, INFERENCE, SERVER_INFO
 
 Form = MultiDictProxy[str | bytes | bytearray | web.FileField]
@@ -103,6 +104,7 @@ def _terms(form: Form) -> GrantTerms:
 
 
 @requires(Role.USER, session_only=True)
+@small_body
 async def decide(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     apps, principal = request.app[APPS], request[PRINCIPAL]
@@ -124,6 +126,7 @@ def _field(form: Form, name: str) -> str:
 
 
 @public
+@small_body
 async def token(request: web.Request) -> web.Response:
     form = await request.post()
     oauth = request.app[APPS].oauth
@@ -141,6 +144,7 @@ async def token(request: web.Request) -> web.Response:
 
 
 @public
+@small_body
 async def revoke(request: web.Request) -> web.Response:
     form = await request.post()
     await request.app[APPS].oauth.revoke(_field(form, "token"))

@@ -13,6 +13,7 @@ from companion.auth.tokens import MAX_NAME, ApiToken, TokenScope
 from companion.errors import ForbiddenError
 from companion.middleware.access import requires
 from companion.middleware.auth import PRINCIPAL
+from companion.middleware.body_limit import small_body
 from companion.routes.bodies import read_json
 from companion.routes.identity_keys import TOKENS
 from companion.routes.paging import page_of, paginated
@@ -47,6 +48,7 @@ def _owner(principal: Principal) -> tuple[str, Role]:
 
 
 @requires(Role.USER, session_only=True)
+@small_body
 async def create_token(request: web.Request) -> web.Response:
     body = CreateToken.model_validate(await read_json(request, CreateToken))
     user_id, role = _owner(request[PRINCIPAL])
@@ -73,6 +75,7 @@ async def get_token(request: web.Request) -> web.Response:
 
 
 @requires(Role.USER, session_only=True)
+@small_body
 async def update_token(request: web.Request) -> web.Response:
     body = UpdateToken.model_validate(await read_json(request, UpdateToken))
     user_id, _ = _owner(request[PRINCIPAL])

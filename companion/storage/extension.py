@@ -66,6 +66,13 @@ class ExtensionRepository:
     async def insert_code(self, record: PairingCodeRecord) -> None:
         await self._conn.execute(insert_sql("pairing_codes", PairingCodeRecord), values(record))
 
+    async def burn_codes(self, now: int) -> int:
+        """Mark every open code used; how many there were."""
+        cur = await self._conn.execute(
+            "UPDATE pairing_codes SET used_at = ? WHERE used_at IS NULL AND expires_at > ?",
+            (now, now))
+        return cur.rowcount
+
     async def use_code(self, code_hash: str, now: int) -> PairingCodeRecord | None:
         """Mark an unused, unexpired code used; ``None`` if there is no such code.
 

@@ -56,6 +56,17 @@ class SessionRepository:
             "UPDATE sessions SET refresh_token = ?, access_expires_at = ? WHERE id_hash = ?",
             (refresh_token, access_expires_at, id_hash))
 
+    async def refresh_tokens(self) -> dict[str, str]:
+        """Every stored refresh token by session (id hash)."""
+        async with self._conn.execute(
+            "SELECT id_hash, refresh_token FROM sessions WHERE refresh_token IS NOT NULL"
+        ) as cur:
+            return {row[0]: row[1] for row in await cur.fetchall()}
+
+    async def set_refresh_token(self, id_hash: str, refresh_token: str | None) -> None:
+        await self._conn.execute("UPDATE sessions SET refresh_token = ? WHERE id_hash = ?",
+                                 (refresh_token, id_hash))
+
     async def delete(self, id_hash: str) -> None:
         await self._conn.execute("DELETE FROM sessions WHERE id_hash = ?", (id_hash,))
 

@@ -8,6 +8,9 @@ import * as events from './events.js';
 import { exchange } from './grants.js';
 
 const pending = new Map();     // request id -> {origin, windowId, createdAt, resolve, reject}
+// Origins with a requestAccess in flight: one consent window per origin at a time, so a page
+// cannot bury the user in windows (or hope for a misclick among many).
+const asking = new Set();
 
 function validRequest(params) {
   const scopes = params.scopes ?? ['chat'];
@@ -29,7 +32,20 @@ function denied() {
 
 /** The whole requestAccess flow for `origin`; resolves what the page is told. */
 export async function requestAccess(origin, params, signal) {
-  const { scopes, models, reason } = validRequest(params ?? {});
+  const checked = validRequest(params ?? {});
+  if (asking.has(origin)) {
+    throw new ExtensionError(Code.API_ERROR, `${origin} already has a request waiting for the user`,
+      { status: 409 });
+  }
+  asking.add(origin);
+  try {
+    return await askOnce(origin, checked, signal);
+  } finally {
+    asking.delete(origin);
+  }
+}
+
+async function askOnce(origin, { scopes, models, reason }, signal) {
   const requested = { scopes, mcps: [] };
   if (models) requested.models = models;
   const created = await withCredential('/bodhi/v1/apps/request-access', {

@@ -125,3 +125,16 @@ async def test_no_cors_on_routes_an_app_token_cannot_call(harness: Harness) -> N
         assert "Access-Control-Allow-Origin" not in resp.headers, path
     listing = await harness.client.options("/bodhi/v1/apps/grants", headers=_preflight("GET"))
     assert "Access-Control-Allow-Origin" not in listing.headers
+
+
+async def test_no_cors_on_public_routes_that_trade_secrets(harness: Harness) -> None:
+    """A granted page must never read a credential minted for a guessed pairing code."""
+    await harness.granted(scopes=["models"])
+    code = await harness.apps.extension.new_pairing_code("owner")
+    for path in ("/bodhi/v1/apps/extension/pair", "/oauth/token"):
+        pre = await harness.client.options(path, headers=_preflight())
+        assert "Access-Control-Allow-Origin" not in pre.headers, path
+    paired = await harness.client.post("/bodhi/v1/apps/extension/pair", json={"code": code},
+                                       headers={"Origin": ORIGIN})
+    assert paired.status == 200
+    assert "Access-Control-Allow-Origin" not in paired.headers

@@ -10,7 +10,7 @@ import pytest
 
 from companion import app as app_module
 from companion.apps import pairing
-from companion.apps.extension import CREDENTIAL_PREFIX, ExtensionService
+from companion.apps.extension import CREDENTIAL_PREFIX, MAX_PAIRING_FAILURES, ExtensionService
 from companion.auth.principal import OWNER_USER_ID, PrincipalKind, Role
 from companion.errors import AuthenticationError, BadRequestError
 from companion.storage import ChangeWatch, Database
@@ -98,3 +98,29 @@ def test_pair_extension_for_the_native_host(tmp_path: Path) -> None:
 
 def test_pairing_uses_the_servers_database_file() -> None:
     assert pairing.DB_FILE == app_module.DB_FILE
+
+
+async def _wrong_guesses(harness: Harness, count: int) -> None:
+    for n in range(count):
+        wrong = await harness.client.post("/bodhi/v1/apps/extension/pair",
+                                          json={"code": f"ZZZZ-{n:04d}"})
+        assert wrong.status == 400
+
+
+async def test_guessing_burns_every_open_code(harness: Harness) -> None:
+    code = await harness.apps.extension.new_pairing_code(OWNER_USER_ID)
+    await _wrong_guesses(harness, MAX_PAIRING_FAILURES)
+    right = await harness.client.post("/bodhi/v1/apps/extension/pair", json={"code": code})
+    assert right.status == 400
+    assert (await right.json())["error"]["code"] == "pairing_code_invalid"
+    # A code issued afterwards works: the owner runs `bodhi pair` again.
+    fresh = await harness.apps.extension.new_pairing_code(OWNER_USER_ID)
+    again = await harness.client.post("/bodhi/v1/apps/extension/pair", json={"code": fresh})
+    assert again.status == 200
+
+
+async def test_a_few_typos_do_not_cancel_the_code(harness: Harness) -> None:
+    code = await harness.apps.extension.new_pairing_code(OWNER_USER_ID)
+    await _wrong_guesses(harness, MAX_PAIRING_FAILURES - 1)
+    right = await harness.client.post("/bodhi/v1/apps/extension/pair", json={"code": code})
+    assert right.status == 200

@@ -106,3 +106,50 @@ def test_setup_logging_installs_the_filter_on_the_file(tmp_path: Path) -> None:
     assert "token bodhiapp_***" in text
     assert "zzz999" not in text
     assert "below the level" not in text
+
+
+def _jwt() -> str:
+    from joserfc import jwt
+    from joserfc.jwk import OctKey
+
+    return jwt.encode({"alg": "HS256"}, {"sub": "owner", "gid": "g1"},
+                      OctKey.import_key("k" * 32))
+
+
+def _every_secret_we_issue() -> list[str]:
+    import secrets
+
+    from companion.apps.app_tokens import REFRESH_PREFIX
+    from companion.apps.extension import CREDENTIAL_PREFIX
+    from companion.auth.owner_login import TICKET_PREFIX
+    from companion.auth.tokens import TOKEN_PREFIX
+
+    return [prefix + secrets.token_urlsafe(32)
+            for prefix in (TOKEN_PREFIX, CREDENTIAL_PREFIX, REFRESH_PREFIX, TICKET_PREFIX)]
+
+
+@pytest.mark.parametrize("template", [
+    "GET /callback?code={}&state=s", '{{"code": "{}"}}', "refresh_token={}",
+    '{{"refresh_token": "{}"}}', "{{'client_secret': '{}'}}", '{{"token": "{}"}}',
+    "Authorization: Bearer {}",
+])
+def test_every_issued_secret_is_scrubbed_in_every_shape(
+        capture: tuple[logging.Logger, io.StringIO], template: str) -> None:
+    logger, stream = capture
+    values = [*_every_secret_we_issue(), _jwt(), "K7QX-M2PD", "oidc-code-4f9a2b7c"]
+    for value in values:
+        logger.warning(template.format(value))
+    text = stream.getvalue()
+    for value in values:
+        secret_part = value.split("_", 1)[-1] if value.startswith("bodhi") else value
+        assert secret_part not in text, (template, value)
+
+
+def test_bare_tokens_with_our_prefixes_and_jwts_are_scrubbed(
+        capture: tuple[logging.Logger, io.StringIO]) -> None:
+    logger, stream = capture
+    values = [*_every_secret_we_issue(), _jwt()]
+    logger.warning("values: %s", " ".join(values))
+    text = stream.getvalue()
+    assert all(value.split("_", 1)[-1] not in text for value in values[:-1])
+    assert values[-1].split(".", 1)[1] not in text

@@ -177,3 +177,22 @@ def test_a_reply_over_the_limit_becomes_an_error_and_the_host_goes_on(
 
     assert replies[0]["id"] == 1 and replies[0]["error"]["code"] == "reply_too_large"
     assert replies[1]["id"] == 2 and replies[1]["ok"] is True
+
+
+@pytest.mark.parametrize("action", ["ping", "x" * (MAX_REPLY_BYTES + 10)])
+def test_a_huge_id_or_action_cannot_push_a_reply_over_the_limit(action: str) -> None:
+    huge_id = "i" * (MAX_REPLY_BYTES + 10)
+    data = (frame(json.dumps({"id": huge_id, "action": action}).encode())
+            + encode({"id": 2, "action": "ping"}).getvalue())
+
+    replies = run(data)
+
+    assert replies[0]["id"] is None
+    assert len(json.dumps(replies[0])) < 1000
+    assert replies[1] == {"id": 2, "ok": True, "result": {"pong": True, "version": __version__}}
+
+
+def test_only_short_string_or_number_ids_are_echoed() -> None:
+    replies = run(encode({"id": {"nested": 1}, "action": "ping"},
+                         {"id": "n7", "action": "ping"}).getvalue())
+    assert [r["id"] for r in replies] == [None, "n7"]
