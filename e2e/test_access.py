@@ -4,6 +4,7 @@ stopping the generation on the server, and revoke from the popup."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -225,3 +226,25 @@ def test_revoke_in_the_popup_fails_the_next_call_and_the_token(
     assert page_a.evaluate(CALL_CODES) == {"chat": "not_granted", "models": "not_granted",
                                            "token": "not_granted"}
     assert httpx.get(url, headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_embeddings_through_the_extension_after_a_grant(paired: Browser, page_b: Page) -> None:
+    consent = ask_access(paired, page_b, {"scopes": ["embeddings"],
+                                          "models": ["smollm2:135m"]})
+    assert consent.get_by_test_id("scope-embeddings").is_checked()
+    consent.get_by_test_id("consent-allow-once").click()
+    assert access_outcome(page_b)["result"]["scopes"] == ["embeddings"]
+
+    reply = page_b.evaluate("""() => window.bodhi.embeddings.create(
+        {model: 'smollm2:135m', input: ['a lighthouse by the sea', 'tax forms in March']})""")
+    refused = page_b.evaluate("""() => window.bodhi.chat({messages: [{role: 'user',
+        content: 'hi'}], max_tokens: 2}).then(() => 'ok', (e) => e.code)""")
+
+    assert reply["object"] == "list" and reply["model"] == "smollm2:135m"
+    first, second = (item["embedding"] for item in sorted(reply["data"],
+                                                          key=lambda d: d["index"]))
+    assert len(first) == len(second) >= 128
+    assert all(isinstance(x, float) and math.isfinite(x) for x in first + second)
+    assert any(x != 0.0 for x in first) and first != second
+    assert refused == "api_error"                     # chat was not granted to this origin
+    page_b.evaluate("window.bodhi.revoke()")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from e2e.conftest import EXTENSION_URL, Browser, PageServer
+from tests.conftest import running_companion
 
 
 def test_the_service_worker_is_our_pinned_extension(browser: Browser) -> None:
@@ -45,6 +48,24 @@ def test_server_state_follows_the_configured_url(
     assert reachable["status"] == "not-paired"
     assert reachable["url"] == browser.companion.url
     assert reachable["version"]
+
+
+def test_server_state_reports_setup_until_the_companion_is_set_up(
+        browser: Browser, origins: tuple[PageServer, PageServer], tmp_path: Path) -> None:
+    page = browser.open(origins[0].origin)
+    with running_companion(tmp_path) as fresh:
+        browser.set_server_url(fresh.url)
+        before = page.evaluate("window.bodhi.serverState()")
+        popup = browser.popup()
+        hint = popup.get_by_test_id("server-hint").inner_text()
+        popup.close()
+        fresh.cli("setup", "--mode", "local", "--name", "later")
+        after = page.evaluate("window.bodhi.serverState()")
+    browser.set_server_url(browser.companion.url)
+
+    assert before["status"] == "setup" and before["url"] == fresh.url
+    assert "bodhi setup" in hint
+    assert after["status"] == "not-paired"         # set up now; 'ready' needs pairing too
 
 
 def test_calls_without_pairing_fail_with_a_code(

@@ -5,6 +5,7 @@
     dist/extension/firefox/   background scripts, browser_specific_settings.gecko.id
     dist/extension/bodhi-<browser>-<version>.zip
 
+Both builds get the icons that scripts/extension_icons.py draws (icons/icon-<size>.png).
 `extension/manifest.json` holds what both share; `manifest.<browser>.json` is merged over it.
 Nothing is transpiled: the sources are copied as they are.
 """
@@ -24,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from companion import __version__  # noqa: E402
 from native_host.ids import CHROME_EXTENSION_ID, FIREFOX_EXTENSION_ID, chrome_id_from_key  # noqa: E402
+from scripts.extension_icons import write_icons  # noqa: E402
 
 SOURCE = ROOT / "extension"
 BROWSERS = ("chrome", "firefox")
@@ -61,7 +63,11 @@ def build(browser: str, dist: Path) -> Path:
     target = dist / browser
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(SOURCE, target, ignore=shutil.ignore_patterns("manifest*.json", ".*"))
-    (target / "manifest.json").write_text(json.dumps(manifest_for(browser), indent=2) + "\n")
+    manifest = manifest_for(browser)
+    icons = write_icons(target / "icons")
+    if icons != manifest["icons"]:
+        raise SystemExit("manifest.json's icons differ from what extension_icons.py writes")
+    (target / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return target
 
 

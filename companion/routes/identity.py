@@ -1,6 +1,8 @@
 """Identity routes: setup, sign-in (owner ticket or OIDC), sign-out, who am I, asking for
 access. Browser flows end on a small page that moves on to the landing page from our own
-origin, so the SameSite=Strict session cookie is sent on the very next load."""
+origin, so the SameSite=Strict session cookie is sent on the very next load. The landing page
+is the web UI when one is mounted, else a small signed-in page that says who is signed in and
+what to do next."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from companion.middleware.auth import PRINCIPAL
 from companion.middleware.body_limit import small_body
 from companion.middleware.session import refuse_cross_site
 from companion.routes.bodies import read_json
+from companion.routes.html_pages import esc, page
 from companion.routes.identity_keys import IDENTITY
 from companion.routes.keys import SERVER_INFO
 from companion.storage import AccessRequestRecord
@@ -28,7 +31,7 @@ from companion.storage import AccessRequestRecord
 LOGIN_STATE_COOKIE = "bodhiapp_login_state"
 CALLBACK_PATH = "/bodhi/v1/auth/callback"
 UI_PATH = "/ui/"
-FALLBACK_LANDING = "/bodhi/v1/user"
+FALLBACK_LANDING = "/signed-in"
 
 
 class SetupRequest(BaseModel):
@@ -63,6 +66,43 @@ def _moving_on(location: str) -> web.Response:
     return web.Response(content_type="text/html", text=(
         f'<!doctype html><meta http-equiv="refresh" content="0;url={url}">'
         f'<title>Signed in</title><p>Signed in. <a href="{url}">Continue</a></p>'))
+
+
+_ROLE_TEXT = {Role.USER: "user", Role.POWER_USER: "power user", Role.MANAGER: "manager",
+              Role.ADMIN: "admin"}
+_NEXT_STEPS = (
+    "<h2>What you can do next</h2><ul>"
+    "<li>Answer apps: an app that signs in with Bodhi sends you to a consent page here, "
+    "where you choose what it may use.</li>"
+    "<li>Browser extension: pair it from its popup (<em>Pair</em>, or the code from "
+    "<code>bodhi pair</code>), then allow the sites you trust.</li>"
+    "<li>Scripts and SDKs: create an API token with <code>bodhi token create</code> and use "
+    "the OpenAI-compatible API under <code>/v1</code>.</li></ul>"
+    "<h2>Look around</h2><ul>"
+    '<li><a href="/bodhi/v1/user">Your account</a> (JSON)</li>'
+    '<li><a href="/bodhi/v1/models">Models on this companion</a> (JSON)</li>'
+    '<li><a href="/bodhi/v1/tokens">Your API tokens</a> (JSON)</li>'
+    '<li><a href="/bodhi/v1/info">Companion status</a> (JSON)</li></ul>')
+
+
+def signed_in_body(principal: Principal) -> str:
+    role = (f"with the role <strong>{esc(_ROLE_TEXT[principal.role])}</strong>"
+            if principal.role else "with no role yet: an admin has to give you access "
+            "before you can use the models")
+    who = esc(principal.username or principal.user_id or "unknown")
+    return (f"<h1>You are signed in as {who}</h1>"
+            f'<div class="panel">Signed in to this Bodhi companion {role}. The session '
+            "lives in this browser only.</div>" + (_NEXT_STEPS if principal.role else ""))
+
+
+@optional_auth
+async def signed_in(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    if principal.kind is not PrincipalKind.SESSION:
+        return page("Not signed in · Bodhi", "<h1>You are not signed in</h1><p>Run "
+                    "<code>bodhi open</code> on the companion's machine to sign in as its "
+                    "owner, or sign in with your account.</p>", 401)
+    return page("Signed in · Bodhi", signed_in_body(principal))
 
 
 @public
@@ -208,5 +248,6 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get(CALLBACK_PATH, callback_redirect)
     app.router.add_post("/bodhi/v1/logout", logout)
     app.router.add_get("/bodhi/v1/user", user)
+    app.router.add_get(FALLBACK_LANDING, signed_in)
     app.router.add_post("/bodhi/v1/user/request-access", request_access)
     app.router.add_get("/bodhi/v1/user/request-status", request_status)

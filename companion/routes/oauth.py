@@ -9,12 +9,12 @@ errors as ``{"error", "error_description"}``.
 
 from __future__ import annotations
 
-import html
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from multidict import MultiDictProxy, MultiMapping
 
-from companion.apps.grants import GrantTerms
+from companion.apps.grants import ALLOW_ONCE_DEFAULT_SECS, GrantTerms
 from companion.apps.oauth import AuthorizeParams, RedirectError, redirect_with, server_metadata
 from companion.apps.requests import OAUTH_KIND, AccessRequest
 from companion.auth.principal import PrincipalKind, Role
@@ -22,22 +22,16 @@ from companion.errors import BadRequestError
 from companion.middleware.access import optional_auth, public, requires
 from companion.middleware.auth import PRINCIPAL
 from companion.middleware.body_limit import small_body
+from companion.routes.html_pages import esc, page
 from companion.routes.keys import APPS, INFERENCE, SERVER_INFO
 
 Form = MultiDictProxy[str | bytes | bytearray | web.FileField]
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{{font:15px system-ui,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem}}
-fieldset{{border:1px solid #ccc;border-radius:6px;margin:1rem 0}}button{{margin-right:.5rem;
-padding:.4rem 1rem}}</style></head><body>{body}</body></html>"""
-
-
-def _page(title: str, body: str, status: int = 200) -> web.Response:
-    return web.Response(text=_PAGE.format(title=html.escape(title), body=body), status=status,
-                        content_type="text/html", headers={"Cache-Control": "no-store",
-                                                           "X-Frame-Options": "DENY"})
+_SCOPE_TEXT = {
+    "chat": "chat with your models",
+    "embeddings": "turn text into embeddings (vectors for search)",
+    "models": "see the list of your models",
+}
 
 
 def _params(query: MultiMapping[str]) -> AuthorizeParams:
@@ -47,29 +41,48 @@ def _params(query: MultiMapping[str]) -> AuthorizeParams:
                            query.get("code_challenge_method", ""))
 
 
-def _checkboxes(name: str, values: list[str], checked: set[str]) -> str:
-    return "".join(
-        f'<label><input type="checkbox" name="{name}" value="{html.escape(v)}" '
-        f'data-testid="{name}-{html.escape(v)}"{" checked" if v in checked else ""}> '
-        f"{html.escape(v)}</label><br>" for v in values)
+def _checkbox(name: str, value: str, label: str, checked: bool) -> str:
+    return (f'<label><input type="checkbox" name="{name}" value="{esc(value)}" '
+            f'data-testid="{name}-{esc(value)}"{" checked" if checked else ""}> '
+            f"<span>{label}</span></label>")
 
 
-def _consent(draft: AccessRequest, models: list[str]) -> str:
-    scopes = sorted(draft.requested.scopes)
-    return (f"<h1>Allow {html.escape(draft.app_name or draft.app)}?</h1>"
-            f"<p>The app <b>{html.escape(draft.app_name or '')}</b> "
-            f"(<code>{html.escape(draft.app)}</code>) asks to use your Bodhi companion.</p>"
+def _scope_boxes(scopes: list[str]) -> str:
+    return "".join(_checkbox("scope", s, f"{esc(_SCOPE_TEXT.get(s, s))} <code>{esc(s)}</code>",
+                             True) for s in scopes)
+
+
+def _model_boxes(models: list[str]) -> str:
+    every = ("<label><input type='checkbox' name='all_models' value='1' "
+             "data-testid='all-models' checked> <span>every model, including ones you add "
+             "later</span></label>")
+    return every + "".join(_checkbox("model", m, f"<code>{esc(m)}</code>", False)
+                           for m in models)
+
+
+def _consent(draft: AccessRequest, models: list[str], redirect_uri: str) -> str:
+    name = esc(draft.app_name or draft.app)
+    back_to = urlsplit(redirect_uri).netloc or redirect_uri
+    return (f"<h1>Allow <strong>{name}</strong> to use your models?</h1>"
+            f'<div class="panel"><div>App <strong>{name}</strong> '
+            f"<span class='muted'>(client <code>{esc(draft.app)}</code>)</span></div>"
+            f"<div class='muted'>After you answer, you go back to "
+            f"<strong>{esc(back_to)}</strong></div></div>"
             '<form method="post" action="/oauth/authorize">'
-            f'<input type="hidden" name="request_id" value="{html.escape(draft.id)}">'
-            f"<fieldset><legend>Scopes</legend>{_checkboxes('scope', scopes, set(scopes))}"
-            "</fieldset><fieldset><legend>Models</legend><label><input type='checkbox' "
-            "name='all_models' value='1' data-testid='all-models' checked> every model"
-            f"</label><br>{_checkboxes('model', models, set())}</fieldset>"
-            "<p><label><input type='checkbox' name='remember' value='1' "
-            "data-testid='remember'> remember this decision</label></p>"
-            '<button name="decision" value="allow" data-testid="consent-allow">Allow</button>'
+            f'<input type="hidden" name="request_id" value="{esc(draft.id)}">'
+            "<fieldset><legend>It may</legend>"
+            f"{_scope_boxes(sorted(draft.requested.scopes))}</fieldset>"
+            f"<fieldset><legend>With models</legend>{_model_boxes(models)}</fieldset>"
+            "<fieldset><legend>For how long</legend><label><input type='checkbox' "
+            "name='remember' value='1' data-testid='remember'> <span>Until I revoke it. "
+            f"Unticked, access ends after {ALLOW_ONCE_DEFAULT_SECS // 60} minutes.</span>"
+            "</label></fieldset>"
+            # Deny first: pressing Enter submits the form with its first button.
+            '<div class="choices">'
             '<button name="decision" value="deny" data-testid="consent-deny">Deny</button>'
-            "</form>")
+            '<button name="decision" value="allow" data-testid="consent-allow">Allow</button>'
+            "</div><p class='muted'>Untick anything you do not want to give. Deny sends the app "
+            "back with <code>access_denied</code>.</p></form>")
 
 
 @public
@@ -84,8 +97,9 @@ async def authorize(request: web.Request) -> web.StreamResponse:
     client = await oauth.client_for(params.client_id, params.redirect_uri)
     principal = request[PRINCIPAL]
     if principal.kind is not PrincipalKind.SESSION:
-        return _page("Log in first", "<h1>Log in to Bodhi first</h1><p>Open Bodhi in this "
-                     "browser (run <code>bodhi open</code>), then reload this page.</p>", 401)
+        return page("Sign in first", "<h1>Sign in to Bodhi first</h1><p>An app asks to use "
+                    "your models, and only a signed-in user can answer. Open Bodhi in this "
+                    "browser (run <code>bodhi open</code>), then reload this page.</p>", 401)
     try:
         draft = await oauth.open_request(principal, client, params)
     except RedirectError as exc:
@@ -93,7 +107,7 @@ async def authorize(request: web.Request) -> web.StreamResponse:
             "error": exc.error, "error_description": exc.description,
             "state": params.state})) from exc
     models = [m.alias for m in request.app[INFERENCE].list_models(principal)]
-    return _page(f"Allow {client.name}?", _consent(draft, models))
+    return page(f"Allow {client.name}? · Bodhi", _consent(draft, models, params.redirect_uri))
 
 
 def _terms(form: Form) -> GrantTerms:

@@ -6,8 +6,8 @@ const $ = (testid) => document.querySelector(`[data-testid="${testid}"]`);
 const requestId = new URLSearchParams(window.location.search).get('request');
 const SCOPE_TEXT = {
   chat: 'chat with your models',
-  embeddings: 'compute embeddings',
-  models: 'see which models you have',
+  embeddings: 'turn text into embeddings (vectors for search)',
+  models: 'see the list of your models',
 };
 let review = null;
 
@@ -28,8 +28,10 @@ function renderScopes(scopes) {
     box.dataset.testid = `scope-${scope}`;
     box.dataset.scope = scope;
     box.addEventListener('change', updateButtons);
-    label.append(box, ` ${SCOPE_TEXT[scope] ?? scope} `,
-      Object.assign(document.createElement('code'), { textContent: scope }));
+    const text = Object.assign(document.createElement('span'), {
+      textContent: `${SCOPE_TEXT[scope] ?? scope} ` });
+    text.append(Object.assign(document.createElement('code'), { textContent: scope }));
+    label.append(box, text);
     li.append(label);
     return li;
   }));
@@ -37,20 +39,27 @@ function renderScopes(scopes) {
 
 function updateButtons() {
   const usable = review?.status === 'draft' && ticked().length > 0;
+  $('consent-no-scope').hidden = !review || ticked().length > 0;
   $('consent-allow-once').disabled = !usable;
   $('consent-allow-always').disabled = !usable;
+}
+
+function anyModel(available) {
+  const now = available.length ? ` (now: ${available.join(', ')})` : '';
+  return `any of your models, including ones you add later${now}`;
 }
 
 function render() {
   $('consent-origin').textContent = review.app_name
     ? `${review.app_name} (${review.origin})` : review.origin;
+  $('consent-origin').title = review.origin;
   document.title = `Bodhi: allow ${review.origin}?`;
   $('consent-reason-box').hidden = !review.reason;
   $('consent-reason').textContent = review.reason ?? '';
   renderScopes(review.requested?.scopes ?? []);
   const asked = review.requested?.models;
   $('consent-models').textContent = asked?.length
-    ? asked.join(', ') : `any of your models (${(review.available_models ?? []).join(', ')})`;
+    ? asked.join(', ') : anyModel(review.available_models ?? []);
   updateButtons();
 }
 

@@ -13,7 +13,9 @@ $('settings-form').addEventListener('submit', async (event) => {
   try {
     const { serverUrl } = await callBackground('setSettings', { serverUrl: $('server-url').value });
     $('settings-status').textContent = `Saved: ${serverUrl}`;
+    $('settings-status').className = 'status-ok';
   } catch (err) {
     $('settings-status').textContent = `Not saved: ${err.message}`;
+    $('settings-status').className = 'error';
   }
 });

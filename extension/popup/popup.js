@@ -21,16 +21,38 @@ async function act(action, params, options) {
 }
 
 function when(epoch) {
-  return epoch ? new Date(epoch * 1000).toLocaleString() : 'never';
+  return new Date(epoch * 1000).toLocaleString(undefined, { dateStyle: 'medium',
+    timeStyle: 'short' });
+}
+
+// What each state means for the person looking at the popup, and the pill's colour.
+const SERVER_TEXT = {
+  ready: ['ok', 'Running and paired. Pages you allow can use your models.'],
+  'not-paired': ['warn', 'Running, but this browser is not paired with it yet.'],
+  setup: ['warn', 'Running, but not set up yet: run `bodhi setup` once.'],
+  unreachable: ['bad', 'Not answering. Start it, or check its URL in Settings.'],
+};
+
+function renderServer(server, nativeOk) {
+  const [tone, hint] = SERVER_TEXT[server.status] ?? ['warn', ''];
+  $('server-status').textContent = server.status;
+  $('server-status').className = `pill ${tone}`;
+  $('server-hint').textContent = server.status === 'unreachable' && !nativeOk
+    ? 'Not answering. Run `bodhi serve`, or check its URL in Settings.' : hint;
+  $('server-url').textContent = server.url;
+  $('server-version').textContent = server.version ? `companion ${server.version}` : '';
+}
+
+function nativeText(native) {
+  if (native.available) return `installed (companion ${native.running ? 'running' : 'stopped'})`;
+  if (native.error?.code === 'native_host_missing') return 'not installed';
+  return `not available: ${native.error?.message ?? 'unknown'}`;
 }
 
 function renderStatus({ server, native, paired }) {
-  $('server-status').textContent = server.status;
-  $('server-url').textContent = server.url;
   const nativeOk = native.available;
-  $('native-state').textContent = nativeOk
-    ? `installed (companion ${native.running ? 'running' : 'stopped'})`
-    : `not available: ${native.error?.message ?? 'unknown'}`;
+  renderServer(server, nativeOk);
+  $('native-state').textContent = nativeText(native);
   $('server-start').hidden = !(nativeOk && server.status === 'unreachable');
   $('open-web-ui').hidden = !(nativeOk && server.status !== 'unreachable');
   $('native-missing').hidden = nativeOk || native.error?.code !== 'native_host_missing';
@@ -44,10 +66,11 @@ function renderPending(requests) {
   $('pending-list').replaceChildren(...requests.map((r) => {
     const li = document.createElement('li');
     li.dataset.testid = 'pending-request';
-    li.className = 'row';
+    li.className = 'row spread';
     const origin = Object.assign(document.createElement('span'), { className: 'origin',
       textContent: r.origin });
-    const show = Object.assign(document.createElement('button'), { textContent: 'Review' });
+    const show = Object.assign(document.createElement('button'), { textContent: 'Review',
+      className: 'primary' });
     show.addEventListener('click', () => act('focusRequest', { id: r.id }));
     li.append(origin, show);
     return li;
@@ -55,30 +78,39 @@ function renderPending(requests) {
   $('pending-empty').hidden = requests.length > 0;
 }
 
+function line(text) {
+  return Object.assign(document.createElement('p'), { className: 'detail', textContent: text });
+}
+
 function grantItem(grant) {
   const li = document.createElement('li');
   li.dataset.testid = 'grant';
   li.dataset.origin = grant.app;
   const head = document.createElement('div');
-  head.className = 'row';
+  head.className = 'grant-head';
   const origin = Object.assign(document.createElement('span'), { className: 'origin',
     textContent: grant.app_name ? `${grant.app_name} (${grant.app})` : grant.app });
   const revoke = Object.assign(document.createElement('button'), { textContent: 'Revoke' });
   revoke.dataset.testid = 'grant-revoke';
+  revoke.title = `Take access away from ${grant.app}`;
   revoke.addEventListener('click', () => act('revoke', { id: grant.id }));
   head.append(origin, revoke);
-  const models = Array.isArray(grant.models) ? grant.models.join(', ') : 'all models';
-  const detail = Object.assign(document.createElement('div'), { className: 'muted',
-    textContent: `${grant.scopes.join(', ')} · ${models} · ${grant.remember ? 'always' : 'once'}`
-      + ` · last used ${when(grant.last_used_at)}` });
-  li.append(head, detail);
+  const models = Array.isArray(grant.models) ? grant.models.join(', ') : 'all your models';
+  const lasts = grant.remember ? 'Always allowed, until you revoke it'
+    : `Allowed once, until ${grant.expires_at ? when(grant.expires_at) : 'revoked'}`;
+  const used = grant.last_used_at ? `last used ${when(grant.last_used_at)}` : 'not used yet';
+  li.append(head, line(`May ${grant.scopes.join(', ')} · with ${models}`),
+    line(`${lasts} · ${used}`));
   return li;
 }
 
-function renderGrants(grants) {
+function renderGrants(grants, status) {
   const active = grants.filter((g) => g.status === 'active');
   $('grant-list').replaceChildren(...active.map(grantItem));
   $('grant-empty').hidden = active.length > 0;
+  const ready = status.paired && status.server.status === 'ready';
+  $('grant-empty').textContent = ready ? 'No site has access.'
+    : 'Sites you allowed show here once the companion is running and paired.';
 }
 
 let rendering = null;
@@ -89,7 +121,7 @@ async function renderOnce() {
   renderStatus(status);
   renderPending(await callBackground('pending'));
   const ready = status.paired && status.server.status === 'ready';
-  renderGrants(ready ? (await callBackground('grants')).data : []);
+  renderGrants(ready ? (await callBackground('grants')).data : [], status);
   document.body.dataset.rendered = String(Date.now());
 }
 

@@ -85,6 +85,21 @@ def test_owner_login_session(local: Companion, owner: httpx.Client) -> None:
                   "role": "resource_admin"}
 
 
+def test_owner_login_lands_on_a_signed_in_page(local: Companion) -> None:
+    login = local.cli("open", "--no-browser").strip().splitlines()[-1]
+    with httpx.Client(timeout=60) as browser:
+        moving_on = browser.get(login)
+        assert 'content="0;url=/signed-in"' in moving_on.text
+        landed = browser.get(local.url + "/signed-in")
+    assert landed.status_code == 200
+    assert landed.headers["content-type"].startswith("text/html")
+    assert "You are signed in as owner" in landed.text
+    assert "with the role <strong>admin</strong>" in landed.text
+    assert 'href="/bodhi/v1/user"' in landed.text
+    anonymous = httpx.get(local.url + "/signed-in")
+    assert anonymous.status_code == 401 and "You are not signed in" in anonymous.text
+
+
 def test_expired_or_unknown_ticket_is_refused(local: Companion) -> None:
     expired = owner_login_url(local.url, _ticket(local.home, ttl=0))
     refused = httpx.get(expired)

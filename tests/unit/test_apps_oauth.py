@@ -170,3 +170,23 @@ async def test_redirect_uris_must_be_https_or_loopback(harness: Harness) -> None
     ok = await harness.apps.oauth.register("Good", ["https://x.test/cb",
                                                     "http://localhost:8080/cb"])
     assert ok.client_id.startswith("bodhi-client-")
+
+
+async def test_consent_page_escapes_the_app_name_and_names_where_it_returns(
+        harness: Harness) -> None:
+    hostile = '<script>alert(1)</script> & <b onclick="x">Notes</b>'
+    client = await harness.apps.oauth.register(hostile, [REDIRECT])
+    page = await harness.client.get("/oauth/authorize", headers=OWNER_SESSION,
+                                    params=_authorize_query(client.client_id, "v" * 50))
+    text = await page.text()
+
+    assert page.status == 200
+    assert "<script" not in text and "<b onclick" not in text
+    assert ("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b onclick=&quot;x&quot;&gt;"
+            "Notes&lt;/b&gt;") in text
+    assert "you go back to <strong>127.0.0.1:9876</strong>" in text
+    assert "default-src 'none'" in page.headers["Content-Security-Policy"]
+    # Enter submits the first button, which must be Deny; nothing is remembered unasked.
+    assert text.index('data-testid="consent-deny"') < text.index('data-testid="consent-allow"')
+    remember = re.search(r"<input[^>]*data-testid='remember'[^>]*>", text)
+    assert remember is not None and "checked" not in remember.group(0)

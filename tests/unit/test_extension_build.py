@@ -82,3 +82,25 @@ def test_every_script_parses(dist: Path) -> None:
         done = subprocess.run([node, "--experimental-default-type=module", "--check",
                                str(script)], capture_output=True, text=True, timeout=30)
         assert done.returncode == 0, f"{script.name}: {done.stderr}"
+
+
+def _png_header(data: bytes) -> tuple[int, int, int, int]:
+    """(width, height, bit depth, colour type) from a PNG's IHDR chunk."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    return (int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big"),
+            data[24], data[25])
+
+
+@pytest.mark.parametrize("browser", ["chrome", "firefox"])
+def test_both_builds_carry_square_rgba_icons_of_the_sizes_they_name(
+        dist: Path, browser: str) -> None:
+    m = manifest(dist, browser)
+    icons, action = m["icons"], m["action"]
+    assert isinstance(icons, dict) and isinstance(action, dict)
+
+    assert sorted(int(size) for size in icons) == [16, 32, 48, 128]
+    for size, path in {**icons, **action["default_icon"]}.items():
+        data = (dist / browser / path).read_bytes()
+        assert _png_header(data) == (int(size), int(size), 8, 6)
+        with zipfile.ZipFile(dist / f"bodhi-{browser}-{__version__}.zip") as archive:
+            assert archive.read(path) == data

@@ -21,6 +21,7 @@ from companion.middleware import setup_middlewares
 from companion.middleware.access import requires
 from companion.middleware.auth import PRINCIPAL
 from companion.middleware.hosts import allowed_hosts
+from companion.routes.identity import signed_in_body
 from companion.runtime_settings import RuntimeSettings
 from companion.settings import Source, load_settings
 from companion.storage import Database, SettingOverrideRepository, UserRepository
@@ -276,3 +277,14 @@ async def test_database_layer_between_environment_and_file(db: Database, tmp_pat
     level = await runtime.update("BODHI_LOG_LEVEL", "warning")
     assert (level.current_value, level.source) == ("DEBUG", "environment")  # env wins
     assert (await runtime.reset("BODHI_KEEP_ALIVE_SECS")).current_value == 7
+
+
+def test_the_signed_in_page_escapes_the_user_name() -> None:
+    hostile = Principal(PrincipalKind.SESSION, role=None, user_id="u1",
+                        username='<img src=x onerror="alert(1)">')
+
+    body = signed_in_body(hostile)
+
+    assert "<img" not in body
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in body
+    assert "no role yet" in body and "/bodhi/v1/tokens" not in body
