@@ -26,6 +26,7 @@ from companion.settings import (
     Source,
     load_settings,
     public_url,
+    settings_markdown,
     shown_value,
 )
 from companion.storage import (
@@ -55,8 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("serve", parents=[settings], help="run the server in the foreground",
                         description="Run the companion in the foreground.")
-    commands.add_parser("config", parents=[settings], help="show effective settings",
-                        description="Show every setting's effective value and its source.")
+    config = commands.add_parser("config", parents=[settings], help="show effective settings",
+                                 description="Show every setting's effective value and its "
+                                 "source.")
+    config.add_argument("--markdown", action="store_true",
+                        help="print the table of all settings (as in docs/usage.md) instead")
     token = commands.add_parser("token", help="manage API tokens").add_subparsers(
         dest="token_command", required=True, metavar="ACTION")
     create = token.add_parser("create", parents=[settings], help="create a token; printed once")
@@ -286,7 +290,10 @@ def main(argv: list[str] | None = None) -> int:
 
             run(settings)
         elif args.command == "config":
-            _show_config(settings)
+            if args.markdown:
+                print(settings_markdown(), end="")
+            else:
+                _show_config(settings)
         elif args.command == "pair":
             _pair_command(settings)
         elif args.command == "app":

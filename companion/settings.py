@@ -274,3 +274,21 @@ def public_url(settings: Settings) -> str:
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
     return f"http://{host}:{settings['BODHI_PORT']}"
+
+
+def _doc_default(setting: Setting) -> str:
+    value = setting.default()
+    default = str(value).lower() if isinstance(value, bool) else str(value)
+    home = str(Path.home())
+    if default.startswith(home):
+        default = "~" + default[len(home):]
+    return f"`{default}`" if default else ""
+
+
+def settings_markdown() -> str:
+    """The settings table for the docs (docs/usage.md holds a copy that a test keeps equal)."""
+    rows = ["| setting | default | editable at runtime | meaning |", "|---|---|---|---|"]
+    for setting in SETTINGS:
+        rows.append(f"| `{setting.name}` | {_doc_default(setting)} | "
+                    f"{'yes' if setting.runtime_editable else ''} | {setting.help} |")
+    return "\n".join(rows) + "\n"

@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from companion.errors import ConfigError
-from companion.settings import SETTINGS, SETTINGS_BY_NAME, Source, load_settings
+from companion.settings import (
+    SETTINGS,
+    SETTINGS_BY_NAME,
+    Source,
+    load_settings,
+    settings_markdown,
+)
 
 
 def write_settings(home: Path, text: str) -> None:
@@ -244,3 +250,15 @@ def test_bodhi_home_in_its_own_settings_file_is_refused(home: Path, env: dict[st
 
     with pytest.raises(ConfigError, match="BODHI_HOME cannot be set"):
         load_settings(env=env)
+
+
+def test_docs_settings_table_is_the_generated_one(monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path: Path) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    text = (Path(__file__).parents[2] / "docs" / "usage.md").read_text(encoding="utf-8")
+    begin = text.index("\n", text.index("<!-- settings:begin")) + 1
+    documented = text[begin:text.index("<!-- settings:end -->")]
+    assert documented == settings_markdown(), "run: bodhi config --markdown"
+    for setting in SETTINGS:
+        assert f"`{setting.name}`" in documented
