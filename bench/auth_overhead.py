@@ -5,7 +5,12 @@
 
 Starts ``bodhi serve`` on a free loopback port with a temporary BODHI_HOME, creates a token
 with the CLI, warms both routes, then measures each for the same time with the same number of
-concurrent keep-alive connections. The last line is ``auth_req_per_s_ratio=<models/ping>``.
+concurrent keep-alive connections, with aiohttp's client (lighter than httpx, so the server
+rather than the client is what saturates). Besides req/s it reports the companion process's
+CPU time per request (user + system, from psutil), which does not depend on how fast the client
+is: ``/ping`` (no auth), ``/bodhi/v1/info`` without and with the token (the same handler, so the
+difference is the cost of checking a token), and ``/v1/models`` with the token. The last line is
+``auth_req_per_s_ratio=<models/ping>``.
 """
 
 from __future__ import annotations
@@ -18,9 +23,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import httpx
+import psutil
 
 
 def _free_port() -> int:
@@ -52,31 +60,44 @@ def _token(home: Path, port: int) -> str:
     return done.stdout.decode().strip().splitlines()[-1]
 
 
-async def _rate(url: str, headers: dict[str, str], seconds: float, concurrency: int) -> float:
-    async with httpx.AsyncClient(headers=headers, timeout=30,
-                                 limits=httpx.Limits(max_connections=concurrency)) as client:
+@dataclass(frozen=True)
+class Rate:
+    per_s: float
+    cpu_us: float  # companion CPU time per request
+
+
+async def _rate(server: psutil.Process, url: str, headers: dict[str, str], seconds: float,
+                concurrency: int) -> Rate:
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(headers=headers, connector=connector) as client:
         for _ in range(50):  # warm up: connections, caches
-            (await client.get(url)).raise_for_status()
+            async with client.get(url) as reply:
+                reply.raise_for_status()
         count = 0
         deadline = time.perf_counter() + seconds
 
         async def worker() -> None:
             nonlocal count
             while time.perf_counter() < deadline:
-                (await client.get(url)).raise_for_status()
+                async with client.get(url) as reply:
+                    reply.raise_for_status()
+                    await reply.read()
                 count += 1
 
-        started = time.perf_counter()
+        cpu, started = server.cpu_times(), time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return count / (time.perf_counter() - started)
+        elapsed, used = time.perf_counter() - started, server.cpu_times()
+        cpu_s = (used.user - cpu.user) + (used.system - cpu.system)
+        return Rate(count / elapsed, cpu_s / max(count, 1) * 1e6)
 
 
-async def _measure(base: str, token: str, seconds: float, concurrency: int
-                   ) -> tuple[float, float]:
-    ping = await _rate(base + "/ping", {}, seconds, concurrency)
-    models = await _rate(base + "/v1/models", {"Authorization": f"Bearer {token}"}, seconds,
-                         concurrency)
-    return ping, models
+async def _measure(server: psutil.Process, base: str, token: str, seconds: float,
+                   concurrency: int) -> dict[str, Rate]:
+    bearer = {"Authorization": f"Bearer {token}"}
+    targets = {"ping": ("/ping", {}), "info_anonymous": ("/bodhi/v1/info", {}),
+               "info_token": ("/bodhi/v1/info", bearer), "models_token": ("/v1/models", bearer)}
+    return {name: await _rate(server, base + path, headers, seconds, concurrency)
+            for name, (path, headers) in targets.items()}
 
 
 def main() -> None:
@@ -89,14 +110,18 @@ def main() -> None:
         proc = _start(home, port)
         try:
             token = _token(home, port)
-            ping, models = asyncio.run(_measure(f"http://127.0.0.1:{port}", token,
-                                                args.seconds, args.concurrency))
+            rates = asyncio.run(_measure(psutil.Process(proc.pid), f"http://127.0.0.1:{port}",
+                                         token, args.seconds, args.concurrency))
         finally:
             proc.terminate()
             proc.wait(20)
-    print(f"ping_req_per_s={ping:.0f}")
-    print(f"auth_models_req_per_s={models:.0f}")
-    print(f"auth_req_per_s_ratio={models / ping:.3f}")
+    for name, rate in rates.items():
+        print(f"{name}: {rate.per_s:.0f} req/s, {rate.cpu_us:.0f} us companion CPU per request")
+    token_cost = rates["info_token"].cpu_us - rates["info_anonymous"].cpu_us
+    print(f"token_check_cpu_us={token_cost:.0f}")
+    print(f"ping_req_per_s={rates['ping'].per_s:.0f}")
+    print(f"auth_models_req_per_s={rates['models_token'].per_s:.0f}")
+    print(f"auth_req_per_s_ratio={rates['models_token'].per_s / rates['ping'].per_s:.3f}")
 
 
 if __name__ == "__main__":
