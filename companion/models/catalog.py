@@ -144,12 +144,7 @@ class ModelCatalog:
                                                              a.alias))
 
     def resolve(self, name: str) -> ResolvedModel:
-        self._refresh_if_changed()
-        if name not in self._by_name:
-            self.refresh()
-        alias = self._by_name.get(name)
-        if alias is None:
-            raise self._not_found(name)
+        alias = self.resolve_alias(name)
         path = self._paths.get(name) or cached_file_path(
             self._hub_dir, alias.repo, alias.filename, alias.snapshot) or _embedded_file(alias)
         if path is None:
