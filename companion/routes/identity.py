@@ -61,6 +61,13 @@ def _set_session(request: web.Request, response: web.StreamResponse, session_id:
                         secure=request.secure, path="/", max_age=SESSION_TTL_SECS)
 
 
+def _signed_in(request: web.Request, response: web.Response, session_id: str) -> web.Response:
+    """An OIDC sign-in finished: the session cookie on, the one-time login state off."""
+    _set_session(request, response, session_id)
+    response.del_cookie(LOGIN_STATE_COOKIE, path="/bodhi/v1/auth/")
+    return response
+
+
 def _moving_on(location: str) -> web.Response:
     url = escape(location, quote=True)
     return web.Response(content_type="text/html", text=(
@@ -174,10 +181,7 @@ async def callback_redirect(request: web.Request) -> web.Response:
                                   code="auth_error-login_failed")
     session_id = await _finish(request, request.query.get("code", ""),
                                request.query.get("state", ""))
-    response = _moving_on(_landing(request))
-    _set_session(request, response, session_id)
-    response.del_cookie(LOGIN_STATE_COOKIE, path="/bodhi/v1/auth/")
-    return response
+    return _signed_in(request, _moving_on(_landing(request)), session_id)
 
 
 @public
@@ -185,10 +189,7 @@ async def callback_redirect(request: web.Request) -> web.Response:
 async def callback(request: web.Request) -> web.Response:
     body = CallbackRequest.model_validate(await read_json(request, CallbackRequest))
     session_id = await _finish(request, body.code, body.state)
-    response = web.json_response({"location": _landing(request)})
-    _set_session(request, response, session_id)
-    response.del_cookie(LOGIN_STATE_COOKIE, path="/bodhi/v1/auth/")
-    return response
+    return _signed_in(request, web.json_response({"location": _landing(request)}), session_id)
 
 
 @public

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
@@ -65,19 +66,14 @@ async def _until(check: Any) -> None:
     assert check()
 
 
-async def test_a_stream_the_client_leaves_counts_with_its_sent_status(
-        aiohttp_server: Any, tokens: ApiTokenService) -> None:
+@pytest.mark.parametrize(("path", "status"), [
+    ("/v1/stream", "200"),  # a stream the client leaves counts with the status it was sent
+    ("/v1/silent", "499"),  # a client that leaves before any answer
+])
+async def test_a_client_that_leaves_counts_with_what_it_was_sent(
+        aiohttp_server: Any, tokens: ApiTokenService, path: str, status: str) -> None:
     metrics, started = Metrics(), asyncio.Event()
     server = await _server(aiohttp_server, tokens, metrics, started)
-    await _leave_early(server, "/v1/stream", started)
-    await _until(lambda: _count(metrics, "openai", "200") == 1)
-    assert _count(metrics, "openai", "500") == 0
-
-
-async def test_a_client_that_leaves_before_any_answer_counts_as_499(
-        aiohttp_server: Any, tokens: ApiTokenService) -> None:
-    metrics, started = Metrics(), asyncio.Event()
-    server = await _server(aiohttp_server, tokens, metrics, started)
-    await _leave_early(server, "/v1/silent", started)
-    await _until(lambda: _count(metrics, "openai", "499") == 1)
+    await _leave_early(server, path, started)
+    await _until(lambda: _count(metrics, "openai", status) == 1)
     assert _count(metrics, "openai", "500") == 0
