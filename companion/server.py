@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import resource
 import signal
 
 from aiohttp import web
@@ -11,10 +12,25 @@ from aiohttp import web
 from companion import __version__
 from companion.app import build_app
 from companion.errors import ConfigError
+from companion.listener import GuardedSite
 from companion.logs import AccessLogger, setup_logging
 from companion.settings import Settings, public_url
 
 log = logging.getLogger(__name__)
+
+# An idle kept-alive connection (or one trickling its next request) is closed after this.
+# Longer than common clients' pool expiry (aiohttp 15 s, httpx 5 s), so a client never sends
+# on a connection the server is closing.
+KEEPALIVE_SECS = 75.0
+
+
+def _raise_descriptor_limit() -> None:
+    """Raise the open-file limit towards the hard limit: connections, model children,
+    databases and logs all need descriptors."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
 async def serve(settings: Settings) -> None:
@@ -22,11 +38,13 @@ async def serve(settings: Settings) -> None:
                              settings["BODHI_LOG_STDOUT"])
     app = await build_app(settings)
     runner = web.AppRunner(app, handler_cancellation=True, access_log_class=AccessLogger,
-                           shutdown_timeout=5.0)
+                           shutdown_timeout=5.0, keepalive_timeout=KEEPALIVE_SECS)
     await runner.setup()
     host, port = settings["BODHI_HOST"], settings["BODHI_PORT"]
+    _raise_descriptor_limit()
     try:
-        await web.TCPSite(runner, host, port, reuse_address=True).start()
+        await GuardedSite(runner, host, port, header_timeout=settings["BODHI_HEADER_TIMEOUT_SECS"],
+                          max_pending=settings["BODHI_MAX_PENDING_CONNECTIONS"]).start()
     except OSError as exc:
         await runner.cleanup()
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}. Is another "

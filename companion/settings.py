@@ -126,6 +126,10 @@ SETTINGS: tuple[Setting, ...] = (
             "How long a model may take to load before the request fails."),
     Setting("BODHI_MAX_REQUEST_BYTES", _parse_positive_int, lambda: 32 * 1024 * 1024,
             "Largest request body accepted; larger ones get 413."),
+    Setting("BODHI_HEADER_TIMEOUT_SECS", _parse_positive_int, lambda: 10,
+            "A new connection must send its request headers within this many seconds."),
+    Setting("BODHI_MAX_PENDING_CONNECTIONS", _parse_positive_int, lambda: 256,
+            "Connections that may be sending their request headers at once; more are closed."),
     Setting("BODHI_MAX_LOADED_MODELS", _parse_positive_int, lambda: 2,
             "How many models may be loaded at once; the least recently used one is unloaded "
             "(after its requests finish) to make room.", runtime_editable=True),

@@ -6,6 +6,8 @@ import json
 import struct
 from typing import Any, BinaryIO
 
+from companion import json_limits
+
 MAX_REPLY_BYTES = 1024 * 1024
 MAX_REQUEST_BYTES = 4 * 1024 * 1024
 _LENGTH = struct.Struct("=I")
@@ -36,7 +38,7 @@ def read_frame(stream: BinaryIO) -> dict[str, Any] | None:
     if len(payload) < length:
         raise FrameError("truncated message")
     try:
-        message = json.loads(payload.decode("utf-8"))
+        message = json_limits.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise FrameError(f"message is not UTF-8 JSON: {exc}", recoverable=True) from exc
     if not isinstance(message, dict):

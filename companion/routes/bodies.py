@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from companion import json_limits
 from companion.errors import BadRequestError
 
 
@@ -23,7 +23,7 @@ async def read_json(request: web.Request, schema: type[BaseModel]) -> dict[str, 
     """The body as a dict, checked against ``schema`` (which may allow extra fields)."""
     raw = await request.read()
     try:
-        body = json.loads(raw)
+        body = json_limits.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequestError(f"Request body is not valid JSON: {exc}",
                               code="invalid_json") from exc

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 
 from aiohttp import WSMsgType, web
 
-from companion import events
+from companion import events, json_limits
 from companion.auth.principal import Principal, PrincipalKind
 from companion.errors import AuthenticationError
 from companion.events import Subscription
@@ -51,7 +50,7 @@ async def _in_band_auth(request: web.Request, ws: web.WebSocketResponse) -> Prin
     if message.type is not WSMsgType.TEXT:
         return None
     try:
-        body = json.loads(message.data)
+        body = json_limits.loads(message.data)
     except ValueError:
         return None
     if not isinstance(body, dict) or body.get("type") != "auth":

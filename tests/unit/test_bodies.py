@@ -9,6 +9,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from companion.json_limits import MAX_DEPTH
 from companion.middleware.errors import error_middleware
 from companion.routes.bodies import read_json
 from companion.routes.openai_schemas import (
@@ -60,6 +61,26 @@ async def test_malformed_json(client: Client, data: bytes) -> None:
     assert error["code"] == "invalid_json"
     assert error["param"] is None
     assert "JSON" in error["message"]
+
+
+def _nested(depth: int) -> str:
+    return '{"model": "m", "messages": [{"role": "user", "content": "hi"}], "x": ' + (
+        "[" * (depth - 1) + "]" * (depth - 1) + "}")
+
+
+async def test_nesting_up_to_the_limit_is_accepted(client: Client) -> None:
+    resp = await client.post("/v1/chat/completions", data=_nested(MAX_DEPTH),
+                             headers={"Content-Type": "application/json"})
+
+    assert resp.status == 200
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 5000, 100_000])
+async def test_nesting_past_the_limit_is_invalid_json(client: Client, depth: int) -> None:
+    error = await post_error(client, _nested(depth))
+
+    assert error["code"] == "invalid_json"
+    assert f"nested deeper than {MAX_DEPTH} levels" in error["message"]
 
 
 @pytest.mark.parametrize("data", ["[]", "[1, 2]", '"text"', "3", "null", "true"])

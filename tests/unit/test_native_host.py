@@ -76,6 +76,7 @@ def test_frame_is_native_length_then_compact_utf8_json() -> None:
         (frame(b"{not json"), True),
         (frame(b"[1, 2]"), True),
         (frame(b"\xff\xfe"), True),
+        (frame(b"[" * 100_000 + b"]" * 100_000), True),       # past the recursion limit
     ],
 )
 def test_bad_frames(data: bytes, recoverable: bool) -> None:
@@ -129,6 +130,16 @@ def test_malformed_frame_gets_an_error_and_the_host_goes_on() -> None:
                                                       (2, True)]
     assert replies[1]["error"]["code"] == "bad_frame"
     assert replies[2]["error"]["code"] == "bad_frame"
+
+
+def test_deeply_nested_frame_gets_an_error_and_the_host_goes_on() -> None:
+    deep = b'{"id": 1, "action": "ping", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    data = frame(deep) + encode({"id": 2, "action": "ping"}).getvalue()
+
+    replies = run(data)
+
+    assert [(r["id"], r["ok"]) for r in replies] == [(None, False), (2, True)]
+    assert "nested deeper" in replies[0]["error"]["message"]
 
 
 def test_oversize_length_gets_an_error_and_stops() -> None:

@@ -107,6 +107,16 @@ async def test_events_refuses_oversized_client_messages(signed: Signed) -> None:
         assert ws.close_code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
 
 
+async def test_events_deeply_nested_auth_message_is_refused_cleanly(signed: Signed) -> None:
+    deep = '{"type": "auth", "token": "x", "d": ' + "[" * 7000 + "]" * 7000 + "}"
+    async with signed.client.ws_connect("/bodhi/v1/events") as ws:
+        await ws.send_str(deep)
+        message = await _first_message(ws)
+        assert message.type in {aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED}
+        assert ws.close_code == CLOSE_UNAUTHORIZED
+    assert await signed.who() == "logged_in"
+
+
 @pytest.mark.parametrize("path", ["/bodhi/v1/events", "/oauth/authorize",
                                   "/.well-known/oauth-authorization-server"])
 async def test_rebound_host_names_are_refused(signed: Signed, path: str) -> None:
