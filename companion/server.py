@@ -11,6 +11,7 @@ from aiohttp import web
 from companion import __version__
 from companion.app import build_app
 from companion.errors import ConfigError
+from companion.home import secure_home
 from companion.logs import AccessLogger, setup_logging
 from companion.settings import Settings, public_url
 
@@ -18,8 +19,13 @@ log = logging.getLogger(__name__)
 
 
 async def serve(settings: Settings) -> None:
+    # Before the log file is opened: an install from an earlier version has it 0644.
+    made_private = secure_home(settings.home)
     log_file = setup_logging(settings.home, settings["BODHI_LOG_LEVEL"],
                              settings["BODHI_LOG_STDOUT"])
+    if made_private:
+        log.warning("%s: took group and other access off %d path(s) that other users could "
+                    "read", settings.home, len(made_private))
     app = await build_app(settings)
     runner = web.AppRunner(app, handler_cancellation=True, access_log_class=AccessLogger,
                            shutdown_timeout=5.0)

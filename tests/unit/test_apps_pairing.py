@@ -13,6 +13,7 @@ from companion.apps import pairing
 from companion.apps.extension import CREDENTIAL_PREFIX, MAX_PAIRING_FAILURES, ExtensionService
 from companion.auth.principal import OWNER_USER_ID, PrincipalKind, Role
 from companion.errors import AuthenticationError, BadRequestError
+from companion.keyed_digest import KeyedDigest
 from companion.storage import ChangeWatch, Database
 from companion.storage.extension import ExtensionRepository
 from tests.unit.apps_harness import Harness, bearer, harness
@@ -21,9 +22,9 @@ __all__ = ["harness"]
 
 
 @pytest.fixture
-def service(db: Database) -> Iterator[ExtensionService]:
+def service(db: Database, tmp_path: Path) -> Iterator[ExtensionService]:
     watch = ChangeWatch(db.path)
-    yield ExtensionService(ExtensionRepository(db), watch)
+    yield ExtensionService(ExtensionRepository(db), KeyedDigest.for_home(tmp_path), watch)
     watch.close()
 
 
