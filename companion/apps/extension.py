@@ -3,15 +3,18 @@
 The extension proves itself with ``bodhiext_<43 url-safe chars>``, issued either by the
 native-messaging host (which runs as the OS user, see ``companion.apps.pairing``) or in
 exchange for a short code printed by ``bodhi pair``. Only this credential may create access
-requests for browser origins. Pairing codes carry about 40 bits and the pairing endpoint is
-public, so guessing is bounded: guesses are judged one at a time, and the
-``MAX_PAIRING_FAILURES``-th wrong one in a row cancels every open code, so at most that many
-guesses are ever judged against any one code, however many arrive at once. Codes are stored
-as keyed digests (``companion.keyed_digest``), so a digest read from the database cannot be
-reversed by trying every code. Validated credentials
-are cached in memory; the cache is dropped on any change here and whenever another process
-commits to the database (``ChangeWatch``), so a revoke from the CLI is honoured on the
-server's very next request.
+requests for browser origins.
+
+Pairing codes carry about 40 bits and the pairing endpoint is public, so guessing is bounded:
+guesses are judged one at a time, and the ``MAX_PAIRING_FAILURES``-th wrong one since the last
+successful pairing cancels every open code, so no more guesses than that are judged while a
+code is open, however many arrive at once. (Web pages cannot send guesses at all: the route
+refuses them first.) Codes are stored as keyed digests (``companion.keyed_digest``), so a
+digest read from the database cannot be reversed by trying every code.
+
+Validated credentials are cached in memory; the cache is dropped on any change here and
+whenever another process commits to the database (``ChangeWatch``), so a revoke from the CLI
+is honoured on the server's very next request.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ Clients are public (no secret; PKCE is what binds the code to the app that asked
 registered by the owner with ``bodhi app register --name NAME --redirect-uri URI``; redirect
 URIs are matched exactly. ``/oauth/authorize`` opens an access request for the logged-in user
 and shows the companion's consent page; approving it creates a grant and a code (60 s, single
-use, stored as a keyed digest) that ``/oauth/token`` exchanges, with the PKCE verifier, for the same
-app tokens the extension gets. A code presented twice revokes the grant it produced.
+use, stored as a keyed digest) that ``/oauth/token`` exchanges, with the PKCE verifier, for
+the same app tokens the extension gets. A code presented twice revokes the grant it produced.
 """
 
 from __future__ import annotations
@@ -153,8 +153,9 @@ class OAuthService:
         code = secrets.token_urlsafe(32)
         now = int(time.time())
         await self._repo.insert_code(AuthorizationCodeRecord(
-            self._codes.of(CODE_DIGEST, code), request.app, grant.id, request.oauth["redirect_uri"],
-            request.oauth["code_challenge"], now, now + CODE_TTL_SECS, None))
+            self._codes.of(CODE_DIGEST, code), request.app, grant.id,
+            request.oauth["redirect_uri"], request.oauth["code_challenge"], now,
+            now + CODE_TTL_SECS, None))
         return redirect_with(request.oauth["redirect_uri"],
                              {"code": code, "state": request.oauth.get("state")})
 
