@@ -14,6 +14,7 @@ from companion.apps import AppServices
 from companion.auth import ApiTokenService, ensure_owner_secret
 from companion.auth.identity import checked_box, open_identity
 from companion.events import MODELS_CHANGED, EventBus
+from companion.home import private_dir
 from companion.inference import LaunchConfig, LlamaPool
 from companion.inference.pool import PoolLimits
 from companion.inference.service import InferenceService
@@ -105,7 +106,7 @@ async def _maintain_apps(apps: AppServices) -> None:
 async def build_app(settings: Settings) -> web.Application:
     home = settings.home
     ensure_owner_secret(home)
-    (home / "aliases").mkdir(parents=True, exist_ok=True)
+    private_dir(home / "aliases")
     db = await Database.open(home / DB_FILE)
     watch = ChangeWatch(db.path)
     tokens = ApiTokenService(ApiTokenRepository(db), watch)

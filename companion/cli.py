@@ -20,6 +20,7 @@ from companion.auth.owner_login import issue_ticket, owner_login_url
 from companion.auth.setup import AuthMode, OidcConfig, SetupService, SetupState
 from companion.auth.tokens import ApiToken
 from companion.errors import BodhiError
+from companion.keyed_digest import KeyedDigest
 from companion.settings import (
     SETTINGS,
     Settings,
@@ -251,7 +252,8 @@ def _may_open_browser() -> bool:
 
 
 def _open_command(args: argparse.Namespace, settings: Settings) -> None:
-    ticket = asyncio.run(_with_db(settings, issue_ticket))
+    tickets = KeyedDigest.for_home(settings.home)
+    ticket = asyncio.run(_with_db(settings, lambda db: issue_ticket(db, tickets)))
     url = owner_login_url(public_url(settings), ticket)
     print("Sign in as the owner (one use, within 60 seconds):", file=sys.stderr)
     print(url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import sys
@@ -10,6 +11,8 @@ from pathlib import Path
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+
+from companion.home import private_dir, private_opener
 
 # Every secret we issue or hold, by shape: our token prefixes (API tokens, extension
 # credentials, app refresh tokens, owner-login tickets), bearer values, JWTs (app access
@@ -54,12 +57,19 @@ class AccessLogger(AbstractAccessLogger):
                          response.body_length, time * 1000)
 
 
+class PrivateLogFile(TimedRotatingFileHandler):
+    """The daily log; each file it creates (the first, and one per rotation) is 0600."""
+
+    def _open(self) -> io.TextIOWrapper:
+        # Always appends: a restart continues the day's file.
+        return open(self.baseFilename, "a", encoding=self.encoding, errors=self.errors,
+                    opener=private_opener)
+
+
 def setup_logging(home: Path, level: str, to_stdout: bool) -> Path:
-    log_dir = home / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log_file = log_dir / "bodhi.log"
+    log_file = private_dir(home / "logs") / "bodhi.log"
     handlers: list[logging.Handler] = [
-        TimedRotatingFileHandler(log_file, when="midnight", backupCount=14, encoding="utf-8")]
+        PrivateLogFile(log_file, when="midnight", backupCount=14, encoding="utf-8")]
     if to_stdout:
         handlers.append(logging.StreamHandler(sys.stdout))
     root = logging.getLogger()

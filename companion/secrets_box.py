@@ -24,9 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-import os
 import secrets
-from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -34,6 +32,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from companion.errors import ConfigError, ServiceUnavailableError
+from companion.home import private_file
 
 PREFIX = "bodhienc:v1:"
 KEY_FILE = "encryption.key"
@@ -120,7 +119,7 @@ def key_from_setting(value: str, home: Path) -> bytes:
     if len(value) < MIN_PASSPHRASE_CHARS:
         raise ConfigError("BODHI_ENCRYPTION_KEY must be a base64-encoded 32-byte key or a "
                           f"passphrase of at least {MIN_PASSPHRASE_CHARS} characters.")
-    salt = _private_file(home / SALT_FILE, lambda: secrets.token_bytes(16))
+    salt = private_file(home / SALT_FILE, lambda: secrets.token_bytes(16))
     kdf = Scrypt(salt=salt, length=KEY_BYTES, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P)
     return kdf.derive(value.encode("utf-8"))
 
@@ -138,27 +137,12 @@ def _decode_key(text: str) -> bytes | None:
 
 def key_from_file(home: Path) -> bytes:
     """The generated key in ``$BODHI_HOME/encryption.key``, created on first use."""
-    stored = _private_file(home / KEY_FILE, lambda: base64.b64encode(
+    stored = private_file(home / KEY_FILE, lambda: base64.b64encode(
         secrets.token_bytes(KEY_BYTES)) + b"\n")
     key = _decode_key(stored.decode("ascii", "replace").strip())
     if key is None:
         raise ConfigError(f"{home / KEY_FILE} does not hold a base64-encoded 32-byte key.")
     return key
-
-
-def _private_file(path: Path, make: Callable[[], bytes]) -> bytes:
-    """Read ``path``, creating it (mode 0600, never overwriting) with ``make()`` first."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        if path.stat().st_mode & 0o077:
-            os.chmod(path, 0o600)
-        return path.read_bytes()
-    content = make()
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(content)
-    return content
 
 
 def load_box(home: Path, setting: str) -> SecretBox:

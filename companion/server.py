@@ -12,6 +12,7 @@ from aiohttp import web
 from companion import __version__
 from companion.app import build_app
 from companion.errors import ConfigError
+from companion.home import secure_home
 from companion.listener import GuardedSite
 from companion.logs import AccessLogger, setup_logging
 from companion.settings import Settings, public_url
@@ -34,8 +35,13 @@ def _raise_descriptor_limit() -> None:
 
 
 async def serve(settings: Settings) -> None:
+    # Before the log file is opened: an install from an earlier version has it 0644.
+    made_private = secure_home(settings.home)
     log_file = setup_logging(settings.home, settings["BODHI_LOG_LEVEL"],
                              settings["BODHI_LOG_STDOUT"])
+    if made_private:
+        log.warning("%s: took group and other access off %d path(s) that other users could "
+                    "read", settings.home, len(made_private))
     app = await build_app(settings)
     runner = web.AppRunner(app, handler_cancellation=True, access_log_class=AccessLogger,
                            shutdown_timeout=5.0, keepalive_timeout=KEEPALIVE_SECS)

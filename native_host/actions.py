@@ -24,6 +24,7 @@ from companion import __version__
 from companion.apps.pairing import DB_FILE, pair_extension
 from companion.auth.owner_login import issue_ticket, owner_login_url
 from companion.auth.owner_secret import ensure_owner_secret
+from companion.keyed_digest import KeyedDigest
 from companion.settings import Settings, load_settings, public_url
 from companion.storage import Database
 from native_host.caller import Caller
@@ -142,7 +143,7 @@ def open_web_ui(message: dict[str, Any], caller: Caller) -> dict[str, Any]:
     async def mint() -> str:
         db = await Database.open(settings.home / DB_FILE)
         try:
-            return await issue_ticket(db)
+            return await issue_ticket(db, KeyedDigest.for_home(settings.home))
         finally:
             await db.close()
 

@@ -17,6 +17,7 @@ from companion.apps.requests import AccessRequest, AccessRequestService
 from companion.auth.principal import Principal
 from companion.errors import BadRequestError
 from companion.events import EventBus
+from companion.keyed_digest import KeyedDigest
 from companion.storage import ChangeWatch, Database
 from companion.storage.extension import ExtensionRepository
 from companion.storage.grants import AppAccessRequestRepository, GrantRepository
@@ -54,8 +55,10 @@ class AppServices:
         grants = GrantService(grant_repo, bus, grant_watch)
         requests = AccessRequestService(AppAccessRequestRepository(db), grants, bus)
         tokens = AppTokenService(ensure_signing_key(home), issuer, grants, grant_repo)
-        return cls(ExtensionService(ExtensionRepository(db), ext_watch, roles), grants,
-                   requests, tokens, OAuthService(OAuthRepository(db), requests, grants, tokens),
+        codes = KeyedDigest.for_home(home)
+        return cls(ExtensionService(ExtensionRepository(db), codes, ext_watch, roles), grants,
+                   requests, tokens,
+                   OAuthService(OAuthRepository(db), codes, requests, grants, tokens),
                    bus, (ext_watch, grant_watch))
 
     async def token_for_request(self, request_id: str, caller: Principal) -> TokenSet:

@@ -28,6 +28,7 @@ from companion.apps.grants import AccessGrant, GrantService
 from companion.apps.hashing import digest, new_secret
 from companion.auth.principal import Principal, PrincipalKind, Role
 from companion.errors import AuthenticationError
+from companion.home import private_file
 from companion.storage.grants import GrantRepository, RefreshTokenRecord
 
 AUDIENCE = "bodhi-companion"
@@ -40,14 +41,7 @@ _ALGORITHM = "HS256"
 
 def ensure_signing_key(home: Path) -> bytes:
     """The HS256 key, created on first use with mode 0600."""
-    path = home / SIGNING_KEY_FILE
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes()
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(os.urandom(32))
-    return path.read_bytes()
+    return private_file(home / SIGNING_KEY_FILE, lambda: os.urandom(32))
 
 
 @dataclass(frozen=True)

@@ -3,16 +3,23 @@
 The extension proves itself with ``bodhiext_<43 url-safe chars>``, issued either by the
 native-messaging host (which runs as the OS user, see ``companion.apps.pairing``) or in
 exchange for a short code printed by ``bodhi pair``. Only this credential may create access
-requests for browser origins. Pairing codes carry about 40 bits and the pairing endpoint is
-public, so guessing is bounded: after ``MAX_PAIRING_FAILURES`` wrong codes every open code is
-burned (an attacker gets fewer than that many guesses at any one code). Validated credentials
-are cached in memory; the cache is dropped on any change here and whenever another process
-commits to the database (``ChangeWatch``), so a revoke from the CLI is honoured on the
-server's very next request.
+requests for browser origins.
+
+Pairing codes carry about 40 bits and the pairing endpoint is public, so guessing is bounded:
+guesses are judged one at a time, and the ``MAX_PAIRING_FAILURES``-th wrong one since the last
+successful pairing cancels every open code, so no more guesses than that are judged while a
+code is open, however many arrive at once. (Web pages cannot send guesses at all: the route
+refuses them first.) Codes are stored as keyed digests (``companion.keyed_digest``), so a
+digest read from the database cannot be reversed by trying every code.
+
+Validated credentials are cached in memory; the cache is dropped on any change here and
+whenever another process commits to the database (``ChangeWatch``), so a revoke from the CLI
+is honoured on the server's very next request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
@@ -24,6 +31,7 @@ from dataclasses import dataclass
 from companion.apps.hashing import digest, lookup_key, new_secret, same_digest
 from companion.auth.principal import OWNER_USER_ID, Principal, PrincipalKind, Role
 from companion.errors import AuthenticationError, BadRequestError, NotFoundError
+from companion.keyed_digest import KeyedDigest
 from companion.storage import ChangeWatch
 from companion.storage.extension import (
     ExtensionCredentialRecord,
@@ -37,6 +45,7 @@ PAIRING_CODE_TTL_SECS = 300
 _CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 _CODE_CHARS = 8
 MAX_PAIRING_FAILURES = 10
+PAIRING_DIGEST = "pairing_code"
 
 log = logging.getLogger(__name__)
 
@@ -74,14 +83,18 @@ def _format_code(chars: str) -> str:
 
 
 class ExtensionService:
-    def __init__(self, repo: ExtensionRepository, watch: ChangeWatch | None = None,
-                 roles: RoleLookup = owner_only_roles) -> None:
+    def __init__(self, repo: ExtensionRepository, codes: KeyedDigest,
+                 watch: ChangeWatch | None = None, roles: RoleLookup = owner_only_roles) -> None:
         self._repo = repo
+        self._codes = codes
         self._watch = watch
         self._roles = roles
         self._valid: dict[str, ExtensionCredential] = {}
         self._last_used: dict[str, int] = {}
         self._pairing_failures = 0
+        # Judging a guess and counting it must be one step: otherwise a burst of guesses is
+        # judged while the count still reads low (each waits on the database in between).
+        self._judging = asyncio.Lock()
 
     async def issue(self, user_id: str, extension_id: str, browser: str
                     ) -> tuple[ExtensionCredential, str]:
@@ -98,23 +111,26 @@ class ExtensionService:
                                ) -> str:
         chars = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(_CODE_CHARS))
         now = int(time.time())
-        await self._repo.insert_code(PairingCodeRecord(digest(chars), user_id, now,
-                                                       now + ttl_secs, None))
+        await self._repo.insert_code(PairingCodeRecord(
+            self._codes.of(PAIRING_DIGEST, chars), user_id, now, now + ttl_secs, None))
         return _format_code(chars)
 
     async def redeem(self, code: str, extension_id: str, browser: str) -> str:
         """Exchange a pairing code (single use) for a new credential."""
-        used = await self._repo.use_code(digest(normalise_code(code)), int(time.time()))
-        if used is None:
-            await self._count_failure()
-            raise BadRequestError("This pairing code is wrong, expired or already used; "
-                                  "run 'bodhi pair' for a new one.",
-                                  code="pairing_code_invalid", param="code")
-        self._pairing_failures = 0
+        async with self._judging:
+            used = await self._repo.use_code(
+                self._codes.of(PAIRING_DIGEST, normalise_code(code)), int(time.time()))
+            if used is None:
+                await self._count_failure()
+                raise BadRequestError("This pairing code is wrong, expired or already used; "
+                                      "run 'bodhi pair' for a new one.",
+                                      code="pairing_code_invalid", param="code")
+            self._pairing_failures = 0
         _, raw = await self.issue(used.user_id, extension_id, browser)
         return raw
 
     async def _count_failure(self) -> None:
+        """Count a wrong guess (under ``_judging``); the last one allowed cancels every code."""
         self._pairing_failures += 1
         if self._pairing_failures < MAX_PAIRING_FAILURES:
             return

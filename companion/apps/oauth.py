@@ -4,8 +4,8 @@ Clients are public (no secret; PKCE is what binds the code to the app that asked
 registered by the owner with ``bodhi app register --name NAME --redirect-uri URI``; redirect
 URIs are matched exactly. ``/oauth/authorize`` opens an access request for the logged-in user
 and shows the companion's consent page; approving it creates a grant and a code (60 s, single
-use, stored as a digest) that ``/oauth/token`` exchanges, with the PKCE verifier, for the same
-app tokens the extension gets. A code presented twice revokes the grant it produced.
+use, stored as a keyed digest) that ``/oauth/token`` exchanges, with the PKCE verifier, for
+the same app tokens the extension gets. A code presented twice revokes the grant it produced.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN
 
 from companion.apps.app_tokens import AppTokenService, TokenSet
 from companion.apps.grants import AccessGrant, GrantService
-from companion.apps.hashing import digest
 from companion.apps.requests import (
     OAUTH_KIND,
     AccessRequest,
@@ -36,9 +35,11 @@ from companion.apps.requests import (
 )
 from companion.auth.principal import APP_SCOPES, Principal
 from companion.errors import AuthenticationError, BadRequestError, NotFoundError
+from companion.keyed_digest import KeyedDigest
 from companion.storage.oauth import AuthorizationCodeRecord, OAuthClientRecord, OAuthRepository
 
 CODE_TTL_SECS = 60
+CODE_DIGEST = "oauth_code"
 CLIENT_PREFIX = "bodhi-client-"
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -96,9 +97,11 @@ def redirect_with(uri: str, params: dict[str, str | None]) -> str:
 
 
 class OAuthService:
-    def __init__(self, repo: OAuthRepository, requests: AccessRequestService,
-                 grants: GrantService, tokens: AppTokenService) -> None:
+    def __init__(self, repo: OAuthRepository, codes: KeyedDigest,
+                 requests: AccessRequestService, grants: GrantService,
+                 tokens: AppTokenService) -> None:
         self._repo = repo
+        self._codes = codes
         self._requests = requests
         self._grants = grants
         self._tokens = tokens
@@ -150,8 +153,9 @@ class OAuthService:
         code = secrets.token_urlsafe(32)
         now = int(time.time())
         await self._repo.insert_code(AuthorizationCodeRecord(
-            digest(code), request.app, grant.id, request.oauth["redirect_uri"],
-            request.oauth["code_challenge"], now, now + CODE_TTL_SECS, None))
+            self._codes.of(CODE_DIGEST, code), request.app, grant.id,
+            request.oauth["redirect_uri"], request.oauth["code_challenge"], now,
+            now + CODE_TTL_SECS, None))
         return redirect_with(request.oauth["redirect_uri"],
                              {"code": code, "state": request.oauth.get("state")})
 
@@ -163,7 +167,8 @@ class OAuthService:
 
     async def exchange_code(self, client_id: str, code: str, redirect_uri: str,
                             verifier: str) -> TokenSet:
-        record, first = await self._repo.spend_code(digest(code), int(time.time()))
+        record, first = await self._repo.spend_code(self._codes.of(CODE_DIGEST, code),
+                                                  int(time.time()))
         if record is None or record.client_id != client_id:
             raise invalid_grant("The authorization code is not valid.")
         if not first:

@@ -16,6 +16,7 @@ from companion.apps.extension import PAIRING_CODE_TTL_SECS, ExtensionService
 from companion.auth.owner_secret import ensure_owner_secret
 from companion.auth.principal import OWNER_USER_ID
 from companion.events import EventBus
+from companion.keyed_digest import KeyedDigest
 from companion.settings import load_settings, public_url
 from companion.storage import Database
 from companion.storage.extension import ExtensionRepository
@@ -32,7 +33,7 @@ async def _with_service(home: Path, action: Any) -> Any:
     ensure_owner_secret(home)
     db = await Database.open(home / DB_FILE)
     try:
-        return await action(ExtensionService(ExtensionRepository(db)))
+        return await action(ExtensionService(ExtensionRepository(db), KeyedDigest.for_home(home)))
     finally:
         await db.close()
 

@@ -19,6 +19,7 @@ from companion.auth.sessions import SessionService
 from companion.auth.setup import SetupService
 from companion.auth.tokens import ApiTokenService
 from companion.auth.users import UserService
+from companion.keyed_digest import KeyedDigest
 from companion.secrets_box import SecretBox, check_label, load_box
 from companion.storage import (
     SESSION_MIGRATIONS,
@@ -42,6 +43,7 @@ class Identity:
     sessions: SessionService
     users: UserService
     oidc: OidcLogin
+    tickets: KeyedDigest      # owner-login tickets are stored under it
 
     async def close(self) -> None:
         await self.session_db.close()
@@ -70,4 +72,4 @@ async def open_identity(home: Path, db: Database, tokens: ApiTokenService, box: 
     sessions.refresher = oidc.refresh
     users = UserService(UserRepository(db), AccessRequestRepository(db), sessions, tokens,
                         ApiTokenRepository(db))
-    return Identity(db, session_db, setup, sessions, users, oidc)
+    return Identity(db, session_db, setup, sessions, users, oidc, KeyedDigest.for_home(home))

@@ -2,35 +2,33 @@
 
 Whoever can write ``$BODHI_HOME/bodhi.sqlite`` (the OS user who owns it: the CLI, the
 native-messaging host) may mint a ticket. A ticket is ``bodhiol_<43 url-safe chars>``, stored
-only as its SHA-256, good for one use within ``ttl_secs``. The server redeems it at
+only as its keyed digest (``companion.keyed_digest``; the minting process and the server read
+the same key), good for one use within ``ttl_secs``. The server redeems it at
 ``/bodhi/v1/auth/owner-login?ticket=...`` for a session of the owner (role admin).
 """
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import time
 from urllib.parse import urlencode
 
 from companion.errors import AuthenticationError
+from companion.keyed_digest import KeyedDigest
 from companion.storage import Database, OwnerTicketRepository
 
 TICKET_PREFIX = "bodhiol_"
 OWNER_LOGIN_PATH = "/bodhi/v1/auth/owner-login"
+TICKET_DIGEST = "owner_login_ticket"
 
 
-def _digest(ticket: str) -> str:
-    return hashlib.sha256(ticket.encode("utf-8")).hexdigest()
-
-
-async def issue_ticket(db: Database, ttl_secs: int = 60) -> str:
+async def issue_ticket(db: Database, digest: KeyedDigest, ttl_secs: int = 60) -> str:
     """A fresh one-time ticket (returned raw, stored hashed) valid for ``ttl_secs``."""
     ticket = TICKET_PREFIX + secrets.token_urlsafe(32)
     now = int(time.time())
     repo = OwnerTicketRepository(db)
     await repo.prune(now)
-    await repo.insert(_digest(ticket), now + ttl_secs)
+    await repo.insert(digest.of(TICKET_DIGEST, ticket), now + ttl_secs)
     return ticket
 
 
@@ -38,10 +36,10 @@ def owner_login_url(base_url: str, ticket: str) -> str:
     return f"{base_url.rstrip('/')}{OWNER_LOGIN_PATH}?{urlencode({'ticket': ticket})}"
 
 
-async def redeem_ticket(db: Database, ticket: str) -> None:
+async def redeem_ticket(db: Database, digest: KeyedDigest, ticket: str) -> None:
     """Use up ``ticket``; raises unless it is known, unused and unexpired."""
     if not ticket.startswith(TICKET_PREFIX) or not await OwnerTicketRepository(db).consume(
-            _digest(ticket), int(time.time())):
+            digest.of(TICKET_DIGEST, ticket), int(time.time())):
         raise AuthenticationError("This login link is not valid: it was already used or has "
                                   "expired. Run 'bodhi open' for a new one.",
                                   code="auth_error-ticket_invalid")

@@ -36,6 +36,8 @@ Refresher = Callable[[str], Awaitable[ProviderTokens | None]]
 
 
 def _digest(session_id: str) -> str:
+    # Plain SHA-256 is enough for 256 random bits: a stolen digest cannot be reversed by
+    # trying candidates (short one-time codes use companion.keyed_digest instead).
     return hashlib.sha256(session_id.encode("utf-8")).hexdigest()
 
 

@@ -83,6 +83,8 @@ class ApiToken:
 
 
 def _digest(raw: str) -> str:
+    # Plain SHA-256 is enough for 256 random bits: a stolen digest cannot be reversed by
+    # trying candidates (short one-time codes use companion.keyed_digest instead).
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 

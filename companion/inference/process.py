@@ -25,6 +25,7 @@ from pathlib import Path
 import httpx
 
 from companion.errors import ModelLoadError
+from companion.home import private_dir, private_opener
 from companion.inference.parent_watch import PARENT_PID_ENV
 
 log = logging.getLogger(__name__)
@@ -174,10 +175,10 @@ class LlamaProcess:
         started = time.monotonic()
         port = _free_port(self._config.host)
         argv = self._argv(port, embeddings)
-        self._config.log_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self._config.log_dir)
         log.info("starting model %s: %s", self.alias, " ".join(argv))
         # A local append-only file: opening it does not block the loop noticeably.
-        with open(self.log_path, "ab") as log_file:  # noqa: ASYNC230
+        with open(self.log_path, "ab", opener=private_opener) as log_file:  # noqa: ASYNC230
             log_file.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} "
                            f"starting {' '.join(argv)}\n".encode())
             log_file.flush()

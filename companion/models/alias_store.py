@@ -16,6 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from companion.errors import BadRequestError, ConflictError, NotFoundError
+from companion.home import private_dir
 from companion.models.alias import AliasSource, ModelAlias
 from companion.models.catalog import ModelCatalog, alias_file_stem
 from companion.models.names import check_filename, check_repo, check_revision
@@ -96,7 +97,7 @@ class AliasStore:
 
     def _write(self, path: Path, alias: ModelAlias) -> None:
         text = yaml.safe_dump(alias_document(alias), sort_keys=False, allow_unicode=True)
-        self._dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self._dir)
         fd, tmp = tempfile.mkstemp(dir=self._dir, prefix=".", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as file:
             file.write(text)

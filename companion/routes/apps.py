@@ -19,6 +19,7 @@ from companion.errors import BadRequestError
 from companion.middleware.access import public, requires
 from companion.middleware.auth import PRINCIPAL
 from companion.middleware.body_limit import small_body
+from companion.middleware.web_pages import refuse_web_pages
 from companion.routes.bodies import read_json
 from companion.routes.keys import APPS, INFERENCE, SERVER_INFO
 
@@ -78,6 +79,7 @@ async def _body(request: web.Request, schema: type[M]) -> M:
 @public
 @small_body
 async def pair(request: web.Request) -> web.Response:
+    refuse_web_pages(request)   # before the guess is judged: a page must not spend them
     body = await _body(request, PairBody)
     raw = await request.app[APPS].extension.redeem(body.code, body.extension_id, body.browser)
     return web.json_response({"credential": raw}, headers={"Cache-Control": "no-store"})

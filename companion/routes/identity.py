@@ -127,7 +127,7 @@ async def setup(request: web.Request) -> web.Response:
 @public
 async def owner_login(request: web.Request) -> web.Response:
     identity = request.app[IDENTITY]
-    await redeem_ticket(identity.db, request.query.get("ticket", ""))
+    await redeem_ticket(identity.db, identity.tickets, request.query.get("ticket", ""))
     session_id = await identity.sessions.start(OWNER_USER_ID, OWNER_USER_ID, Role.ADMIN)
     response = _moving_on(_landing(request))
     _set_session(request, response, session_id)

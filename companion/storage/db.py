@@ -6,6 +6,7 @@ transaction, and recorded in ``schema_migrations``. They are never edited once r
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import time
@@ -13,6 +14,8 @@ from importlib import resources
 from pathlib import Path
 
 import aiosqlite
+
+from companion.home import PRIVATE_FILE_MODE, private_dir
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -37,8 +40,13 @@ class Database:
 
     @classmethod
     async def open(cls, path: Path, migrations: str = "migrations") -> Database:
-        """Open (creating) ``path`` and apply the SQL files of the ``migrations`` folder."""
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Open (creating) ``path`` and apply the SQL files of the ``migrations`` folder.
+
+        A new file is created 0600 before SQLite opens it: SQLite gives its ``-wal`` and
+        ``-shm`` files the database file's mode.
+        """
+        private_dir(path.parent)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE))
         conn = await aiosqlite.connect(path, isolation_level=None)
         conn.row_factory = aiosqlite.Row
         await conn.execute("PRAGMA busy_timeout = 10000")

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from companion.auth.owner_login import issue_ticket, owner_login_url
+from companion.keyed_digest import KeyedDigest
 from companion.storage import Database
 from tests.conftest import Companion, running_companion, wait_until
 
@@ -46,7 +47,7 @@ def _ticket(home: Path, ttl: int) -> str:
     async def issue() -> str:
         db = await Database.open(home / "bodhi.sqlite")
         try:
-            return await issue_ticket(db, ttl_secs=ttl)
+            return await issue_ticket(db, KeyedDigest.for_home(home), ttl_secs=ttl)
         finally:
             await db.close()
 

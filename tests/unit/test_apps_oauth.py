@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
+import sqlite3
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -71,6 +73,10 @@ async def test_happy_path_then_refresh_and_revoke(harness: Harness,
     verifier = secrets.token_urlsafe(48)
     query = await _consent(harness, client_app, verifier)
     assert query["state"] == ["st-123"]
+    with sqlite3.connect(harness.db_path) as conn:
+        [(stored,)] = conn.execute("SELECT code_hash FROM oauth_codes").fetchall()
+    # Keyed: a digest read from the database does not match a plain hash of the code.
+    assert stored != hashlib.sha256(query["code"][0].encode()).hexdigest()
     status, tokens = await _exchange(harness, client_app, query["code"][0], verifier)
     assert status == 200, tokens
     assert tokens["scope"] == "models" and tokens["token_type"] == "Bearer"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,17 +14,18 @@ from companion.apps import pairing
 from companion.apps.extension import CREDENTIAL_PREFIX, MAX_PAIRING_FAILURES, ExtensionService
 from companion.auth.principal import OWNER_USER_ID, PrincipalKind, Role
 from companion.errors import AuthenticationError, BadRequestError
+from companion.keyed_digest import KeyedDigest
 from companion.storage import ChangeWatch, Database
-from companion.storage.extension import ExtensionRepository
+from companion.storage.extension import ExtensionRepository, PairingCodeRecord
 from tests.unit.apps_harness import Harness, bearer, harness
 
 __all__ = ["harness"]
 
 
 @pytest.fixture
-def service(db: Database) -> Iterator[ExtensionService]:
+def service(db: Database, tmp_path: Path) -> Iterator[ExtensionService]:
     watch = ChangeWatch(db.path)
-    yield ExtensionService(ExtensionRepository(db), watch)
+    yield ExtensionService(ExtensionRepository(db), KeyedDigest.for_home(tmp_path), watch)
     watch.close()
 
 
@@ -124,3 +126,96 @@ async def test_a_few_typos_do_not_cancel_the_code(harness: Harness) -> None:
     await _wrong_guesses(harness, MAX_PAIRING_FAILURES - 1)
     right = await harness.client.post("/bodhi/v1/apps/extension/pair", json={"code": code})
     assert right.status == 200
+
+
+# --- web pages cannot spend the guesses ------------------------------------------------------
+
+PAIR = "/bodhi/v1/apps/extension/pair"
+# What a page's fetch(PAIR, {method: 'POST', mode: 'no-cors', body: '{"code": ...}'}) sends:
+# no preflight, a text/plain body, and the browser's own labels.
+NO_CORS_PAGE = {"Content-Type": "text/plain;charset=UTF-8", "Origin": "http://evil.test",
+                "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors"}
+
+
+@pytest.mark.parametrize("headers", [
+    NO_CORS_PAGE,
+    # a page on another port of localhost is the same site
+    {**NO_CORS_PAGE, "Origin": "http://127.0.0.1:8001", "Sec-Fetch-Site": "same-site"},
+    # a sandboxed frame
+    {**NO_CORS_PAGE, "Origin": "null"},
+    # a JSON post from a page (the browser would preflight it; the route answers no CORS)
+    {**NO_CORS_PAGE, "Content-Type": "application/json", "Sec-Fetch-Mode": "cors"},
+    # a browser that labels nothing still cannot send JSON without a preflight
+    {"Content-Type": "text/plain;charset=UTF-8"},
+], ids=["cross-site", "same-site", "null-origin", "json-from-page", "unlabelled-text"])
+async def test_web_pages_cannot_spend_pairing_guesses(
+        harness: Harness, headers: dict[str, str], caplog: pytest.LogCaptureFixture) -> None:
+    code = await harness.apps.extension.new_pairing_code(OWNER_USER_ID)
+    answers = set()
+    for n in range(MAX_PAIRING_FAILURES + 5):
+        refused = await harness.client.post(PAIR, data=f'{{"code": "ZZZZ-{n:04d}"}}',
+                                            headers=headers)
+        answers.add((refused.status, (await refused.json())["error"]["code"]))
+
+    right = await harness.client.post(PAIR, json={"code": code})
+    assert right.status == 200, await right.text()
+    assert answers <= {(403, "auth_error-cross_site_request"), (400, "invalid_content_type")}
+    assert "wrong pairing codes" not in caplog.text
+
+
+@pytest.mark.parametrize("origin, site", [
+    ("chrome-extension://mcphjcdpkdbbaomlnmbodmbmcmhckdkh", "none"),
+    ("chrome-extension://mcphjcdpkdbbaomlnmbodmbmcmhckdkh", "cross-site"),
+    ("moz-extension://0b2e5e2c-5b1e-4c7a-9d0e-3f8f2a6c1d4b", "same-origin"),
+    (None, None),                                          # curl, scripts
+])
+async def test_the_extension_and_the_owners_tools_pair_and_their_guesses_count(
+        harness: Harness, origin: str | None, site: str | None) -> None:
+    headers = {name: value for name, value in (("Origin", origin), ("Sec-Fetch-Site", site))
+               if value is not None}
+    code = await harness.apps.extension.new_pairing_code(OWNER_USER_ID)
+    paired = await harness.client.post(PAIR, json={"code": code}, headers=headers)
+    assert paired.status == 200, await paired.text()
+    code = await harness.apps.extension.new_pairing_code(OWNER_USER_ID)
+    for n in range(MAX_PAIRING_FAILURES):
+        wrong = await harness.client.post(PAIR, json={"code": f"ZZZZ-{n:04d}"}, headers=headers)
+        assert (await wrong.json())["error"]["code"] == "pairing_code_invalid"
+    burned = await harness.client.post(PAIR, json={"code": code}, headers=headers)
+    assert burned.status == 400
+
+
+# --- the guess limit holds under concurrency -------------------------------------------------
+
+
+class JudgeCount(ExtensionRepository):
+    """The real repository, counting the guesses judged before the first cancellation."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self.judged = 0
+        self.burned = False
+
+    async def use_code(self, code_hash: str, now: int) -> PairingCodeRecord | None:
+        self.judged += 0 if self.burned else 1
+        return await super().use_code(code_hash, now)
+
+    async def burn_codes(self, now: int) -> int:
+        self.burned = True
+        return await super().burn_codes(now)
+
+
+async def test_a_concurrent_burst_gets_no_more_than_the_documented_guesses(
+        db: Database, tmp_path: Path) -> None:
+    repo = JudgeCount(db)
+    service = ExtensionService(repo, KeyedDigest.for_home(tmp_path))
+    code = await service.new_pairing_code(OWNER_USER_ID)
+    guesses = [f"ZZZZ-{n:04d}" for n in range(3 * MAX_PAIRING_FAILURES)] + [code]
+
+    results = await asyncio.gather(*(service.redeem(g, "abc", "chrome") for g in guesses),
+                                   return_exceptions=True)
+
+    assert repo.judged == MAX_PAIRING_FAILURES
+    # The right code, last in the burst, came after the limit: it was cancelled, not redeemed.
+    assert all(isinstance(r, BadRequestError) for r in results)
+    with pytest.raises(BadRequestError):
+        await service.redeem(code, "abc", "chrome")

@@ -17,6 +17,7 @@ from companion.auth.owner_login import issue_ticket, owner_login_url, redeem_tic
 from companion.auth.principal import Principal, PrincipalKind, Role
 from companion.auth.sessions import SESSION_COOKIE
 from companion.errors import AuthenticationError, ForbiddenError
+from companion.keyed_digest import KeyedDigest
 from companion.middleware import setup_middlewares
 from companion.middleware.access import requires
 from companion.middleware.auth import PRINCIPAL
@@ -246,15 +247,16 @@ async def test_model_grant_travels_to_the_principal(tokens: ApiTokenService) -> 
 # --- owner tickets ---------------------------------------------------------------------------
 
 
-async def test_owner_ticket_single_use_and_expiry(db: Database) -> None:
-    ticket = await issue_ticket(db)
+async def test_owner_ticket_single_use_and_expiry(db: Database, tmp_path: Path) -> None:
+    keyed = KeyedDigest.for_home(tmp_path)
+    ticket = await issue_ticket(db, keyed)
     assert owner_login_url("http://127.0.0.1:1135/", ticket) == (
         f"http://127.0.0.1:1135/bodhi/v1/auth/owner-login?ticket={ticket}")
-    await redeem_ticket(db, ticket)
+    await redeem_ticket(db, keyed, ticket)
     with pytest.raises(AuthenticationError):
-        await redeem_ticket(db, ticket)
+        await redeem_ticket(db, keyed, ticket)
     with pytest.raises(AuthenticationError):
-        await redeem_ticket(db, await issue_ticket(db, ttl_secs=0))
+        await redeem_ticket(db, keyed, await issue_ticket(db, keyed, ttl_secs=0))
     async with db.conn.execute("SELECT ticket_hash FROM owner_login_tickets") as cur:
         stored = [row[0] for row in await cur.fetchall()]
     assert ticket not in stored and len(stored) == 2

@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient
 from companion.app import build_app
 from companion.auth.owner_login import issue_ticket
 from companion.auth.sessions import SESSION_COOKIE
+from companion.keyed_digest import KeyedDigest
 from companion.middleware.body_limit import SMALL_BODY_BYTES
 from companion.routes.events import CLOSE_UNAUTHORIZED, MAX_CLIENT_MESSAGE_BYTES
 from companion.settings import load_settings
@@ -44,7 +45,7 @@ class Signed:
 async def _owner_cookie(client: Client, home: Path) -> dict[str, str]:
     db = await Database.open(home / "bodhi.sqlite")
     try:
-        ticket = await issue_ticket(db)
+        ticket = await issue_ticket(db, KeyedDigest.for_home(home))
     finally:
         await db.close()
     response = await client.get(f"/bodhi/v1/auth/owner-login?ticket={ticket}",
