@@ -17,6 +17,7 @@ import httpx
 from companion.auth.oidc import OidcLogin
 from companion.auth.sessions import SessionService
 from companion.auth.setup import SetupService
+from companion.auth.sign_in_mode import SignInModes
 from companion.auth.tokens import ApiTokenService
 from companion.auth.users import UserService
 from companion.secrets_box import SecretBox, check_label, load_box
@@ -42,6 +43,7 @@ class Identity:
     sessions: SessionService
     users: UserService
     oidc: OidcLogin
+    modes: SignInModes
 
     async def close(self) -> None:
         await self.session_db.close()
@@ -70,4 +72,5 @@ async def open_identity(home: Path, db: Database, tokens: ApiTokenService, box: 
     sessions.refresher = oidc.refresh
     users = UserService(UserRepository(db), AccessRequestRepository(db), sessions, tokens,
                         ApiTokenRepository(db))
-    return Identity(db, session_db, setup, sessions, users, oidc)
+    return Identity(db, session_db, setup, sessions, users, oidc,
+                    SignInModes(setup, users, sessions))
