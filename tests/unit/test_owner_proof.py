@@ -15,6 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from companion.app import build_app
+from companion.auth import ApiTokenService, TokenScope
 from companion.auth.owner_challenges import MAX_OPEN_NONCES, OwnerChallenges
 from companion.auth.owner_login import issue_ticket
 from companion.auth.owner_proof import (
@@ -24,7 +25,6 @@ from companion.auth.owner_proof import (
     owner_headers,
     owner_proof,
 )
-from companion.auth import ApiTokenService, TokenScope
 from companion.auth.owner_secret import read_owner_secret
 from companion.auth.sessions import SESSION_COOKIE
 from companion.errors import AuthenticationError, BadRequestError
