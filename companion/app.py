@@ -13,6 +13,8 @@ from companion import __version__
 from companion.apps import AppServices
 from companion.auth import ApiTokenService, ensure_owner_secret
 from companion.auth.identity import checked_box, open_identity
+from companion.auth.owner_challenges import OwnerChallenges
+from companion.auth.owner_secret import read_owner_secret
 from companion.events import MODELS_CHANGED, EventBus
 from companion.home import private_dir
 from companion.inference import LaunchConfig, LlamaPool
@@ -21,6 +23,7 @@ from companion.inference.service import InferenceService
 from companion.metrics import Metrics
 from companion.middleware import setup_middlewares
 from companion.middleware.hosts import allowed_hosts
+from companion.middleware.owner_proof import OWNER_CHALLENGES
 from companion.models import ModelCatalog
 from companion.models.alias_store import AliasStore
 from companion.models.downloads import DownloadService
@@ -137,6 +140,7 @@ async def build_app(settings: Settings) -> web.Application:
     app[APPS], app[MODELS], app[METRICS] = apps, models, metrics
     app[INFERENCE] = InferenceService(catalog, pool, children, metrics)
     app[SERVER_INFO] = ServerInfo(__version__, public_url(settings))
+    app[OWNER_CHALLENGES] = OwnerChallenges(read_owner_secret(home), public_url(settings))
     setup_routes(app)
 
     async def run_downloads(_: web.Application) -> AsyncIterator[None]:

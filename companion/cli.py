@@ -15,11 +15,12 @@ from typing import Any
 from companion import __version__
 from companion.app import DB_FILE
 from companion.auth import ApiTokenService, TokenScope, ensure_owner_secret
-from companion.auth.identity import checked_box
+from companion.auth.identity import checked_box, open_identity
 from companion.auth.owner_login import issue_ticket, owner_login_url
-from companion.auth.setup import AuthMode, OidcConfig, SetupService, SetupState
+from companion.auth.setup import AuthMode, OidcConfig, SetupState
+from companion.auth.sign_in_mode import ModeChange
 from companion.auth.tokens import ApiToken
-from companion.errors import BodhiError
+from companion.errors import BadRequestError, BodhiError
 from companion.keyed_digest import KeyedDigest
 from companion.settings import (
     SETTINGS,
@@ -30,12 +31,7 @@ from companion.settings import (
     settings_markdown,
     shown_value,
 )
-from companion.storage import (
-    ApiTokenRepository,
-    AppStateRepository,
-    Database,
-    SettingOverrideRepository,
-)
+from companion.storage import ApiTokenRepository, Database, SettingOverrideRepository
 
 
 def _settings_flags() -> argparse.ArgumentParser:
@@ -103,13 +99,16 @@ def _app_parsers(commands: Any, settings: argparse.ArgumentParser) -> None:
 
 def _add_identity_commands(commands: Any, settings: argparse.ArgumentParser) -> None:
     setup = commands.add_parser(
-        "setup", parents=[settings], help="choose how people sign in (once)",
-        description="Choose, once, how people sign in: local (only you, the owner of "
-                    "BODHI_HOME) or oidc (any OpenID Connect provider; the first user to "
-                    "sign in becomes admin). The client secret may also come from "
+        "setup", parents=[settings], help="choose or change how people sign in",
+        description="Choose how people sign in: local (only you, the owner of BODHI_HOME; "
+                    "the default) or oidc (any OpenID Connect provider; the first user to "
+                    "sign in becomes admin). Shows what a change does and asks before it "
+                    "changes who may sign in. The client secret may also come from "
                     "BODHI_OIDC_CLIENT_SECRET.")
     setup.add_argument("--mode", choices=[m.value for m in AuthMode], required=True)
-    setup.add_argument("--name", required=True, help="this server's name")
+    setup.add_argument("--name", help="this server's name (default: keep it)")
+    setup.add_argument("--yes", action="store_true",
+                       help="apply a change of who may sign in without asking")
     setup.add_argument("--issuer", help="OIDC issuer URL")
     setup.add_argument("--client-id", help="OIDC client id")
     setup.add_argument("--client-secret", help="OIDC client secret")
@@ -229,15 +228,36 @@ def _app_command(args: argparse.Namespace, settings: Settings) -> None:
         print(f"Removed OAuth client {args.client_id}.")
 
 
+def _confirmed(change: ModeChange, yes: bool) -> bool:
+    print("This changes how people sign in:" if change.needs_confirmation else "Changes:")
+    for line in change.describe():
+        print(f"  - {line}")
+    if not change.needs_confirmation or yes:
+        return True
+    if not sys.stdin.isatty():
+        return False
+    return input("Apply? [y/N] ").strip().lower() in {"y", "yes"}
+
+
 def _setup_command(args: argparse.Namespace, settings: Settings) -> None:
     mode = AuthMode(args.mode)
     oidc = None
     if mode is AuthMode.OIDC:
         secret = args.client_secret or os.environ.get("BODHI_OIDC_CLIENT_SECRET")
         oidc = OidcConfig(args.issuer or "", args.client_id or "", secret)
+
     async def run_setup(db: Database) -> SetupState:
         box = await checked_box(settings.home, settings["BODHI_ENCRYPTION_KEY"], db)
-        return await SetupService(AppStateRepository(db), box).setup(mode, args.name, oidc)
+        identity = await open_identity(settings.home, db,
+                                       ApiTokenService(ApiTokenRepository(db)), box)
+        try:
+            change = await identity.modes.plan(mode, args.name, oidc)
+            if not _confirmed(change, args.yes):
+                raise BadRequestError("Nothing changed: confirm the change, or run again "
+                                      "with --yes.", code="setup_error-not_confirmed")
+            return await identity.modes.apply(change)
+        finally:
+            await identity.close()
 
     state = asyncio.run(_with_db(settings, run_setup))
     print(f"Set up '{state.name}' in {state.auth_mode.value} mode.")

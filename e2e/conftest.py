@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, sync_playwright
 
 from native_host.ids import CHROME_EXTENSION_ID
-from tests.conftest import Companion, running_companion, wait_until
+from tests.conftest import Companion, running_companion
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -66,11 +66,10 @@ def origins() -> Iterator[tuple[PageServer, PageServer]]:
 
 @pytest.fixture(scope="module")
 def companion(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Companion]:
-    """A companion already set up in local mode (as after `bodhi setup`)."""
+    """A companion as `bodhi serve` starts it: ready at once, in local owner mode."""
     with running_companion(tmp_path_factory.mktemp("companion")) as running:
-        running.cli("setup", "--mode", "local", "--name", "e2e")
-        assert wait_until(lambda: httpx.get(running.url + "/bodhi/v1/info").json()["status"]
-                          == "ready", timeout=30), "the companion did not leave setup"
+        info = httpx.get(running.url + "/bodhi/v1/info", timeout=30).json()
+        assert (info["status"], info["auth_mode"]) == ("ready", "local"), info
         yield running
 
 

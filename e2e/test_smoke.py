@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
+
 from e2e.conftest import EXTENSION_URL, Browser, PageServer
 from tests.conftest import running_companion
 
@@ -50,22 +52,23 @@ def test_server_state_follows_the_configured_url(
     assert reachable["version"]
 
 
-def test_server_state_reports_setup_until_the_companion_is_set_up(
+def test_a_fresh_companion_needs_no_setup_step(
         browser: Browser, origins: tuple[PageServer, PageServer], tmp_path: Path) -> None:
+    """No setup window: a companion started on a fresh BODHI_HOME is ready in local owner
+    mode at once, and the popup asks only for pairing."""
     page = browser.open(origins[0].origin)
     with running_companion(tmp_path) as fresh:
         browser.set_server_url(fresh.url)
-        before = page.evaluate("window.bodhi.serverState()")
+        state = page.evaluate("window.bodhi.serverState()")
         popup = browser.popup()
         hint = popup.get_by_test_id("server-hint").inner_text()
         popup.close()
-        fresh.cli("setup", "--mode", "local", "--name", "later")
-        after = page.evaluate("window.bodhi.serverState()")
+        info = httpx.get(fresh.url + "/bodhi/v1/info", timeout=30).json()
     browser.set_server_url(browser.companion.url)
 
-    assert before["status"] == "setup" and before["url"] == fresh.url
-    assert "bodhi setup" in hint
-    assert after["status"] == "not-paired"         # set up now; 'ready' needs pairing too
+    assert state["status"] == "not-paired" and state["url"] == fresh.url
+    assert (info["status"], info["auth_mode"]) == ("ready", "local")
+    assert "not paired" in hint and "setup" not in hint
 
 
 def test_calls_without_pairing_fail_with_a_code(

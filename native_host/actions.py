@@ -1,49 +1,40 @@
 """The native host's actions: what the extension may ask of the OS user's side.
 
-``status`` and ``start`` look at and launch the companion; ``pair`` issues the extension
-credential straight into the database (the host runs as the OS user, who owns
-``$BODHI_HOME``); ``open`` mints a one-time owner-login URL for the web UI. Each action is
+``status`` and ``start`` look at and launch the companion; ``pair`` gets the extension a
+credential and ``open`` a one-time owner-login URL for the web UI, both over HTTP from the
+running companion (started first when it is not running), authenticated with the owner
+secret (``native_host.companion_link``). The host never opens the database, and it talks to
+whatever answers on the port only after that proves it is the companion. Each action is
 ``(message, caller) -> result`` and raises ``ActionError`` for a refusal the extension should
 show.
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import os
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 
 from companion import __version__
-from companion.apps.pairing import DB_FILE, pair_extension
-from companion.auth.owner_login import issue_ticket, owner_login_url
-from companion.auth.owner_secret import ensure_owner_secret
-from companion.keyed_digest import KeyedDigest
 from companion.settings import Settings, load_settings, public_url
-from companion.storage import Database
 from native_host.caller import Caller
+from native_host.companion_link import CompanionLink
+from native_host.errors import ActionError
 from native_host.ids import CHROME_EXTENSION_ID, FIREFOX_EXTENSION_ID
+
+__all__ = ["ACTIONS", "Action", "ActionError"]
 
 Action = Callable[[dict[str, Any], Caller], dict[str, Any]]
 
 START_TIMEOUT_SECS = 60.0
-PROBE_TIMEOUT_SECS = 2.0
 LOG_TAIL_LINES = 15
-
-
-class ActionError(Exception):
-    """A refusal with a stable code, sent back as ``{"ok": false, "error": {...}}``."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def _settings() -> Settings:
@@ -54,16 +45,11 @@ def companion_url(settings: Settings) -> str:
     return public_url(settings)
 
 
-def _probe(url: str) -> dict[str, Any] | None:
-    """The companion's /bodhi/v1/info, or None when nothing answers there."""
-    try:
-        response = httpx.get(f"{url}/bodhi/v1/info", timeout=PROBE_TIMEOUT_SECS)
-    except httpx.HTTPError:
-        return None
-    if response.status_code != 200:
-        return None
-    info: dict[str, Any] = response.json()
-    return info
+@contextlib.contextmanager
+def _link(settings: Settings) -> Iterator[CompanionLink]:
+    # No proxies from the environment: the companion is on this machine.
+    with httpx.Client(trust_env=False) as client:
+        yield CompanionLink(companion_url(settings), settings.home, client)
 
 
 def ping(message: dict[str, Any], caller: Caller) -> dict[str, Any]:
@@ -71,13 +57,18 @@ def ping(message: dict[str, Any], caller: Caller) -> dict[str, Any]:
 
 
 def status(message: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    """``running`` only when the companion proved itself; what else answers is an ``error``."""
     settings = _settings()
-    url = companion_url(settings)
-    info = _probe(url)
-    result: dict[str, Any] = {"running": info is not None, "url": url,
+    result: dict[str, Any] = {"running": False, "url": companion_url(settings),
                               "host_version": __version__}
-    if info is not None:
-        result.update(version=info.get("version"), status=info.get("status"))
+    with _link(settings) as link:
+        try:
+            if link.prove() is not None:
+                info = link.info()
+                result.update(running=True, version=info.get("version"),
+                              status=info.get("status"))
+        except ActionError as exc:
+            result["error"] = {"code": exc.code, "message": exc.message}
     return result
 
 
@@ -97,26 +88,39 @@ def _launch(settings: Settings) -> subprocess.Popen[bytes]:
                             env=dict(os.environ), cwd=settings.home)
 
 
-def start(message: dict[str, Any], caller: Caller) -> dict[str, Any]:
-    settings = _settings()
-    url = companion_url(settings)
-    if (info := _probe(url)) is not None:
-        return {"running": True, "started": False, "url": url, "version": info.get("version")}
-    settings.home.mkdir(parents=True, exist_ok=True)
-    proc = _launch(settings)
+def _await_companion(link: CompanionLink, proc: subprocess.Popen[bytes],
+                     settings: Settings) -> None:
     deadline = time.monotonic() + START_TIMEOUT_SECS
     while time.monotonic() < deadline:
-        if (info := _probe(url)) is not None:
-            # Reap it whenever it exits, so it never lingers as a zombie of this host.
-            threading.Thread(target=proc.wait, name="reap-companion", daemon=True).start()
-            return {"running": True, "started": True, "url": url, "pid": proc.pid,
-                    "version": info.get("version")}
+        if link.prove() is not None:
+            return
         if proc.poll() is not None:
             raise ActionError("start_failed", f"bodhi serve exited with {proc.returncode}:\n"
                               f"{_log_tail(settings)}")
         time.sleep(0.2)
-    raise ActionError("start_failed", f"bodhi serve did not answer at {url} within "
+    raise ActionError("start_failed", f"bodhi serve did not answer at {link.url} within "
                       f"{START_TIMEOUT_SECS:.0f} s")
+
+
+def _ensure_running(link: CompanionLink, settings: Settings) -> dict[str, Any]:
+    """Start the companion unless it already proves itself; never beside something else
+    on its port (``not_companion`` comes up from ``prove``)."""
+    if link.prove() is not None:
+        return {"running": True, "started": False, "url": link.url,
+                "version": link.info().get("version")}
+    settings.home.mkdir(parents=True, exist_ok=True)
+    proc = _launch(settings)
+    _await_companion(link, proc, settings)
+    # Reap it whenever it exits, so it never lingers as a zombie of this host.
+    threading.Thread(target=proc.wait, name="reap-companion", daemon=True).start()
+    return {"running": True, "started": True, "url": link.url, "pid": proc.pid,
+            "version": link.info().get("version")}
+
+
+def start(message: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    settings = _settings()
+    with _link(settings) as link:
+        return _ensure_running(link, settings)
 
 
 def _our_caller(caller: Caller) -> str:
@@ -130,24 +134,26 @@ def _our_caller(caller: Caller) -> str:
 def pair(message: dict[str, Any], caller: Caller) -> dict[str, Any]:
     extension_id = _our_caller(caller)
     settings = _settings()
-    paired: dict[str, Any] = pair_extension(settings.home, extension_id, caller.browser)
-    paired.setdefault("url", companion_url(settings))
-    return paired
+    with _link(settings) as link:
+        _ensure_running(link, settings)
+        reply = link.post_as_owner("/bodhi/v1/owner/extension-credential",
+                                   {"extension_id": extension_id, "browser": caller.browser})
+    credential = reply.get("credential")
+    if not isinstance(credential, str):
+        raise ActionError("companion_error", "the companion sent no credential")
+    return {"credential": credential, "url": link.url}
 
 
 def open_web_ui(message: dict[str, Any], caller: Caller) -> dict[str, Any]:
     _our_caller(caller)
     settings = _settings()
-    ensure_owner_secret(settings.home)
-
-    async def mint() -> str:
-        db = await Database.open(settings.home / DB_FILE)
-        try:
-            return await issue_ticket(db, KeyedDigest.for_home(settings.home))
-        finally:
-            await db.close()
-
-    return {"url": owner_login_url(companion_url(settings), asyncio.run(mint()))}
+    with _link(settings) as link:
+        _ensure_running(link, settings)
+        url = link.post_as_owner("/bodhi/v1/owner/login-link", {}).get("url")
+    # Only a sign-in link on the companion we proved, never a page elsewhere.
+    if not isinstance(url, str) or not url.startswith(link.url + "/"):
+        raise ActionError("companion_error", "the companion sent no sign-in link")
+    return {"url": url}
 
 
 ACTIONS: dict[str, Action] = {

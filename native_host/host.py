@@ -12,8 +12,9 @@ from __future__ import annotations
 import sys
 from typing import Any, BinaryIO
 
-from native_host.actions import ACTIONS, ActionError
+from native_host.actions import ACTIONS
 from native_host.caller import Caller, caller_from_argv
+from native_host.errors import ActionError
 from native_host.framing import FrameError, read_frame, write_frame
 
 __all__ = ["ACTIONS", "handle", "main", "serve"]

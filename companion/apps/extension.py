@@ -1,7 +1,7 @@
 """The paired browser extension: its credential and the one-time pairing codes.
 
 The extension proves itself with ``bodhiext_<43 url-safe chars>``, issued either by the
-native-messaging host (which runs as the OS user, see ``companion.apps.pairing``) or in
+native-messaging host (as the OS user, proven by the owner secret: ``routes/owner.py``) or in
 exchange for a short code printed by ``bodhi pair``. Only this credential may create access
 requests for browser origins.
 

@@ -1,7 +1,8 @@
-"""Entry points for processes other than the server: the native host and the CLI.
+"""Entry points for the CLI (``bodhi pair``, ``bodhi app``).
 
-Both run as the OS user who owns ``$BODHI_HOME`` and write the database directly, so the
-server need not be running; a running server notices through ``ChangeWatch``.
+It runs as the OS user who owns ``$BODHI_HOME`` and writes the database directly, so the
+server need not be running; a running server notices through ``ChangeWatch``. (The native host
+asks the running companion instead, proven with the owner secret: ``routes/owner.py``.)
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ from companion.storage import Database
 from companion.storage.extension import ExtensionRepository
 
 # The file ``companion.app`` opens; not imported from there to keep the web framework out of
-# the native host.
+# the CLI's light commands.
 DB_FILE = "bodhi.sqlite"
 T = TypeVar("T")
 
-__all__ = ["PAIRING_CODE_TTL_SECS", "new_pairing_code", "oauth_clients", "pair_extension"]
+__all__ = ["PAIRING_CODE_TTL_SECS", "new_pairing_code", "oauth_clients"]
 
 
 async def _with_service(home: Path, action: Any) -> Any:
@@ -36,21 +37,6 @@ async def _with_service(home: Path, action: Any) -> Any:
         return await action(ExtensionService(ExtensionRepository(db), KeyedDigest.for_home(home)))
     finally:
         await db.close()
-
-
-def pair_extension(home: Path, extension_id: str, browser: str) -> dict[str, Any]:
-    """Issue an extension credential for the local owner.
-
-    Returns ``{"credential": "bodhiext_...", "url": "http://127.0.0.1:1135"}``; the URL honours
-    the port and public host from the environment and ``$BODHI_HOME/settings.yaml``.
-    """
-    async def issue(service: ExtensionService) -> str:
-        _, raw = await service.issue(OWNER_USER_ID, extension_id, browser)
-        return raw
-
-    credential = asyncio.run(_with_service(home, issue))
-    url = public_url(load_settings({"BODHI_HOME": str(home)}))
-    return {"credential": credential, "url": url}
 
 
 def new_pairing_code(home: Path) -> str:

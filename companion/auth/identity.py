@@ -17,6 +17,7 @@ import httpx
 from companion.auth.oidc import OidcLogin
 from companion.auth.sessions import SessionService
 from companion.auth.setup import SetupService
+from companion.auth.sign_in_mode import SignInModes
 from companion.auth.tokens import ApiTokenService
 from companion.auth.users import UserService
 from companion.keyed_digest import KeyedDigest
@@ -44,6 +45,7 @@ class Identity:
     users: UserService
     oidc: OidcLogin
     tickets: KeyedDigest      # owner-login tickets are stored under it
+    modes: SignInModes
 
     async def close(self) -> None:
         await self.session_db.close()
@@ -72,4 +74,5 @@ async def open_identity(home: Path, db: Database, tokens: ApiTokenService, box: 
     sessions.refresher = oidc.refresh
     users = UserService(UserRepository(db), AccessRequestRepository(db), sessions, tokens,
                         ApiTokenRepository(db))
-    return Identity(db, session_db, setup, sessions, users, oidc, KeyedDigest.for_home(home))
+    return Identity(db, session_db, setup, sessions, users, oidc, KeyedDigest.for_home(home),
+                    SignInModes(setup, users, sessions))

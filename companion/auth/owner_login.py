@@ -1,9 +1,10 @@
 """Local owner login: one-time tickets that turn into an owner session.
 
-Whoever can write ``$BODHI_HOME/bodhi.sqlite`` (the OS user who owns it: the CLI, the
-native-messaging host) may mint a ticket. A ticket is ``bodhiol_<43 url-safe chars>``, stored
-only as its keyed digest (``companion.keyed_digest``; the minting process and the server read
-the same key), good for one use within ``ttl_secs``. The server redeems it at
+Whoever can write ``$BODHI_HOME/bodhi.sqlite`` (the OS user who owns it: the CLI) may mint a
+ticket, and so may the running companion for a request proven with the owner secret (the
+native-messaging host's ``open``). A ticket is ``bodhiol_<43 url-safe chars>``, stored only
+as its keyed digest (``companion.keyed_digest``; the minting process and the server read the
+same key), good for one use within ``ttl_secs``. The server redeems it at
 ``/bodhi/v1/auth/owner-login?ticket=...`` for a session of the owner (role admin).
 """
 

@@ -119,5 +119,11 @@ class SessionService:
     async def end_for_user(self, user_id: str) -> None:
         await self._repo.delete_for_user(user_id)
 
+    async def end_all_but(self, user_id: str) -> int:
+        return await self._repo.delete_all_but(user_id)
+
+    async def count_all_but(self, user_id: str) -> int:
+        return await self._repo.count_all_but(user_id, int(time.time()))
+
     async def set_role_for_user(self, user_id: str, role: Role | None) -> None:
         await self._repo.set_role_for_user(user_id, role.value if role else None)

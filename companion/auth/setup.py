@@ -1,14 +1,16 @@
-"""The one-time setup choice: how people sign in (local owner or an OIDC provider).
+"""How people sign in (local owner or an OIDC provider), as stored in ``app_state``.
 
-Until someone runs setup the status is ``setup`` and the companion behaves as in local
-mode, so a fresh install just works for the person who installed it. Setup is permanent.
+A fresh install is in local owner mode and ready (migration 0005 also moves installs that
+were still waiting for setup there), so there is no window in which whoever reaches the port
+could choose the mode. Changing it is for the owner only (``companion.auth.sign_in_mode``).
 The OIDC client secret is kept in the database sealed with the ``SecretBox`` (AES-256-GCM) and
-never reported back.
+never reported back. The issuer stays recorded after a switch to local mode: it says which
+provider the users in the database came from.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from urllib.parse import urlsplit
 
@@ -23,7 +25,7 @@ class AuthMode(StrEnum):
 
 
 class SetupStatus(StrEnum):
-    SETUP = "setup"
+    # The only status now; kept in /bodhi/v1/info for clients that read it.
     READY = "ready"
 
 
@@ -31,7 +33,7 @@ class SetupStatus(StrEnum):
 class OidcConfig:
     issuer: str
     client_id: str
-    client_secret: str | None
+    client_secret: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,19 @@ def _check_issuer(issuer: str) -> str:
     return issuer.rstrip("/")
 
 
+def check_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise BadRequestError("name must be 1 to 100 characters", param="name")
+    return name
+
+
+def check_oidc(oidc: OidcConfig | None) -> OidcConfig:
+    if oidc is None or not oidc.client_id:
+        raise BadRequestError("OIDC mode needs issuer and client_id", param="issuer")
+    return OidcConfig(_check_issuer(oidc.issuer), oidc.client_id, oidc.client_secret)
+
+
 class SetupService:
     def __init__(self, repo: AppStateRepository, box: SecretBox) -> None:
         self._repo = repo
@@ -61,24 +76,21 @@ class SetupService:
 
     async def state(self) -> SetupState:
         values = await self._repo.all()
-        return SetupState(SetupStatus(values.get("status", SetupStatus.SETUP)),
-                          AuthMode(values.get("auth_mode", AuthMode.LOCAL)),
+        return SetupState(SetupStatus.READY, AuthMode(values.get("auth_mode", AuthMode.LOCAL)),
                           values.get("name", DEFAULT_NAME))
 
-    async def setup(self, mode: AuthMode, name: str, oidc: OidcConfig | None = None
-                    ) -> SetupState:
-        if (await self.state()).status is SetupStatus.READY:
-            raise BadRequestError("The companion is already set up; setup can run only once.",
-                                  code="setup_error-already_done")
-        name = name.strip()
-        if not name or len(name) > 100:
-            raise BadRequestError("name must be 1 to 100 characters", param="name")
-        values = {"status": SetupStatus.READY.value, "auth_mode": mode.value, "name": name}
+    async def users_issuer(self) -> str | None:
+        """The provider the users in the database signed in with, if any ever did."""
+        return (await self._repo.all()).get("oidc_issuer") or None
+
+    async def save(self, mode: AuthMode, name: str, oidc: OidcConfig | None = None
+                   ) -> SetupState:
+        """Store a checked choice (``check_name``, ``check_oidc``); see ``SignInModes``."""
+        values = {"status": SetupStatus.READY.value, "auth_mode": mode.value, "name": name,
+                  CLIENT_SECRET_KEY: ""}
         if mode is AuthMode.OIDC:
-            if oidc is None or not oidc.client_id:
-                raise BadRequestError("OIDC mode needs issuer and client_id", param="issuer")
-            values |= {"oidc_issuer": _check_issuer(oidc.issuer),
-                       "oidc_client_id": oidc.client_id,
+            assert oidc is not None
+            values |= {"oidc_issuer": oidc.issuer, "oidc_client_id": oidc.client_id,
                        CLIENT_SECRET_KEY: self._sealed(oidc.client_secret)}
         await self._repo.put_all(values)
         return await self.state()

@@ -97,6 +97,19 @@ class UserService:
 
     async def remove(self, user_id: str, actor: Principal) -> None:
         await self._may_manage(user_id, actor)
+        await self._drop(user_id)
+
+    async def others_than_owner(self) -> tuple[str, ...]:
+        return await self._users.ids_but(OWNER_USER_ID)
+
+    async def remove_all_but_owner(self) -> int:
+        """Everyone but the owner, with their sessions and tokens (a change of provider)."""
+        others = await self.others_than_owner()
+        for user_id in others:
+            await self._drop(user_id)
+        return len(others)
+
+    async def _drop(self, user_id: str) -> None:
         await self._users.delete(user_id)
         await self._token_repo.delete_for_user(user_id)
         await self._sessions.end_for_user(user_id)

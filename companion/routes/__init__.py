@@ -14,6 +14,7 @@ from companion.routes import (
     oauth,
     ollama,
     openai,
+    owner,
     settings,
     system,
     tokens,
@@ -25,6 +26,7 @@ def setup_routes(app: web.Application) -> None:
     system.setup(app)
     openai.setup(app)
     identity.setup_routes(app)
+    owner.setup(app)
     users.setup_routes(app)
     tokens.setup_routes(app)
     settings.setup_routes(app)

@@ -1,8 +1,8 @@
-"""Identity routes: setup, sign-in (owner ticket or OIDC), sign-out, who am I, asking for
-access. Browser flows end on a small page that moves on to the landing page from our own
-origin, so the SameSite=Strict session cookie is sent on the very next load. The landing page
-is the web UI when one is mounted, else a small signed-in page that says who is signed in and
-what to do next."""
+"""Identity routes: the sign-in mode (owner only), sign-in (owner ticket or OIDC), sign-out,
+who am I, asking for access. Browser flows end on a small page that moves on to the landing
+page from our own origin, so the SameSite=Strict session cookie is sent on the very next load.
+The landing page is the web UI when one is mounted, else a small signed-in page that says who
+is signed in and what to do next."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from companion.errors import AuthenticationError
 from companion.middleware.access import optional_auth, public, requires
 from companion.middleware.auth import PRINCIPAL
 from companion.middleware.body_limit import small_body
+from companion.middleware.owner_proof import owner_only
 from companion.middleware.session import refuse_cross_site
 from companion.routes.bodies import read_json
 from companion.routes.html_pages import esc, page
@@ -36,7 +37,7 @@ FALLBACK_LANDING = "/signed-in"
 
 class SetupRequest(BaseModel):
     mode: Literal["local", "oidc"] = "local"
-    name: str = Field(min_length=1, max_length=100)
+    name: str | None = Field(None, min_length=1, max_length=100)
     issuer: str | None = None
     client_id: str | None = None
     client_secret: str | None = None
@@ -112,16 +113,17 @@ async def signed_in(request: web.Request) -> web.Response:
     return page("Signed in · Bodhi", signed_in_body(principal))
 
 
-@public
-@small_body
+@owner_only
 async def setup(request: web.Request) -> web.Response:
-    refuse_cross_site(request)
+    """Choose or change the sign-in mode: only with the owner's proof (no setup window)."""
     body = SetupRequest.model_validate(await read_json(request, SetupRequest))
     oidc = (OidcConfig(body.issuer or "", body.client_id or "", body.client_secret)
             if body.mode == "oidc" else None)
-    state = await request.app[IDENTITY].setup.setup(AuthMode(body.mode), body.name, oidc)
+    modes = request.app[IDENTITY].modes
+    change = await modes.plan(AuthMode(body.mode), body.name, oidc)
+    state = await modes.apply(change)
     return web.json_response({"status": state.status.value, "auth_mode": state.auth_mode.value,
-                              "name": state.name})
+                              "name": state.name, "changes": change.describe()})
 
 
 @public

@@ -73,6 +73,17 @@ class SessionRepository:
     async def delete_for_user(self, user_id: str) -> None:
         await self._conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
 
+    async def delete_all_but(self, user_id: str) -> int:
+        cur = await self._conn.execute("DELETE FROM sessions WHERE user_id != ?", (user_id,))
+        return cur.rowcount
+
+    async def count_all_but(self, user_id: str, now: int) -> int:
+        async with self._conn.execute(
+            "SELECT count(*) FROM sessions WHERE user_id != ? AND expires_at > ?", (user_id, now)
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
     async def set_role_for_user(self, user_id: str, role: str | None) -> None:
         await self._conn.execute("UPDATE sessions SET role = ? WHERE user_id = ?",
                                  (role, user_id))

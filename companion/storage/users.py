@@ -86,6 +86,11 @@ class UserRepository:
         cur = await self._conn.execute("DELETE FROM users WHERE id = ?", (user_id,))
         return cur.rowcount > 0
 
+    async def ids_but(self, user_id: str) -> tuple[str, ...]:
+        async with self._conn.execute("SELECT id FROM users WHERE id != ? ORDER BY id",
+                                      (user_id,)) as cur:
+            return tuple(row[0] for row in await cur.fetchall())
+
 
 class AccessRequestRepository:
     def __init__(self, db: Database) -> None:

@@ -3,7 +3,7 @@ import { serverInfo } from './companion.js';
 import { callNative } from './native.js';
 import * as store from './store.js';
 
-/** {status: 'ready' | 'setup' | 'unreachable' | 'not-paired', version?, url} */
+/** {status: 'ready' | 'unreachable' | 'not-paired', version?, url} */
 export async function serverState() {
   const url = await store.serverUrl();
   let info;
@@ -12,10 +12,9 @@ export async function serverState() {
   } catch {
     return { status: 'unreachable', url };
   }
+  // The companion has no setup state any more (it starts ready in local owner mode).
   const paired = Boolean(await store.credential());
-  let status = info.status === 'setup' ? 'setup' : 'ready';
-  if (!paired && status === 'ready') status = 'not-paired';
-  return { status, version: info.version, url };
+  return { status: paired ? 'ready' : 'not-paired', version: info.version, url };
 }
 
 /** What the native host says, or why it cannot be asked. */

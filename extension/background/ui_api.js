@@ -10,6 +10,7 @@ import { callNative } from './native.js';
 import { nativeState, serverState } from './state.js';
 import * as store from './store.js';
 
+// start, and pair or open when the companion is not running yet (the host starts it first).
 const START_TIMEOUT_MS = 90_000;
 
 async function status() {
@@ -33,7 +34,7 @@ async function adoptCredential(credential, url) {
 }
 
 async function pairNative() {
-  const result = await callNative('pair', {}, 30_000);
+  const result = await callNative('pair', {}, START_TIMEOUT_MS);
   return adoptCredential(result.credential, result.url);
 }
 
@@ -56,7 +57,7 @@ async function unpair() {
 }
 
 async function openWebUi() {
-  const { url } = await callNative('open', {}, 15_000);
+  const { url } = await callNative('open', {}, START_TIMEOUT_MS);
   await api.tabs.create({ url });
   return { opened: true };
 }

@@ -29,21 +29,31 @@ function when(epoch) {
 const SERVER_TEXT = {
   ready: ['ok', 'Running and paired. Pages you allow can use your models.'],
   'not-paired': ['warn', 'Running, but this browser is not paired with it yet.'],
-  setup: ['warn', 'Running, but not set up yet: run `bodhi setup` once.'],
   unreachable: ['bad', 'Not answering. Start it, or check its URL in Settings.'],
 };
 
-function renderServer(server, nativeOk) {
-  const [tone, hint] = SERVER_TEXT[server.status] ?? ['warn', ''];
+function serverHint(server, native) {
+  // The native host found something on the port that could not prove it is the companion.
+  if (native.error?.code === 'not_companion') return native.error.message;
+  if (server.status === 'unreachable' && !native.available) {
+    return 'Not answering. Run `bodhi serve`, or check its URL in Settings.';
+  }
+  return (SERVER_TEXT[server.status] ?? ['warn', ''])[1];
+}
+
+function renderServer(server, native) {
+  const [tone] = SERVER_TEXT[server.status] ?? ['warn', ''];
   $('server-status').textContent = server.status;
   $('server-status').className = `pill ${tone}`;
-  $('server-hint').textContent = server.status === 'unreachable' && !nativeOk
-    ? 'Not answering. Run `bodhi serve`, or check its URL in Settings.' : hint;
+  $('server-hint').textContent = serverHint(server, native);
   $('server-url').textContent = server.url;
   $('server-version').textContent = server.version ? `companion ${server.version}` : '';
 }
 
 function nativeText(native) {
+  if (native.available && native.error?.code === 'not_companion') {
+    return 'installed (another program answers on the companion\'s port)';
+  }
   if (native.available) return `installed (companion ${native.running ? 'running' : 'stopped'})`;
   if (native.error?.code === 'native_host_missing') return 'not installed';
   return `not available: ${native.error?.message ?? 'unknown'}`;
@@ -51,7 +61,7 @@ function nativeText(native) {
 
 function renderStatus({ server, native, paired }) {
   const nativeOk = native.available;
-  renderServer(server, nativeOk);
+  renderServer(server, native);
   $('native-state').textContent = nativeText(native);
   $('server-start').hidden = !(nativeOk && server.status === 'unreachable');
   $('open-web-ui').hidden = !(nativeOk && server.status !== 'unreachable');
@@ -138,9 +148,11 @@ function render() {
   return rendering;
 }
 
-$('server-start').addEventListener('click', () => act('start', {}, { timeout: 120_000 }));
-$('open-web-ui').addEventListener('click', () => act('openWebUi'));
-$('pair-native').addEventListener('click', () => act('pairNative'));
+// The native host may have to start the companion first for any of these.
+const STARTING = { timeout: 120_000 };
+$('server-start').addEventListener('click', () => act('start', {}, STARTING));
+$('open-web-ui').addEventListener('click', () => act('openWebUi', {}, STARTING));
+$('pair-native').addEventListener('click', () => act('pairNative', {}, STARTING));
 $('unpair').addEventListener('click', () => act('unpair'));
 $('pair-code-form').addEventListener('submit', (event) => {
   event.preventDefault();

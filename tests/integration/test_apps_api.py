@@ -14,7 +14,6 @@ import openai
 import pytest
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from companion.apps.pairing import pair_extension
 from tests.conftest import Companion
 from tests.integration.test_downloads_api import power_token
 
@@ -137,15 +136,6 @@ async def test_events_socket_hears_model_changes(shared_companion: Companion,
                 assert "events-copy" in message["data"]["models"]
             finally:
                 await asyncio.to_thread(httpx.delete, f"{aliases}/events-copy", headers=headers)
-
-
-def test_native_host_pairing_is_seen_by_the_running_server(shared_companion: Companion
-                                                           ) -> None:
-    paired = pair_extension(shared_companion.home, "native-ext", "chrome")
-    resp = httpx.get(shared_companion.url + "/bodhi/v1/apps/grants",
-                     headers={"Authorization": f"Bearer {paired['credential']}"})
-    assert resp.status_code == 200
-    assert resp.json()["page"] == 1
 
 
 def test_oauth_app_with_the_real_owner_session(shared_companion: Companion) -> None:

@@ -1,10 +1,13 @@
-"""Local owner mode end to end: setup state, the one-time owner login, token management over
+"""Local owner mode end to end: ready from the start (no setup window), changing the mode
+with the CLI, the one-time owner login, token management over
 a session, token refusals on the next request, the browser-side checks, CORS, the settings API
 taking effect live, and no token in any log line."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,21 +66,53 @@ def owner(local: Companion) -> Iterator[httpx.Client]:
         client.close()
 
 
-def test_fresh_install_is_local_until_set_up(tmp_path: Path) -> None:
+def _setup(companion: Companion, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "companion", "setup", *args],
+                          env=companion.env, capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL)
+
+
+def _mode(companion: Companion) -> tuple[str, str, str]:
+    info = httpx.get(companion.url + "/bodhi/v1/info").json()
+    return info["status"], info["auth_mode"], info["name"]
+
+
+def test_a_fresh_install_has_no_setup_window(tmp_path: Path) -> None:
     with running_companion(tmp_path) as companion:
-        info = httpx.get(companion.url + "/bodhi/v1/info").json()
-        assert (info["status"], info["auth_mode"]) == ("setup", "local")
-        token = companion.create_token("before setup")  # the CLI works before setup
+        assert _mode(companion) == ("ready", "local", "Bodhi companion")
+        # The takeover: any client on the port picks OIDC with a provider it controls.
+        taken = httpx.post(companion.url + "/bodhi/v1/setup", json={
+            "mode": "oidc", "name": "Mine", "issuer": "http://127.0.0.1:9/evil",
+            "client_id": "evil"})
+        assert taken.status_code == 401
+        assert taken.json()["error"]["code"] == "auth_error-owner_proof_invalid"
+        assert _mode(companion) == ("ready", "local", "Bodhi companion")
+        token = companion.create_token("no setup needed")
         models = httpx.get(companion.url + "/v1/models",
                            headers={"Authorization": f"Bearer {token}"})
         assert models.status_code == 200
-        done = httpx.post(companion.url + "/bodhi/v1/setup",
-                          json={"mode": "local", "name": "My box"})
-        assert done.status_code == 200 and done.json()["status"] == "ready"
-        again = httpx.post(companion.url + "/bodhi/v1/setup", json={"name": "Other"})
-        assert again.status_code == 400
-        info = httpx.get(companion.url + "/bodhi/v1/info").json()
-        assert (info["status"], info["auth_mode"], info["name"]) == ("ready", "local", "My box")
+
+
+def test_the_owner_changes_the_mode_with_the_cli_after_a_confirmation(tmp_path: Path
+                                                                      ) -> None:
+    oidc = ("--mode", "oidc", "--issuer", "https://id.example.com/realms/team",
+            "--client-id", "bodhi", "--client-secret", "never-printed")
+    with running_companion(tmp_path) as companion:
+        unconfirmed = _setup(companion, *oidc)
+        assert unconfirmed.returncode == 1
+        assert "only you, the local owner -> OpenID Connect through " \
+            "https://id.example.com/realms/team" in unconfirmed.stdout
+        assert "--yes" in unconfirmed.stderr and "never-printed" not in unconfirmed.stdout
+        assert _mode(companion) == ("ready", "local", "Bodhi companion")
+
+        done = _setup(companion, *oidc, "--yes", "--name", "Team")
+        assert done.returncode == 0, done.stderr
+        assert _mode(companion) == ("ready", "oidc", "Team")   # the running server sees it
+
+        back = _setup(companion, "--mode", "local", "--yes")
+        assert back.returncode == 0, back.stderr
+        assert "-> only you, the local owner" in back.stdout
+        assert _mode(companion) == ("ready", "local", "Team")
 
 
 def test_owner_login_session(local: Companion, owner: httpx.Client) -> None:

@@ -5,6 +5,7 @@ and no secret in any response or log line."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -27,7 +28,7 @@ def team(tmp_path_factory: pytest.TempPathFactory, provider: OidcProvider
          ) -> Iterator[Companion]:
     companion = Companion(tmp_path_factory.mktemp("team"))
     companion.cli("setup", "--mode", "oidc", "--name", "Team", "--issuer", provider.url,
-                  "--client-id", "bodhi-companion-test", "--client-secret", CLIENT_SECRET)
+                  "--client-id", "bodhi-companion-test", "--client-secret", CLIENT_SECRET, "--yes")
     with running_companion(companion.home.parent) as running:
         yield running
 
@@ -69,9 +70,9 @@ def test_info_reports_oidc_mode(team: Companion) -> None:
     info = httpx.get(team.url + "/bodhi/v1/info").json()
     assert (info["status"], info["auth_mode"], info["name"]) == ("ready", "oidc", "Team")
     assert CLIENT_SECRET not in str(info)
-    again = httpx.post(team.url + "/bodhi/v1/setup", json={"name": "x"})
-    assert again.status_code == 400
-    assert again.json()["error"]["code"] == "setup_error-already_done"
+    again = httpx.post(team.url + "/bodhi/v1/setup", json={"mode": "local"})
+    assert again.status_code == 401          # only the owner changes it (owner proof)
+    assert again.json()["error"]["code"] == "auth_error-owner_proof_invalid"
 
 
 def _approve(admin: httpx.Client, url: str, username: str, role: str) -> None:
@@ -186,3 +187,25 @@ def _assert_no_secrets(team: Companion, recorder: Recorder, secrets: list[str],
     once = [body for body in recorder.bodies if shown_once in body]
     assert len(once) == 1  # only in the create response
     assert all(CLIENT_SECRET not in body for body in recorder.bodies)
+
+
+def test_switching_to_local_mode_ends_other_users_sessions(
+        tmp_path: Path, provider: OidcProvider, browser: NewBrowser) -> None:
+    """``bodhi setup --mode local`` on a team companion: the running server at once refuses
+    the OIDC users' sessions and any new OIDC sign-in; the owner keeps signing in."""
+    companion = Companion(tmp_path)
+    companion.cli("setup", "--mode", "oidc", "--issuer", provider.url, "--client-id",
+                  "bodhi-companion-test", "--client-secret", CLIENT_SECRET, "--yes")
+    with running_companion(tmp_path) as running:
+        heidi = browser()
+        assert sign_in(heidi, running.url, "heidi@example.com")["role"] == "resource_admin"
+
+        said = running.cli("setup", "--mode", "local", "--yes")
+
+        assert "The 1 open browser session(s) of other users end now" in said
+        assert heidi.get(running.url + "/bodhi/v1/user").json() == {
+            "auth_status": "logged_out"}
+        again = browser().post(running.url + "/bodhi/v1/auth/initiate")
+        assert again.json()["error"]["code"] == "auth_error-oidc_not_configured"
+        owner = running.cli("open", "--no-browser").strip().splitlines()[-1]
+        assert browser().get(owner).status_code == 200

@@ -21,7 +21,7 @@ def test_refresh_keeps_the_session_until_the_provider_refuses(tmp_path: Path) ->
     with running_provider(tmp_path / "provider.log", "--token-max-age", "1") as provider:
         Companion(tmp_path).cli("setup", "--mode", "oidc", "--name", "Refresh", "--issuer",
                                 provider.url, "--client-id", "refresh-test",
-                                "--client-secret", SECRET)
+                                "--client-secret", SECRET, "--yes")
         with running_companion(tmp_path) as companion, httpx.Client(timeout=60) as kept, \
                 httpx.Client(timeout=60) as ended:
             url = companion.url + "/bodhi/v1/user"

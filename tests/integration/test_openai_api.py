@@ -154,8 +154,8 @@ def test_public_routes(shared_companion: Companion) -> None:
     assert httpx.get(shared_companion.url + "/ping").json() == {"message": "pong"}
     assert httpx.get(shared_companion.url + "/health").json()["status"] == "ok"
     info = httpx.get(shared_companion.url + "/bodhi/v1/info").json()
-    # Nobody set this install up: it reports so, and works in local mode meanwhile.
-    assert (info["status"], info["auth_mode"]) == ("setup", "local") and info["version"]
+    # Nobody set this install up: it is ready in local owner mode.
+    assert (info["status"], info["auth_mode"]) == ("ready", "local") and info["version"]
     assert httpx.get(shared_companion.url + "/bodhi/v1/nothing").status_code == 401
 
 

@@ -83,18 +83,21 @@ async def test_revoke_from_another_process_is_noticed(service: ExtensionService,
         await service.verify(raw)
 
 
-def test_pair_extension_for_the_native_host(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    result = pairing.pair_extension(home, "abcdefgh", "chromium")
-    assert set(result) == {"credential", "url"}
-    assert result["credential"].startswith(CREDENTIAL_PREFIX)
-    assert result["url"] == "http://127.0.0.1:1135"
-    with sqlite3.connect(home / pairing.DB_FILE) as conn:
-        rows = conn.execute("SELECT extension_id, browser, token_hash, user_id "
-                            "FROM extension_credentials").fetchall()
-    assert rows[0][:2] == ("abcdefgh", "chromium") and rows[0][3] == OWNER_USER_ID
-    assert result["credential"] not in rows[0][2]   # only the digest is stored
-    code = pairing.new_pairing_code(home)
+async def test_issued_credentials_are_stored_as_digests(service: ExtensionService,
+                                                        db: Database) -> None:
+    """What the owner route issues for the native host (tests/integration/
+    test_native_host_owner.py covers the HTTP side)."""
+    _, raw = await service.issue(OWNER_USER_ID, "abcdefgh", "chromium")
+    assert raw.startswith(CREDENTIAL_PREFIX)
+    async with db.conn.execute("SELECT extension_id, browser, token_hash, user_id "
+                               "FROM extension_credentials") as cur:
+        rows = await cur.fetchall()
+    assert tuple(rows[0])[:2] == ("abcdefgh", "chromium") and rows[0][3] == OWNER_USER_ID
+    assert raw not in rows[0][2]   # only the digest is stored
+
+
+def test_pairing_code_for_the_cli(tmp_path: Path) -> None:
+    code = pairing.new_pairing_code(tmp_path / "home")
     assert len(code) == 9
 
 

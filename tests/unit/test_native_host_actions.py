@@ -1,7 +1,10 @@
-"""native_host actions and caller identity: status, pair, the callers the host accepts."""
+"""native_host actions and caller identity: status, the callers the host accepts, and a host
+that keeps out of the database (pair and open go through the companion: see
+tests/integration/test_native_host_owner.py)."""
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 from typing import Any
 
@@ -47,25 +50,6 @@ def test_status_when_nothing_runs(home: Path) -> None:
             "host_version"]}}
 
 
-def test_pair_issues_an_extension_credential_into_the_database(home: Path) -> None:
-    reply = call("pair")
-
-    assert reply["ok"] is True, reply
-    assert reply["result"]["credential"].startswith("bodhiext_")
-    assert reply["result"]["url"] == "http://127.0.0.1:9"
-    assert (home / "bodhi.sqlite").exists()
-    assert call("pair")["result"]["credential"] != reply["result"]["credential"]
-
-
-def test_open_mints_a_one_time_owner_login_url(home: Path) -> None:
-    first, second = call("open"), call("open")
-
-    assert first["ok"] is True, first
-    url = first["result"]["url"]
-    assert url.startswith("http://127.0.0.1:9/bodhi/v1/auth/owner-login?ticket=")
-    assert url != second["result"]["url"]
-
-
 @pytest.mark.parametrize("caller", [Caller("unknown", None),
                                     Caller("chromium", "abcdefghijklmnopabcdefghijklmnop"),
                                     Caller("firefox", "someone@else.example")])
@@ -84,3 +68,17 @@ def test_the_message_cannot_claim_another_caller(home: Path) -> None:
                  browser="chromium")
 
     assert reply["error"]["code"] == "unknown_caller"
+
+
+def test_the_host_never_touches_the_database_itself() -> None:
+    """pair and open ask the running companion over HTTP; no module of the host reaches for
+    the storage layer or the services that write it."""
+    forbidden = ("companion.storage", "companion.apps", "companion.auth.owner_login",
+                 "companion.app")
+    for module in Path(host.__file__).parent.glob("*.py"):
+        tree = ast.parse(module.read_text())
+        imported = {node.module for node in ast.walk(tree)
+                    if isinstance(node, ast.ImportFrom) and node.module}
+        imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                     for alias in node.names}
+        assert not {name for name in imported if name.startswith(forbidden)}, module.name

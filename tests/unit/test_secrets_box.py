@@ -97,7 +97,7 @@ async def test_client_secret_is_not_plaintext_in_the_database(tmp_path: Path) ->
     try:
         box = await checked_box(tmp_path, "", db)
         setup = SetupService(AppStateRepository(db), box)
-        await setup.setup(AuthMode.OIDC, "Team", OIDC)
+        await setup.save(AuthMode.OIDC, "Team", OIDC)
         assert (await setup.oidc_config()) == OIDC
     finally:
         await db.close()
@@ -173,7 +173,7 @@ async def test_wrong_key_refuses_secrets_but_leaves_the_data_alone(tmp_path: Pat
     db = await Database.open(tmp_path / "bodhi.sqlite")
     try:
         setup = SetupService(AppStateRepository(db), await checked_box(tmp_path, KEY_A, db))
-        await setup.setup(AuthMode.OIDC, "Team", OIDC)
+        await setup.save(AuthMode.OIDC, "Team", OIDC)
         before = await AppStateRepository(db).all()
         wrong = await checked_box(tmp_path, KEY_B, db)
         assert not wrong.usable
