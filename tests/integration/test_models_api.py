@@ -135,6 +135,22 @@ def test_alias_flags_outside_the_allow_list_are_refused(companion: Companion, tm
     assert httpx.delete(url + "/flags:ok", headers=headers).status_code == 204
 
 
+def test_a_model_limited_token_reaches_only_its_models(companion: Companion,
+                                                       headers: dict[str, str]) -> None:
+    raw = companion.cli("token", "create", "--name", "limited", "--scope",
+                        "scope_token_power_user", "--models", "some-other-model")
+    limited = {"Authorization": f"Bearer {raw.strip().splitlines()[-1]}"}
+    base = companion.url + MODELS
+    assert httpx.post(f"{base}/{SMOL}/load", headers=headers, timeout=60).status_code == 200
+    assert httpx.get(base + "/loaded", headers=limited).json()["data"] == []
+    refusals = []
+    for name in (SMOL, "no-such-model"):
+        refused = httpx.post(f"{base}/{name}/unload", headers=limited)
+        refusals.append((refused.status_code, refused.text.replace(name, "<name>")))
+    assert refusals[0] == refusals[1] and refusals[0][0] == 404
+    assert SMOL in [m["alias"] for m in httpx.get(base + "/loaded", headers=headers).json()["data"]]
+
+
 def _cache_model(hf_home: Path, model_path: Path, repo: str) -> None:
     repo_dir = hf_home / "hub" / ("models--" + repo.replace("/", "--"))
     blob = repo_dir / "blobs" / "feedface"
