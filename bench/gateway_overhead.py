@@ -34,6 +34,7 @@ from typing import Any, Protocol
 import httpx
 
 import companion as companion_package
+from companion.inference.launcher import API_KEY_ENV
 from companion.models.catalog import embedded_model
 
 ALIAS = "smollm2:135m"
@@ -309,8 +310,9 @@ def stop(proc: subprocess.Popen[bytes] | None) -> None:
             proc.wait(STOP_TIMEOUT_S)
 
 
-def child_port_of(parent_pid: int) -> int | None:
-    """The ``--port`` of the llama.cpp launcher started by ``parent_pid`` (Linux /proc)."""
+def child_of(parent_pid: int) -> tuple[int, str] | None:
+    """The ``--port`` and API key of the llama.cpp launcher started by ``parent_pid`` (Linux
+    /proc; the key is in the child's environment, readable by the same user only)."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -318,10 +320,13 @@ def child_port_of(parent_pid: int) -> int | None:
             stat = (entry / "stat").read_text()
             ppid = int(stat.rsplit(")", 1)[1].split()[1])
             argv = (entry / "cmdline").read_bytes().split(b"\0")
+            environ = (entry / "environ").read_bytes().split(b"\0")
         except (OSError, ValueError, IndexError):
             continue
         if ppid == parent_pid and b"companion.inference.launcher" in argv and b"--port" in argv:
-            return int(argv[argv.index(b"--port") + 1])
+            key = next((v.split(b"=", 1)[1] for v in environ
+                        if v.startswith(API_KEY_ENV.encode() + b"=")), b"")
+            return int(argv[argv.index(b"--port") + 1]), key.decode()
     return None
 
 
@@ -511,11 +516,11 @@ def main(argv: list[str] | None = None) -> int:
         targets = [Target("direct llama.cpp", make(setup.direct_port, None)),
                    Target("companion", make(setup.companion_port, setup.token))]
         if args.control:
-            port = child_port_of(setup.companion_pid)
-            if port is None:
+            child = child_of(setup.companion_pid)
+            if child is None:
                 note(verbose, "companion's child not found; no control row")
             else:
-                targets.append(Target("companion's child", make(port, None)))
+                targets.append(Target("companion's child", make(*child)))
         try:
             plain = chat_body(SHORT_MESSAGE, 1, False)
             streamed = chat_body(STREAM_PROMPT, args.max_tokens, True)

@@ -121,7 +121,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BODHI_LLAMA_SERVER", str, lambda: "",
             "llama-server executable to run models with; empty uses the bundled launcher."),
     Setting("BODHI_LLAMACPP_ARGS", str, lambda: "",
-            "Extra llama-server flags for every model, e.g. '--ctx-size 4096 --threads 4'."),
+            "Extra llama-server flags for every model, e.g. '--ctx-size 4096 --threads 4'. "
+            "Trusted: passed unchecked (any flag, files included), so only the machine's admin "
+            "sets it (command line, environment, settings.yaml); alias flags are limited to an "
+            "allow-list."),
     Setting("BODHI_LLAMA_READY_TIMEOUT_SECS", _parse_positive_int, lambda: 120,
             "How long a model may take to load before the request fails."),
     Setting("BODHI_MAX_REQUEST_BYTES", _parse_positive_int, lambda: 32 * 1024 * 1024,

@@ -77,8 +77,10 @@ class ChildClient:
             # Generation on a CPU may take minutes; the read timeout is the child's business.
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=5.0))
 
-    async def post_json(self, url: str, payload: bytes, *, stream: bool) -> ChildReply:
-        headers = {"Content-Type": "application/json"}
+    async def post_json(self, url: str, payload: bytes, *, stream: bool,
+                        auth: dict[str, str]) -> ChildReply:
+        """``auth``: the child's key header; a child refuses every request without it."""
+        headers = {"Content-Type": "application/json", **auth}
         if stream:
             headers["Connection"] = "close"
         try:

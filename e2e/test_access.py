@@ -184,7 +184,9 @@ def _slots_busy(companion: Companion) -> bool:
         if "--port" not in args:
             continue
         port = args[args.index("--port") + 1]
-        slots = httpx.get(f"http://127.0.0.1:{port}/slots", timeout=5).json()
+        # A child answers only with its key, which is in its environment (same OS user).
+        key = {"Authorization": f"Bearer {child.environ()['LLAMA_API_KEY']}"}
+        slots = httpx.get(f"http://127.0.0.1:{port}/slots", headers=key, timeout=5).json()
         busy = busy or any(slot.get("is_processing") for slot in slots)
     return busy
 

@@ -2,22 +2,30 @@
 
 ``python -m companion.inference.launcher`` accepts the llama-server flags the companion uses
 (and a few more), so the companion treats it exactly like a real ``llama-server`` binary.
-Flags it does not know are refused with exit code 2 and a message naming them. It exits
-cleanly on SIGTERM/SIGINT and by itself when its parent process dies.
+Flags it does not know are refused with exit code 2 and a message naming them. Like
+llama-server it reads its API key from ``LLAMA_API_KEY`` (comma-separated keys; with one set,
+every route but ``/health`` wants ``Authorization: Bearer <key>``) and its allowed CORS
+origins from ``LLAMA_ARG_CORS_ORIGINS``: secrets stay off the command line. It exits cleanly
+on SIGTERM/SIGINT and by itself when its parent process dies.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from companion.inference.parent_watch import die_with_parent, start_parent_poll
 
 POOLING = ("none", "mean", "cls", "last", "rank")
+# The environment variables llama-server reads for ``--api-key`` and ``--cors-origins``.
+API_KEY_ENV = "LLAMA_API_KEY"
+CORS_ORIGINS_ENV = "LLAMA_ARG_CORS_ORIGINS"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -74,7 +82,7 @@ def _template(args: argparse.Namespace) -> str | None:
     return str(args.chat_template) if args.chat_template else None
 
 
-def build_params(args: argparse.Namespace) -> Any:
+def build_params(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> Any:
     import xllamacpp
 
     params = xllamacpp.CommonParams()
@@ -97,6 +105,7 @@ def build_params(args: argparse.Namespace) -> Any:
     if template:
         params.chat_template = template
     _set_optional(params, args)
+    _set_access(params, os.environ if env is None else env)
     if args.embeddings:
         params.embedding = True
         pooling = args.pooling or "mean"
@@ -113,6 +122,15 @@ def _set_optional(params: Any, args: argparse.Namespace) -> None:
             setattr(params, attr, value)
     if args.seed is not None:
         params.sampling.seed = args.seed
+
+
+def _set_access(params: Any, env: Mapping[str, str]) -> None:
+    keys = [key for key in env.get(API_KEY_ENV, "").split(",") if key]
+    if keys:
+        params.api_keys = keys
+    if CORS_ORIGINS_ENV in env:
+        params.cors_origins = env[CORS_ORIGINS_ENV]
+        params.cors_origins_explicit = True
 
 
 _stop_requested = False

@@ -5,6 +5,13 @@ so concurrent first requests start exactly one child. Readiness is ``GET /health
 within a deadline; a child that exits early fails the start with the tail of its log. A
 watcher task notices a child that dies and moves to STOPPED so the next request starts a
 new one. Stop is SIGTERM to the child's process group, a grace period, then SIGKILL.
+
+A child listens on loopback, where every local user and every web page can reach it, so each
+start gets a fresh random API key: llama-server then answers nothing but ``/health`` without
+``Authorization: Bearer <key>``. The key travels in the child's environment (``LLAMA_API_KEY``,
+read by llama-server and the bundled launcher alike), never on the command line, which other
+users can read in ``/proc`` and which the log records. CORS is closed for every origin: only
+the companion talks to a child.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import contextlib
 import logging
 import os
 import re
+import secrets
 import signal
 import socket
 import sys
@@ -26,6 +34,7 @@ import httpx
 
 from companion.errors import ModelLoadError
 from companion.home import private_dir, private_opener
+from companion.inference.launcher import API_KEY_ENV, CORS_ORIGINS_ENV
 from companion.inference.parent_watch import PARENT_PID_ENV
 
 log = logging.getLogger(__name__)
@@ -33,6 +42,8 @@ log = logging.getLogger(__name__)
 _STOP_GRACE_SECS = 5.0
 _HEALTH_POLL_SECS = 0.05
 _EXIT_CONFIRM_SECS = 2.0
+# Children are for the companion alone: never bound beyond loopback, whatever the flags say.
+CHILD_HOST = "127.0.0.1"
 
 
 class ProcessState(StrEnum):
@@ -51,7 +62,6 @@ class LaunchConfig:
     log_dir: Path
     ready_timeout: float
     threads_http: int
-    host: str = "127.0.0.1"
 
     def command(self) -> list[str]:
         if self.llama_server:
@@ -84,6 +94,7 @@ class LlamaProcess:
         self.loaded_at: float | None = None   # wall clock, when it last became READY
         self._config = config
         self._client = client
+        self._api_key = ""
         self._proc: asyncio.subprocess.Process | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -94,6 +105,11 @@ class LlamaProcess:
     @property
     def port(self) -> int | None:
         return int(self.base_url.rsplit(":", 1)[1]) if self.base_url else None
+
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        """What every request to the running child must carry."""
+        return {"Authorization": f"Bearer {self._api_key}"}
 
     def last_used_at(self) -> float:
         """``last_used`` on the wall clock."""
@@ -163,18 +179,27 @@ class LlamaProcess:
                 await self._stop_locked()
 
     def _argv(self, port: int, embeddings: bool) -> list[str]:
-        argv = [*self._config.command(), "--model", str(self.model_path),
-                "--host", self._config.host, "--port", str(port), "--alias", self.alias,
-                "--jinja", "--threads-http", str(self._config.threads_http)]
+        """Defaults, then the admin's and the alias's flags, then the companion's own flags,
+        last so that nothing before them can move the child off loopback or swap its model
+        (llama-server and the launcher both keep the last value of a repeated flag)."""
+        defaults = ["--jinja", *(["--pooling", "mean"] if embeddings else [])]
+        own = ["--model", str(self.model_path), "--host", CHILD_HOST, "--port", str(port),
+               "--alias", self.alias, "--threads-http", str(self._config.threads_http)]
         if embeddings:
-            argv += ["--embeddings", "--pooling", "mean"]
-        return [*argv, *self._config.default_flags, *self.flags]
+            own.append("--embeddings")
+        return [*self._config.command(), *defaults, *self._config.default_flags, *self.flags,
+                *own]
+
+    def _env(self) -> dict[str, str]:
+        return {**os.environ, PARENT_PID_ENV: str(os.getpid()), API_KEY_ENV: self._api_key,
+                CORS_ORIGINS_ENV: ""}
 
     async def _start_locked(self, embeddings: bool) -> None:
         self.state = ProcessState.STARTING
         started = time.monotonic()
-        port = _free_port(self._config.host)
+        port = _free_port(CHILD_HOST)
         argv = self._argv(port, embeddings)
+        self._api_key = secrets.token_urlsafe(32)
         private_dir(self._config.log_dir)
         log.info("starting model %s: %s", self.alias, " ".join(argv))
         # A local append-only file: opening it does not block the loop noticeably.
@@ -184,10 +209,9 @@ class LlamaProcess:
             log_file.flush()
             proc = await asyncio.create_subprocess_exec(
                 *argv, stdin=asyncio.subprocess.DEVNULL, stdout=log_file,
-                stderr=asyncio.subprocess.STDOUT, start_new_session=True,
-                env={**os.environ, PARENT_PID_ENV: str(os.getpid())})
+                stderr=asyncio.subprocess.STDOUT, start_new_session=True, env=self._env())
         self._proc, self.pid = proc, proc.pid
-        self.base_url = f"http://{self._config.host}:{port}"
+        self.base_url = f"http://{CHILD_HOST}:{port}"
         try:
             await self._wait_healthy(proc)
         except BaseException:
@@ -209,7 +233,7 @@ class LlamaProcess:
                 raise ModelLoadError(f"The model '{self.alias}' failed to start "
                                      f"(exit code {proc.returncode}): {self._log_tail()}")
             with contextlib.suppress(httpx.TransportError):
-                reply = await self._client.get(url, timeout=2.0)
+                reply = await self._client.get(url, headers=self.auth_headers, timeout=2.0)
                 if reply.status_code == 200:
                     return
             await asyncio.sleep(_HEALTH_POLL_SECS)

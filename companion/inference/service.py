@@ -3,6 +3,10 @@
 Resolves the model, fills the alias's request defaults, takes a lease on a ready child and
 forwards the body. The reply is handed back unbuffered so streams are relayed chunk by chunk.
 Only the HTTP client seam is used here; no web framework.
+
+Every lookup by name checks the caller's model grant before the catalog is asked, and a name
+outside the grant fails exactly like an unknown one, so a credential limited to some models
+cannot learn which others exist, nor their repository, file or alias file.
 """
 
 from __future__ import annotations
@@ -16,15 +20,20 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from companion.auth.principal import Principal
-from companion.errors import ForbiddenError, ModelNotFoundError, UpstreamError
+from companion.auth.principal import Principal, PrincipalKind, Role
+from companion.errors import BodhiError, ForbiddenError, ModelNotFoundError, UpstreamError
 from companion.inference.pool import Lease, LlamaPool
 from companion.inference.process import LlamaProcess
 from companion.metrics import Metrics, ReplyWatch
 from companion.models import ModelAlias, ModelCatalog, ResolvedModel
+from companion.models.catalog import AliasFileError
 from companion.upstream import ChildClient, ChildLost, ChildReply, ChildUnreachable
 
 log = logging.getLogger(__name__)
+
+# Unloading stops a model other people may be using: the Bodhi route and Ollama's
+# ``keep_alive: 0`` both go through ``InferenceService.unload``, which asks for this role.
+UNLOAD_ROLE = Role.POWER_USER
 
 
 class Endpoint(StrEnum):
@@ -77,11 +86,27 @@ class InferenceService:
     def list_models(self, caller: Principal) -> list[ModelAlias]:
         return [m for m in self._catalog.list() if caller.may_use_model(m.alias)]
 
+    def alias_file_errors(self, caller: Principal) -> list[AliasFileError]:
+        """Broken alias files, named only to callers not limited to granted models."""
+        if caller.models is not None or caller.kind is PrincipalKind.APP_TOKEN:
+            return []
+        return self._catalog.errors
+
+    def granted_files(self, caller: Principal) -> frozenset[Path] | None:
+        """The files behind the models the caller may use; None when it may use every one."""
+        if caller.models is None:
+            return None
+        paths = set()
+        for name in caller.models:
+            with contextlib.suppress(BodhiError):  # granted but gone or not downloaded
+                paths.add(self._catalog.resolve(name).path.resolve())
+        return frozenset(paths)
+
     def keep_alive_secs(self) -> int:
         return self._pool.keep_alive_secs()
 
-    def loaded(self) -> list[LlamaProcess]:
-        return self._pool.loaded()
+    def loaded(self, caller: Principal) -> list[LlamaProcess]:
+        return [p for p in self._pool.loaded() if caller.may_use_model(p.alias)]
 
     def is_evicting(self, alias: str) -> bool:
         return self._pool.is_evicting(alias)
@@ -95,22 +120,26 @@ class InferenceService:
         async with self._pool.lease(model) as lease:
             return lease.process
 
-    async def unload(self, name: str) -> bool:
+    async def unload(self, name: str, caller: Principal) -> bool:
         """Unload once in-flight requests are done; False when it was not loaded."""
+        if not caller.has_role(UNLOAD_ROLE):
+            raise ForbiddenError(f"Unloading a model needs the role {UNLOAD_ROLE.value} or "
+                                 "higher.", code="auth_error-insufficient_role")
+        self._check_granted(name, caller)
         return await self._pool.unload(self._catalog.resolve_alias(name).alias)
 
+    @staticmethod
+    def _check_granted(name: str, caller: Principal) -> None:
+        """A model outside the grant is reported as missing, before the catalog is asked."""
+        if not caller.may_use_model(name):
+            raise ModelNotFoundError(name)
+
     def _resolve_for(self, name: str, caller: Principal) -> ResolvedModel:
-        model = self._catalog.resolve(name)
-        if not caller.may_use_model(model.alias.alias):
-            raise ForbiddenError(f"This credential is not granted the model '{name}'.",
-                                 code="auth_error-model_not_granted", param="model")
-        return model
+        self._check_granted(name, caller)
+        return self._catalog.resolve(name)
 
     def get_model(self, name: str, caller: Principal) -> ModelAlias:
-        alias = self._catalog.resolve(name).alias
-        if not caller.may_use_model(alias.alias):
-            raise ModelNotFoundError(name)
-        return alias
+        return self._resolve_for(name, caller).alias
 
     @contextlib.asynccontextmanager
     async def forward(self, endpoint: Endpoint, body: dict[str, Any], caller: Principal
@@ -134,7 +163,7 @@ class InferenceService:
         for attempt in (1, 2):
             try:
                 return await self._children.post_json(lease.base_url + endpoint.value, payload,
-                                                      stream=stream)
+                                                      stream=stream, auth=process.auth_headers)
             except ChildUnreachable as exc:
                 # The child died since it was last seen ready: start a new one, once.
                 if attempt == 2 or not await process.confirm_exit():

@@ -6,6 +6,7 @@
     @requires(Role.POWER_USER, session_only=True)     role >= power user, browser session only
     @requires(Role.USER, app_scope="chat")    app tokens also need the app scope ``chat``
     @requires(kinds={PrincipalKind.EXTENSION, PrincipalKind.SESSION})   only these kinds
+    @requires(Role.POWER_USER, all_models=True)   not a token limited to some models
 
 A handler without a declaration needs an authenticated caller with role >= user, so a
 forgotten decorator fails closed. The auth middleware enforces the rule (see ``check``).
@@ -35,6 +36,9 @@ class AccessRule:
     role: Role | None = Role.USER
     kinds: frozenset[PrincipalKind] | None = None  # None: any authenticated kind
     app_scope: str | None = None
+    # Routes that manage or describe the whole catalog (aliases, files, downloads, metrics)
+    # would show a model-limited credential the models outside its grant.
+    all_models: bool = False
 
 
 DEFAULT_RULE = AccessRule()
@@ -60,10 +64,11 @@ def optional_auth(handler: H) -> H:
 
 def requires(role: Role | None = Role.USER, *, session_only: bool = False,
              kinds: Collection[PrincipalKind] | None = None,
-             app_scope: str | None = None) -> Callable[[H], H]:
+             app_scope: str | None = None, all_models: bool = False) -> Callable[[H], H]:
     allowed = frozenset({PrincipalKind.SESSION}) if session_only else (
         frozenset(kinds) if kinds is not None else None)
-    return _declare(AccessRule(role=role, kinds=allowed, app_scope=app_scope))
+    return _declare(AccessRule(role=role, kinds=allowed, app_scope=app_scope,
+                               all_models=all_models))
 
 
 def rule_for(request: web.Request) -> AccessRule:
@@ -105,3 +110,6 @@ def check(rule: AccessRule, principal: Principal) -> None:
     if rule.role is not None and not principal.has_role(rule.role):
         raise ForbiddenError(f"This needs the role {rule.role.value} or higher.",
                              code="auth_error-insufficient_role")
+    if rule.all_models and principal.models is not None:
+        raise ForbiddenError("This credential is limited to some models; this endpoint needs "
+                             "one that may use every model.", code="auth_error-models_limited")

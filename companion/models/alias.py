@@ -7,6 +7,9 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from companion.models.launch_flags import refusal_message, refused_flag
 
 
 class AliasSource(StrEnum):
@@ -30,9 +33,11 @@ class ModelAlias(BaseModel):
 
     @field_validator("context_params")
     @classmethod
-    def _flags_parse(cls, value: list[str]) -> list[str]:
-        for entry in value:
-            shlex.split(entry)  # raises ValueError on unbalanced quotes
+    def _flags_allowed(cls, value: list[str]) -> list[str]:
+        # shlex raises ValueError on unbalanced quotes.
+        flag = refused_flag([arg for entry in value for arg in shlex.split(entry)])
+        if flag is not None:
+            raise PydanticCustomError("flag_not_allowed", refusal_message(flag))
         return value
 
     def launch_flags(self) -> list[str]:

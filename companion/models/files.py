@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,8 +34,10 @@ class ModelFiles:
         self._hub_dir = hub_dir
         self._infos: dict[tuple[str, int, int], GGUFInfo | str] = {}
 
-    def list(self) -> list[ModelFile]:
-        return [self._describe(cached) for cached in scan_gguf_files(self._hub_dir)]
+    def list(self, only: Collection[Path] | None = None) -> list[ModelFile]:
+        """Every GGUF file in the cache, or those of them whose real paths are in ``only``."""
+        return [self._describe(cached) for cached in scan_gguf_files(self._hub_dir)
+                if only is None or cached.path.resolve() in only]
 
     def _describe(self, cached: CachedFile) -> ModelFile:
         size, info = self.info_for(cached.path)

@@ -29,33 +29,33 @@ def job_json(job: DownloadJob) -> dict[str, Any]:
             "created_at": job.created_at, "updated_at": job.updated_at}
 
 
-@requires(Role.POWER_USER)
+@requires(Role.POWER_USER, all_models=True)
 async def start_pull(request: web.Request) -> web.Response:
     body = await read_json(request, PullRequest)
     job, created = await request.app[MODELS].downloads.pull(body["repo"], body["filename"])
     return web.json_response(job_json(job), status=201 if created else 200)
 
 
-@requires(Role.POWER_USER)
+@requires(Role.POWER_USER, all_models=True)
 async def list_pulls(request: web.Request) -> web.Response:
     page, size = page_args(request)
     jobs, total = await request.app[MODELS].downloads.list(page, size)
     return web.json_response(paged([job_json(j) for j in jobs], total, page, size))
 
 
-@requires(Role.POWER_USER)
+@requires(Role.POWER_USER, all_models=True)
 async def get_pull(request: web.Request) -> web.Response:
     job = await request.app[MODELS].downloads.get(request.match_info["id"])
     return web.json_response(job_json(job))
 
 
-@requires(Role.POWER_USER)
+@requires(Role.POWER_USER, all_models=True)
 async def cancel_pull(request: web.Request) -> web.Response:
     job = await request.app[MODELS].downloads.cancel(request.match_info["id"])
     return web.json_response(job_json(job))
 
 
-@requires(Role.POWER_USER)
+@requires(Role.POWER_USER, all_models=True)
 async def retry_pull(request: web.Request) -> web.Response:
     job = await request.app[MODELS].downloads.retry(request.match_info["id"])
     return web.json_response(job_json(job))

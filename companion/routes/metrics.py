@@ -9,7 +9,7 @@ from companion.middleware.access import requires
 from companion.routes.keys import METRICS
 
 
-@requires(Role.POWER_USER)
+@requires(Role.POWER_USER, all_models=True)
 async def metrics(request: web.Request) -> web.Response:
     body, content_type = request.app[METRICS].render()
     return web.Response(body=body, headers={"Content-Type": content_type})

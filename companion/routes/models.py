@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, StrictStr
 from companion.auth.principal import Role
 from companion.errors import BadRequestError
 from companion.inference.process import LlamaProcess
+from companion.inference.service import UNLOAD_ROLE
 from companion.middleware.access import requires
 from companion.middleware.auth import PRINCIPAL
 from companion.models import ModelAlias
@@ -61,21 +62,23 @@ def loaded_json(process: LlamaProcess, evicting: bool) -> dict[str, Any]:
 @requires(Role.USER, app_scope="models")
 async def list_models(request: web.Request) -> web.Response:
     page, size = page_args(request)
-    models = request.app[INFERENCE].list_models(request[PRINCIPAL])
+    inference, caller = request.app[INFERENCE], request[PRINCIPAL]
+    models = inference.list_models(caller)
     return web.json_response(paged([alias_json(m) for m in slice_page(models, page, size)],
                                    len(models), page, size,
-                                   errors=_errors_json(request.app[MODELS].catalog.errors)))
+                                   errors=_errors_json(inference.alias_file_errors(caller))))
 
 
 @requires(Role.USER, app_scope="models")
 async def list_files(request: web.Request) -> web.Response:
     page, size = page_args(request)
-    files = request.app[MODELS].files.list()
+    files = request.app[MODELS].files.list(
+        only=request.app[INFERENCE].granted_files(request[PRINCIPAL]))
     return web.json_response(paged([file_json(f) for f in slice_page(files, page, size)],
                                    len(files), page, size))
 
 
-@requires(Role.POWER_USER)
+@requires(Role.POWER_USER, all_models=True)
 async def delete_file(request: web.Request) -> web.Response:
     repo, filename = request.query.get("repo"), request.query.get("filename")
     if not repo or not filename:
@@ -86,7 +89,7 @@ async def delete_file(request: web.Request) -> web.Response:
     return web.json_response({"repo": repo, "filename": filename, "snapshots": removed})
 
 
-@requires(Role.POWER_USER)
+@requires(Role.POWER_USER, all_models=True)
 async def list_aliases(request: web.Request) -> web.Response:
     page, size = page_args(request)
     catalog = request.app[MODELS].catalog
@@ -95,32 +98,32 @@ async def list_aliases(request: web.Request) -> web.Response:
                                    len(users), page, size, errors=_errors_json(catalog.errors)))
 
 
-@requires(Role.POWER_USER)
+@requires(Role.POWER_USER, all_models=True)
 async def create_alias(request: web.Request) -> web.Response:
     body = await read_json(request, AliasBody)
     return web.json_response(alias_json(request.app[MODELS].aliases.create(body)), status=201)
 
 
-@requires(Role.POWER_USER)
+@requires(Role.POWER_USER, all_models=True)
 async def get_alias(request: web.Request) -> web.Response:
     return web.json_response(alias_json(request.app[MODELS].aliases.get(
         request.match_info["id"])))
 
 
-@requires(Role.POWER_USER)
+@requires(Role.POWER_USER, all_models=True)
 async def update_alias(request: web.Request) -> web.Response:
     body = await read_json(request, AliasBody)
     alias = request.app[MODELS].aliases.update(request.match_info["id"], body)
     return web.json_response(alias_json(alias))
 
 
-@requires(Role.POWER_USER)
+@requires(Role.POWER_USER, all_models=True)
 async def delete_alias(request: web.Request) -> web.Response:
     request.app[MODELS].aliases.delete(request.match_info["id"])
     return web.Response(status=204)
 
 
-@requires(Role.POWER_USER)
+@requires(Role.POWER_USER, all_models=True)
 async def copy_alias(request: web.Request) -> web.Response:
     body = await read_json(request, CopyBody)
     alias = request.app[MODELS].aliases.copy(request.match_info["id"], body["alias"])
@@ -131,7 +134,7 @@ async def copy_alias(request: web.Request) -> web.Response:
 async def list_loaded(request: web.Request) -> web.Response:
     inference = request.app[INFERENCE]
     return web.json_response({"data": [loaded_json(p, inference.is_evicting(p.alias))
-                                       for p in inference.loaded()]})
+                                       for p in inference.loaded(request[PRINCIPAL])]})
 
 
 @requires(Role.POWER_USER)
@@ -141,10 +144,10 @@ async def load_model(request: web.Request) -> web.Response:
     return web.json_response(loaded_json(process, inference.is_evicting(process.alias)))
 
 
-@requires(Role.POWER_USER)
+@requires(UNLOAD_ROLE)
 async def unload_model(request: web.Request) -> web.Response:
     alias = request.match_info["alias"]
-    unloaded = await request.app[INFERENCE].unload(alias)
+    unloaded = await request.app[INFERENCE].unload(alias, request[PRINCIPAL])
     return web.json_response({"alias": alias, "unloaded": unloaded})
 
 

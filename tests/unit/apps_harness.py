@@ -26,10 +26,14 @@ from companion.inference.service import InferenceService
 from companion.middleware import setup_middlewares
 from companion.middleware.hosts import allowed_hosts
 from companion.models import ModelCatalog
+from companion.models.alias_store import AliasStore
+from companion.models.downloads import DownloadService
+from companion.models.files import ModelFiles
 from companion.routes import apps as apps_routes
-from companion.routes import events, oauth, openai
-from companion.routes.keys import APPS, INFERENCE, SERVER_INFO, ServerInfo
+from companion.routes import downloads, events, models, oauth, ollama, openai
+from companion.routes.keys import APPS, INFERENCE, MODELS, SERVER_INFO, ModelServices, ServerInfo
 from companion.storage import Database
+from companion.storage.downloads import DownloadRepository
 from companion.upstream import ChildClient
 
 Client = TestClient[web.Request, web.Application]
@@ -112,11 +116,14 @@ async def harness(aiohttp_client: Any, db: Database, tokens: ApiTokenService,
                       origin_allowed=apps.grants.origin_has_grant)
     app[APPS] = apps
     (tmp_path / "aliases").mkdir(exist_ok=True)
-    catalog = ModelCatalog(tmp_path / "aliases", tmp_path / "hf" / "hub")
+    hub = tmp_path / "hf" / "hub"
+    catalog = ModelCatalog(tmp_path / "aliases", hub)
     local = ChildClient()
     app[INFERENCE] = InferenceService(catalog, _pool(tmp_path, http), local)
+    app[MODELS] = ModelServices(catalog, ModelFiles(hub), AliasStore(tmp_path / "aliases", catalog),
+                                DownloadService(DownloadRepository(db), hub))
     app[SERVER_INFO] = ServerInfo("test", BASE)
-    for module in (apps_routes, oauth, events, openai):
+    for module in (apps_routes, oauth, events, openai, models, ollama, downloads):
         module.setup(app)
     client: Client = await aiohttp_client(app)
     _, credential = await apps.extension.issue(OWNER_USER_ID, "ext-id", "chrome")

@@ -11,6 +11,7 @@ import pytest
 import xllamacpp
 
 from companion.inference.launcher import build_params, parse_args
+from companion.inference.process import LaunchConfig, LlamaProcess
 
 
 def test_documented_flags_parse() -> None:
@@ -126,3 +127,31 @@ def test_chat_template_file_is_read(tmp_path: Path) -> None:
     params = build_params(parse_args(["-m", "m.gguf", "--chat-template-file", str(template)]))
 
     assert params.chat_template == "{{ messages[0].content }}"
+
+
+def test_key_and_cors_come_from_the_environment_like_llama_server() -> None:
+    args = parse_args(["-m", "m.gguf"])
+    params = build_params(args, {"LLAMA_API_KEY": "k1,k2", "LLAMA_ARG_CORS_ORIGINS": ""})
+
+    assert params.api_keys == ["k1", "k2"]
+    assert (params.cors_origins, params.cors_origins_explicit) == ("", True)
+    open_params = build_params(args, {})
+    assert open_params.api_keys == [] and open_params.cors_origins_explicit is False
+
+
+def test_the_companions_own_flags_come_last(tmp_path: Path) -> None:
+    """Whatever the admin's and the alias's flags say, the last value of each flag wins."""
+    config = LaunchConfig(llama_server="", log_dir=tmp_path, ready_timeout=1.0, threads_http=12,
+                          default_flags=("--model", "/other.gguf", "--port", "1",
+                                         "--threads-http", "1", "--no-jinja"))
+    process = LlamaProcess("mine", Path("/mine.gguf"), ["--host", "0.0.0.0", "--alias", "x",
+                                                        "--pooling", "cls"],
+                           config, client=None)  # type: ignore[arg-type]
+
+    argv = process._argv(4242, embeddings=True)
+    args = parse_args(argv[argv.index("companion.inference.launcher") + 1:])
+
+    assert (args.model, args.host, args.port, args.alias) == ("/mine.gguf", "127.0.0.1",
+                                                              4242, "mine")
+    assert args.threads_http == 12 and args.embeddings is True
+    assert args.pooling == "cls" and args.jinja is False  # defaults the flags may change

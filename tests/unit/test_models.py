@@ -385,6 +385,30 @@ def test_launch_flags_split_context_params() -> None:
                                     "--chat-template", "a b", "-ngl", "99"]
 
 
+@pytest.mark.parametrize(("entry", "named"), [
+    ("--chat-template-file /etc/passwd", "--chat-template-file"), ("--host 0.0.0.0", "--host"),
+    ("-m /other.gguf", "-m"), ("--model=/other.gguf", "--model"), ("--port 1", "--port"),
+    ("--api-key k", "--api-key"), ("--api-key-file keys", "--api-key-file"),
+    ("--alias other", "--alias"), ("--threads-http 1", "--threads-http"),
+    ("--embeddings", "--embeddings"), ("--ctx-size 512 --mmproj p.gguf", "--mmproj"),
+    ("--log-file /tmp/x", "--log-file"), ("--slot-save-path /tmp", "--slot-save-path"),
+    ("--grammar-file g.gbnf", "--grammar-file"), ("--chat-template x -hf o/r", "-hf"),
+    ("--", "--"),
+])
+def test_alias_flags_outside_the_allow_list_are_refused(entry: str, named: str) -> None:
+    with pytest.raises(ValidationError) as err:
+        make_alias(context_params=[entry])
+
+    assert f"'{named}' is not allowed in an alias" in str(err.value)
+
+
+def test_alias_tuning_flags_are_allowed() -> None:
+    entries = ["--ctx-size 512", "-ngl 99", "--seed -1", "--temp 0.5", "-fa on",
+               "--chat-template chatml", "--threads 2", "--pooling cls", "--no-jinja"]
+
+    assert make_alias(context_params=entries).context_params == entries
+
+
 @pytest.mark.parametrize(
     "fields",
     [
