@@ -10,17 +10,20 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from companion import __version__
-from companion.apps import AppServices
+from companion.access import AppServices
 from companion.auth import ApiTokenService, ensure_owner_secret
 from companion.auth.identity import checked_box, open_identity
 from companion.auth.owner_challenges import OwnerChallenges
-from companion.auth.owner_secret import read_owner_secret
-from companion.events import MODELS_CHANGED, EventBus
-from companion.home import private_dir
+from companion.core.events import MODELS_CHANGED, EventBus
+from companion.core.home import private_dir
+from companion.core.metrics import Metrics
+from companion.core.owner_secret import read_owner_secret
+from companion.core.runtime_settings import RuntimeSettings
+from companion.core.settings import Settings, public_url
+from companion.core.upstream import CHILD_HTTP_THREADS, ChildClient, make_client
 from companion.inference import LaunchConfig, LlamaPool
 from companion.inference.pool import PoolLimits
 from companion.inference.service import InferenceService
-from companion.metrics import Metrics
 from companion.middleware import setup_middlewares
 from companion.middleware.hosts import allowed_hosts
 from companion.middleware.owner_proof import OWNER_CHALLENGES
@@ -29,21 +32,20 @@ from companion.models.alias_store import AliasStore
 from companion.models.downloads import DownloadService
 from companion.models.files import ModelFiles
 from companion.routes import setup_routes
-from companion.routes.identity_keys import IDENTITY, RUNTIME_SETTINGS, TOKENS
 from companion.routes.keys import (
     APPS,
+    IDENTITY,
     INFERENCE,
     METRICS,
     MODELS,
+    RUNTIME_SETTINGS,
     SERVER_INFO,
+    TOKENS,
     ModelServices,
     ServerInfo,
 )
-from companion.runtime_settings import RuntimeSettings
-from companion.settings import Settings, public_url
 from companion.storage import ApiTokenRepository, ChangeWatch, Database, SettingOverrideRepository
 from companion.storage.downloads import DownloadRepository
-from companion.upstream import CHILD_HTTP_THREADS, ChildClient, make_client
 
 DB_FILE = "bodhi.sqlite"
 TOKEN_USE_FLUSH_SECS = 10.0

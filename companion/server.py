@@ -11,11 +11,11 @@ from aiohttp import web
 
 from companion import __version__
 from companion.app import build_app
-from companion.errors import ConfigError
-from companion.home import secure_home
-from companion.listener import GuardedSite
-from companion.logs import AccessLogger, setup_logging
-from companion.settings import Settings, public_url
+from companion.core.errors import ConfigError
+from companion.core.home import secure_home
+from companion.core.listener import GuardedSite
+from companion.core.logs import AccessLogger, setup_logging
+from companion.core.settings import Settings, public_url
 
 log = logging.getLogger(__name__)
 

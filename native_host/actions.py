@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 
 from companion import __version__
-from companion.settings import Settings, load_settings, public_url
+from companion.core.settings import Settings, load_settings, public_url
 from native_host.caller import Caller
 from native_host.companion_link import CompanionLink
 from native_host.errors import ActionError

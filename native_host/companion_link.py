@@ -1,6 +1,6 @@
 """The host's HTTP link to the companion: nothing is asked of it before it proves itself.
 
-``prove`` runs the owner-proof challenge (``companion.auth.owner_proof``): a fresh client nonce
+``prove`` runs the owner-proof challenge (``companion.core.owner_proof``): a fresh client nonce
 goes out, and a server nonce comes back with an HMAC that only a holder of
 ``$BODHI_HOME/owner.secret`` can compute. Nothing answering means the companion is not
 running; an answer without the right proof (another program on the port, or a companion of
@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from companion.auth.owner_proof import (
+from companion.core.owner_proof import (
     CHALLENGE_PATH,
     companion_proof,
     is_nonce,
@@ -26,7 +26,7 @@ from companion.auth.owner_proof import (
     owner_headers,
     same_proof,
 )
-from companion.auth.owner_secret import read_owner_secret
+from companion.core.owner_secret import read_owner_secret
 from native_host.errors import ActionError
 
 PROBE_TIMEOUT_SECS = 5.0

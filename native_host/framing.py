@@ -6,7 +6,7 @@ import json
 import struct
 from typing import Any, BinaryIO
 
-from companion import json_limits
+from companion.core import json_limits
 
 MAX_REPLY_BYTES = 1024 * 1024
 MAX_REQUEST_BYTES = 4 * 1024 * 1024

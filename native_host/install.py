@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from companion.errors import ConfigError
+from companion.core.errors import ConfigError
 from native_host.ids import CHROME_EXTENSION_ID, FIREFOX_EXTENSION_ID, HOST_NAME
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "manifests"

@@ -20,8 +20,8 @@ from companion.auth.setup import SetupService
 from companion.auth.sign_in_mode import SignInModes
 from companion.auth.tokens import ApiTokenService
 from companion.auth.users import UserService
-from companion.keyed_digest import KeyedDigest
-from companion.secrets_box import SecretBox, check_label, load_box
+from companion.core.keyed_digest import KeyedDigest
+from companion.core.secrets_box import SecretBox, check_label, load_box
 from companion.storage import (
     SESSION_MIGRATIONS,
     AccessRequestRepository,

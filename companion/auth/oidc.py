@@ -23,7 +23,7 @@ from joserfc.jwk import KeySet
 
 from companion.auth.sessions import ProviderTokens
 from companion.auth.setup import OidcConfig, SetupService
-from companion.errors import AuthenticationError, BadRequestError
+from companion.core.errors import AuthenticationError, BadRequestError
 from companion.storage import SessionRepository
 from companion.storage.sessions import LoginState
 

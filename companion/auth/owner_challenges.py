@@ -1,4 +1,4 @@
-"""The companion's side of the owner proof (``companion.auth.owner_proof``).
+"""The companion's side of the owner proof (``companion.core.owner_proof``).
 
 ``challenge`` answers a client nonce with a fresh server nonce and the companion's proof;
 ``verify`` accepts one request proven over an open server nonce, and uses that nonce up
@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from companion.auth.owner_proof import (
+from companion.core.errors import AuthenticationError, BadRequestError
+from companion.core.owner_proof import (
     NONCE_TTL_SECS,
     companion_proof,
     is_nonce,
@@ -21,7 +22,6 @@ from companion.auth.owner_proof import (
     owner_proof,
     same_proof,
 )
-from companion.errors import AuthenticationError, BadRequestError
 
 MAX_OPEN_NONCES = 1024
 

@@ -3,7 +3,7 @@
 Whoever can write ``$BODHI_HOME/bodhi.sqlite`` (the OS user who owns it: the CLI) may mint a
 ticket, and so may the running companion for a request proven with the owner secret (the
 native-messaging host's ``open``). A ticket is ``bodhiol_<43 url-safe chars>``, stored only
-as its keyed digest (``companion.keyed_digest``; the minting process and the server read the
+as its keyed digest (``companion.core.keyed_digest``; the minting process and the server read the
 same key), good for one use within ``ttl_secs``. The server redeems it at
 ``/bodhi/v1/auth/owner-login?ticket=...`` for a session of the owner (role admin).
 """
@@ -14,8 +14,8 @@ import secrets
 import time
 from urllib.parse import urlencode
 
-from companion.errors import AuthenticationError
-from companion.keyed_digest import KeyedDigest
+from companion.core.errors import AuthenticationError
+from companion.core.keyed_digest import KeyedDigest
 from companion.storage import Database, OwnerTicketRepository
 
 TICKET_PREFIX = "bodhiol_"

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from companion.auth.principal import Principal, PrincipalKind, Role
-from companion.secrets_box import SecretBox, SecretKeyError, is_sealed
+from companion.core.secrets_box import SecretBox, SecretKeyError, is_sealed
 from companion.storage import SessionRecord, SessionRepository
 
 SESSION_COOKIE = "bodhiapp_session_id"
@@ -37,7 +37,7 @@ Refresher = Callable[[str], Awaitable[ProviderTokens | None]]
 
 def _digest(session_id: str) -> str:
     # Plain SHA-256 is enough for 256 random bits: a stolen digest cannot be reversed by
-    # trying candidates (short one-time codes use companion.keyed_digest instead).
+    # trying candidates (short one-time codes use companion.core.keyed_digest instead).
     return hashlib.sha256(session_id.encode("utf-8")).hexdigest()
 
 

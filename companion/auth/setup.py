@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from urllib.parse import urlsplit
 
-from companion.errors import BadRequestError
-from companion.secrets_box import SecretBox, is_sealed
+from companion.core.errors import BadRequestError
+from companion.core.secrets_box import SecretBox, is_sealed
 from companion.storage import AppStateRepository
 
 

@@ -24,7 +24,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from companion.auth.principal import OWNER_USER_ID, Role
-from companion.errors import AuthenticationError, BadRequestError, ForbiddenError, NotFoundError
+from companion.core.errors import (
+    AuthenticationError,
+    BadRequestError,
+    ForbiddenError,
+    NotFoundError,
+)
 from companion.storage import ApiTokenRecord, ApiTokenRepository, ChangeWatch
 
 TOKEN_PREFIX = "bodhiapp_"
@@ -84,7 +89,7 @@ class ApiToken:
 
 def _digest(raw: str) -> str:
     # Plain SHA-256 is enough for 256 random bits: a stolen digest cannot be reversed by
-    # trying candidates (short one-time codes use companion.keyed_digest instead).
+    # trying candidates (short one-time codes use companion.core.keyed_digest instead).
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 

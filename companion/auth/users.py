@@ -14,7 +14,7 @@ import time
 from companion.auth.principal import OWNER_USER_ID, Principal, Role
 from companion.auth.sessions import SessionService
 from companion.auth.tokens import ApiTokenService
-from companion.errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError
+from companion.core.errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError
 from companion.storage import (
     AccessRequestRecord,
     AccessRequestRepository,

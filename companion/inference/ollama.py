@@ -14,7 +14,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from companion.errors import BadRequestError, BodhiError
+from companion.core.errors import BadRequestError, BodhiError
 
 # Ollama option name -> OpenAI / llama.cpp request field.
 _OPTIONS = {"temperature": "temperature", "top_p": "top_p", "top_k": "top_k", "min_p": "min_p",

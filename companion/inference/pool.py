@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from companion.errors import ServiceUnavailableError, TooManyRequestsError
+from companion.core.errors import ServiceUnavailableError, TooManyRequestsError
 from companion.inference.process import LaunchConfig, LlamaProcess, ProcessState
 from companion.models import ResolvedModel
 

@@ -32,8 +32,8 @@ from pathlib import Path
 
 import httpx
 
-from companion.errors import ModelLoadError
-from companion.home import private_dir, private_opener
+from companion.core.errors import ModelLoadError
+from companion.core.home import private_dir, private_opener
 from companion.inference.launcher import API_KEY_ENV, CORS_ORIGINS_ENV
 from companion.inference.parent_watch import PARENT_PID_ENV
 

@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from companion.auth.principal import Principal, PrincipalKind, Role
-from companion.errors import BodhiError, ForbiddenError, ModelNotFoundError, UpstreamError
+from companion.core.errors import BodhiError, ForbiddenError, ModelNotFoundError, UpstreamError
+from companion.core.metrics import Metrics, ReplyWatch
+from companion.core.upstream import ChildClient, ChildLost, ChildReply, ChildUnreachable
 from companion.inference.pool import Lease, LlamaPool
 from companion.inference.process import LlamaProcess
-from companion.metrics import Metrics, ReplyWatch
 from companion.models import ModelAlias, ModelCatalog, ResolvedModel
 from companion.models.catalog import AliasFileError
-from companion.upstream import ChildClient, ChildLost, ChildReply, ChildUnreachable
 
 log = logging.getLogger(__name__)
 

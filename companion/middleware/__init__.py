@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from companion.auth import ApiTokenService
-from companion.metrics import Metrics
+from companion.core.metrics import Metrics
 from companion.middleware.auth import (
     BearerVerifier,
     access_middleware,

@@ -22,7 +22,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractMatchInfo
 
 from companion.auth.principal import Principal, PrincipalKind, Role
-from companion.errors import AuthenticationError, ForbiddenError
+from companion.core.errors import AuthenticationError, ForbiddenError
 
 _ATTR = "__bodhi_access__"
 

@@ -20,7 +20,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from companion.auth import ApiTokenService, Principal
 from companion.auth.principal import ANONYMOUS, PrincipalKind
-from companion.errors import AuthenticationError
+from companion.core.errors import AuthenticationError
 from companion.middleware.access import check, rule_for
 from companion.middleware.credentials import CREDENTIAL
 

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from companion.errors import BadRequestError, PayloadTooLargeError
+from companion.core.errors import BadRequestError, PayloadTooLargeError
 
 SMALL_BODY_BYTES = 64 * 1024
 _ATTR = "__bodhi_body_limit__"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from companion.errors import AuthenticationError
+from companion.core.errors import AuthenticationError
 from companion.middleware.access import rule_for
 
 CREDENTIAL = web.RequestKey("credential", str)

@@ -7,7 +7,7 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from companion.errors import (
+from companion.core.errors import (
     AuthenticationError,
     BadRequestError,
     BodhiError,

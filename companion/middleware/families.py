@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from companion.errors import BodhiError
+from companion.core.errors import BodhiError
 
 
 class ApiFamily(StrEnum):

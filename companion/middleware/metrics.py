@@ -7,7 +7,7 @@ import asyncio
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from companion.metrics import Metrics
+from companion.core.metrics import Metrics
 from companion.middleware.families import family_for
 
 # The status a response went out with, kept for handlers cancelled afterwards.

@@ -3,7 +3,7 @@
 ``@owner_only`` takes a handler out of the cookie and token chain (it is ``@public`` there:
 no session or token counts) and checks instead the ``X-Bodhi-Owner-Nonce`` and
 ``X-Bodhi-Owner-Proof`` headers against a server nonce from ``POST /bodhi/v1/owner/challenge``
-(``companion.auth.owner_proof``). A web page cannot compute the proof, so no CSRF check is
+(``companion.core.owner_proof``). A web page cannot compute the proof, so no CSRF check is
 needed; bodies are small and read once for the proof.
 """
 
@@ -16,7 +16,7 @@ from typing import TypeVar
 from aiohttp import web
 
 from companion.auth.owner_challenges import OwnerChallenges
-from companion.auth.owner_proof import NONCE_HEADER, PROOF_HEADER
+from companion.core.owner_proof import NONCE_HEADER, PROOF_HEADER
 from companion.middleware.access import public
 from companion.middleware.body_limit import small_body
 

@@ -15,7 +15,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from companion.auth.principal import Principal
 from companion.auth.sessions import SESSION_COOKIE
-from companion.errors import ForbiddenError
+from companion.core.errors import ForbiddenError
 from companion.middleware.access import rule_for
 from companion.middleware.auth import PRINCIPAL
 from companion.middleware.hosts import own_origin

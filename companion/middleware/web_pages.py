@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from companion.errors import BadRequestError, ForbiddenError
+from companion.core.errors import BadRequestError, ForbiddenError
 from companion.middleware.hosts import own_origin
 
 EXTENSION_ORIGIN_SCHEMES = ("chrome-extension://", "moz-extension://")

@@ -15,8 +15,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from companion.errors import BadRequestError, ConflictError, NotFoundError
-from companion.home import private_dir
+from companion.core.errors import BadRequestError, ConflictError, NotFoundError
+from companion.core.home import private_dir
 from companion.models.alias import AliasSource, ModelAlias
 from companion.models.catalog import ModelCatalog, alias_file_stem
 from companion.models.names import check_filename, check_repo, check_revision

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from companion.errors import BadRequestError, ModelNotFoundError, NotFoundError
+from companion.core.errors import BadRequestError, ModelNotFoundError, NotFoundError
 from companion.models.alias import AliasSource, ModelAlias
 from companion.models.hf_cache import cached_file_path, scan_gguf_files
 from companion.models.names import check_filename, check_repo, check_revision

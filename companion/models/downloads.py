@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from companion.errors import BadRequestError, ConflictError, NotFoundError
+from companion.core.errors import BadRequestError, ConflictError, NotFoundError
 from companion.models.hf_cache import cached_file_path
 from companion.models.hf_download import DownloadFailed, FileRequest, TransferStopped, fetch
 from companion.models.names import check_filename, check_repo

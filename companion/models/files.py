@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-from companion.errors import ConflictError, NotFoundError
+from companion.core.errors import ConflictError, NotFoundError
 from companion.models.gguf import GGUFError, GGUFInfo, read_info
 from companion.models.hf_cache import CachedFile, scan_gguf_files
 from companion.models.names import check_filename, check_repo

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from companion.errors import BadRequestError
+from companion.core.errors import BadRequestError
 
 _REPO_PART = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_-])?$")
 _FILE_PART = re.compile(r"^[^/\\\x00-\x1f]+$")

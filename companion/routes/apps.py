@@ -12,10 +12,10 @@ from typing import Literal, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from companion.apps import GrantTerms
-from companion.apps.requests import ORIGIN_KIND, NewRequest, Requested, check_origin
+from companion.access import GrantTerms
+from companion.access.requests import ORIGIN_KIND, NewRequest, Requested, check_origin
 from companion.auth.principal import PrincipalKind, Role
-from companion.errors import BadRequestError
+from companion.core.errors import BadRequestError
 from companion.middleware.access import public, requires
 from companion.middleware.auth import PRINCIPAL
 from companion.middleware.body_limit import small_body

@@ -7,8 +7,8 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from companion import json_limits
-from companion.errors import BadRequestError
+from companion.core import json_limits
+from companion.core.errors import BadRequestError
 
 
 def _describe(exc: ValidationError) -> BadRequestError:

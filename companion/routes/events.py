@@ -18,10 +18,10 @@ import contextlib
 
 from aiohttp import WSMsgType, web
 
-from companion import events, json_limits
 from companion.auth.principal import Principal, PrincipalKind
-from companion.errors import AuthenticationError
-from companion.events import Subscription
+from companion.core import events, json_limits
+from companion.core.errors import AuthenticationError
+from companion.core.events import Subscription
 from companion.middleware.access import optional_auth
 from companion.middleware.auth import PRINCIPAL
 from companion.middleware.hosts import own_origin

@@ -17,7 +17,7 @@ from companion.auth.owner_login import redeem_ticket
 from companion.auth.principal import OWNER_USER_ID, Principal, PrincipalKind, Role
 from companion.auth.sessions import SESSION_COOKIE, SESSION_TTL_SECS
 from companion.auth.setup import AuthMode, OidcConfig
-from companion.errors import AuthenticationError
+from companion.core.errors import AuthenticationError
 from companion.middleware.access import optional_auth, public, requires
 from companion.middleware.auth import PRINCIPAL
 from companion.middleware.body_limit import small_body
@@ -25,8 +25,7 @@ from companion.middleware.owner_proof import owner_only
 from companion.middleware.session import refuse_cross_site
 from companion.routes.bodies import read_json
 from companion.routes.html_pages import esc, page
-from companion.routes.identity_keys import IDENTITY
-from companion.routes.keys import SERVER_INFO
+from companion.routes.keys import IDENTITY, SERVER_INFO
 from companion.storage import AccessRequestRecord
 
 LOGIN_STATE_COOKIE = "bodhiapp_login_state"

@@ -1,4 +1,4 @@
-"""Typed application keys through which routes reach the services."""
+"""Every typed application key: how routes (and the composition root) reach the services."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from companion.apps import AppServices
+from companion.access import AppServices
+from companion.auth import ApiTokenService
+from companion.auth.identity import Identity
+from companion.core.metrics import Metrics
+from companion.core.runtime_settings import RuntimeSettings
 from companion.inference.service import InferenceService
-from companion.metrics import Metrics
 from companion.models import ModelCatalog
 from companion.models.alias_store import AliasStore
 from companion.models.downloads import DownloadService
@@ -36,3 +39,6 @@ MODELS = web.AppKey("models", ModelServices)
 METRICS = web.AppKey("metrics", Metrics)
 SERVER_INFO = web.AppKey("server_info", ServerInfo)
 APPS = web.AppKey("apps", AppServices)
+IDENTITY = web.AppKey("identity", Identity)
+TOKENS = web.AppKey("tokens", ApiTokenService)
+RUNTIME_SETTINGS = web.AppKey("runtime_settings", RuntimeSettings)

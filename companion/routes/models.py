@@ -8,7 +8,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, StrictStr
 
 from companion.auth.principal import Role
-from companion.errors import BadRequestError
+from companion.core.errors import BadRequestError
 from companion.inference.process import LlamaProcess
 from companion.inference.service import UNLOAD_ROLE
 from companion.middleware.access import requires

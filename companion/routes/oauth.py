@@ -14,11 +14,11 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from multidict import MultiDictProxy, MultiMapping
 
-from companion.apps.grants import ALLOW_ONCE_DEFAULT_SECS, GrantTerms
-from companion.apps.oauth import AuthorizeParams, RedirectError, redirect_with, server_metadata
-from companion.apps.requests import OAUTH_KIND, AccessRequest
+from companion.access.grants import ALLOW_ONCE_DEFAULT_SECS, GrantTerms
+from companion.access.oauth import AuthorizeParams, RedirectError, redirect_with, server_metadata
+from companion.access.requests import OAUTH_KIND, AccessRequest
 from companion.auth.principal import PrincipalKind, Role
-from companion.errors import BadRequestError
+from companion.core.errors import BadRequestError
 from companion.middleware.access import optional_auth, public, requires
 from companion.middleware.auth import PRINCIPAL
 from companion.middleware.body_limit import small_body

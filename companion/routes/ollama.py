@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from companion import __version__
 from companion.auth.principal import Role
-from companion.errors import BodhiError, UpstreamError
+from companion.core.errors import BodhiError, UpstreamError
 from companion.inference import ollama
 from companion.inference.process import LlamaProcess
 from companion.inference.service import Endpoint

@@ -9,7 +9,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from companion.auth.principal import Role
-from companion.errors import UpstreamError
+from companion.core.errors import UpstreamError
 from companion.inference.service import Endpoint
 from companion.middleware.access import requires
 from companion.middleware.auth import PRINCIPAL

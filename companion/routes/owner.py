@@ -12,14 +12,13 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from companion.auth.owner_login import issue_ticket, owner_login_url
-from companion.auth.owner_proof import CHALLENGE_PATH
 from companion.auth.principal import OWNER_USER_ID
+from companion.core.owner_proof import CHALLENGE_PATH
 from companion.middleware.access import public
 from companion.middleware.body_limit import small_body
 from companion.middleware.owner_proof import OWNER_CHALLENGES, owner_only
 from companion.routes.bodies import read_json
-from companion.routes.identity_keys import IDENTITY
-from companion.routes.keys import APPS, SERVER_INFO
+from companion.routes.keys import APPS, IDENTITY, SERVER_INFO
 
 NO_STORE = {"Cache-Control": "no-store"}
 

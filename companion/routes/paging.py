@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from companion.errors import BadRequestError
+from companion.core.errors import BadRequestError
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 30

@@ -10,10 +10,10 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from companion.auth.principal import Role
+from companion.core.runtime_settings import SettingView
 from companion.middleware.access import requires
 from companion.routes.bodies import read_json
-from companion.routes.identity_keys import RUNTIME_SETTINGS
-from companion.runtime_settings import SettingView
+from companion.routes.keys import RUNTIME_SETTINGS
 
 
 class SettingUpdate(BaseModel):

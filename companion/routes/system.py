@@ -5,8 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from companion.middleware.access import optional_auth, public
-from companion.routes.identity_keys import IDENTITY
-from companion.routes.keys import SERVER_INFO
+from companion.routes.keys import IDENTITY, SERVER_INFO
 
 
 @public

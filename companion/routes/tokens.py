@@ -10,12 +10,12 @@ from pydantic import BaseModel, Field
 
 from companion.auth.principal import Principal, Role
 from companion.auth.tokens import MAX_NAME, ApiToken, TokenScope
-from companion.errors import ForbiddenError
+from companion.core.errors import ForbiddenError
 from companion.middleware.access import requires
 from companion.middleware.auth import PRINCIPAL
 from companion.middleware.body_limit import small_body
 from companion.routes.bodies import read_json
-from companion.routes.identity_keys import TOKENS
+from companion.routes.keys import TOKENS
 from companion.routes.paging import page_of, paginated
 
 

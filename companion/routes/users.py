@@ -14,7 +14,7 @@ from companion.middleware.access import requires
 from companion.middleware.auth import PRINCIPAL
 from companion.routes.bodies import read_json
 from companion.routes.identity import request_json
-from companion.routes.identity_keys import IDENTITY
+from companion.routes.keys import IDENTITY
 from companion.routes.paging import page_of, paginated
 from companion.storage import UserRecord
 

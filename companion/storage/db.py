@@ -15,7 +15,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from companion.home import PRIVATE_FILE_MODE, private_dir
+from companion.core.home import PRIVATE_FILE_MODE, private_dir
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from companion.auth.owner_login import issue_ticket, owner_login_url
-from companion.keyed_digest import KeyedDigest
+from companion.core.keyed_digest import KeyedDigest
 from companion.storage import Database
 from tests.conftest import Companion, running_companion, wait_until
 

@@ -17,10 +17,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from companion.apps import AppServices
+from companion.access import AppServices
 from companion.auth import ApiTokenService
 from companion.auth.principal import OWNER_USER_ID, Principal, PrincipalKind, Role
-from companion.events import EventBus
+from companion.core.events import EventBus
+from companion.core.upstream import ChildClient
 from companion.inference import LaunchConfig, LlamaPool
 from companion.inference.service import InferenceService
 from companion.middleware import setup_middlewares
@@ -34,7 +35,6 @@ from companion.routes import downloads, events, models, oauth, ollama, openai
 from companion.routes.keys import APPS, INFERENCE, MODELS, SERVER_INFO, ModelServices, ServerInfo
 from companion.storage import Database
 from companion.storage.downloads import DownloadRepository
-from companion.upstream import ChildClient
 
 Client = TestClient[web.Request, web.Application]
 SESSION_PREFIX = "test-session-"

@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from companion.events import EventBus
+from companion.core.events import EventBus
 from companion.routes.events import CLOSE_UNAUTHORIZED
 from tests.unit.apps_harness import Harness, bearer, harness
 

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from companion.apps.oauth import OAuthClient
+from companion.access.oauth import OAuthClient
 from tests.unit.apps_harness import OWNER_SESSION, Harness, bearer, harness
 
 __all__ = ["harness"]
@@ -168,7 +168,7 @@ async def test_unknown_client_and_grant_type(harness: Harness) -> None:
 
 
 async def test_redirect_uris_must_be_https_or_loopback(harness: Harness) -> None:
-    from companion.errors import BadRequestError
+    from companion.core.errors import BadRequestError
 
     for uri in ("http://example.com/cb", "ftp://127.0.0.1/cb", "https://x.test/cb#frag"):
         with pytest.raises(BadRequestError):

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from companion import app as app_module
-from companion.apps import pairing
-from companion.apps.extension import CREDENTIAL_PREFIX, MAX_PAIRING_FAILURES, ExtensionService
+from companion.access import pairing
+from companion.access.extension import CREDENTIAL_PREFIX, MAX_PAIRING_FAILURES, ExtensionService
 from companion.auth.principal import OWNER_USER_ID, PrincipalKind, Role
-from companion.errors import AuthenticationError, BadRequestError
-from companion.keyed_digest import KeyedDigest
+from companion.core.errors import AuthenticationError, BadRequestError
+from companion.core.keyed_digest import KeyedDigest
 from companion.storage import ChangeWatch, Database
 from companion.storage.extension import ExtensionRepository, PairingCodeRecord
 from tests.unit.apps_harness import Harness, bearer, harness

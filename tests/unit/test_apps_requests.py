@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from companion.apps.requests import DRAFT_TTL_SECS
+from companion.access.requests import DRAFT_TTL_SECS
 from tests.unit.apps_harness import OWNER_SESSION, Harness, bearer, harness
 
 __all__ = ["harness"]

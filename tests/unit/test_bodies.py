@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from companion.json_limits import MAX_DEPTH
+from companion.core.json_limits import MAX_DEPTH
 from companion.middleware.errors import error_middleware
 from companion.routes.bodies import read_json
 from companion.routes.openai_schemas import (

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from companion.errors import BadRequestError, ConflictError
+from companion.core.errors import BadRequestError, ConflictError
 from companion.models.downloads import DownloadJob, DownloadService, JobStatus
 from companion.models.hf_cache import cached_file_path, scan_gguf_files
 from companion.storage import Database

@@ -5,7 +5,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from companion.home import private_file, secure_home
+from companion.core.home import private_file, secure_home
 
 
 def mode(path: Path) -> int:

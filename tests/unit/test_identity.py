@@ -16,15 +16,15 @@ from companion.auth import ApiTokenService, TokenScope
 from companion.auth.owner_login import issue_ticket, owner_login_url, redeem_ticket
 from companion.auth.principal import Principal, PrincipalKind, Role
 from companion.auth.sessions import SESSION_COOKIE
-from companion.errors import AuthenticationError, ForbiddenError
-from companion.keyed_digest import KeyedDigest
+from companion.core.errors import AuthenticationError, ForbiddenError
+from companion.core.keyed_digest import KeyedDigest
+from companion.core.runtime_settings import RuntimeSettings
+from companion.core.settings import Source, load_settings
 from companion.middleware import setup_middlewares
 from companion.middleware.access import requires
 from companion.middleware.auth import PRINCIPAL
 from companion.middleware.hosts import allowed_hosts
 from companion.routes.identity import signed_in_body
-from companion.runtime_settings import RuntimeSettings
-from companion.settings import Source, load_settings
 from companion.storage import Database, SettingOverrideRepository, UserRepository
 
 Client = TestClient[web.Request, web.Application]

@@ -14,10 +14,10 @@ import stat
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from companion.apps.extension import PAIRING_DIGEST, normalise_code
+from companion.access.extension import PAIRING_DIGEST, normalise_code
 from companion.auth.owner_login import TICKET_DIGEST, issue_ticket, redeem_ticket
 from companion.auth.principal import OWNER_USER_ID
-from companion.keyed_digest import DIGEST_KEY_FILE, KeyedDigest
+from companion.core.keyed_digest import DIGEST_KEY_FILE, KeyedDigest
 from companion.storage import Database
 from tests.unit.apps_harness import Harness, harness
 

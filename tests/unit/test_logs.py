@@ -1,4 +1,4 @@
-"""companion/logs.py: no token-looking string reaches a log line."""
+"""companion/core/logs.py: no token-looking string reaches a log line."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from companion.logs import RedactingFormatter, RedactSecrets, setup_logging
+from companion.core.logs import RedactingFormatter, RedactSecrets, setup_logging
 
 
 @pytest.fixture
@@ -119,8 +119,8 @@ def _jwt() -> str:
 def _every_secret_we_issue() -> list[str]:
     import secrets
 
-    from companion.apps.app_tokens import REFRESH_PREFIX
-    from companion.apps.extension import CREDENTIAL_PREFIX
+    from companion.access.app_tokens import REFRESH_PREFIX
+    from companion.access.extension import CREDENTIAL_PREFIX
     from companion.auth.owner_login import TICKET_PREFIX
     from companion.auth.tokens import TOKEN_PREFIX
 

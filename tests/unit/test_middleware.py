@@ -10,7 +10,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from companion.auth import ApiTokenService
-from companion.errors import (
+from companion.core.errors import (
     BadRequestError,
     ConflictError,
     NotFoundError,

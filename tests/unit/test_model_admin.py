@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from companion.errors import BadRequestError, ConflictError, NotFoundError
+from companion.core.errors import BadRequestError, ConflictError, NotFoundError
 from companion.models import ModelCatalog
 from companion.models.alias_store import AliasStore
 from companion.models.files import ModelFiles

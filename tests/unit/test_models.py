@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from companion.errors import ModelNotFoundError, NotFoundError
+from companion.core.errors import ModelNotFoundError, NotFoundError
 from companion.models import AliasSource, ModelAlias, ModelCatalog
 from companion.models.hf_cache import CachedFile, cached_file_path, scan_gguf_files
 

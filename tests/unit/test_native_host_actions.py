@@ -73,7 +73,7 @@ def test_the_message_cannot_claim_another_caller(home: Path) -> None:
 def test_the_host_never_touches_the_database_itself() -> None:
     """pair and open ask the running companion over HTTP; no module of the host reaches for
     the storage layer or the services that write it."""
-    forbidden = ("companion.storage", "companion.apps", "companion.auth.owner_login",
+    forbidden = ("companion.storage", "companion.access", "companion.auth.owner_login",
                  "companion.app")
     for module in Path(host.__file__).parent.glob("*.py"):
         tree = ast.parse(module.read_text())

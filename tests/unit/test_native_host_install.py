@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from companion.cli import main
-from companion.errors import ConfigError
+from companion.core.errors import ConfigError
 from native_host import install
 from native_host.framing import read_frame, write_frame
 from native_host.ids import CHROME_EXTENSION_ID, FIREFOX_EXTENSION_ID, HOST_NAME

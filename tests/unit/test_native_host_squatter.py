@@ -17,8 +17,8 @@ import psutil
 import pytest
 
 from companion import __version__
-from companion.auth.owner_proof import CHALLENGE_PATH, new_nonce
-from companion.auth.owner_secret import read_owner_secret
+from companion.core.owner_proof import CHALLENGE_PATH, new_nonce
+from companion.core.owner_secret import read_owner_secret
 from native_host import host
 from native_host.caller import Caller
 from native_host.ids import CHROME_EXTENSION_ID

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from companion.errors import BadRequestError
+from companion.core.errors import BadRequestError
+from companion.core.metrics import ReplyWatch
 from companion.inference import ollama
-from companion.metrics import ReplyWatch
 
 
 def sse(*events: dict[str, Any]) -> bytes:

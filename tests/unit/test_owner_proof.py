@@ -18,18 +18,18 @@ from companion.app import build_app
 from companion.auth import ApiTokenService, TokenScope
 from companion.auth.owner_challenges import MAX_OPEN_NONCES, OwnerChallenges
 from companion.auth.owner_login import issue_ticket
-from companion.auth.owner_proof import (
+from companion.auth.sessions import SESSION_COOKIE
+from companion.core.errors import AuthenticationError, BadRequestError
+from companion.core.keyed_digest import KeyedDigest
+from companion.core.owner_proof import (
     CHALLENGE_PATH,
     companion_proof,
     new_nonce,
     owner_headers,
     owner_proof,
 )
-from companion.auth.owner_secret import read_owner_secret
-from companion.auth.sessions import SESSION_COOKIE
-from companion.errors import AuthenticationError, BadRequestError
-from companion.keyed_digest import KeyedDigest
-from companion.settings import load_settings, public_url
+from companion.core.owner_secret import read_owner_secret
+from companion.core.settings import load_settings, public_url
 from companion.storage import ApiTokenRepository, Database
 
 Client = TestClient[web.Request, web.Application]

@@ -10,7 +10,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from companion.auth import ApiTokenService
-from companion.metrics import Metrics
+from companion.core.metrics import Metrics
 from companion.middleware import setup_middlewares
 from companion.middleware.access import public
 from companion.middleware.hosts import allowed_hosts

@@ -1,4 +1,4 @@
-"""companion/secrets_box.py and its users: the OIDC client secret and session refresh tokens
+"""companion/core/secrets_box.py and its users: the OIDC client secret and session refresh tokens
 are sealed in the real SQLite files, plaintext left by older versions is sealed at startup,
 and a wrong key gives a clear error while the server keeps serving."""
 
@@ -17,8 +17,8 @@ from companion.auth import ApiTokenService
 from companion.auth.identity import checked_box, open_identity
 from companion.auth.sessions import ProviderTokens
 from companion.auth.setup import AuthMode, OidcConfig, SetupService
-from companion.errors import ConfigError
-from companion.secrets_box import (
+from companion.core.errors import ConfigError
+from companion.core.secrets_box import (
     KEY_FILE,
     PREFIX,
     SALT_FILE,
@@ -29,7 +29,7 @@ from companion.secrets_box import (
     key_from_setting,
     load_box,
 )
-from companion.settings import MASKED, load_settings
+from companion.core.settings import MASKED, load_settings
 from companion.storage import (
     ApiTokenRepository,
     AppStateRepository,
@@ -204,7 +204,7 @@ async def test_server_with_a_wrong_key_keeps_serving_and_says_why(
 
 
 def test_the_key_setting_is_never_shown(tmp_path: Path) -> None:
-    from companion.runtime_settings import RuntimeSettings
+    from companion.core.runtime_settings import RuntimeSettings
 
     settings = load_settings(env={"BODHI_HOME": str(tmp_path), "BODHI_ENCRYPTION_KEY": KEY_A})
     view = RuntimeSettings(settings, None).get("BODHI_ENCRYPTION_KEY")  # type: ignore[arg-type]

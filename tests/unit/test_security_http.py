@@ -17,10 +17,10 @@ from aiohttp.test_utils import TestClient
 from companion.app import build_app
 from companion.auth.owner_login import issue_ticket
 from companion.auth.sessions import SESSION_COOKIE
-from companion.keyed_digest import KeyedDigest
+from companion.core.keyed_digest import KeyedDigest
+from companion.core.settings import load_settings
 from companion.middleware.body_limit import SMALL_BODY_BYTES
 from companion.routes.events import CLOSE_UNAUTHORIZED, MAX_CLIENT_MESSAGE_BYTES
-from companion.settings import load_settings
 from companion.storage import Database
 
 Client = TestClient[web.Request, web.Application]

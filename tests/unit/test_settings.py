@@ -1,4 +1,4 @@
-"""companion/settings.py: precedence, sources, parsing and refusal of bad values."""
+"""companion/core/settings.py: precedence, sources, parsing and refusal of bad values."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from companion.errors import ConfigError
-from companion.settings import (
+from companion.core.errors import ConfigError
+from companion.core.settings import (
     SETTINGS,
     SETTINGS_BY_NAME,
     Source,

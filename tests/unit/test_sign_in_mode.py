@@ -12,7 +12,7 @@ from companion.auth import ApiTokenService
 from companion.auth.identity import Identity, checked_box, open_identity
 from companion.auth.principal import OWNER_USER_ID, Role
 from companion.auth.setup import AuthMode, OidcConfig, SetupStatus
-from companion.errors import AuthenticationError, BadRequestError
+from companion.core.errors import AuthenticationError, BadRequestError
 from companion.storage import AppStateRepository, Database
 
 TEAM = OidcConfig("https://id.example.com/realms/team", "bodhi", "s3cret")

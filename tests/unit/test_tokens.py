@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from companion.auth import TOKEN_PREFIX, ApiTokenService, TokenScope, ensure_owner_secret
-from companion.auth.owner_secret import read_owner_secret
-from companion.errors import AuthenticationError, BadRequestError, NotFoundError
+from companion.core.errors import AuthenticationError, BadRequestError, NotFoundError
+from companion.core.owner_secret import read_owner_secret
 from companion.storage import ApiTokenRepository, ChangeWatch, Database
 
 # --- database ------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ Only the SHA-256 digest of a secret is stored, plus (for credentials looked up o
 request) a short lookup prefix kept in clear; the whole value is compared as a digest in
 constant time. A plain digest is enough for these 256-bit random values (extension
 credentials, refresh tokens): nobody can try enough candidates to reverse one. Short one-time
-codes are stored keyed instead (``companion.keyed_digest``).
+codes are stored keyed instead (``companion.core.keyed_digest``).
 """
 
 from __future__ import annotations

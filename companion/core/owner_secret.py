@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from companion.home import private_file
+from companion.core.home import private_file
 
 OWNER_SECRET_FILE = "owner.secret"
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from companion.apps.app_tokens import AppTokenService, TokenSet, ensure_signing_key
-from companion.apps.extension import ExtensionService, RoleLookup, owner_only_roles
-from companion.apps.grants import AccessGrant, GrantService, GrantTerms
-from companion.apps.oauth import OAuthService
-from companion.apps.requests import AccessRequest, AccessRequestService
+from companion.access.app_tokens import AppTokenService, TokenSet, ensure_signing_key
+from companion.access.extension import ExtensionService, RoleLookup, owner_only_roles
+from companion.access.grants import AccessGrant, GrantService, GrantTerms
+from companion.access.oauth import OAuthService
+from companion.access.requests import AccessRequest, AccessRequestService
 from companion.auth.principal import Principal
-from companion.errors import BadRequestError
-from companion.events import EventBus
-from companion.keyed_digest import KeyedDigest
+from companion.core.errors import BadRequestError
+from companion.core.events import EventBus
+from companion.core.keyed_digest import KeyedDigest
 from companion.storage import ChangeWatch, Database
 from companion.storage.extension import ExtensionRepository
 from companion.storage.grants import AppAccessRequestRepository, GrantRepository

@@ -12,7 +12,7 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from companion.home import private_dir, private_opener
+from companion.core.home import private_dir, private_opener
 
 # Every secret we issue or hold, by shape: our token prefixes (API tokens, extension
 # credentials, app refresh tokens, owner-login tickets), bearer values, JWTs (app access

@@ -16,11 +16,11 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from companion import events
-from companion.apps.grants import AccessGrant, GrantService, GrantTerms
+from companion.access.grants import AccessGrant, GrantService, GrantTerms
 from companion.auth.principal import APP_SCOPES, Principal
-from companion.errors import BadRequestError, ConflictError, NotFoundError
-from companion.events import EventBus
+from companion.core import events
+from companion.core.errors import BadRequestError, ConflictError, NotFoundError
+from companion.core.events import EventBus
 from companion.storage.grants import AccessRequestRecord, AppAccessRequestRepository
 
 DRAFT_TTL_SECS = 600

@@ -23,8 +23,8 @@ import hmac
 import secrets
 from pathlib import Path
 
-from companion.errors import ConfigError
-from companion.home import private_file
+from companion.core.errors import ConfigError
+from companion.core.home import private_file
 
 DIGEST_KEY_FILE = "digest.key"
 KEY_BYTES = 32

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from companion.errors import ConfigError
+from companion.core.errors import ConfigError
 
 
 class Source(StrEnum):

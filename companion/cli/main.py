@@ -20,9 +20,9 @@ from companion.auth.owner_login import issue_ticket, owner_login_url
 from companion.auth.setup import AuthMode, OidcConfig, SetupState
 from companion.auth.sign_in_mode import ModeChange
 from companion.auth.tokens import ApiToken
-from companion.errors import BadRequestError, BodhiError
-from companion.keyed_digest import KeyedDigest
-from companion.settings import (
+from companion.core.errors import BadRequestError, BodhiError
+from companion.core.keyed_digest import KeyedDigest
+from companion.core.settings import (
     SETTINGS,
     Settings,
     Source,
@@ -120,7 +120,7 @@ def _add_identity_commands(commands: Any, settings: argparse.ArgumentParser) -> 
 
 
 def _pull_command(args: argparse.Namespace, settings: Settings) -> None:
-    from companion.pull_cli import pull
+    from companion.cli.pull import pull
 
     path = asyncio.run(pull(settings, args.repo, args.filename))
     print(path)
@@ -200,7 +200,7 @@ def _token_command(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _pair_command(settings: Settings) -> None:
-    from companion.apps.pairing import PAIRING_CODE_TTL_SECS, new_pairing_code
+    from companion.access.pairing import PAIRING_CODE_TTL_SECS, new_pairing_code
 
     code = new_pairing_code(settings.home)
     print(f"Type this code into the Bodhi extension's popup within "
@@ -209,7 +209,7 @@ def _pair_command(settings: Settings) -> None:
 
 
 def _app_command(args: argparse.Namespace, settings: Settings) -> None:
-    from companion.apps.pairing import oauth_clients
+    from companion.access.pairing import oauth_clients
 
     if args.app_command == "register":
         client = asyncio.run(oauth_clients(

@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from companion.errors import BadRequestError, NotFoundError
-from companion.settings import SETTINGS_BY_NAME, Setting, Settings, shown_value
+from companion.core.errors import BadRequestError, NotFoundError
+from companion.core.settings import SETTINGS_BY_NAME, Setting, Settings, shown_value
 from companion.storage import SettingOverrideRepository
 
 Applier = Callable[[Any], None]

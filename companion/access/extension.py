@@ -9,7 +9,7 @@ Pairing codes carry about 40 bits and the pairing endpoint is public, so guessin
 guesses are judged one at a time, and the ``MAX_PAIRING_FAILURES``-th wrong one since the last
 successful pairing cancels every open code, so no more guesses than that are judged while a
 code is open, however many arrive at once. (Web pages cannot send guesses at all: the route
-refuses them first.) Codes are stored as keyed digests (``companion.keyed_digest``), so a
+refuses them first.) Codes are stored as keyed digests (``companion.core.keyed_digest``), so a
 digest read from the database cannot be reversed by trying every code.
 
 Validated credentials are cached in memory; the cache is dropped on any change here and
@@ -28,10 +28,10 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from companion.apps.hashing import digest, lookup_key, new_secret, same_digest
+from companion.access.hashing import digest, lookup_key, new_secret, same_digest
 from companion.auth.principal import OWNER_USER_ID, Principal, PrincipalKind, Role
-from companion.errors import AuthenticationError, BadRequestError, NotFoundError
-from companion.keyed_digest import KeyedDigest
+from companion.core.errors import AuthenticationError, BadRequestError, NotFoundError
+from companion.core.keyed_digest import KeyedDigest
 from companion.storage import ChangeWatch
 from companion.storage.extension import (
     ExtensionCredentialRecord,

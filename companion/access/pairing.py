@@ -12,13 +12,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from companion.apps import AppServices, OAuthService
-from companion.apps.extension import PAIRING_CODE_TTL_SECS, ExtensionService
-from companion.auth.owner_secret import ensure_owner_secret
+from companion.access import AppServices, OAuthService
+from companion.access.extension import PAIRING_CODE_TTL_SECS, ExtensionService
 from companion.auth.principal import OWNER_USER_ID
-from companion.events import EventBus
-from companion.keyed_digest import KeyedDigest
-from companion.settings import load_settings, public_url
+from companion.core.events import EventBus
+from companion.core.keyed_digest import KeyedDigest
+from companion.core.owner_secret import ensure_owner_secret
+from companion.core.settings import load_settings, public_url
 from companion.storage import Database
 from companion.storage.extension import ExtensionRepository
 

@@ -24,11 +24,11 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 
-from companion.apps.grants import AccessGrant, GrantService
-from companion.apps.hashing import digest, new_secret
+from companion.access.grants import AccessGrant, GrantService
+from companion.access.hashing import digest, new_secret
 from companion.auth.principal import Principal, PrincipalKind, Role
-from companion.errors import AuthenticationError
-from companion.home import private_file
+from companion.core.errors import AuthenticationError
+from companion.core.home import private_file
 from companion.storage.grants import GrantRepository, RefreshTokenRecord
 
 AUDIENCE = "bodhi-companion"

@@ -23,9 +23,9 @@ from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN
 
-from companion.apps.app_tokens import AppTokenService, TokenSet
-from companion.apps.grants import AccessGrant, GrantService
-from companion.apps.requests import (
+from companion.access.app_tokens import AppTokenService, TokenSet
+from companion.access.grants import AccessGrant, GrantService
+from companion.access.requests import (
     OAUTH_KIND,
     AccessRequest,
     AccessRequestService,
@@ -34,8 +34,8 @@ from companion.apps.requests import (
     check_scopes,
 )
 from companion.auth.principal import APP_SCOPES, Principal
-from companion.errors import AuthenticationError, BadRequestError, NotFoundError
-from companion.keyed_digest import KeyedDigest
+from companion.core.errors import AuthenticationError, BadRequestError, NotFoundError
+from companion.core.keyed_digest import KeyedDigest
 from companion.storage.oauth import AuthorizationCodeRecord, OAuthClientRecord, OAuthRepository
 
 CODE_TTL_SECS = 60

@@ -31,8 +31,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from companion.errors import ConfigError, ServiceUnavailableError
-from companion.home import private_file
+from companion.core.errors import ConfigError, ServiceUnavailableError
+from companion.core.home import private_file
 
 PREFIX = "bodhienc:v1:"
 KEY_FILE = "encryption.key"

@@ -12,10 +12,10 @@ import time
 from huggingface_hub.utils import tqdm  # type: ignore[attr-defined]
 
 from companion.app import DB_FILE
-from companion.errors import BodhiError
+from companion.core.errors import BodhiError
+from companion.core.settings import Settings
 from companion.models.downloads import DownloadJob, DownloadService, JobStatus
 from companion.models.hf_cache import cached_file_path
-from companion.settings import Settings
 from companion.storage import Database
 from companion.storage.downloads import DownloadRepository
 

@@ -16,10 +16,10 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from companion import events
 from companion.auth.principal import Principal, Role
-from companion.errors import AuthenticationError, NotFoundError
-from companion.events import EventBus
+from companion.core import events
+from companion.core.errors import AuthenticationError, NotFoundError
+from companion.core.events import EventBus
 from companion.storage import ChangeWatch
 from companion.storage.grants import GrantRecord, GrantRepository
 

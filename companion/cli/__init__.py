@@ -1,0 +1,5 @@
+"""The ``bodhi`` command line."""
+
+from companion.cli.main import main
+
+__all__ = ["main"]
