@@ -26,7 +26,6 @@ from companion.inference.pool import PoolLimits
 from companion.inference.service import InferenceService
 from companion.middleware import setup_middlewares
 from companion.middleware.hosts import allowed_hosts
-from companion.middleware.owner_proof import OWNER_CHALLENGES
 from companion.models import ModelCatalog
 from companion.models.alias_store import AliasStore
 from companion.models.downloads import DownloadService
@@ -38,6 +37,7 @@ from companion.routes.keys import (
     INFERENCE,
     METRICS,
     MODELS,
+    OWNER_CHALLENGES,
     RUNTIME_SETTINGS,
     SERVER_INFO,
     TOKENS,
@@ -47,7 +47,6 @@ from companion.routes.keys import (
 from companion.storage import ApiTokenRepository, ChangeWatch, Database, SettingOverrideRepository
 from companion.storage.downloads import DownloadRepository
 
-DB_FILE = "bodhi.sqlite"
 TOKEN_USE_FLUSH_SECS = 10.0
 
 log = logging.getLogger(__name__)
@@ -112,11 +111,11 @@ async def build_app(settings: Settings) -> web.Application:
     home = settings.home
     ensure_owner_secret(home)
     private_dir(home / "aliases")
-    db = await Database.open(home / DB_FILE)
+    db = await Database.open(settings.db_path)
     watch = ChangeWatch(db.path)
     tokens = ApiTokenService(ApiTokenRepository(db), watch)
     box = await checked_box(home, settings["BODHI_ENCRYPTION_KEY"], db)
-    identity = await open_identity(home, db, tokens, box)
+    identity = await open_identity(settings, db, tokens, box)
     runtime = RuntimeSettings(settings, SettingOverrideRepository(db), {
         "BODHI_LOG_LEVEL": lambda level: logging.getLogger().setLevel(level)})
     await runtime.load()

@@ -22,6 +22,7 @@ from companion.auth.tokens import ApiTokenService
 from companion.auth.users import UserService
 from companion.core.keyed_digest import KeyedDigest
 from companion.core.secrets_box import SecretBox, check_label, load_box
+from companion.core.settings import Settings
 from companion.storage import (
     SESSION_MIGRATIONS,
     AccessRequestRepository,
@@ -32,7 +33,6 @@ from companion.storage import (
     UserRepository,
 )
 
-SESSION_DB_FILE = "session.sqlite"
 KEY_CHECK_STATE = "encryption_key_check"
 
 
@@ -61,9 +61,10 @@ async def checked_box(home: Path, key_setting: str, db: Database) -> SecretBox:
     return box
 
 
-async def open_identity(home: Path, db: Database, tokens: ApiTokenService, box: SecretBox,
-                        transport: httpx.AsyncBaseTransport | None = None) -> Identity:
-    session_db = await Database.open(home / SESSION_DB_FILE, SESSION_MIGRATIONS)
+async def open_identity(settings: Settings, db: Database, tokens: ApiTokenService,
+                        box: SecretBox, transport: httpx.AsyncBaseTransport | None = None
+                        ) -> Identity:
+    session_db = await Database.open(settings.session_db_path, SESSION_MIGRATIONS)
     session_repo = SessionRepository(session_db)
     setup = SetupService(AppStateRepository(db), box)
     sessions = SessionService(session_repo, box)
@@ -74,5 +75,5 @@ async def open_identity(home: Path, db: Database, tokens: ApiTokenService, box: 
     sessions.refresher = oidc.refresh
     users = UserService(UserRepository(db), AccessRequestRepository(db), sessions, tokens,
                         ApiTokenRepository(db))
-    return Identity(db, session_db, setup, sessions, users, oidc, KeyedDigest.for_home(home),
-                    SignInModes(setup, users, sessions))
+    return Identity(db, session_db, setup, sessions, users, oidc,
+                    KeyedDigest.for_home(settings.home), SignInModes(setup, users, sessions))

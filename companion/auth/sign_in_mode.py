@@ -1,5 +1,5 @@
 """Changing how people sign in: for the owner only (``bodhi setup``, or a request proven with
-the owner secret, see ``companion.middleware.owner_proof``).
+the owner secret, see ``companion.routes.owner_access``).
 
 ``plan`` checks a requested choice against the current one and says in words what it would
 change; ``apply`` makes it. Beyond the stored choice, a change does this:

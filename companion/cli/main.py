@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from companion import __version__
-from companion.app import DB_FILE
-from companion.auth import ApiTokenService, TokenScope, ensure_owner_secret
+from companion.access.extension import PAIRING_CODE_TTL_SECS
+from companion.auth import ApiTokenService, TokenScope
 from companion.auth.identity import checked_box, open_identity
 from companion.auth.owner_login import issue_ticket, owner_login_url
 from companion.auth.setup import AuthMode, OidcConfig, SetupState
 from companion.auth.sign_in_mode import ModeChange
 from companion.auth.tokens import ApiToken
+from companion.cli.database import new_pairing_code, with_database, with_oauth_clients
 from companion.core.errors import BadRequestError, BodhiError
 from companion.core.keyed_digest import KeyedDigest
 from companion.core.settings import (
@@ -146,8 +147,8 @@ def _cli_settings(args: argparse.Namespace) -> Settings:
 
 
 def _show_config(settings: Settings) -> None:
-    if (settings.home / DB_FILE).exists():
-        settings.apply_database(asyncio.run(_with_db(
+    if settings.db_path.exists():
+        settings.apply_database(asyncio.run(with_database(
             settings, lambda db: SettingOverrideRepository(db).all())))
     width = max(len(s.name) for s in SETTINGS)
     for setting, resolved in settings.items():
@@ -155,18 +156,9 @@ def _show_config(settings: Settings) -> None:
         print(f"{setting.name:<{width}}  {shown!s:<30}  ({resolved.source.value})")
 
 
-async def _with_db(settings: Settings, action: Callable[[Database], Awaitable[Any]]) -> Any:
-    ensure_owner_secret(settings.home)
-    db = await Database.open(settings.home / DB_FILE)
-    try:
-        return await action(db)
-    finally:
-        await db.close()
-
-
 async def _with_tokens(settings: Settings,
                        action: Callable[[ApiTokenService], Awaitable[Any]]) -> Any:
-    return await _with_db(settings, lambda db: action(ApiTokenService(ApiTokenRepository(db))))
+    return await with_database(settings, lambda db: action(ApiTokenService(ApiTokenRepository(db))))
 
 
 def _when(epoch: int | None) -> str:
@@ -200,31 +192,27 @@ def _token_command(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _pair_command(settings: Settings) -> None:
-    from companion.access.pairing import PAIRING_CODE_TTL_SECS, new_pairing_code
-
-    code = new_pairing_code(settings.home)
+    code = asyncio.run(new_pairing_code(settings))
     print(f"Type this code into the Bodhi extension's popup within "
           f"{PAIRING_CODE_TTL_SECS // 60} minutes (it works once):", file=sys.stderr)
     print(code)
 
 
 def _app_command(args: argparse.Namespace, settings: Settings) -> None:
-    from companion.access.pairing import oauth_clients
-
     if args.app_command == "register":
-        client = asyncio.run(oauth_clients(
-            settings.home, lambda s: s.register(args.name, args.redirect_uris)))
+        client = asyncio.run(with_oauth_clients(
+            settings, lambda s: s.register(args.name, args.redirect_uris)))
         print(f"Registered OAuth client '{client.name}'. Its client_id:", file=sys.stderr)
         print(client.client_id)
     elif args.app_command == "list":
-        clients = asyncio.run(oauth_clients(settings.home, lambda s: s.clients()))
+        clients = asyncio.run(with_oauth_clients(settings, lambda s: s.clients()))
         if not clients:
             print("no OAuth clients; register one with: bodhi app register --name NAME "
                   "--redirect-uri URI")
         for c in clients:
             print(f"{c.client_id}  {c.name[:30]:<30}  {' '.join(c.redirect_uris)}")
     else:
-        asyncio.run(oauth_clients(settings.home, lambda s: s.remove(args.client_id)))
+        asyncio.run(with_oauth_clients(settings, lambda s: s.remove(args.client_id)))
         print(f"Removed OAuth client {args.client_id}.")
 
 
@@ -248,7 +236,7 @@ def _setup_command(args: argparse.Namespace, settings: Settings) -> None:
 
     async def run_setup(db: Database) -> SetupState:
         box = await checked_box(settings.home, settings["BODHI_ENCRYPTION_KEY"], db)
-        identity = await open_identity(settings.home, db,
+        identity = await open_identity(settings, db,
                                        ApiTokenService(ApiTokenRepository(db)), box)
         try:
             change = await identity.modes.plan(mode, args.name, oidc)
@@ -259,7 +247,7 @@ def _setup_command(args: argparse.Namespace, settings: Settings) -> None:
         finally:
             await identity.close()
 
-    state = asyncio.run(_with_db(settings, run_setup))
+    state = asyncio.run(with_database(settings, run_setup))
     print(f"Set up '{state.name}' in {state.auth_mode.value} mode.")
 
 
@@ -273,7 +261,7 @@ def _may_open_browser() -> bool:
 
 def _open_command(args: argparse.Namespace, settings: Settings) -> None:
     tickets = KeyedDigest.for_home(settings.home)
-    ticket = asyncio.run(_with_db(settings, lambda db: issue_ticket(db, tickets)))
+    ticket = asyncio.run(with_database(settings, lambda db: issue_ticket(db, tickets)))
     url = owner_login_url(public_url(settings), ticket)
     print("Sign in as the owner (one use, within 60 seconds):", file=sys.stderr)
     print(url)

@@ -11,7 +11,7 @@ import time
 
 from huggingface_hub.utils import tqdm  # type: ignore[attr-defined]
 
-from companion.app import DB_FILE
+from companion.cli.database import with_database
 from companion.core.errors import BodhiError
 from companion.core.settings import Settings
 from companion.models.downloads import DownloadJob, DownloadService, JobStatus
@@ -43,16 +43,17 @@ async def _follow(service: DownloadService, job: DownloadJob) -> DownloadJob:
 
 async def pull(settings: Settings, repo: str, filename: str) -> str:
     hub = settings.hf_home / "hub"
-    db = await Database.open(settings.home / DB_FILE)
-    service = DownloadService(DownloadRepository(db), hub, concurrency=1)
-    try:
-        job, created = await service.pull(repo, filename)
-        if not created:
-            print(f"Already downloading as job {job.id}; following it.", flush=True)
-        job = await _follow(service, job)
-    finally:
-        await service.stop()
-        await db.close()
+    async def follow(db: Database) -> DownloadJob:
+        service = DownloadService(DownloadRepository(db), hub, concurrency=1)
+        try:
+            job, created = await service.pull(repo, filename)
+            if not created:
+                print(f"Already downloading as job {job.id}; following it.", flush=True)
+            return await _follow(service, job)
+        finally:
+            await service.stop()
+
+    job = await with_database(settings, follow)
     if job.status is not JobStatus.COMPLETED:
         raise BodhiError(job.error or f"Download {job.id} ended as {job.status.value}.")
     path = cached_file_path(hub, repo, filename, "main")

@@ -202,6 +202,16 @@ class Settings:
     def hf_home(self) -> Path:
         return Path(self["HF_HOME"])
 
+    @property
+    def db_path(self) -> Path:
+        """The main database: tokens, users, grants, downloads, settings edits."""
+        return self.home / "bodhi.sqlite"
+
+    @property
+    def session_db_path(self) -> Path:
+        """Browser sessions, kept apart so they can be wiped without touching the rest."""
+        return self.home / "session.sqlite"
+
 
 def _parse(setting: Setting, raw: Any, where: str) -> Any:
     try:

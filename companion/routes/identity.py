@@ -21,11 +21,11 @@ from companion.core.errors import AuthenticationError
 from companion.middleware.access import optional_auth, public, requires
 from companion.middleware.auth import PRINCIPAL
 from companion.middleware.body_limit import small_body
-from companion.middleware.owner_proof import owner_only
 from companion.middleware.session import refuse_cross_site
 from companion.routes.bodies import read_json
 from companion.routes.html_pages import esc, page
 from companion.routes.keys import IDENTITY, SERVER_INFO
+from companion.routes.owner_access import owner_only
 from companion.storage import AccessRequestRecord
 
 LOGIN_STATE_COOKIE = "bodhiapp_login_state"
@@ -113,7 +113,7 @@ async def signed_in(request: web.Request) -> web.Response:
 
 
 @owner_only
-async def setup(request: web.Request) -> web.Response:
+async def choose_sign_in_mode(request: web.Request) -> web.Response:
     """Choose or change the sign-in mode: only with the owner's proof (no setup window)."""
     body = SetupRequest.model_validate(await read_json(request, SetupRequest))
     oidc = (OidcConfig(body.issuer or "", body.client_id or "", body.client_secret)
@@ -241,8 +241,8 @@ async def request_status(request: web.Request) -> web.Response:
     return web.json_response(request_json(record))
 
 
-def setup_routes(app: web.Application) -> None:
-    app.router.add_post("/bodhi/v1/setup", setup)
+def setup(app: web.Application) -> None:
+    app.router.add_post("/bodhi/v1/setup", choose_sign_in_mode)
     app.router.add_get("/bodhi/v1/auth/owner-login", owner_login)
     app.router.add_post("/bodhi/v1/auth/initiate", initiate)
     app.router.add_get("/bodhi/v1/auth/initiate", initiate_redirect)

@@ -9,6 +9,7 @@ from aiohttp import web
 from companion.access import AppServices
 from companion.auth import ApiTokenService
 from companion.auth.identity import Identity
+from companion.auth.owner_challenges import OwnerChallenges
 from companion.core.metrics import Metrics
 from companion.core.runtime_settings import RuntimeSettings
 from companion.inference.service import InferenceService
@@ -42,3 +43,4 @@ APPS = web.AppKey("apps", AppServices)
 IDENTITY = web.AppKey("identity", Identity)
 TOKENS = web.AppKey("tokens", ApiTokenService)
 RUNTIME_SETTINGS = web.AppKey("runtime_settings", RuntimeSettings)
+OWNER_CHALLENGES = web.AppKey("owner_challenges", OwnerChallenges)

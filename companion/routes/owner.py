@@ -16,9 +16,9 @@ from companion.auth.principal import OWNER_USER_ID
 from companion.core.owner_proof import CHALLENGE_PATH
 from companion.middleware.access import public
 from companion.middleware.body_limit import small_body
-from companion.middleware.owner_proof import OWNER_CHALLENGES, owner_only
 from companion.routes.bodies import read_json
-from companion.routes.keys import APPS, IDENTITY, SERVER_INFO
+from companion.routes.keys import APPS, IDENTITY, OWNER_CHALLENGES, SERVER_INFO
+from companion.routes.owner_access import owner_only
 
 NO_STORE = {"Cache-Control": "no-store"}
 

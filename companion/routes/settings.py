@@ -48,7 +48,7 @@ async def reset_setting(request: web.Request) -> web.Response:
     return web.json_response(_json(view))
 
 
-def setup_routes(app: web.Application) -> None:
+def setup(app: web.Application) -> None:
     app.router.add_get("/bodhi/v1/settings", list_settings)
     app.router.add_get("/bodhi/v1/settings/{key}", get_setting)
     app.router.add_put("/bodhi/v1/settings/{key}", update_setting)

@@ -92,7 +92,7 @@ async def delete_token(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-def setup_routes(app: web.Application) -> None:
+def setup(app: web.Application) -> None:
     app.router.add_post("/bodhi/v1/tokens", create_token)
     app.router.add_get("/bodhi/v1/tokens", list_tokens)
     app.router.add_get("/bodhi/v1/tokens/{id}", get_token)

@@ -84,7 +84,7 @@ async def remove_user(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-def setup_routes(app: web.Application) -> None:
+def setup(app: web.Application) -> None:
     app.router.add_get("/bodhi/v1/access-requests", list_requests)
     app.router.add_get("/bodhi/v1/access-requests/pending", list_pending)
     app.router.add_post(r"/bodhi/v1/access-requests/{id:\d+}/approve", approve)

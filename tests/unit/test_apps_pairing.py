@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from companion import app as app_module
-from companion.access import pairing
 from companion.access.extension import CREDENTIAL_PREFIX, MAX_PAIRING_FAILURES, ExtensionService
 from companion.auth.principal import OWNER_USER_ID, PrincipalKind, Role
+from companion.cli.database import new_pairing_code
 from companion.core.errors import AuthenticationError, BadRequestError
 from companion.core.keyed_digest import KeyedDigest
+from companion.core.settings import load_settings
 from companion.storage import ChangeWatch, Database
 from companion.storage.extension import ExtensionRepository, PairingCodeRecord
 from tests.unit.apps_harness import Harness, bearer, harness
@@ -96,13 +96,16 @@ async def test_issued_credentials_are_stored_as_digests(service: ExtensionServic
     assert raw not in rows[0][2]   # only the digest is stored
 
 
-def test_pairing_code_for_the_cli(tmp_path: Path) -> None:
-    code = pairing.new_pairing_code(tmp_path / "home")
+async def test_pairing_code_for_the_cli_is_in_the_servers_database(tmp_path: Path) -> None:
+    settings = load_settings(env={"BODHI_HOME": str(tmp_path / "home")})
+    code = await new_pairing_code(settings)
     assert len(code) == 9
-
-
-def test_pairing_uses_the_servers_database_file() -> None:
-    assert pairing.DB_FILE == app_module.DB_FILE
+    db = await Database.open(settings.db_path)
+    try:
+        async with db.conn.execute("SELECT COUNT(*) FROM pairing_codes") as cur:
+            assert (await cur.fetchone())[0] == 1
+    finally:
+        await db.close()
 
 
 async def _wrong_guesses(harness: Harness, count: int) -> None:

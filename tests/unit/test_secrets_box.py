@@ -127,7 +127,8 @@ async def _start_identity(home: Path, key: str) -> OidcConfig | None:
     """What the server does at startup; returns the OIDC configuration it then reads."""
     db = await Database.open(home / "bodhi.sqlite")
     try:
-        identity = await open_identity(home, db, ApiTokenService(ApiTokenRepository(db)),
+        identity = await open_identity(load_settings(env={"BODHI_HOME": str(home)}), db,
+                                       ApiTokenService(ApiTokenRepository(db)),
                                        await checked_box(home, key, db))
         config = await identity.setup.oidc_config()
         await identity.close()
@@ -150,7 +151,8 @@ async def test_session_refresh_uses_and_reseals_the_token(tmp_path: Path) -> Non
     await _plaintext_home(tmp_path)
     db = await Database.open(tmp_path / "bodhi.sqlite")
     try:
-        identity = await open_identity(tmp_path, db, ApiTokenService(ApiTokenRepository(db)),
+        identity = await open_identity(load_settings(env={"BODHI_HOME": str(tmp_path)}), db,
+                                       ApiTokenService(ApiTokenRepository(db)),
                                        await checked_box(tmp_path, KEY_A, db))
         seen: list[str] = []
 

@@ -13,6 +13,7 @@ from companion.auth.identity import Identity, checked_box, open_identity
 from companion.auth.principal import OWNER_USER_ID, Role
 from companion.auth.setup import AuthMode, OidcConfig, SetupStatus
 from companion.core.errors import AuthenticationError, BadRequestError
+from companion.core.settings import load_settings
 from companion.storage import AppStateRepository, Database
 
 TEAM = OidcConfig("https://id.example.com/realms/team", "bodhi", "s3cret")
@@ -22,7 +23,8 @@ OTHER = OidcConfig("https://login.other.example", "bodhi", None)
 @pytest.fixture
 async def identity(db: Database, tokens: ApiTokenService, tmp_path: Path
                    ) -> AsyncIterator[Identity]:
-    opened = await open_identity(tmp_path, db, tokens, await checked_box(tmp_path, "", db))
+    opened = await open_identity(load_settings(env={"BODHI_HOME": str(tmp_path)}), db, tokens,
+                                 await checked_box(tmp_path, "", db))
     try:
         yield opened
     finally:

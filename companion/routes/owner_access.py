@@ -15,12 +15,10 @@ from typing import TypeVar
 
 from aiohttp import web
 
-from companion.auth.owner_challenges import OwnerChallenges
 from companion.core.owner_proof import NONCE_HEADER, PROOF_HEADER
 from companion.middleware.access import public
 from companion.middleware.body_limit import small_body
-
-OWNER_CHALLENGES = web.AppKey("owner_challenges", OwnerChallenges)
+from companion.routes.keys import OWNER_CHALLENGES
 
 R = TypeVar("R", bound=web.StreamResponse)
 
