@@ -25,10 +25,10 @@ from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 
 from companion.access.grants import AccessGrant, GrantService
-from companion.access.hashing import digest, new_secret
 from companion.auth.principal import Principal, PrincipalKind, Role
 from companion.core.errors import AuthenticationError
 from companion.core.home import private_file
+from companion.core.opaque_secrets import digest, new_secret
 from companion.storage.grants import GrantRepository, RefreshTokenRecord
 
 AUDIENCE = "bodhi-companion"

@@ -28,10 +28,10 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from companion.access.hashing import digest, lookup_key, new_secret, same_digest
 from companion.auth.principal import OWNER_USER_ID, Principal, PrincipalKind, Role
 from companion.core.errors import AuthenticationError, BadRequestError, NotFoundError
 from companion.core.keyed_digest import KeyedDigest
+from companion.core.opaque_secrets import digest, lookup_key, new_secret, same_digest
 from companion.storage import ChangeWatch
 from companion.storage.extension import (
     ExtensionCredentialRecord,

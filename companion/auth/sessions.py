@@ -8,7 +8,6 @@ stored sealed with the ``SecretBox``, bound to their session row.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 import time
@@ -16,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from companion.auth.principal import Principal, PrincipalKind, Role
+from companion.core.opaque_secrets import digest
 from companion.core.secrets_box import SecretBox, SecretKeyError, is_sealed
 from companion.storage import SessionRecord, SessionRepository
 
@@ -33,12 +33,6 @@ class ProviderTokens:
 
 # Refresh a provider session: new tokens, or None when the provider refuses (session over).
 Refresher = Callable[[str], Awaitable[ProviderTokens | None]]
-
-
-def _digest(session_id: str) -> str:
-    # Plain SHA-256 is enough for 256 random bits: a stolen digest cannot be reversed by
-    # trying candidates (short one-time codes use companion.core.keyed_digest instead).
-    return hashlib.sha256(session_id.encode("utf-8")).hexdigest()
 
 
 def _purpose(id_hash: str) -> str:
@@ -59,7 +53,7 @@ class SessionService:
                     tokens: ProviderTokens | None = None) -> str:
         """A new session id (always new at login, so a planted id is worthless)."""
         session_id = secrets.token_urlsafe(32)
-        now, id_hash = int(time.time()), _digest(session_id)
+        now, id_hash = int(time.time()), digest(session_id)
         await self._repo.prune(now)
         await self._repo.insert(SessionRecord(
             id_hash, user_id, username, role.value if role else None, now,
@@ -69,7 +63,7 @@ class SessionService:
 
     async def principal(self, session_id: str) -> Principal | None:
         """The caller behind a session cookie; None when the session is unknown or over."""
-        id_hash = _digest(session_id)
+        id_hash = digest(session_id)
         record = await self._repo.get(id_hash)
         now = int(time.time())
         if record is None or record.expires_at <= now:
@@ -114,7 +108,7 @@ class SessionService:
         return len(clear)
 
     async def end(self, session_id: str) -> None:
-        await self._repo.delete(_digest(session_id))
+        await self._repo.delete(digest(session_id))
 
     async def end_for_user(self, user_id: str) -> None:
         await self._repo.delete_for_user(user_id)

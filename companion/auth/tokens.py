@@ -13,8 +13,6 @@ the CLI or the API takes effect on the server's very next request.
 from __future__ import annotations
 
 import builtins
-import hashlib
-import hmac
 import json
 import secrets
 import time
@@ -30,10 +28,10 @@ from companion.core.errors import (
     ForbiddenError,
     NotFoundError,
 )
+from companion.core.opaque_secrets import digest, lookup_key, same_digest
 from companion.storage import ApiTokenRecord, ApiTokenRepository, ChangeWatch
 
 TOKEN_PREFIX = "bodhiapp_"
-_LOOKUP_CHARS = 8
 MAX_NAME = 100
 
 
@@ -87,16 +85,6 @@ class ApiToken:
                    Role(user_role) if user_role else None)
 
 
-def _digest(raw: str) -> str:
-    # Plain SHA-256 is enough for 256 random bits: a stolen digest cannot be reversed by
-    # trying candidates (short one-time codes use companion.core.keyed_digest instead).
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
-
-
-def _lookup_key(raw: str) -> str:
-    return raw[: len(TOKEN_PREFIX) + _LOOKUP_CHARS]
-
-
 def _clean_name(name: str) -> str:
     name = name.strip()
     if not name or len(name) > MAX_NAME:
@@ -130,7 +118,7 @@ class ApiTokenService:
         raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
         now = int(time.time())
         grant = None if models is None else json.dumps(sorted(set(models)))
-        record = ApiTokenRecord(str(uuid.uuid4()), name, _lookup_key(raw), _digest(raw),
+        record = ApiTokenRecord(str(uuid.uuid4()), name, lookup_key(raw, TOKEN_PREFIX), digest(raw),
                                 scope.value, "active", now, now, None, user_id, grant,
                                 None if expires_in is None else now + expires_in)
         await self._repo.insert(record)
@@ -191,17 +179,17 @@ class ApiTokenService:
             return None
         if self._watch is not None and self._watch.changed():
             self._valid.clear()
-        digest = _digest(raw)
-        token = self._valid.get(digest) or await self._lookup(raw, digest)
+        hashed = digest(raw)
+        token = self._valid.get(hashed) or await self._lookup(raw, hashed)
         now = time.time()
         if token.expired(now):
             raise AuthenticationError("API token has expired", code="auth_error-token_expired")
         self._last_used[token.id] = int(now)
         return token
 
-    async def _lookup(self, raw: str, digest: str) -> ApiToken:
-        for match in await self._repo.find_by_prefix(_lookup_key(raw)):
-            if hmac.compare_digest(match.record.token_hash, digest):
+    async def _lookup(self, raw: str, hashed: str) -> ApiToken:
+        for match in await self._repo.find_by_prefix(lookup_key(raw, TOKEN_PREFIX)):
+            if same_digest(match.record.token_hash, hashed):
                 if match.record.status != "active":
                     raise AuthenticationError("API token is inactive",
                                               code="auth_error-token_inactive")
@@ -209,6 +197,6 @@ class ApiTokenService:
                     raise AuthenticationError("The token's user no longer has access",
                                               code="auth_error-user_inactive")
                 token = ApiToken.from_record(match.record, match.user_role)
-                self._valid[digest] = token
+                self._valid[hashed] = token
                 return token
         raise AuthenticationError("API token is not valid", code="auth_error-invalid_token")

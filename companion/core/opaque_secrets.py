@@ -1,10 +1,11 @@
-"""Opaque secrets of the apps layer: how they are made, and what of them is stored.
+"""Opaque secrets we issue (API tokens, session ids, extension credentials, refresh tokens):
+how they are made, and what of them is stored.
 
 Only the SHA-256 digest of a secret is stored, plus (for credentials looked up on every
 request) a short lookup prefix kept in clear; the whole value is compared as a digest in
-constant time. A plain digest is enough for these 256-bit random values (extension
-credentials, refresh tokens): nobody can try enough candidates to reverse one. Short one-time
-codes are stored keyed instead (``companion.core.keyed_digest``).
+constant time. A plain digest is enough for these 256-bit random values: nobody can try enough
+candidates to reverse one. Short one-time codes are stored keyed instead
+(``companion.core.keyed_digest``).
 """
 
 from __future__ import annotations
