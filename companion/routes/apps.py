@@ -22,6 +22,7 @@ from companion.middleware.body_limit import small_body
 from companion.middleware.web_pages import refuse_web_pages
 from companion.routes.bodies import read_json
 from companion.routes.keys import APPS, INFERENCE, SERVER_INFO
+from companion.routes.paging import page_of, paginated
 
 EXTENSION = {PrincipalKind.EXTENSION}
 EXTENSION_OR_SESSION = {PrincipalKind.EXTENSION, PrincipalKind.SESSION}
@@ -158,24 +159,13 @@ def _need(value: str | None, param: str) -> str:
     return value
 
 
-def _page_args(request: web.Request) -> tuple[int, int]:
-    try:
-        page = int(request.query.get("page", "1"))
-        size = int(request.query.get("page_size", "30"))
-    except ValueError as exc:
-        raise BadRequestError("page and page_size must be numbers.",
-                              code="invalid_value") from exc
-    return max(page, 1), min(max(size, 1), 100)
-
-
 @requires(Role.USER, kinds=EXTENSION_OR_SESSION)
 async def list_grants(request: web.Request) -> web.Response:
-    page, size = _page_args(request)
+    page = page_of(request)
     user_id = request[PRINCIPAL].user_id
     assert user_id is not None
-    grants, total = await request.app[APPS].grants.page(user_id, page, size)
-    return web.json_response({"data": [g.to_json() for g in grants], "total": total,
-                              "page": page, "page_size": size})
+    grants, total = await request.app[APPS].grants.page(user_id, page.page, page.page_size)
+    return paginated([g.to_json() for g in grants], total, page)
 
 
 @requires(Role.USER, kinds=EXTENSION_OR_SESSION)

@@ -12,7 +12,7 @@ from companion.middleware.access import requires
 from companion.models.downloads import DownloadJob
 from companion.routes.bodies import read_json
 from companion.routes.keys import MODELS
-from companion.routes.pages import page_args, paged
+from companion.routes.paging import page_of, paginated
 
 
 class PullRequest(BaseModel):
@@ -38,9 +38,9 @@ async def start_pull(request: web.Request) -> web.Response:
 
 @requires(Role.POWER_USER, all_models=True)
 async def list_pulls(request: web.Request) -> web.Response:
-    page, size = page_args(request)
-    jobs, total = await request.app[MODELS].downloads.list(page, size)
-    return web.json_response(paged([job_json(j) for j in jobs], total, page, size))
+    page = page_of(request)
+    jobs, total = await request.app[MODELS].downloads.list(page.page, page.page_size)
+    return paginated([job_json(j) for j in jobs], total, page)
 
 
 @requires(Role.POWER_USER, all_models=True)

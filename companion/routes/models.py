@@ -19,7 +19,7 @@ from companion.models.catalog import AliasFileError
 from companion.models.files import ModelFile
 from companion.routes.bodies import read_json
 from companion.routes.keys import INFERENCE, MODELS
-from companion.routes.pages import page_args, paged, slice_page
+from companion.routes.paging import page_of, paginated
 
 
 class AliasBody(BaseModel):
@@ -61,21 +61,19 @@ def loaded_json(process: LlamaProcess, evicting: bool) -> dict[str, Any]:
 
 @requires(Role.USER, app_scope="models")
 async def list_models(request: web.Request) -> web.Response:
-    page, size = page_args(request)
+    page = page_of(request)
     inference, caller = request.app[INFERENCE], request[PRINCIPAL]
     models = inference.list_models(caller)
-    return web.json_response(paged([alias_json(m) for m in slice_page(models, page, size)],
-                                   len(models), page, size,
-                                   errors=_errors_json(inference.alias_file_errors(caller))))
+    return paginated([alias_json(m) for m in page.slice(models)], len(models), page,
+                     errors=_errors_json(inference.alias_file_errors(caller)))
 
 
 @requires(Role.USER, app_scope="models")
 async def list_files(request: web.Request) -> web.Response:
-    page, size = page_args(request)
+    page = page_of(request)
     files = request.app[MODELS].files.list(
         only=request.app[INFERENCE].granted_files(request[PRINCIPAL]))
-    return web.json_response(paged([file_json(f) for f in slice_page(files, page, size)],
-                                   len(files), page, size))
+    return paginated([file_json(f) for f in page.slice(files)], len(files), page)
 
 
 @requires(Role.POWER_USER, all_models=True)
@@ -91,11 +89,11 @@ async def delete_file(request: web.Request) -> web.Response:
 
 @requires(Role.POWER_USER, all_models=True)
 async def list_aliases(request: web.Request) -> web.Response:
-    page, size = page_args(request)
+    page = page_of(request)
     catalog = request.app[MODELS].catalog
     users = [a for a in catalog.list() if a.source.value == "user"]
-    return web.json_response(paged([alias_json(a) for a in slice_page(users, page, size)],
-                                   len(users), page, size, errors=_errors_json(catalog.errors)))
+    return paginated([alias_json(a) for a in page.slice(users)], len(users), page,
+                     errors=_errors_json(catalog.errors))
 
 
 @requires(Role.POWER_USER, all_models=True)

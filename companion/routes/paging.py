@@ -1,10 +1,16 @@
-"""``?page=1&page_size=30`` (at most 100) and the ``{data, total, page, page_size}`` reply."""
+"""Pagination for every list route: ``?page=1&page_size=30`` and the
+``{data, total, page, page_size}`` reply (API.md, "Lists").
+
+``page`` and ``page_size`` must be positive whole numbers (else 400 naming the parameter); a
+``page_size`` over ``MAX_PAGE_SIZE`` is served as ``MAX_PAGE_SIZE``, and the reply says so in
+its ``page_size``. A page past the end is an empty ``data`` with the true ``total``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -12,6 +18,7 @@ from companion.core.errors import BadRequestError
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 30
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -27,6 +34,10 @@ class PageRequest:
     def offset(self) -> int:
         return (self.page - 1) * self.page_size
 
+    def slice(self, items: Sequence[T]) -> list[T]:
+        """This page of a list held in memory."""
+        return list(items[self.offset: self.offset + self.page_size])
+
 
 def _positive(request: web.Request, name: str, default: int) -> int:
     raw = request.query.get(name, str(default))
@@ -35,7 +46,8 @@ def _positive(request: web.Request, name: str, default: int) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise BadRequestError(f"{name} must be a positive whole number", param=name)
+        raise BadRequestError(f"{name} must be a positive whole number", code="invalid_value",
+                              param=name)
     return value
 
 
@@ -44,6 +56,7 @@ def page_of(request: web.Request) -> PageRequest:
                        min(_positive(request, "page_size", DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE))
 
 
-def paginated(items: Sequence[dict[str, Any]], total: int, page: PageRequest) -> web.Response:
+def paginated(items: Sequence[Any], total: int, page: PageRequest, **extra: Any
+              ) -> web.Response:
     return web.json_response({"data": list(items), "total": total, "page": page.page,
-                              "page_size": page.page_size})
+                              "page_size": page.page_size, **extra})
