@@ -13,7 +13,7 @@ from companion.access.app_tokens import AppTokenService, TokenSet, ensure_signin
 from companion.access.extension import ExtensionService, RoleLookup, owner_only_roles
 from companion.access.grants import AccessGrant, GrantService, GrantTerms
 from companion.access.oauth import OAuthService
-from companion.access.requests import AccessRequest, AccessRequestService
+from companion.access.requests import AppAccessRequest, AppAccessRequestService
 from companion.auth.principal import Principal
 from companion.core.errors import BadRequestError
 from companion.core.events import EventBus
@@ -25,8 +25,8 @@ from companion.storage.oauth import OAuthRepository
 
 __all__ = [
     "AccessGrant",
-    "AccessRequest",
-    "AccessRequestService",
+    "AppAccessRequest",
+    "AppAccessRequestService",
     "AppServices",
     "AppTokenService",
     "ExtensionService",
@@ -40,7 +40,7 @@ __all__ = [
 class AppServices:
     extension: ExtensionService
     grants: GrantService
-    requests: AccessRequestService
+    requests: AppAccessRequestService
     tokens: AppTokenService
     oauth: OAuthService
     bus: EventBus
@@ -53,7 +53,7 @@ class AppServices:
         ext_watch, grant_watch = ChangeWatch(db.path), ChangeWatch(db.path)
         grant_repo = GrantRepository(db)
         grants = GrantService(grant_repo, bus, grant_watch)
-        requests = AccessRequestService(AppAccessRequestRepository(db), grants, bus)
+        requests = AppAccessRequestService(AppAccessRequestRepository(db), grants, bus)
         tokens = AppTokenService(ensure_signing_key(home), issuer, grants, grant_repo)
         codes = KeyedDigest.for_home(home)
         return cls(ExtensionService(ExtensionRepository(db), codes, ext_watch, roles), grants,

@@ -27,8 +27,8 @@ from companion.access.app_tokens import AppTokenService, TokenSet
 from companion.access.grants import AccessGrant, GrantService
 from companion.access.requests import (
     OAUTH_KIND,
-    AccessRequest,
-    AccessRequestService,
+    AppAccessRequest,
+    AppAccessRequestService,
     NewRequest,
     Requested,
     check_scopes,
@@ -98,7 +98,7 @@ def redirect_with(uri: str, params: dict[str, str | None]) -> str:
 
 class OAuthService:
     def __init__(self, repo: OAuthRepository, codes: KeyedDigest,
-                 requests: AccessRequestService, grants: GrantService,
+                 requests: AppAccessRequestService, grants: GrantService,
                  tokens: AppTokenService) -> None:
         self._repo = repo
         self._codes = codes
@@ -138,7 +138,7 @@ class OAuthService:
         return client
 
     async def open_request(self, caller: Principal, client: OAuthClient,
-                           params: AuthorizeParams) -> AccessRequest:
+                           params: AuthorizeParams) -> AppAccessRequest:
         """Check the request (errors go back to the client) and open a draft for consent."""
         requested = _requested(params)
         oauth = {"redirect_uri": params.redirect_uri, "state": params.state,
@@ -147,7 +147,7 @@ class OAuthService:
         return await self._requests.open(caller.user_id, NewRequest(
             client.client_id, OAUTH_KIND, requested, app_name=client.name, oauth=oauth))
 
-    async def code_redirect(self, request: AccessRequest, grant: AccessGrant) -> str:
+    async def code_redirect(self, request: AppAccessRequest, grant: AccessGrant) -> str:
         """After consent: store a code for the grant and say where to send the browser."""
         assert request.oauth is not None
         code = secrets.token_urlsafe(32)
@@ -160,7 +160,7 @@ class OAuthService:
                              {"code": code, "state": request.oauth.get("state")})
 
     @staticmethod
-    def denied_redirect(request: AccessRequest) -> str:
+    def denied_redirect(request: AppAccessRequest) -> str:
         assert request.oauth is not None
         return redirect_with(request.oauth["redirect_uri"],
                              {"error": "access_denied", "state": request.oauth.get("state")})

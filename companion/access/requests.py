@@ -21,7 +21,7 @@ from companion.auth.principal import APP_SCOPES, Principal
 from companion.core import events
 from companion.core.errors import BadRequestError, ConflictError, NotFoundError
 from companion.core.events import EventBus
-from companion.storage.grants import AccessRequestRecord, AppAccessRequestRepository
+from companion.storage.grants import AppAccessRequestRecord, AppAccessRequestRepository
 
 DRAFT_TTL_SECS = 600
 ORIGIN_KIND = "origin"
@@ -66,7 +66,7 @@ class Requested:
 
 
 @dataclass(frozen=True)
-class AccessRequest:
+class AppAccessRequest:
     id: str
     app: str
     app_kind: str
@@ -81,7 +81,7 @@ class AccessRequest:
     expires_at: int
 
     @classmethod
-    def from_record(cls, r: AccessRequestRecord) -> AccessRequest:
+    def from_record(cls, r: AppAccessRequestRecord) -> AppAccessRequest:
         status = r.status
         if status == "draft" and r.expires_at <= int(time.time()):
             status = "expired"
@@ -115,14 +115,14 @@ class NewRequest:
     oauth: dict[str, Any] | None = None
 
 
-class AccessRequestService:
+class AppAccessRequestService:
     def __init__(self, repo: AppAccessRequestRepository, grants: GrantService,
                  bus: EventBus) -> None:
         self._repo = repo
         self._grants = grants
         self._bus = bus
 
-    async def open(self, user_id: str, new: NewRequest) -> AccessRequest:
+    async def open(self, user_id: str, new: NewRequest) -> AppAccessRequest:
         """A draft, or an already-approved request when a remembered grant covers it."""
         check_scopes(new.requested.scopes, "requested.scopes")
         covering = None
@@ -130,26 +130,26 @@ class AccessRequestService:
             covering = await self._grants.covering(user_id, new.app, new.requested.scopes,
                                                    new.requested.models)
         now = int(time.time())
-        record = AccessRequestRecord(
+        record = AppAccessRequestRecord(
             str(uuid.uuid4()), new.app, new.app_kind, _clip(new.app_name), _clip(new.reason),
             json.dumps(new.requested.to_json()), "approved" if covering else "draft", user_id,
             covering.id if covering else None, json.dumps(new.oauth) if new.oauth else None,
             now, now, now + DRAFT_TTL_SECS)
         await self._repo.insert(record)
-        request = AccessRequest.from_record(record)
+        request = AppAccessRequest.from_record(record)
         if covering is None:
             self._bus.publish(events.ACCESS_REQUEST_CREATED, request.to_json(),
                               user_id=user_id)
         return request
 
-    async def get(self, request_id: str, caller: Principal) -> AccessRequest:
+    async def get(self, request_id: str, caller: Principal) -> AppAccessRequest:
         request = await self._find(request_id)
         if request is None or request.user_id != caller.user_id:
             raise NotFoundError(f"no access request with id {request_id}",
                                 code="access_request_not_found")
         return request
 
-    async def status_for_app(self, request_id: str, app: str) -> AccessRequest:
+    async def status_for_app(self, request_id: str, app: str) -> AppAccessRequest:
         """For the app's own polling: only with the app id the request was opened for."""
         request = await self._find(request_id)
         if request is None or request.app not in {app, app.lower()}:
@@ -158,7 +158,7 @@ class AccessRequestService:
         return request
 
     async def approve(self, request_id: str, caller: Principal, terms: GrantTerms
-                      ) -> tuple[AccessRequest, AccessGrant]:
+                      ) -> tuple[AppAccessRequest, AccessGrant]:
         request = await self._draft(request_id, caller)
         check_scopes(terms.scopes)
         extra = sorted(terms.scopes - request.requested.scopes)
@@ -172,7 +172,7 @@ class AccessRequestService:
             raise _no_longer_draft(request_id)
         return await self._announce(request_id), grant
 
-    async def deny(self, request_id: str, caller: Principal) -> AccessRequest:
+    async def deny(self, request_id: str, caller: Principal) -> AppAccessRequest:
         await self._draft(request_id, caller)
         if not await self._repo.decide(request_id, "denied", None, int(time.time())):
             raise _no_longer_draft(request_id)
@@ -182,23 +182,23 @@ class AccessRequestService:
         """Mark drafts past their time expired and tell subscribers."""
         expired = await self._repo.expire_drafts(int(time.time()))
         for record in expired:
-            request = AccessRequest.from_record(record)
+            request = AppAccessRequest.from_record(record)
             self._bus.publish(events.ACCESS_REQUEST_UPDATED,
                               {**request.update_json(), "status": "expired"},
                               user_id=request.user_id)
         return len(expired)
 
-    async def _find(self, request_id: str) -> AccessRequest | None:
+    async def _find(self, request_id: str) -> AppAccessRequest | None:
         record = await self._repo.get(request_id)
-        return None if record is None else AccessRequest.from_record(record)
+        return None if record is None else AppAccessRequest.from_record(record)
 
-    async def _draft(self, request_id: str, caller: Principal) -> AccessRequest:
+    async def _draft(self, request_id: str, caller: Principal) -> AppAccessRequest:
         request = await self.get(request_id, caller)
         if request.status != "draft":
             raise _no_longer_draft(request_id, request.status)
         return request
 
-    async def _announce(self, request_id: str) -> AccessRequest:
+    async def _announce(self, request_id: str) -> AppAccessRequest:
         request = await self._find(request_id)
         assert request is not None
         self._bus.publish(events.ACCESS_REQUEST_UPDATED, request.update_json(),

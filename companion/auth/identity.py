@@ -25,10 +25,10 @@ from companion.core.secrets_box import SecretBox, check_label, load_box
 from companion.core.settings import Settings
 from companion.storage import (
     SESSION_MIGRATIONS,
-    AccessRequestRepository,
     ApiTokenRepository,
     AppStateRepository,
     Database,
+    RoleRequestRepository,
     SessionRepository,
     UserRepository,
 )
@@ -73,7 +73,7 @@ async def open_identity(settings: Settings, db: Database, tokens: ApiTokenServic
         await sessions.seal_plaintext()
     oidc = OidcLogin(setup, session_repo, transport)
     sessions.refresher = oidc.refresh
-    users = UserService(UserRepository(db), AccessRequestRepository(db), sessions, tokens,
+    users = UserService(UserRepository(db), RoleRequestRepository(db), sessions, tokens,
                         ApiTokenRepository(db))
     return Identity(db, session_db, setup, sessions, users, oidc,
                     KeyedDigest.for_home(settings.home), SignInModes(setup, users, sessions))

@@ -16,9 +16,9 @@ from companion.auth.sessions import SessionService
 from companion.auth.tokens import ApiTokenService
 from companion.core.errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError
 from companion.storage import (
-    AccessRequestRecord,
-    AccessRequestRepository,
     ApiTokenRepository,
+    RoleRequestRecord,
+    RoleRequestRepository,
     UserRecord,
     UserRepository,
 )
@@ -29,7 +29,7 @@ def _role(record: UserRecord) -> Role | None:
 
 
 class UserService:
-    def __init__(self, users: UserRepository, requests: AccessRequestRepository,
+    def __init__(self, users: UserRepository, requests: RoleRequestRepository,
                  sessions: SessionService, tokens: ApiTokenService,
                  token_repo: ApiTokenRepository) -> None:
         self._users = users
@@ -43,7 +43,7 @@ class UserService:
         return await self._users.upsert_login(user_id, username, email, int(time.time()),
                                               Role.ADMIN.value)
 
-    async def request_access(self, caller: Principal) -> AccessRequestRecord:
+    async def request_access(self, caller: Principal) -> RoleRequestRecord:
         user_id = _user_id(caller)
         if caller.role is not None:
             raise BadRequestError("You already have access.", code="access_request-has_role")
@@ -53,18 +53,18 @@ class UserService:
         return await self._requests.create(user_id, caller.username or user_id,
                                            int(time.time()))
 
-    async def request_status(self, caller: Principal) -> AccessRequestRecord:
+    async def request_status(self, caller: Principal) -> RoleRequestRecord:
         latest = await self._requests.latest_for_user(_user_id(caller))
         if latest is None:
             raise NotFoundError("No access request.", code="db_error-item_not_found")
         return latest
 
     async def list_requests(self, pending_only: bool, limit: int, offset: int
-                            ) -> tuple[list[AccessRequestRecord], int]:
+                            ) -> tuple[list[RoleRequestRecord], int]:
         return await self._requests.list(pending_only, limit, offset)
 
     async def approve(self, request_id: int, role: Role, approver: Principal
-                      ) -> AccessRequestRecord:
+                      ) -> RoleRequestRecord:
         _may_grant(approver, role)
         request = await self._pending(request_id)
         now = int(time.time())
@@ -77,7 +77,7 @@ class UserService:
         self._tokens.invalidate()
         return await self._get_request(request_id)
 
-    async def reject(self, request_id: int, reviewer: Principal) -> AccessRequestRecord:
+    async def reject(self, request_id: int, reviewer: Principal) -> RoleRequestRecord:
         await self._pending(request_id)
         if not await self._requests.decide(request_id, "rejected", None, _user_id(reviewer),
                                            int(time.time())):
@@ -133,14 +133,14 @@ class UserService:
             raise NotFoundError(f"No user with id {user_id}.", code="db_error-item_not_found")
         return user
 
-    async def _get_request(self, request_id: int) -> AccessRequestRecord:
+    async def _get_request(self, request_id: int) -> RoleRequestRecord:
         request = await self._requests.get(request_id)
         if request is None:
             raise NotFoundError(f"No access request with id {request_id}.",
                                 code="db_error-item_not_found")
         return request
 
-    async def _pending(self, request_id: int) -> AccessRequestRecord:
+    async def _pending(self, request_id: int) -> RoleRequestRecord:
         request = await self._get_request(request_id)
         if request.status != "pending":
             raise ConflictError("The request was already decided.", code="access_request-done")

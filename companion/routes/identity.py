@@ -26,7 +26,7 @@ from companion.routes.bodies import read_json
 from companion.routes.html_pages import esc, page
 from companion.routes.keys import IDENTITY, SERVER_INFO
 from companion.routes.owner_access import owner_only
-from companion.storage import AccessRequestRecord
+from companion.storage import RoleRequestRecord
 
 LOGIN_STATE_COOKIE = "bodhiapp_login_state"
 CALLBACK_PATH = "/bodhi/v1/auth/callback"
@@ -222,7 +222,7 @@ async def user(request: web.Request) -> web.Response:
     return web.json_response(_user_json(request[PRINCIPAL]))
 
 
-def request_json(record: AccessRequestRecord) -> dict[str, Any]:
+def request_json(record: RoleRequestRecord) -> dict[str, Any]:
     return {"id": record.id, "user_id": record.user_id, "username": record.username,
             "status": record.status, "role": record.role, "reviewer_id": record.reviewer_id,
             "created_at": record.created_at, "updated_at": record.updated_at}

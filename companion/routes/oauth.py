@@ -16,7 +16,7 @@ from multidict import MultiDictProxy, MultiMapping
 
 from companion.access.grants import ALLOW_ONCE_DEFAULT_SECS, GrantTerms
 from companion.access.oauth import AuthorizeParams, RedirectError, redirect_with, server_metadata
-from companion.access.requests import OAUTH_KIND, AccessRequest
+from companion.access.requests import OAUTH_KIND, AppAccessRequest
 from companion.auth.principal import PrincipalKind, Role
 from companion.core.errors import BadRequestError
 from companion.middleware.access import optional_auth, public, requires
@@ -60,7 +60,7 @@ def _model_boxes(models: list[str]) -> str:
                            for m in models)
 
 
-def _consent(draft: AccessRequest, models: list[str], redirect_uri: str) -> str:
+def _consent(draft: AppAccessRequest, models: list[str], redirect_uri: str) -> str:
     name = esc(draft.app_name or draft.app)
     back_to = urlsplit(redirect_uri).netloc or redirect_uri
     return (f"<h1>Allow <strong>{name}</strong> to use your models?</h1>"

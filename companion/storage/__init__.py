@@ -9,22 +9,22 @@ from companion.storage.db import ChangeWatch, Database
 from companion.storage.sessions import SESSION_MIGRATIONS, SessionRecord, SessionRepository
 from companion.storage.tokens import ApiTokenRecord, ApiTokenRepository, TokenMatch
 from companion.storage.users import (
-    AccessRequestRecord,
-    AccessRequestRepository,
+    RoleRequestRecord,
+    RoleRequestRepository,
     UserRecord,
     UserRepository,
 )
 
 __all__ = [
     "SESSION_MIGRATIONS",
-    "AccessRequestRecord",
-    "AccessRequestRepository",
     "ApiTokenRecord",
     "ApiTokenRepository",
     "AppStateRepository",
     "ChangeWatch",
     "Database",
     "OwnerTicketRepository",
+    "RoleRequestRecord",
+    "RoleRequestRepository",
     "SessionRecord",
     "SessionRepository",
     "SettingOverrideRepository",

@@ -9,7 +9,7 @@ from companion.storage.rows import columns, fetch_all, fetch_one, insert_sql, va
 
 
 @dataclass(frozen=True)
-class AccessRequestRecord:
+class AppAccessRequestRecord:
     id: str
     app: str
     app_kind: str
@@ -52,7 +52,7 @@ class RefreshTokenRecord:
     expires_at: int
 
 
-_REQUESTS = columns(AccessRequestRecord)
+_REQUESTS = columns(AppAccessRequestRecord)
 _GRANTS = columns(GrantRecord)
 
 
@@ -60,12 +60,12 @@ class AppAccessRequestRepository:
     def __init__(self, db: Database) -> None:
         self._conn = db.conn
 
-    async def insert(self, record: AccessRequestRecord) -> None:
-        await self._conn.execute(insert_sql("app_access_requests", AccessRequestRecord),
+    async def insert(self, record: AppAccessRequestRecord) -> None:
+        await self._conn.execute(insert_sql("app_access_requests", AppAccessRequestRecord),
                                  values(record))
 
-    async def get(self, request_id: str) -> AccessRequestRecord | None:
-        return await fetch_one(self._conn, AccessRequestRecord,
+    async def get(self, request_id: str) -> AppAccessRequestRecord | None:
+        return await fetch_one(self._conn, AppAccessRequestRecord,
                                f"SELECT {_REQUESTS} FROM app_access_requests WHERE id = ?",
                                (request_id,))
 
@@ -78,9 +78,9 @@ class AppAccessRequestRepository:
             (status, grant_id, now, request_id, now))
         return cur.rowcount > 0
 
-    async def expire_drafts(self, now: int) -> list[AccessRequestRecord]:
+    async def expire_drafts(self, now: int) -> list[AppAccessRequestRecord]:
         expired = await fetch_all(
-            self._conn, AccessRequestRecord,
+            self._conn, AppAccessRequestRecord,
             f"SELECT {_REQUESTS} FROM app_access_requests "
             "WHERE status = 'draft' AND expires_at <= ?", (now,))
         if expired:

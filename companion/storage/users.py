@@ -20,7 +20,7 @@ class UserRecord:
 
 
 @dataclass(frozen=True)
-class AccessRequestRecord:
+class RoleRequestRecord:
     id: int
     user_id: str
     username: str
@@ -92,11 +92,11 @@ class UserRepository:
             return tuple(row[0] for row in await cur.fetchall())
 
 
-class AccessRequestRepository:
+class RoleRequestRepository:
     def __init__(self, db: Database) -> None:
         self._conn = db.conn
 
-    async def create(self, user_id: str, username: str, now: int) -> AccessRequestRecord:
+    async def create(self, user_id: str, username: str, now: int) -> RoleRequestRecord:
         cur = await self._conn.execute(
             "INSERT INTO user_access_requests (user_id, username, status, created_at,"
             " updated_at) VALUES (?, ?, 'pending', ?, ?)", (user_id, username, now, now))
@@ -104,29 +104,29 @@ class AccessRequestRepository:
         assert record is not None
         return record
 
-    async def get(self, request_id: int) -> AccessRequestRecord | None:
+    async def get(self, request_id: int) -> RoleRequestRecord | None:
         async with self._conn.execute(
             f"SELECT {_REQUEST_COLUMNS} FROM user_access_requests WHERE id = ?", (request_id,)
         ) as cur:
             row = await cur.fetchone()
-        return AccessRequestRecord(*tuple(row)) if row else None
+        return RoleRequestRecord(*tuple(row)) if row else None
 
-    async def latest_for_user(self, user_id: str) -> AccessRequestRecord | None:
+    async def latest_for_user(self, user_id: str) -> RoleRequestRecord | None:
         async with self._conn.execute(
             f"SELECT {_REQUEST_COLUMNS} FROM user_access_requests WHERE user_id = ?"
             " ORDER BY id DESC LIMIT 1", (user_id,)
         ) as cur:
             row = await cur.fetchone()
-        return AccessRequestRecord(*tuple(row)) if row else None
+        return RoleRequestRecord(*tuple(row)) if row else None
 
     async def list(self, pending_only: bool, limit: int, offset: int
-                   ) -> tuple[list[AccessRequestRecord], int]:
+                   ) -> tuple[list[RoleRequestRecord], int]:
         where = "WHERE status = 'pending'" if pending_only else ""
         async with self._conn.execute(
             f"SELECT {_REQUEST_COLUMNS} FROM user_access_requests {where}"
             " ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset)
         ) as cur:
-            records = [AccessRequestRecord(*tuple(row)) for row in await cur.fetchall()]
+            records = [RoleRequestRecord(*tuple(row)) for row in await cur.fetchall()]
         total = await _count(self._conn, f"SELECT count(*) FROM user_access_requests {where}")
         return records, total
 
