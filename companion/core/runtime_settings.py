@@ -11,13 +11,23 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from companion.core.errors import BadRequestError, NotFoundError
 from companion.core.settings import SETTINGS_BY_NAME, Setting, Settings, shown_value
-from companion.storage import SettingOverrideRepository
 
 Applier = Callable[[Any], None]
+
+
+class OverrideStore(Protocol):
+    """Where runtime edits are kept (``storage.SettingOverrideRepository``); a protocol, so
+    core does not depend on storage."""
+
+    async def all(self) -> dict[str, str]: ...
+
+    async def put(self, key: str, value: str, now: int) -> None: ...
+
+    async def delete(self, key: str) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -36,7 +46,7 @@ def _type_name(value: Any) -> str:
 
 
 class RuntimeSettings:
-    def __init__(self, settings: Settings, repo: SettingOverrideRepository,
+    def __init__(self, settings: Settings, repo: OverrideStore,
                  appliers: Mapping[str, Applier] | None = None) -> None:
         self._settings = settings
         self._repo = repo
