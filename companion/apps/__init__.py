@@ -9,13 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from companion.apps.app_tokens import AppTokenService, TokenSet, ensure_signing_key
+from companion.apps.app_tokens import (
+    ACCESS_TOKEN_SECS,
+    AppTokenService,
+    TokenSet,
+    ensure_signing_key,
+)
 from companion.apps.extension import ExtensionService, RoleLookup, owner_only_roles
 from companion.apps.grants import AccessGrant, GrantService, GrantTerms
 from companion.apps.oauth import OAuthService
-from companion.apps.requests import AccessRequest, AccessRequestService
+from companion.apps.requests import ORIGIN_KIND, AccessRequest, AccessRequestService
 from companion.auth.principal import Principal
-from companion.errors import BadRequestError
+from companion.errors import BadRequestError, NotFoundError
 from companion.events import EventBus
 from companion.storage import ChangeWatch, Database
 from companion.storage.extension import ExtensionRepository
@@ -47,13 +52,15 @@ class AppServices:
 
     @classmethod
     def build(cls, db: Database, home: Path, issuer: str, bus: EventBus,
-              roles: RoleLookup = owner_only_roles) -> AppServices:
+              roles: RoleLookup = owner_only_roles,
+              token_secs: int = ACCESS_TOKEN_SECS) -> AppServices:
         # One ChangeWatch per cache: ``changed()`` reports a change once, to one reader.
         ext_watch, grant_watch = ChangeWatch(db.path), ChangeWatch(db.path)
         grant_repo = GrantRepository(db)
         grants = GrantService(grant_repo, bus, grant_watch)
         requests = AccessRequestService(AppAccessRequestRepository(db), grants, bus)
-        tokens = AppTokenService(ensure_signing_key(home), issuer, grants, grant_repo)
+        tokens = AppTokenService(ensure_signing_key(home), issuer, grants, grant_repo,
+                                 token_secs)
         return cls(ExtensionService(ExtensionRepository(db), ext_watch, roles), grants,
                    requests, tokens, OAuthService(OAuthRepository(db), requests, grants, tokens),
                    bus, (ext_watch, grant_watch))
@@ -66,6 +73,27 @@ class AppServices:
                                   "approved.", code="access_request_not_approved",
                                   param="request_id")
         return await self.tokens.issue(await self.grants.live(request.grant_id))
+
+    async def token_for_grant(self, grant_id: str, caller: Principal) -> TokenSet:
+        """App tokens for a remembered grant of the caller's user for a browser origin: what
+        the extension uses when ``request-access`` answered from such a grant."""
+        grant = await self.grants.live(grant_id)
+        if grant.user_id != caller.user_id or grant.app_kind != ORIGIN_KIND or \
+                not grant.remember:
+            raise NotFoundError(f"no remembered grant with id {grant_id}",
+                                code="db_error-item_not_found")
+        return await self.tokens.issue(grant)
+
+    async def purge(self, now: int, keep_secs: int) -> dict[str, int]:
+        """Delete what has ended: expired pairing codes and refresh tokens at once; decided
+        requests, ended grants and OAuth codes once they are ``keep_secs`` old."""
+        before = now - keep_secs
+        purged = {"pairing_codes": await self.extension.purge_codes(now),
+                  "refresh_tokens": await self.tokens.purge(now),
+                  "access_requests": await self.requests.purge(before),
+                  "oauth_codes": await self.oauth.purge_codes(before),
+                  "grants": await self.grants.purge(before)}
+        return {table: count for table, count in purged.items() if count}
 
     async def flush_last_used(self) -> None:
         await self.extension.flush_last_used()
