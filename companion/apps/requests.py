@@ -29,7 +29,13 @@ from companion import events
 from companion.apps.grants import AccessGrant, GrantService, GrantTerms
 from companion.apps.rate_limit import RateLimiter
 from companion.auth.principal import APP_SCOPES, Principal
-from companion.errors import BadRequestError, ConflictError, NotFoundError, TooManyRequestsError
+from companion.errors import (
+    BadRequestError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    TooManyRequestsError,
+)
 from companion.events import EventBus
 from companion.storage.grants import AccessRequestRecord, AppAccessRequestRepository
 
@@ -159,14 +165,20 @@ class AccessRequestService:
     def _now(self) -> int:
         return int(self._clock())
 
-    async def ask(self, user_id: str, new: NewRequest) -> AccessRequest | AccessGrant:
+    async def ask(self, user_id: str, new: NewRequest, interactive: bool = True
+                  ) -> AccessRequest | AccessGrant:
         """A page asking through the extension: the remembered grant that already covers the
-        request (nothing is stored), else a new draft for the user to decide."""
+        request (nothing is stored), else a new draft for the user to decide. Not
+        ``interactive`` (the page asked without a user action): the grant or a refusal."""
         self._admit(user_id, new)
         covering = await self._grants.covering(user_id, new.app, new.requested.scopes,
                                                new.requested.models)
         if covering is not None:
             return covering
+        if not interactive:
+            raise ForbiddenError(f"{new.app} has no remembered grant for this request, and "
+                                 "asking the user needs a user action on the page.",
+                                 code="access_request_needs_user_action")
         await self._check_cooldown(user_id, new.app)
         return await self._new_draft(user_id, new)
 

@@ -50,6 +50,7 @@ class RequestAccessBody(BaseModel):
     app_name: str | None = Field(None, max_length=500)
     reason: str | None = Field(None, max_length=2000)
     requested: RequestedBody
+    interactive: bool = True        # false: answer from a remembered grant or refuse
 
 
 class ApproveBody(BaseModel):
@@ -92,7 +93,7 @@ async def request_access(request: web.Request) -> web.Response:
     assert principal.user_id is not None
     opened = await request.app[APPS].requests.ask(principal.user_id, NewRequest(
         check_origin(body.origin), ORIGIN_KIND, body.requested.value(), body.app_name,
-        body.reason))
+        body.reason), body.interactive)
     if isinstance(opened, AccessGrant):
         return web.json_response({"status": "approved", "grant_id": opened.id,
                                   "expires_at": opened.expires_at})

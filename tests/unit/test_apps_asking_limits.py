@@ -150,3 +150,17 @@ async def test_tokens_by_grant_only_for_a_remembered_grant_of_the_caller(
 
     assert mine.status == (200 if remember else 404)
     assert as_session.status == 401                   # only the extension exchanges
+
+
+async def test_without_a_user_action_only_a_remembered_grant_answers(harness: Harness) -> None:
+    quiet = {"origin": ORIGIN, "requested": {"scopes": ["chat"]}, "interactive": False}
+
+    refused = await harness.client.post(ASK, headers=harness.ext, json=quiet)
+
+    assert refused.status == 403
+    assert (await refused.json())["error"]["code"] == "access_request_needs_user_action"
+    assert rows(harness, "app_access_requests") == 0
+    opened = await harness.open_request()
+    await harness.approve(opened["id"], remember=True)
+    answered = await harness.client.post(ASK, headers=harness.ext, json=quiet)
+    assert (await answered.json())["status"] == "approved"
