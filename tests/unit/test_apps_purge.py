@@ -10,9 +10,15 @@ import time
 from companion.apps import AppServices
 from companion.apps.grants import GrantTerms
 from companion.apps.hashing import digest
-from companion.storage.extension import PairingCodeRecord
-from companion.storage.grants import AccessRequestRecord, RefreshTokenRecord
-from companion.storage.oauth import AuthorizationCodeRecord
+from companion.storage import Database
+from companion.storage.extension import ExtensionRepository, PairingCodeRecord
+from companion.storage.grants import (
+    AccessRequestRecord,
+    AppAccessRequestRepository,
+    GrantRepository,
+    RefreshTokenRecord,
+)
+from companion.storage.oauth import AuthorizationCodeRecord, OAuthRepository
 from tests.unit.apps_harness import Harness, harness
 
 __all__ = ["harness"]
@@ -27,9 +33,10 @@ def ids(harness: Harness, table: str, column: str) -> set[str]:
         return {str(row[0]) for row in conn.execute(f"SELECT {column} FROM {table}")}
 
 
-async def grant(apps: AppServices, **terms: object) -> str:
+async def grant(apps: AppServices, remember: bool = False, expires_in: int | None = None
+                ) -> str:
     made = await apps.grants.create("owner", ORIGIN, "origin", None, GrantTerms(
-        frozenset({"chat"}), None, **terms))  # type: ignore[arg-type]
+        frozenset({"chat"}), None, remember=remember, expires_in=expires_in))
     return made.id
 
 
@@ -39,14 +46,15 @@ def request(request_id: str, status: str, decided_at: int) -> AccessRequestRecor
                                "owner", None, None, decided_at, decided_at, decided_at + 600)
 
 
-async def test_everything_ended_is_purged_and_nothing_live(harness: Harness) -> None:
+async def test_everything_ended_is_purged_and_nothing_live(harness: Harness,
+                                                          db: Database) -> None:
     apps, now = harness.apps, int(time.time())
-    db = apps.requests._repo
+    requests = AppAccessRequestRepository(db)
     for rid, status, at in [("old-denied", "denied", now - KEEP - 1),
                             ("old-expired", "expired", now - KEEP - 1),
                             ("recent-denied", "denied", now - DAY),
                             ("old-draft", "draft", now - KEEP - 1)]:
-        await db.insert(request(rid, status, at))
+        await requests.insert(request(rid, status, at))
     live = await grant(apps, remember=True)
     revoked = await grant(apps, remember=True)
     await apps.grants.revoke_as_system(revoked)
@@ -56,18 +64,18 @@ async def test_everything_ended_is_purged_and_nothing_live(harness: Harness) -> 
                      (now - KEEP - 1, revoked))
         conn.execute("UPDATE app_grants SET expires_at = ? WHERE id = ?",
                      (now - KEEP - 1, expired))
-    tokens = apps.tokens._repo
+    tokens = GrantRepository(db)
     for name, grant_id, expires_at in [("live", live, now + DAY), ("spent", live, now - 1),
                                        ("of-revoked", revoked, now + DAY)]:
         await tokens.insert_refresh(RefreshTokenRecord(digest(name), grant_id, "used",
                                                        now - DAY, expires_at))
-    codes = apps.oauth._repo
+    codes = OAuthRepository(db)
     for name, grant_id, expires_at in [("fresh", live, now + 60), ("old", live, now - KEEP - 1),
                                        ("recent", live, now - DAY), ("of-expired", expired,
                                                                       now + 60)]:
         await codes.insert_code(AuthorizationCodeRecord(
             digest(name), "client", grant_id, "http://127.0.0.1/cb", "c", now, expires_at, None))
-    pairing = apps.extension._repo
+    pairing = ExtensionRepository(db)
     for name, expires_at in [("open", now + 60), ("expired", now)]:
         await pairing.insert_code(PairingCodeRecord(digest(name), "owner", now - 300,
                                                     expires_at, None))
