@@ -160,7 +160,7 @@ class AccessRequestService:
         self._grants = grants
         self._bus = bus
         self._clock = clock
-        self._asks = RateLimiter(ASK_BURST, ASK_PER_MINUTE, clock)
+        self._asks = RateLimiter(ASK_BURST, ASK_PER_MINUTE)
 
     def _now(self) -> int:
         return int(self._clock())
