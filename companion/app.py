@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shlex
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
@@ -48,24 +49,31 @@ from companion.storage import ApiTokenRepository, ChangeWatch, Database, Setting
 from companion.storage.downloads import DownloadRepository
 
 TOKEN_USE_FLUSH_SECS = 10.0
+PURGE_EVERY_SECS = 3600.0
 
 log = logging.getLogger(__name__)
 
 
-def _every(secs: float, name: str, work: Callable[[], Awaitable[None]]
-           ) -> Callable[[web.Application], AsyncIterator[None]]:
-    """A cleanup context running ``work`` every ``secs`` while the app runs, and once at the end
-    (so batched writes such as last-use times are not lost on shutdown)."""
+def _every(secs: float, name: str, work: Callable[[], Awaitable[None]], *,
+           at_start: bool = False) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context running ``work`` every ``secs`` while the app runs (and first at start
+    when ``at_start``), and once at the end (so batched writes such as last-use times are not
+    lost on shutdown)."""
+
+    async def run_once() -> None:
+        try:
+            await work()
+        except Exception:
+            log.exception("periodic %s failed", name)
 
     async def loop() -> None:
         while True:
             await asyncio.sleep(secs)
-            try:
-                await work()
-            except Exception:
-                log.exception("periodic %s failed", name)
+            await run_once()
 
     async def context(_: web.Application) -> AsyncIterator[None]:
+        if at_start:
+            await run_once()
         task = asyncio.create_task(loop(), name=name)
         yield
         task.cancel()
@@ -107,6 +115,17 @@ async def _maintain_apps(apps: AppServices) -> None:
     await apps.requests.expire_drafts()
 
 
+def _purge_app_records(apps: AppServices, settings: Settings) -> Callable[[], Awaitable[None]]:
+    """Delete ended app records (codes, tokens, requests, grants); see ``AppServices.purge``."""
+    async def purge() -> None:
+        keep = int(settings["BODHI_APP_HISTORY_DAYS"]) * 24 * 3600
+        purged = await apps.purge(int(time.time()), keep)
+        if purged:
+            log.info("purged ended app records: %s", purged)
+
+    return purge
+
+
 async def build_app(settings: Settings) -> web.Application:
     home = settings.home
     ensure_owner_secret(home)
@@ -126,7 +145,8 @@ async def build_app(settings: Settings) -> web.Application:
     metrics.count_loaded(lambda: len(pool.loaded()))
     catalog = ModelCatalog(home / "aliases", settings.hf_home / "hub",
                            on_change=lambda names: bus.publish(MODELS_CHANGED, {"models": names}))
-    apps = AppServices.build(db, home, public_url(settings), bus)
+    apps = AppServices.build(db, home, public_url(settings), bus,
+                             token_secs=settings["BODHI_APP_TOKEN_SECS"])
     models = model_services(settings, db, catalog, metrics)
 
     app = web.Application(client_max_size=settings["BODHI_MAX_REQUEST_BYTES"])
@@ -161,6 +181,8 @@ async def build_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.extend([
         _every(TOKEN_USE_FLUSH_SECS, "token-last-used", tokens.flush_last_used),
         _every(TOKEN_USE_FLUSH_SECS, "apps-maintenance", lambda: _maintain_apps(apps)),
+        _every(PURGE_EVERY_SECS, "apps-purge", _purge_app_records(apps, settings),
+               at_start=True),
         run_downloads])
     app.on_shutdown.append(stop_work)
     app.on_cleanup.append(close)

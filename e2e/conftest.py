@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,9 +65,16 @@ def origins() -> Iterator[tuple[PageServer, PageServer]]:
 
 
 @pytest.fixture(scope="module")
-def companion(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Companion]:
+def companion_env() -> dict[str, str]:
+    """Extra environment for the module's companion; a test module may override it."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def companion(tmp_path_factory: pytest.TempPathFactory,
+              companion_env: dict[str, str]) -> Iterator[Companion]:
     """A companion as `bodhi serve` starts it: ready at once, in local owner mode."""
-    with running_companion(tmp_path_factory.mktemp("companion")) as running:
+    with running_companion(tmp_path_factory.mktemp("companion"), **companion_env) as running:
         info = httpx.get(running.url + "/bodhi/v1/info", timeout=30).json()
         assert (info["status"], info["auth_mode"]) == ("ready", "local"), info
         yield running
@@ -135,3 +142,65 @@ def browser(extension_dir: Path, companion: Companion,
             yield Browser(context, companion)
         finally:
             context.close()
+
+
+REQUEST_ACCESS = """(params) => {
+    window.access = undefined;
+    window.bodhi.requestAccess(params).then(
+        (result) => { window.access = {result}; },
+        (error) => { window.access = {error: [error.name, error.code]}; });
+}"""
+
+
+def ask_access(browser: Browser, page: Page, params: dict[str, Any]) -> Page:
+    """Starts requestAccess on `page` (Playwright's evaluate counts as a user action) and
+    returns the consent window it opened."""
+    with browser.context.expect_page() as opened:
+        page.evaluate(REQUEST_ACCESS, params)
+    consent = opened.value
+    consent.wait_for_selector("body[data-ready=true]")
+    return consent
+
+
+def access_outcome(page: Page) -> dict[str, Any]:
+    page.wait_for_function("window.access !== undefined")
+    outcome: dict[str, Any] = page.evaluate("window.access")
+    return outcome
+
+
+def consent_windows(browser: Browser) -> list[Page]:
+    return [p for p in browser.context.pages if "consent.html" in p.url and not p.is_closed()]
+
+
+@pytest.fixture(scope="module")
+def paired(browser: Browser) -> Browser:
+    popup = browser.popup()
+    popup.get_by_test_id("pair-native").click()
+    popup.get_by_test_id("pair-state").filter(has_text="Paired").wait_for()
+    popup.close()
+    return browser
+
+
+@pytest.fixture
+def new_page(paired: Browser) -> Iterator[Callable[..., Page]]:
+    """Opens pages, each on an origin of its own: no grant, and no refusal (cool-down) behind
+    it. Everything opened is closed after the test."""
+    opened: list[tuple[PageServer, Page]] = []
+
+    def open_page(path: str = "/app.html") -> Page:
+        server = PageServer()
+        opened.append((server, paired.open(server.origin, path)))
+        return opened[-1][1]
+
+    try:
+        yield open_page
+    finally:
+        for server, page in opened:
+            if not page.is_closed():
+                page.close()
+            server.close()
+
+
+@pytest.fixture
+def fresh_page(new_page: Callable[..., Page]) -> Page:
+    return new_page()

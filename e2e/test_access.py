@@ -6,23 +6,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Page
 
-from e2e.conftest import Browser, PageServer
+from e2e.conftest import Browser, PageServer, access_outcome, ask_access, consent_windows
 from tests.conftest import Companion, wait_until
 
 MESSAGES = [{"role": "user", "content": "Tell me a long story about a lighthouse."}]
-
-REQUEST_ACCESS = """(params) => {
-    window.access = undefined;
-    window.bodhi.requestAccess(params).then(
-        (result) => { window.access = {result}; },
-        (error) => { window.access = {error: [error.name, error.code]}; });
-}"""
 
 CALL_CODES = """async () => {
     const out = {};
@@ -36,30 +28,6 @@ CALL_CODES = """async () => {
     }
     return out;
 }"""
-
-
-def ask_access(browser: Browser, page: Page, params: dict[str, Any]) -> Page:
-    """Starts requestAccess on `page` and returns the consent window it opened."""
-    with browser.context.expect_page() as opened:
-        page.evaluate(REQUEST_ACCESS, params)
-    consent = opened.value
-    consent.wait_for_selector("body[data-ready=true]")
-    return consent
-
-
-def access_outcome(page: Page) -> dict[str, Any]:
-    page.wait_for_function("window.access !== undefined")
-    outcome: dict[str, Any] = page.evaluate("window.access")
-    return outcome
-
-
-@pytest.fixture(scope="module")
-def paired(browser: Browser) -> Browser:
-    popup = browser.popup()
-    popup.get_by_test_id("pair-native").click()
-    popup.get_by_test_id("pair-state").filter(has_text="Paired").wait_for()
-    popup.close()
-    return browser
 
 
 @pytest.fixture(scope="module")
@@ -84,25 +52,26 @@ def test_pairing_makes_the_companion_ready(paired: Browser, page_a: Page) -> Non
 
 
 def test_the_consent_window_shows_origin_reason_and_scopes(
-        paired: Browser, page_b: Page, origins: tuple[PageServer, PageServer]) -> None:
-    consent = ask_access(paired, page_b, {"scopes": ["chat", "models"], "reason": "To test"})
+        paired: Browser, fresh_page: Page) -> None:
+    consent = ask_access(paired, fresh_page, {"scopes": ["chat", "models"], "reason": "To test"})
 
-    assert origins[1].origin in consent.get_by_test_id("consent-origin").inner_text()
+    origin = fresh_page.evaluate("location.origin")
+    assert origin in consent.get_by_test_id("consent-origin").inner_text()
     assert consent.get_by_test_id("consent-reason").inner_text() == "To test"
     assert consent.get_by_test_id("scope-chat").is_checked()
     assert consent.get_by_test_id("scope-models").is_checked()
     assert consent.get_by_test_id("scope-embeddings").count() == 0
     consent.get_by_test_id("consent-deny").click()
 
-    assert access_outcome(page_b) == {"error": ["BodhiError", "access_denied"]}
+    assert access_outcome(fresh_page) == {"error": ["BodhiError", "access_denied"]}
 
 
-def test_closing_the_consent_window_denies(paired: Browser, page_b: Page) -> None:
-    consent = ask_access(paired, page_b, {"scopes": ["chat"]})
+def test_closing_the_consent_window_denies(paired: Browser, fresh_page: Page) -> None:
+    consent = ask_access(paired, fresh_page, {"scopes": ["chat"]})
 
     consent.close()
 
-    assert access_outcome(page_b) == {"error": ["BodhiError", "access_denied"]}
+    assert access_outcome(fresh_page) == {"error": ["BodhiError", "access_denied"]}
 
 
 def test_allow_once_then_streaming_and_plain_chat(paired: Browser, page_a: Page) -> None:
@@ -139,11 +108,11 @@ def test_another_origin_gets_nothing_from_the_grant(page_a: Page, page_b: Page) 
                                            "token": "not_granted"}
 
 
-def test_no_page_api_can_approve_a_request(paired: Browser, page_b: Page) -> None:
-    consent = ask_access(paired, page_b, {"scopes": ["chat"]})
+def test_no_page_api_can_approve_a_request(paired: Browser, fresh_page: Page) -> None:
+    consent = ask_access(paired, fresh_page, {"scopes": ["chat"]})
     request_id = consent.evaluate("new URLSearchParams(location.search).get('request')")
 
-    tried = page_b.evaluate("""(id) => new Promise((resolve) => {
+    tried = fresh_page.evaluate("""(id) => new Promise((resolve) => {
         const answers = [];
         window.addEventListener('message', (e) => {
             if (e.data?.channel === 'bodhi:content->page' && e.data.id.startsWith('evil'))
@@ -160,21 +129,21 @@ def test_no_page_api_can_approve_a_request(paired: Browser, page_b: Page) -> Non
     review = consent.evaluate("(id) => window.document.body.dataset.ready", request_id)
     assert review == "true"                                       # still waiting for the user
     consent.get_by_test_id("consent-deny").click()
-    assert access_outcome(page_b) == {"error": ["BodhiError", "access_denied"]}
+    assert access_outcome(fresh_page) == {"error": ["BodhiError", "access_denied"]}
 
 
-def test_one_consent_window_per_origin_at_a_time(paired: Browser, page_b: Page) -> None:
-    consent = ask_access(paired, page_b, {"scopes": ["chat"]})
+def test_one_consent_window_per_origin_at_a_time(paired: Browser, fresh_page: Page) -> None:
+    consent = ask_access(paired, fresh_page, {"scopes": ["chat"]})
 
-    second = page_b.evaluate("""() => Promise.race([
+    second = fresh_page.evaluate("""() => Promise.race([
         window.bodhi.requestAccess({scopes: ['chat']}).then(
             () => 'granted', (error) => [error.name, error.code]),
         new Promise((resolve) => setTimeout(() => resolve('another window opened'), 5000))])""")
 
     assert second == ["BodhiError", "api_error"]
-    assert len([p for p in paired.context.pages if "consent.html" in p.url]) == 1
+    assert len(consent_windows(paired)) == 1
     consent.get_by_test_id("consent-deny").click()
-    assert access_outcome(page_b) == {"error": ["BodhiError", "access_denied"]}
+    assert access_outcome(fresh_page) == {"error": ["BodhiError", "access_denied"]}
 
 
 def _slots_busy(companion: Companion) -> bool:

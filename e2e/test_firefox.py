@@ -116,17 +116,16 @@ def test_grant_and_chat_in_firefox(driver: webdriver.Firefox, companion: Compani
 
     driver.get(origins[0].origin + "/app.html")
     wait_for(lambda: driver.execute_script("return window.seen && window.seen.ready"), "page")
-    driver.execute_script("""
-        window.access = null;
-        window.bodhi.requestAccess({scopes: ['chat']}).then(
-            (r) => { window.access = {result: r}; }, (e) => { window.access = {error: e.code}; });
-    """)
+    # A consent window opens only for a user action in the page: a WebDriver click is one.
+    by_testid(driver, "ask").click()
     consent = wait_for(lambda: [h for h in driver.window_handles if h != page_window],
                        "the consent window")[0]
     driver.switch_to.window(consent)
     wait_for(lambda: driver.execute_script("return document.body.dataset.ready"), "consent")
     assert origins[0].origin in by_testid(driver, "consent-origin").text
     assert by_testid(driver, "scope-chat").is_selected()
+    # Allow comes alive a second after the window is shown and focused.
+    wait_for(lambda: by_testid(driver, "consent-allow-once").is_enabled(), "allow armed")
     by_testid(driver, "consent-allow-once").click()
     driver.switch_to.window(page_window)
 

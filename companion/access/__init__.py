@@ -9,13 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from companion.access.app_tokens import AppTokenService, TokenSet, ensure_signing_key
+from companion.access.app_tokens import (
+    ACCESS_TOKEN_SECS,
+    AppTokenService,
+    TokenSet,
+    ensure_signing_key,
+)
 from companion.access.extension import ExtensionService, RoleLookup, owner_only_roles
 from companion.access.grants import AccessGrant, GrantService, GrantTerms
 from companion.access.oauth import OAuthService
-from companion.access.requests import AppAccessRequest, AppAccessRequestService
+from companion.access.requests import ORIGIN_KIND, AppAccessRequest, AppAccessRequestService
 from companion.auth.principal import Principal
-from companion.core.errors import BadRequestError
+from companion.core.errors import BadRequestError, NotFoundError
 from companion.core.events import EventBus
 from companion.core.keyed_digest import KeyedDigest
 from companion.storage import ChangeWatch, Database
@@ -48,13 +53,15 @@ class AppServices:
 
     @classmethod
     def build(cls, db: Database, home: Path, issuer: str, bus: EventBus,
-              roles: RoleLookup = owner_only_roles) -> AppServices:
+              roles: RoleLookup = owner_only_roles,
+              token_secs: int = ACCESS_TOKEN_SECS) -> AppServices:
         # One ChangeWatch per cache: ``changed()`` reports a change once, to one reader.
         ext_watch, grant_watch = ChangeWatch(db.path), ChangeWatch(db.path)
         grant_repo = GrantRepository(db)
         grants = GrantService(grant_repo, bus, grant_watch)
         requests = AppAccessRequestService(AppAccessRequestRepository(db), grants, bus)
-        tokens = AppTokenService(ensure_signing_key(home), issuer, grants, grant_repo)
+        tokens = AppTokenService(ensure_signing_key(home), issuer, grants, grant_repo,
+                                 token_secs)
         codes = KeyedDigest.for_home(home)
         return cls(ExtensionService(ExtensionRepository(db), codes, ext_watch, roles), grants,
                    requests, tokens,
@@ -69,6 +76,27 @@ class AppServices:
                                   "approved.", code="access_request_not_approved",
                                   param="request_id")
         return await self.tokens.issue(await self.grants.live(request.grant_id))
+
+    async def token_for_grant(self, grant_id: str, caller: Principal) -> TokenSet:
+        """App tokens for a remembered grant of the caller's user for a browser origin: what
+        the extension uses when ``request-access`` answered from such a grant."""
+        grant = await self.grants.live(grant_id)
+        if grant.user_id != caller.user_id or grant.app_kind != ORIGIN_KIND or \
+                not grant.remember:
+            raise NotFoundError(f"no remembered grant with id {grant_id}",
+                                code="db_error-item_not_found")
+        return await self.tokens.issue(grant)
+
+    async def purge(self, now: int, keep_secs: int) -> dict[str, int]:
+        """Delete what has ended: expired pairing codes and refresh tokens at once; decided
+        requests, ended grants and OAuth codes once they are ``keep_secs`` old."""
+        before = now - keep_secs
+        purged = {"pairing_codes": await self.extension.purge_codes(now),
+                  "refresh_tokens": await self.tokens.purge(now),
+                  "access_requests": await self.requests.purge(before),
+                  "oauth_codes": await self.oauth.purge_codes(before),
+                  "grants": await self.grants.purge(before)}
+        return {table: count for table, count in purged.items() if count}
 
     async def flush_last_used(self) -> None:
         await self.extension.flush_last_used()

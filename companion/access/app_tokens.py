@@ -32,7 +32,7 @@ from companion.core.opaque_secrets import digest, new_secret
 from companion.storage.grants import GrantRepository, RefreshTokenRecord
 
 AUDIENCE = "bodhi-companion"
-ACCESS_TOKEN_SECS = 900
+ACCESS_TOKEN_SECS = 900             # the default of BODHI_APP_TOKEN_SECS
 REFRESH_TOKEN_SECS = 30 * 24 * 3600
 REFRESH_PREFIX = "bodhiref_"
 SIGNING_KEY_FILE = "app_jwt.key"
@@ -72,11 +72,12 @@ def _looks_like_jwt(raw: str) -> bool:
 
 class AppTokenService:
     def __init__(self, key: bytes, issuer: str, grants: GrantService,
-                 repo: GrantRepository) -> None:
+                 repo: GrantRepository, access_secs: int = ACCESS_TOKEN_SECS) -> None:
         self._key = OctKey.import_key(key)
         self._issuer = issuer
         self._grants = grants
         self._repo = repo
+        self._access_secs = access_secs
         self._claims = jwt.JWTClaimsRegistry(
             iss={"essential": True, "value": issuer}, aud={"essential": True, "value": AUDIENCE},
             exp={"essential": True}, sub={"essential": True}, gid={"essential": True})
@@ -84,7 +85,7 @@ class AppTokenService:
     async def issue(self, grant: AccessGrant) -> TokenSet:
         """A fresh access token and refresh token for a live grant."""
         now = int(time.time())
-        expires_at = now + ACCESS_TOKEN_SECS
+        expires_at = now + self._access_secs
         if grant.expires_at is not None:
             expires_at = min(expires_at, grant.expires_at)
         claims = {"iss": self._issuer, "sub": grant.user_id, "aud": AUDIENCE, "azp": grant.app,
@@ -114,6 +115,10 @@ class AppTokenService:
         if not await self._repo.use_refresh(digest(raw)):
             raise _refresh_refused("was already used or revoked")
         return await self.issue(grant)
+
+    async def purge(self, now: int) -> int:
+        """Delete expired refresh tokens; how many."""
+        return await self._repo.purge_refresh(now)
 
     async def revoke_refresh(self, raw: str) -> None:
         """RFC 7009 semantics: revoking an unknown token is not an error."""

@@ -139,6 +139,10 @@ class ExtensionService:
         log.warning("%d wrong pairing codes: cancelled %d open code(s)", MAX_PAIRING_FAILURES,
                     burned)
 
+    async def purge_codes(self, now: int) -> int:
+        """Delete expired pairing codes; how many."""
+        return await self._repo.purge_codes(now)
+
     async def list(self) -> list[ExtensionCredential]:
         return [ExtensionCredential.from_record(r) for r in await self._repo.list_credentials()]
 

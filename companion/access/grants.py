@@ -192,6 +192,13 @@ class GrantService:
         until = self._origins[origin]
         return until is None or until > now
 
+    async def purge(self, ended_before: int) -> int:
+        """Delete grants that ended (revoked or expired) before ``ended_before``."""
+        purged = await self._repo.purge_ended(ended_before)
+        if purged:
+            self._forget()
+        return purged
+
     async def flush_last_used(self) -> None:
         if self._last_used:
             used, self._last_used = self._last_used, {}

@@ -191,6 +191,10 @@ class OAuthService:
     async def revoke(self, token: str) -> None:
         await self._tokens.revoke_refresh(token)
 
+    async def purge_codes(self, expired_before: int) -> int:
+        """Delete codes that expired before ``expired_before``; how many."""
+        return await self._repo.purge_codes(expired_before)
+
     async def _issue(self, grant_id: str) -> TokenSet:
         try:
             grant = await self._grants.live(grant_id)

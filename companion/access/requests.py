@@ -4,6 +4,15 @@ The extension (for a browser origin) or the OAuth consent page (for an OAuth cli
 draft; the user reviews it and approves (which creates a grant) or denies. Drafts nobody
 decides on expire after ``DRAFT_TTL_SECS``. Only the user the draft was opened for may decide
 it; who may open and decide is enforced by the routes' declarations, never by the page.
+
+Asking is bounded three ways, so a page cannot flood the user or the database:
+
+- a request that a remembered grant already covers is answered from the grant, with no row;
+- each app may ask ``ASK_BURST`` times, then ``ASK_PER_MINUTE`` times a minute (429);
+- after a browser origin is refused (denied, or left to expire) it must wait before a new
+  draft: ``COOLDOWN_FIRST_SECS``, doubling with each refusal in a row up to
+  ``COOLDOWN_MAX_SECS`` (429 ``access_request_cooldown``). The companion keeps this, not the
+  extension, so it survives the extension's restarts and counts refusals made in any place.
 """
 
 from __future__ import annotations
@@ -12,18 +21,31 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from companion.access.grants import AccessGrant, GrantService, GrantTerms
+from companion.access.rate_limit import RateLimiter
 from companion.auth.principal import APP_SCOPES, Principal
 from companion.core import events
-from companion.core.errors import BadRequestError, ConflictError, NotFoundError
+from companion.core.errors import (
+    BadRequestError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    TooManyRequestsError,
+)
 from companion.core.events import EventBus
 from companion.storage.grants import AppAccessRequestRecord, AppAccessRequestRepository
 
 DRAFT_TTL_SECS = 600
+ASK_BURST = 30
+ASK_PER_MINUTE = 30
+COOLDOWN_FIRST_SECS = 10
+COOLDOWN_MAX_SECS = 600
+# Refusals older than this no longer lengthen the cool-down.
+REFUSALS_REMEMBERED_SECS = 3600
 ORIGIN_KIND = "origin"
 OAUTH_KIND = "oauth_client"
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
@@ -115,31 +137,83 @@ class NewRequest:
     oauth: dict[str, Any] | None = None
 
 
+def cooldown_until(outcomes: Sequence[tuple[str, int]]) -> int | None:
+    """When an origin may ask again, given its decided requests newest first; ``None``: now.
+
+    Refusals in a row (back to the last approval) double the wait from the latest one.
+    """
+    refusals = 0
+    for status, _ in outcomes:
+        if status == "approved":
+            break
+        refusals += 1
+    if refusals == 0:
+        return None
+    wait = min(COOLDOWN_FIRST_SECS << min(refusals - 1, 16), COOLDOWN_MAX_SECS)
+    return outcomes[0][1] + wait
+
+
 class AppAccessRequestService:
     def __init__(self, repo: AppAccessRequestRepository, grants: GrantService,
-                 bus: EventBus) -> None:
+                 bus: EventBus, clock: Callable[[], float] = time.time) -> None:
         self._repo = repo
         self._grants = grants
         self._bus = bus
+        self._clock = clock
+        self._asks = RateLimiter(ASK_BURST, ASK_PER_MINUTE)
+
+    def _now(self) -> int:
+        return int(self._clock())
+
+    async def ask(self, user_id: str, new: NewRequest, interactive: bool = True
+                  ) -> AppAccessRequest | AccessGrant:
+        """A page asking through the extension: the remembered grant that already covers the
+        request (nothing is stored), else a new draft for the user to decide. Not
+        ``interactive`` (the page asked without a user action): the grant or a refusal."""
+        self._admit(user_id, new)
+        covering = await self._grants.covering(user_id, new.app, new.requested.scopes,
+                                               new.requested.models)
+        if covering is not None:
+            return covering
+        if not interactive:
+            raise ForbiddenError(f"{new.app} has no remembered grant for this request, and "
+                                 "asking the user needs a user action on the page.",
+                                 code="access_request_needs_user_action")
+        await self._check_cooldown(user_id, new.app)
+        return await self._new_draft(user_id, new)
 
     async def open(self, user_id: str, new: NewRequest) -> AppAccessRequest:
-        """A draft, or an already-approved request when a remembered grant covers it."""
+        """A new draft (the OAuth consent page, where the user is already looking)."""
+        self._admit(user_id, new)
+        return await self._new_draft(user_id, new)
+
+    def _admit(self, user_id: str, new: NewRequest) -> None:
         check_scopes(new.requested.scopes, "requested.scopes")
-        covering = None
-        if new.app_kind == ORIGIN_KIND:
-            covering = await self._grants.covering(user_id, new.app, new.requested.scopes,
-                                                   new.requested.models)
-        now = int(time.time())
+        wait = self._asks.take((user_id, new.app_kind, new.app))
+        if wait is not None:
+            raise TooManyRequestsError(
+                f"{new.app} asked for access too often; try again in {wait} s.",
+                code="access_request_rate_limited", retry_after=wait)
+
+    async def _check_cooldown(self, user_id: str, app: str) -> None:
+        now = self._now()
+        outcomes = await self._repo.recent_outcomes(user_id, app,
+                                                    now - REFUSALS_REMEMBERED_SECS)
+        until = cooldown_until(outcomes)
+        if until is not None and until > now:
+            raise TooManyRequestsError(
+                f"Access for {app} was refused; it may ask again in {until - now} s.",
+                code="access_request_cooldown", retry_after=until - now)
+
+    async def _new_draft(self, user_id: str, new: NewRequest) -> AppAccessRequest:
+        now = self._now()
         record = AppAccessRequestRecord(
             str(uuid.uuid4()), new.app, new.app_kind, _clip(new.app_name), _clip(new.reason),
-            json.dumps(new.requested.to_json()), "approved" if covering else "draft", user_id,
-            covering.id if covering else None, json.dumps(new.oauth) if new.oauth else None,
-            now, now, now + DRAFT_TTL_SECS)
+            json.dumps(new.requested.to_json()), "draft", user_id, None,
+            json.dumps(new.oauth) if new.oauth else None, now, now, now + DRAFT_TTL_SECS)
         await self._repo.insert(record)
         request = AppAccessRequest.from_record(record)
-        if covering is None:
-            self._bus.publish(events.ACCESS_REQUEST_CREATED, request.to_json(),
-                              user_id=user_id)
+        self._bus.publish(events.ACCESS_REQUEST_CREATED, request.to_json(), user_id=user_id)
         return request
 
     async def get(self, request_id: str, caller: Principal) -> AppAccessRequest:
@@ -167,26 +241,29 @@ class AppAccessRequestService:
                                   param="scopes")
         grant = await self._grants.create(request.user_id, request.app, request.app_kind,
                                           request.app_name, terms)
-        if not await self._repo.decide(request_id, "approved", grant.id, int(time.time())):
+        if not await self._repo.decide(request_id, "approved", grant.id, self._now()):
             await self._grants.revoke(grant.id, caller)
             raise _no_longer_draft(request_id)
         return await self._announce(request_id), grant
 
     async def deny(self, request_id: str, caller: Principal) -> AppAccessRequest:
         await self._draft(request_id, caller)
-        if not await self._repo.decide(request_id, "denied", None, int(time.time())):
+        if not await self._repo.decide(request_id, "denied", None, self._now()):
             raise _no_longer_draft(request_id)
         return await self._announce(request_id)
 
     async def expire_drafts(self) -> int:
         """Mark drafts past their time expired and tell subscribers."""
-        expired = await self._repo.expire_drafts(int(time.time()))
+        expired = await self._repo.expire_drafts(self._now())
         for record in expired:
             request = AppAccessRequest.from_record(record)
             self._bus.publish(events.ACCESS_REQUEST_UPDATED,
                               {**request.update_json(), "status": "expired"},
                               user_id=request.user_id)
         return len(expired)
+
+    async def purge(self, decided_before: int) -> int:
+        return await self._repo.purge(decided_before)
 
     async def _find(self, request_id: str) -> AppAccessRequest | None:
         record = await self._repo.get(request_id)

@@ -146,6 +146,12 @@ SETTINGS: tuple[Setting, ...] = (
             "How long a request waits for its model to load (and for room to load it)."),
     Setting("BODHI_MAX_DOWNLOADS", _parse_positive_int, lambda: 2,
             "Model downloads that run at once; more wait their turn."),
+    Setting("BODHI_APP_TOKEN_SECS", _parse_positive_int, lambda: 900,
+            "Lifetime of the access tokens given to apps (web pages, OAuth clients); they "
+            "refresh them before it ends."),
+    Setting("BODHI_APP_HISTORY_DAYS", _parse_non_negative_int, lambda: 30,
+            "Days to keep ended app records (denied or expired access requests, revoked or "
+            "expired grants, spent OAuth codes) before they are deleted."),
     Setting("BODHI_ENCRYPTION_KEY", str, lambda: "",
             "Key for secrets stored in the databases: a base64-encoded 32-byte key, or a "
             "passphrase (12+ characters, stretched with scrypt). Empty: a key generated in "

@@ -12,7 +12,7 @@ from typing import Literal, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from companion.access import GrantTerms
+from companion.access import AccessGrant, GrantTerms
 from companion.access.requests import ORIGIN_KIND, NewRequest, Requested, check_origin
 from companion.auth.principal import PrincipalKind, Role
 from companion.core.errors import BadRequestError
@@ -52,6 +52,7 @@ class RequestAccessBody(BaseModel):
     app_name: str | None = Field(None, max_length=500)
     reason: str | None = Field(None, max_length=2000)
     requested: RequestedBody
+    interactive: bool = True        # false: answer from a remembered grant or refuse
 
 
 class ApproveBody(BaseModel):
@@ -68,9 +69,10 @@ class ApproveBody(BaseModel):
 
 
 class TokenBody(BaseModel):
-    grant_type: Literal["access_request", "refresh_token"]
+    grant_type: Literal["access_request", "refresh_token", "grant"]
     request_id: str | None = None
     refresh_token: str | None = None
+    grant_id: str | None = None
 
 
 async def _body(request: web.Request, schema: type[M]) -> M:
@@ -92,12 +94,12 @@ async def request_access(request: web.Request) -> web.Response:
     body = await _body(request, RequestAccessBody)
     principal = request[PRINCIPAL]
     assert principal.user_id is not None
-    opened = await request.app[APPS].requests.open(principal.user_id, NewRequest(
+    opened = await request.app[APPS].requests.ask(principal.user_id, NewRequest(
         check_origin(body.origin), ORIGIN_KIND, body.requested.value(), body.app_name,
-        body.reason))
-    if opened.status == "approved":
-        return web.json_response({"id": opened.id, "status": opened.status,
-                                  "grant_id": opened.grant_id})
+        body.reason), body.interactive)
+    if isinstance(opened, AccessGrant):
+        return web.json_response({"status": "approved", "grant_id": opened.id,
+                                  "expires_at": opened.expires_at})
     review = f"{request.app[SERVER_INFO].url}/bodhi/v1/access-requests/{opened.id}/review"
     return web.json_response({"id": opened.id, "status": opened.status, "review_url": review,
                               "expires_at": opened.expires_at}, status=201)
@@ -147,6 +149,9 @@ async def token(request: web.Request) -> web.Response:
     if body.grant_type == "access_request":
         issued = await apps.token_for_request(_need(body.request_id, "request_id"),
                                               request[PRINCIPAL])
+    elif body.grant_type == "grant":
+        issued = await apps.token_for_grant(_need(body.grant_id, "grant_id"),
+                                            request[PRINCIPAL])
     else:
         issued = await apps.tokens.refresh(_need(body.refresh_token, "refresh_token"))
     return web.json_response(issued.to_json(), headers={"Cache-Control": "no-store"})

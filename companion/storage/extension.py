@@ -87,3 +87,9 @@ class ExtensionRepository:
             self._conn, PairingCodeRecord,
             f"SELECT {columns(PairingCodeRecord)} FROM pairing_codes WHERE code_hash = ?",
             (code_hash,))
+
+    async def purge_codes(self, now: int) -> int:
+        """Delete expired pairing codes (used or not: nothing reads them afterwards)."""
+        cur = await self._conn.execute("DELETE FROM pairing_codes WHERE expires_at <= ?",
+                                       (now,))
+        return cur.rowcount

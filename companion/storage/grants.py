@@ -89,6 +89,24 @@ class AppAccessRequestRepository:
                 "WHERE status = 'draft' AND expires_at <= ?", (now, now))
         return expired
 
+    async def recent_outcomes(self, user_id: str, app: str, since: int
+                              ) -> list[tuple[str, int]]:
+        """``(status, decided_at)`` of this app's decided requests since ``since``, newest
+        first."""
+        async with self._conn.execute(
+                "SELECT status, updated_at FROM app_access_requests WHERE app = ? AND "
+                "user_id = ? AND status != 'draft' AND updated_at >= ? "
+                "ORDER BY updated_at DESC LIMIT 64", (app, user_id, since)) as cur:
+            return [(str(row[0]), int(row[1])) for row in await cur.fetchall()]
+
+    async def purge(self, decided_before: int) -> int:
+        """Delete requests decided (or expired) before ``decided_before``; drafts stay until
+        they are marked expired."""
+        cur = await self._conn.execute(
+            "DELETE FROM app_access_requests WHERE status != 'draft' AND updated_at < ?",
+            (decided_before,))
+        return cur.rowcount
+
 
 class GrantRepository:
     def __init__(self, db: Database) -> None:
@@ -163,3 +181,22 @@ class GrantRepository:
     async def revoke_refresh_for(self, grant_id: str) -> None:
         await self._conn.execute(
             "UPDATE app_refresh_tokens SET status = 'revoked' WHERE grant_id = ?", (grant_id,))
+
+    async def purge_refresh(self, now: int) -> int:
+        """Delete expired refresh tokens. Spent ones are kept until then: presenting one again
+        is how a stolen copy is detected."""
+        cur = await self._conn.execute(
+            "DELETE FROM app_refresh_tokens WHERE expires_at <= ?", (now,))
+        return cur.rowcount
+
+    async def purge_ended(self, ended_before: int) -> int:
+        """Delete grants revoked or expired before ``ended_before``, with the refresh tokens
+        and OAuth codes that point at them."""
+        ended = ("SELECT id FROM app_grants WHERE (status = 'revoked' AND updated_at < ?) "
+                 "OR (expires_at IS NOT NULL AND expires_at < ?)")
+        params = (ended_before, ended_before)
+        await self._conn.execute(
+            f"DELETE FROM app_refresh_tokens WHERE grant_id IN ({ended})", params)
+        await self._conn.execute(f"DELETE FROM oauth_codes WHERE grant_id IN ({ended})", params)
+        cur = await self._conn.execute(f"DELETE FROM app_grants WHERE id IN ({ended})", params)
+        return cur.rowcount

@@ -70,3 +70,10 @@ class OAuthRepository:
             f"SELECT {columns(AuthorizationCodeRecord)} FROM oauth_codes WHERE code_hash = ?",
             (code_hash,))
         return record, cur.rowcount > 0
+
+    async def purge_codes(self, expired_before: int) -> int:
+        """Delete codes that expired before ``expired_before``. A spent code is kept a while
+        past its 60 s so that a late replay still revokes the grant it produced."""
+        cur = await self._conn.execute("DELETE FROM oauth_codes WHERE expires_at < ?",
+                                       (expired_before,))
+        return cur.rowcount

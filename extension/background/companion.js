@@ -34,12 +34,24 @@ export async function companionFetch(path, {
   }
 }
 
+// Companion refusals that pages get under their own code rather than as api_error.
+const OWN_CODES = {
+  access_request_cooldown: Code.COOLDOWN,
+  access_request_rate_limited: Code.RATE_LIMITED,
+  access_request_needs_user_action: Code.USER_GESTURE_REQUIRED,
+};
+
 export async function apiError(response) {
   const text = await response.text();
   let body = text;
   try { body = JSON.parse(text); } catch { /* not JSON: keep the text */ }
   const message = body?.error?.message ?? `the companion answered HTTP ${response.status}`;
-  return new ExtensionError(Code.API_ERROR, message, { status: response.status, body });
+  const companionCode = body?.error?.code;
+  const code = Object.hasOwn(OWN_CODES, companionCode ?? '') ? OWN_CODES[companionCode]
+    : Code.API_ERROR;
+  const retryAfter = Number.parseInt(response.headers.get('Retry-After') ?? '', 10);
+  return new ExtensionError(code, message, { status: response.status, body,
+    retry_after: Number.isFinite(retryAfter) ? retryAfter : undefined });
 }
 
 export async function companionJson(path, options = {}) {

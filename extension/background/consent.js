@@ -1,16 +1,25 @@
-// Access requests from pages: create the request on the companion, open the consent window,
-// and settle when the user decides there, closes the window (= deny), or the companion reports
-// a decision taken elsewhere (its own web UI) or the request's expiry.
+// Access requests from pages: ask the companion, open the consent window, and settle when the
+// user decides there, closes the window (= deny), or the companion reports a decision taken
+// elsewhere (its own web UI) or the request's expiry.
+//
+// What keeps a page from burying the user in windows:
+// - one requestAccess per origin at a time (another call meanwhile fails with 409);
+// - a consent window only for a page handling a user action (a click); without one, only a
+//   remembered grant can answer (`user_gesture_required` otherwise);
+// - after a refusal the companion makes the origin wait, longer each time (`cooldown`);
+// - one consent window at a time overall: other requests queue and open one after another,
+//   at most MAX_WAITING in all; a queued request whose page went away is dropped.
 import { ALLOW_ONCE_SECS, SCOPES, api } from '../common/config.js';
 import { Code, ExtensionError } from '../common/errors.js';
 import { withCredential } from './companion.js';
 import * as events from './events.js';
-import { exchange } from './grants.js';
+import { exchange, tokensForGrant } from './grants.js';
 
+const MAX_WAITING = 5;
 const pending = new Map();     // request id -> {origin, windowId, createdAt, resolve, reject}
-// Origins with a requestAccess in flight: one consent window per origin at a time, so a page
-// cannot bury the user in windows (or hope for a misclick among many).
-const asking = new Set();
+const queue = [];              // request ids waiting for the window, oldest first
+let shown = null;              // the request id whose window is open (or opening)
+const asking = new Set();      // origins with a requestAccess in flight
 
 function validRequest(params) {
   const scopes = params.scopes ?? ['chat'];
@@ -31,7 +40,7 @@ function denied() {
 }
 
 /** The whole requestAccess flow for `origin`; resolves what the page is told. */
-export async function requestAccess(origin, params, signal) {
+export async function requestAccess(origin, params, { signal, userAction = false } = {}) {
   const checked = validRequest(params ?? {});
   if (asking.has(origin)) {
     throw new ExtensionError(Code.API_ERROR, `${origin} already has a request waiting for the user`,
@@ -39,20 +48,29 @@ export async function requestAccess(origin, params, signal) {
   }
   asking.add(origin);
   try {
-    return await askOnce(origin, checked, signal);
+    return await askOnce(origin, checked, { signal, userAction });
   } finally {
     asking.delete(origin);
   }
 }
 
-async function askOnce(origin, { scopes, models, reason }, signal) {
+async function askOnce(origin, { scopes, models, reason }, { signal, userAction }) {
+  if (userAction && pending.size >= MAX_WAITING) {
+    throw new ExtensionError(Code.RATE_LIMITED,
+      `${pending.size} sites are already waiting for the user's decision`);
+  }
   const requested = { scopes, mcps: [] };
   if (models) requested.models = models;
-  const created = await withCredential('/bodhi/v1/apps/request-access', {
-    method: 'POST', body: { origin, reason, requested },
+  const answer = await withCredential('/bodhi/v1/apps/request-access', {
+    method: 'POST', body: { origin, reason, requested, interactive: userAction },
   });
-  if (created.status !== 'approved') await ask(created.id, origin, signal);
-  const entry = await exchange(origin, created.id);
+  if (answer.status === 'approved') {            // a remembered grant covers it: no question
+    const entry = await tokensForGrant(origin, answer.grant_id);
+    return { granted: true, scopes: entry.scopes, models: entry.models,
+      expires_at: answer.expires_at ?? null };
+  }
+  await decision(answer.id, origin, signal);
+  const entry = await exchange(origin, answer.id);
   return { granted: true, scopes: entry.scopes, models: entry.models,
     expires_at: await grantExpiry(entry.grant_id) };
 }
@@ -66,22 +84,47 @@ async function grantExpiry(grantId) {
   }
 }
 
-async function ask(requestId, origin, signal) {
-  const url = api.runtime.getURL(`consent/consent.html?request=${encodeURIComponent(requestId)}`);
-  const win = await api.windows.create({ url, type: 'popup', width: 440, height: 620 });
+/** Waits for the user's decision on a draft: queued, then shown in its own window. */
+async function decision(requestId, origin, signal) {
   const unsubscribe = events.subscribe((event) => onEvent(requestId, event));
   events.emitLocal('access_request.pending', { id: requestId, origin });
   try {
     await new Promise((resolve, reject) => {
-      pending.set(requestId, { origin, windowId: win.id, createdAt: Date.now(), resolve, reject });
-      signal?.addEventListener('abort', () => {
-        denyOnCompanion(requestId);
-        settle(requestId, 'denied', { close: true });
-      }, { once: true });
+      pending.set(requestId, { origin, windowId: null, createdAt: Date.now(), resolve, reject });
+      queue.push(requestId);
+      // The page went away (tab closed, navigated): drop the request, queued or shown.
+      if (signal?.aborted) refuse(requestId);
+      signal?.addEventListener('abort', () => refuse(requestId, { close: true }), { once: true });
+      showNext();
     });
   } finally {
     unsubscribe();
   }
+}
+
+async function showNext() {
+  if (shown !== null) return;
+  const id = queue.shift();
+  if (id === undefined) return;
+  shown = id;
+  let windowId = null;
+  try {
+    const url = api.runtime.getURL(`consent/consent.html?request=${encodeURIComponent(id)}`);
+    windowId = (await api.windows.create({ url, type: 'popup', width: 440, height: 620 })).id;
+  } catch (err) {
+    console.error('bodhi: the consent window did not open', err);
+  }
+  const entry = pending.get(id);
+  if (entry && windowId !== null) {
+    entry.windowId = windowId;
+    events.emitLocal('access_request.shown', { id, origin: entry.origin });
+    return;
+  }
+  // Settled while its window was opening, or no window could be opened.
+  if (windowId !== null) api.windows.remove(windowId).catch(() => {});
+  shown = null;
+  if (entry) refuse(id).then(showNext);
+  else showNext();
 }
 
 function onEvent(requestId, event) {
@@ -96,10 +139,17 @@ function settle(requestId, status, { close = false } = {}) {
   const entry = pending.get(requestId);
   if (!entry) return;
   pending.delete(requestId);
-  if (close) api.windows.remove(entry.windowId).catch(() => {});
+  const queued = queue.indexOf(requestId);
+  if (queued >= 0) queue.splice(queued, 1);
+  if (close && entry.windowId !== null) api.windows.remove(entry.windowId).catch(() => {});
   if (status === 'approved') entry.resolve();
   else entry.reject(denied());
   events.emitLocal('access_request.settled', { id: requestId, status });
+  // A window still opening is closed by showNext itself once it exists.
+  if (shown === requestId && entry.windowId !== null) {
+    shown = null;
+    showNext();
+  }
 }
 
 /** The consent window's buttons: approve (once or remembered) with the scopes left ticked. */
@@ -130,16 +180,20 @@ export function list() {
     window_id: e.windowId }));
 }
 
-function denyOnCompanion(id) {
-  withCredential(`/bodhi/v1/access-requests/${encodeURIComponent(id)}/deny`,
+/**
+ * Denies on the companion first, then tells the page: the page's next requestAccess must find
+ * the refusal recorded (and the cool-down running), never a race it could win.
+ */
+async function refuse(id, options) {
+  if (!pending.has(id)) return;
+  await withCredential(`/bodhi/v1/access-requests/${encodeURIComponent(id)}/deny`,
     { method: 'POST', body: {} }).catch(() => {});
+  settle(id, 'denied', options);
 }
 
 /** Closing the consent window is a denial. */
 api.windows.onRemoved.addListener((windowId) => {
   for (const [id, entry] of pending) {
-    if (entry.windowId !== windowId) continue;
-    denyOnCompanion(id);
-    settle(id, 'denied');
+    if (entry.windowId === windowId) refuse(id);
   }
 });

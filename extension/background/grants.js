@@ -1,11 +1,17 @@
 // App tokens per origin: obtain them after consent, refresh them before they expire, and use
 // them for the page's inference calls. A token the companion refuses (revoked or expired
 // grant) is dropped, and the page gets `not_granted`.
+//
+// Refresh tokens are single use, and the companion treats a spent one presented again as
+// stolen (it ends every refresh token of the grant). So an origin has at most one refresh in
+// flight: calls that find the token due while one runs wait for it and share its result, and
+// a call holding a token that was refreshed meanwhile takes the new one instead of refreshing.
 import { Code, ExtensionError } from '../common/errors.js';
 import { companionFetch, withCredential } from './companion.js';
 import * as store from './store.js';
 
-const REFRESH_MARGIN_MS = 60_000;
+const REFRESH_MARGIN_MS = 60_000;           // at most; a quarter of the token's life if shorter
+const refreshing = new Map();               // origin -> the Promise of its one running refresh
 
 const notGranted = (origin) => new ExtensionError(Code.NOT_GRANTED,
   `${origin} has no grant; call requestAccess() first`);
@@ -15,10 +21,16 @@ function entryFrom(token) {
     access_token: token.access_token,
     refresh_token: token.refresh_token,
     expires_at: token.expires_at,                 // epoch seconds
+    expires_in: token.expires_in,                 // the token's whole life, seconds
     scopes: String(token.scope ?? '').split(' ').filter(Boolean),
     grant_id: token.grant_id,
     models: token.models ?? null,                 // null: every model the user has
   };
+}
+
+function due(entry) {
+  const margin = Math.min(REFRESH_MARGIN_MS, (entry.expires_in ?? Infinity) * 250);
+  return entry.expires_at * 1000 - margin < Date.now();
 }
 
 /** Exchanges an approved access request for the origin's tokens. */
@@ -32,7 +44,32 @@ export async function exchange(origin, requestId) {
   return entry;
 }
 
-async function refresh(origin, entry) {
+/** Tokens for a remembered grant the companion answered with: the ones held, or new ones. */
+export async function tokensForGrant(origin, grantId) {
+  const held = await store.tokenFor(origin);
+  if (held?.grant_id === grantId) return held;
+  const token = await withCredential('/bodhi/v1/apps/token', {
+    method: 'POST', tokenCall: true, body: { grant_type: 'grant', grant_id: grantId },
+  });
+  const entry = entryFrom(token);
+  await store.saveToken(origin, entry);
+  return entry;
+}
+
+/** A fresh entry for `origin`, replacing `stale`; one refresh per origin at a time. */
+function refresh(origin, stale) {
+  let running = refreshing.get(origin);
+  if (!running) {
+    running = refreshOnce(origin, stale).finally(() => refreshing.delete(origin));
+    refreshing.set(origin, running);
+  }
+  return running;
+}
+
+async function refreshOnce(origin, stale) {
+  const entry = await store.tokenFor(origin);
+  if (!entry) throw notGranted(origin);
+  if (entry.refresh_token !== stale.refresh_token && !due(entry)) return entry;
   try {
     const token = await withCredential('/bodhi/v1/apps/token', {
       method: 'POST', tokenCall: true,
@@ -54,8 +91,7 @@ async function refresh(origin, entry) {
 export async function currentToken(origin) {
   const entry = await store.tokenFor(origin);
   if (!entry) throw notGranted(origin);
-  if (entry.expires_at * 1000 - REFRESH_MARGIN_MS < Date.now()) return refresh(origin, entry);
-  return entry;
+  return due(entry) ? refresh(origin, entry) : entry;
 }
 
 /** A companion call with the origin's app token; one refresh-and-retry on 401. */

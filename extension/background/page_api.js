@@ -49,7 +49,7 @@ const STREAMED = Symbol('streamed');
 
 const ACTIONS = {
   serverState: () => serverState(),
-  requestAccess: (origin, params, ctx) => consent.requestAccess(origin, params, ctx.signal),
+  requestAccess: (origin, params, ctx) => consent.requestAccess(origin, params, ctx),
   chat,
   'models.list': (origin, _params, { signal }) => inferenceJson(origin, '/v1/models', { signal }),
   'embeddings.create': (origin, params, { signal }) => inferenceJson(origin, '/v1/embeddings',
@@ -73,12 +73,13 @@ export function servePagePort(port) {
   let closed = false;
   port.onDisconnect.addListener(() => { closed = true; controller.abort(); });
   const send = (message) => { if (!closed) port.postMessage(message); };
-  port.onMessage.addListener(async ({ action, params } = {}) => {
+  port.onMessage.addListener(async ({ action, params, userAction } = {}) => {
     try {
       const handler = Object.hasOwn(ACTIONS, action) ? ACTIONS[action] : null;
       if (!handler) throw new ExtensionError(Code.BAD_REQUEST, `unknown action ${action}`);
       if (!origin) throw new ExtensionError(Code.BAD_REQUEST, 'requests need an http(s) page');
-      const result = await handler(origin, params ?? {}, { signal: controller.signal, send });
+      const result = await handler(origin, params ?? {},
+        { signal: controller.signal, send, userAction: userAction === true });
       if (result !== STREAMED) send({ type: 'result', result });
     } catch (err) {
       send({ type: 'error', error: controller.signal.aborted

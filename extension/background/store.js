@@ -27,8 +27,28 @@ export async function setServerUrl(url) {
 export const credential = () => get(KEYS.credential, null);
 export const setCredential = (value) => local.set({ [KEYS.credential]: value });
 
-export async function forgetPairing() {
-  await local.remove([KEYS.credential, KEYS.tokens]);
+// Token entries of every origin live under one key, so each change is a read-modify-write.
+// Changes run one after another: two origins refreshing at once must not each write back the
+// other's old entry (its refresh token already spent), or that origin's next refresh would
+// look like a stolen token to the companion and end its tokens.
+let changes = Promise.resolve();
+
+function serialised(change) {
+  const run = changes.then(change);
+  changes = run.catch(() => {});
+  return run;
+}
+
+function changeTokens(edit) {
+  return serialised(async () => {
+    const all = await tokens();
+    edit(all);
+    await local.set({ [KEYS.tokens]: all });
+  });
+}
+
+export function forgetPairing() {
+  return serialised(() => local.remove([KEYS.credential, KEYS.tokens]));
 }
 
 export async function tokens() {
@@ -39,17 +59,15 @@ export async function tokenFor(origin) {
   return (await tokens())[origin] ?? null;
 }
 
-export async function saveToken(origin, entry) {
-  const all = await tokens();
-  all[origin] = entry;
-  await local.set({ [KEYS.tokens]: all });
+export function saveToken(origin, entry) {
+  return changeTokens((all) => { all[origin] = entry; });
 }
 
 /** Drops the tokens of one origin, or of every origin holding the given grant. */
-export async function dropTokens({ origin, grantId }) {
-  const all = await tokens();
-  for (const [key, entry] of Object.entries(all)) {
-    if (key === origin || (grantId && entry.grant_id === grantId)) delete all[key];
-  }
-  await local.set({ [KEYS.tokens]: all });
+export function dropTokens({ origin, grantId }) {
+  return changeTokens((all) => {
+    for (const [key, entry] of Object.entries(all)) {
+      if (key === origin || (grantId && entry.grant_id === grantId)) delete all[key];
+    }
+  });
 }

@@ -6,6 +6,9 @@ export const Code = Object.freeze({
   UNREACHABLE: 'unreachable',         // the companion does not answer
   NOT_PAIRED: 'not_paired',           // the extension holds no credential for the companion
   API_ERROR: 'api_error',             // the companion refused: see status and body
+  COOLDOWN: 'cooldown',               // refused recently: ask again after retry_after seconds
+  RATE_LIMITED: 'rate_limited',       // asked too often: ask again after retry_after seconds
+  USER_GESTURE_REQUIRED: 'user_gesture_required', // asking the user needs a click on the page
   TIMEOUT: 'timeout',
   ABORTED: 'aborted',
   NATIVE_HOST_MISSING: 'native_host_missing',   // UI only: `bodhi install-native-host`
@@ -13,17 +16,19 @@ export const Code = Object.freeze({
 });
 
 export class ExtensionError extends Error {
-  constructor(code, message, { status, body } = {}) {
+  constructor(code, message, { status, body, retry_after: retryAfter } = {}) {
     super(message || code);
     this.code = code;
     this.status = status;
     this.body = body;
+    this.retry_after = retryAfter;
   }
 
   toJSON() {
     const out = { code: this.code, message: this.message };
     if (this.status !== undefined) out.status = this.status;
     if (this.body !== undefined) out.body = this.body;
+    if (this.retry_after !== undefined) out.retry_after = this.retry_after;
     return out;
   }
 }
@@ -37,5 +42,5 @@ export function serializeError(err) {
 
 export function reviveError(plain) {
   return new ExtensionError(plain?.code ?? Code.API_ERROR, plain?.message,
-    { status: plain?.status, body: plain?.body });
+    { status: plain?.status, body: plain?.body, retry_after: plain?.retry_after });
 }

@@ -10,6 +10,12 @@ const SCOPE_TEXT = {
   models: 'see the list of your models',
 };
 let review = null;
+// The allow buttons come alive only ARM_DELAY_MS after the window is visible and focused, and
+// again after every time it loses focus, as browsers do for their permission prompts: a click
+// or key press meant for the page underneath cannot land on "Allow". Deny is never held back.
+const ARM_DELAY_MS = 1000;
+let armed = false;
+let armTimer = null;
 
 function fail(err) {
   $('consent-error').textContent = `${err.message} (${err.code ?? 'error'})`;
@@ -37,8 +43,18 @@ function renderScopes(scopes) {
   }));
 }
 
+function rearm() {
+  clearTimeout(armTimer);
+  armed = false;
+  updateButtons();
+  if (document.visibilityState === 'visible' && document.hasFocus()) {
+    armTimer = setTimeout(() => { armed = true; updateButtons(); }, ARM_DELAY_MS);
+  }
+}
+
 function updateButtons() {
-  const usable = review?.status === 'draft' && ticked().length > 0;
+  document.body.dataset.armed = String(armed);
+  const usable = armed && review?.status === 'draft' && ticked().length > 0;
   $('consent-no-scope').hidden = !review || ticked().length > 0;
   $('consent-allow-once').disabled = !usable;
   $('consent-allow-always').disabled = !usable;
@@ -83,6 +99,11 @@ function allow(remember) {
 $('consent-allow-once').addEventListener('click', () => allow(false));
 $('consent-allow-always').addEventListener('click', () => allow(true));
 $('consent-deny').addEventListener('click', () => decide('deny', {}));
+
+window.addEventListener('focus', rearm);
+window.addEventListener('blur', rearm);
+document.addEventListener('visibilitychange', rearm);
+rearm();
 
 subscribe((event) => {
   if (event.type === 'access_request.updated' && event.data?.id === requestId

@@ -45,7 +45,12 @@
           error: { code: 'unreachable', message: 'the extension stopped answering' } });
       }
     });
-    port.postMessage({ id, action, params });
+    // Whether the page is handling a user action right now (a click, a key). Read here, in
+    // the isolated world, from the browser's own state: page script cannot fake it, and a
+    // synthetic event does not set it. Without one, requestAccess may only be answered from a
+    // remembered grant; it never opens a consent window.
+    const userAction = action === 'requestAccess' && navigator.userActivation?.isActive === true;
+    port.postMessage({ id, action, params, userAction });
   }
 
   function abort(id) {

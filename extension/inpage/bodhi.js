@@ -27,6 +27,8 @@
       this.code = code;
       if (extra.status !== undefined) this.status = extra.status;
       if (extra.body !== undefined) this.body = extra.body;
+      // cooldown, rate_limited: seconds to wait before asking again
+      if (extra.retry_after !== undefined) this.retry_after = extra.retry_after;
     }
   }
 

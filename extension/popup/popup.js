@@ -79,6 +79,11 @@ function renderPending(requests) {
     li.className = 'row spread';
     const origin = Object.assign(document.createElement('span'), { className: 'origin',
       textContent: r.origin });
+    if (r.window_id === null) {           // one consent window at a time: this one waits
+      li.append(origin, Object.assign(document.createElement('span'), { className: 'muted',
+        textContent: 'next in line' }));
+      return li;
+    }
     const show = Object.assign(document.createElement('button'), { textContent: 'Review',
       className: 'primary' });
     show.addEventListener('click', () => act('focusRequest', { id: r.id }));

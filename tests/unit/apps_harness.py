@@ -91,6 +91,13 @@ class Harness:
         result: dict[str, Any] = await resp.json()
         return result
 
+    async def tokens_for_grant(self, grant_id: str) -> dict[str, Any]:
+        resp = await self.client.post("/bodhi/v1/apps/token", headers=self.ext, json={
+            "grant_type": "grant", "grant_id": grant_id})
+        assert resp.status == 200, await resp.text()
+        result: dict[str, Any] = await resp.json()
+        return result
+
     async def granted(self, **terms: Any) -> dict[str, Any]:
         """Open, approve and exchange a request: the app's token set."""
         opened = await self.open_request(scopes=terms.get("scopes"))

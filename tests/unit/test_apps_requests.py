@@ -118,8 +118,8 @@ async def test_remembered_grant_answers_at_once_but_allow_once_does_not(
     assert again["status"] == "draft"
     await harness.approve(again["id"], scopes=["chat"], remember=True)
     third = await harness.open_request()
-    assert third["status"] == "approved" and "grant_id" in third
-    tokens = await harness.tokens_for(third["id"])
+    assert third == {"status": "approved", "grant_id": third["grant_id"], "expires_at": None}
+    tokens = await harness.tokens_for_grant(third["grant_id"])
     assert tokens["grant_id"] == third["grant_id"]
     # A wider request is not covered by the remembered grant.
     assert (await harness.open_request(scopes=["chat", "models"]))["status"] == "draft"
