@@ -14,7 +14,6 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from companion.access.requests import ASK_BURST, COOLDOWN_FIRST_SECS
-from companion.app import DB_FILE
 from e2e.conftest import (
     REQUEST_ACCESS,
     Browser,
@@ -62,7 +61,7 @@ def origin_of(page: Page) -> str:
 
 
 def table(browser: Browser, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(browser.companion.home / DB_FILE) as conn:
+    with sqlite3.connect(db_path(browser.companion.home)) as conn:
         return list(conn.execute(sql, params))
 
 

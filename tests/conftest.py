@@ -16,6 +16,7 @@ import httpx
 import psutil
 import pytest
 
+from companion.core.settings import load_settings
 from companion.models.catalog import embedded_model
 
 START_TIMEOUT = 30.0
@@ -25,6 +26,11 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def db_path(home: Path) -> Path:
+    """The main database of the companion whose BODHI_HOME is ``home``."""
+    return load_settings(env={"BODHI_HOME": str(home)}).db_path
 
 
 def wait_until(predicate: object, timeout: float, interval: float = 0.05) -> bool:

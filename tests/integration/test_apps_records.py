@@ -10,12 +10,11 @@ from pathlib import Path
 
 import httpx
 
-from companion.app import DB_FILE
 from companion.core.opaque_secrets import digest
 from companion.storage import Database
 from companion.storage.extension import ExtensionRepository, PairingCodeRecord
-from companion.storage.grants import AccessRequestRecord, AppAccessRequestRepository
-from tests.conftest import running_companion
+from companion.storage.grants import AppAccessRequestRecord, AppAccessRequestRepository
+from tests.conftest import db_path, running_companion
 
 ORIGIN = "http://127.0.0.1:8001"
 DAY = 24 * 3600
@@ -23,13 +22,13 @@ DAY = 24 * 3600
 
 async def _leave_old_records(home: Path) -> None:
     """What a long-running install accumulates: old decisions and used codes."""
-    db = await Database.open(home / DB_FILE)
+    db = await Database.open(db_path(home))
     now = int(time.time())
     try:
         requests = AppAccessRequestRepository(db)
         for i in range(50):
             decided = now - 40 * DAY + i
-            await requests.insert(AccessRequestRecord(
+            await requests.insert(AppAccessRequestRecord(
                 f"old-{i}", ORIGIN, "origin", None, None,
                 '{"scopes": ["chat"], "models": null, "mcps": []}', "denied", "owner", None,
                 None, decided, decided, decided + 600))
@@ -42,7 +41,7 @@ async def _leave_old_records(home: Path) -> None:
 
 
 def _count(home: Path, table: str) -> int:
-    with sqlite3.connect(home / DB_FILE) as conn:
+    with sqlite3.connect(db_path(home)) as conn:
         return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
 

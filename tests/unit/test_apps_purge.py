@@ -13,7 +13,7 @@ from companion.core.opaque_secrets import digest
 from companion.storage import Database
 from companion.storage.extension import ExtensionRepository, PairingCodeRecord
 from companion.storage.grants import (
-    AccessRequestRecord,
+    AppAccessRequestRecord,
     AppAccessRequestRepository,
     GrantRepository,
     RefreshTokenRecord,
@@ -40,8 +40,8 @@ async def grant(apps: AppServices, remember: bool = False, expires_in: int | Non
     return made.id
 
 
-def request(request_id: str, status: str, decided_at: int) -> AccessRequestRecord:
-    return AccessRequestRecord(request_id, ORIGIN, "origin", None, None,
+def request(request_id: str, status: str, decided_at: int) -> AppAccessRequestRecord:
+    return AppAccessRequestRecord(request_id, ORIGIN, "origin", None, None,
                                '{"scopes": ["chat"], "models": null, "mcps": []}', status,
                                "owner", None, None, decided_at, decided_at, decided_at + 600)
 
