@@ -21,7 +21,7 @@ from e2e.conftest import (
     ask_access,
     consent_windows,
 )
-from tests.conftest import wait_until
+from tests.conftest import db_path, wait_until
 
 TOKEN_SECS = 3
 
