@@ -21,7 +21,12 @@ from companion.core.metrics import Metrics
 from companion.core.owner_secret import read_owner_secret
 from companion.core.runtime_settings import RuntimeSettings
 from companion.core.settings import Settings, public_url
-from companion.core.upstream import CHILD_HTTP_THREADS, ChildClient, make_client
+from companion.core.upstream import (
+    CHILD_HTTP_THREADS,
+    ChildClient,
+    make_child_session,
+    make_client,
+)
 from companion.inference import LaunchConfig, LlamaPool
 from companion.inference.pool import PoolLimits
 from companion.inference.service import InferenceService
@@ -134,12 +139,15 @@ async def build_app(settings: Settings) -> web.Application:
     watch = ChangeWatch(db.path)
     tokens = ApiTokenService(ApiTokenRepository(db), watch)
     box = await checked_box(home, settings["BODHI_ENCRYPTION_KEY"], db)
-    identity = await open_identity(settings, db, tokens, box)
+    # The upstream clients (core/upstream.py), made once here and closed in ``close``.
+    http, child_session = make_client(), make_child_session()
+    children = ChildClient(child_session)
+    identity = await open_identity(settings, db, tokens, box, http)
     runtime = RuntimeSettings(settings, SettingOverrideRepository(db), {
         "BODHI_LOG_LEVEL": lambda level: logging.getLogger().setLevel(level)})
     await runtime.load()
-    client, children, metrics, bus = make_client(), ChildClient(), Metrics(), EventBus()
-    pool = LlamaPool(launch_config(settings), client,
+    metrics, bus = Metrics(), EventBus()
+    pool = LlamaPool(launch_config(settings), children,
                      keep_alive_secs=lambda: int(settings["BODHI_KEEP_ALIVE_SECS"]),
                      limits=pool_limits(settings), on_load=metrics.model_loaded)
     metrics.count_loaded(lambda: len(pool.loaded()))
@@ -173,7 +181,7 @@ async def build_app(settings: Settings) -> web.Application:
         await pool.stop_all()
 
     async def close(_: web.Application) -> None:
-        await asyncio.gather(client.aclose(), children.close(), identity.close())
+        await asyncio.gather(http.aclose(), child_session.close(), identity.close())
         await db.close()
         watch.close()
         apps.close()

@@ -23,6 +23,7 @@ from companion.auth.users import UserService
 from companion.core.keyed_digest import KeyedDigest
 from companion.core.secrets_box import SecretBox, check_label, load_box
 from companion.core.settings import Settings
+from companion.core.upstream import make_client
 from companion.storage import (
     SESSION_MIGRATIONS,
     ApiTokenRepository,
@@ -46,9 +47,12 @@ class Identity:
     oidc: OidcLogin
     tickets: KeyedDigest      # owner-login tickets are stored under it
     modes: SignInModes
+    own_http: httpx.AsyncClient | None = None   # made here for want of a shared one
 
     async def close(self) -> None:
         await self.session_db.close()
+        if self.own_http is not None:
+            await self.own_http.aclose()
 
 
 async def checked_box(home: Path, key_setting: str, db: Database) -> SecretBox:
@@ -62,8 +66,10 @@ async def checked_box(home: Path, key_setting: str, db: Database) -> SecretBox:
 
 
 async def open_identity(settings: Settings, db: Database, tokens: ApiTokenService,
-                        box: SecretBox, transport: httpx.AsyncBaseTransport | None = None
-                        ) -> Identity:
+                        box: SecretBox, http: httpx.AsyncClient | None = None) -> Identity:
+    """``http``: the shared client the identity provider is reached with. Callers that sign
+    nobody in (the CLI, some tests) may leave it out; one is made then, and
+    ``Identity.close`` closes it."""
     session_db = await Database.open(settings.session_db_path, SESSION_MIGRATIONS)
     session_repo = SessionRepository(session_db)
     setup = SetupService(AppStateRepository(db), box)
@@ -71,9 +77,13 @@ async def open_identity(settings: Settings, db: Database, tokens: ApiTokenServic
     if box.usable:
         await setup.seal_plaintext()
         await sessions.seal_plaintext()
-    oidc = OidcLogin(setup, session_repo, transport)
+    own_http = None
+    if http is None:
+        http = own_http = make_client()
+    oidc = OidcLogin(setup, session_repo, http)
     sessions.refresher = oidc.refresh
     users = UserService(UserRepository(db), RoleRequestRepository(db), sessions, tokens,
                         ApiTokenRepository(db))
     return Identity(db, session_db, setup, sessions, users, oidc,
-                    KeyedDigest.for_home(settings.home), SignInModes(setup, users, sessions))
+                    KeyedDigest.for_home(settings.home), SignInModes(setup, users, sessions),
+                    own_http)

@@ -4,7 +4,8 @@
 authorization URL; ``finish`` takes the state back exactly once, exchanges the code with the
 verifier, and verifies the ID token (signature against the provider's JWKS, ``iss``, ``aud``,
 ``exp``, ``nonce``). The provider's discovery document and keys are fetched once and kept.
-Nothing here logs a code, token or secret.
+Every call goes through the shared httpx client (``core/upstream.make_client``), so a test
+hands it a client on its own transport. Nothing here logs a code, token or secret.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
+from authlib.integrations.base_client import OAuthError
+from authlib.oauth2.client import OAuth2Client
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -29,6 +31,7 @@ from companion.storage.sessions import LoginState
 
 LOGIN_STATE_TTL_SECS = 600
 SCOPES = "openid email profile"
+_TIMEOUT_SECS = 15.0
 ID_TOKEN_ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "EdDSA"]
 
 log = logging.getLogger(__name__)
@@ -52,12 +55,45 @@ def _provider_tokens(token: dict[str, Any]) -> ProviderTokens:
                           int(time.time()) + int(expires_in) if expires_in else None)
 
 
+class _OAuthClient(OAuth2Client):  # type: ignore[misc]
+    """authlib's OAuth 2 client (PKCE, client authentication, token parsing and errors)
+    sending through the shared httpx client.
+
+    authlib's ``AsyncOAuth2Client`` is an HTTP client of its own, with its own connection pool,
+    which would be built for every sign-in; this one overrides the two methods that send (as
+    authlib's own integrations do), so ``fetch_token`` and ``refresh_token`` return awaitables.
+    """
+
+    oauth_error_class = OAuthError
+    SESSION_REQUEST_PARAMS = ["timeout"]
+
+    async def _post(self, url: str, body: str, headers: dict[str, str] | None, auth: Any,
+                    **kwargs: Any) -> httpx.Response:
+        # A copy: authlib hands over its module-wide default headers, which auth may change.
+        url, headers, body = auth.prepare("POST", url, dict(headers or {}), body)
+        response: httpx.Response = await self.session.post(url, content=body, headers=headers,
+                                                           **kwargs)
+        return response
+
+    async def _fetch_token(self, url: str, body: str = "", headers: dict[str, str] | None = None,
+                           auth: Any = None, method: str = "POST", **kwargs: Any) -> Any:
+        return self.parse_response_token(await self._post(url, body, headers, auth, **kwargs))
+
+    async def _refresh_token(self, url: str, refresh_token: str | None = None, body: str = "",
+                             headers: dict[str, str] | None = None, auth: Any = None,
+                             **kwargs: Any) -> Any:
+        token = self.parse_response_token(await self._post(url, body, headers, auth, **kwargs))
+        if "refresh_token" not in token:  # the provider keeps the refresh token it gave
+            self.token["refresh_token"] = refresh_token
+        return self.token
+
+
 class OidcLogin:
     def __init__(self, setup: SetupService, repo: SessionRepository,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 http: httpx.AsyncClient) -> None:
         self._setup = setup
         self._repo = repo
-        self._transport = transport
+        self._http = http
         self._discovery: dict[str, dict[str, Any]] = {}
         self._keys: dict[str, KeySet] = {}
 
@@ -67,10 +103,8 @@ class OidcLogin:
         meta = await self._metadata(config)
         state, nonce = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
         verifier = secrets.token_urlsafe(48)
-        async with self._client(config, redirect_uri) as client:
-            url, _ = client.create_authorization_url(
-                meta["authorization_endpoint"], state=state, code_verifier=verifier,
-                nonce=nonce)
+        url, _ = self._client(config, redirect_uri).create_authorization_url(
+            meta["authorization_endpoint"], state=state, code_verifier=verifier, nonce=nonce)
         await self._repo.put_login_state(LoginState(state, nonce, verifier, int(time.time())))
         return url, state
 
@@ -81,9 +115,9 @@ class OidcLogin:
         config = await self._config()
         meta = await self._metadata(config)
         try:
-            async with self._client(config, redirect_uri) as client:
-                token = await client.fetch_token(meta["token_endpoint"], code=code,
-                                                 code_verifier=login.code_verifier)
+            token = await self._client(config, redirect_uri).fetch_token(
+                meta["token_endpoint"], code=code, code_verifier=login.code_verifier,
+                timeout=_TIMEOUT_SECS)
             claims = await self._verify_id_token(config, meta, token.get("id_token"),
                                                  login.nonce)
         except (OAuthError, httpx.HTTPError, JoseError, ValueError) as exc:
@@ -99,9 +133,8 @@ class OidcLogin:
         config = await self._config()
         meta = await self._metadata(config)
         try:
-            async with self._client(config, None) as client:
-                token = await client.refresh_token(meta["token_endpoint"],
-                                                   refresh_token=refresh_token)
+            token = await self._client(config, None).refresh_token(
+                meta["token_endpoint"], refresh_token=refresh_token, timeout=_TIMEOUT_SECS)
         except OAuthError:
             return None
         return _provider_tokens(token)
@@ -114,12 +147,11 @@ class OidcLogin:
                                   code="auth_error-oidc_not_configured")
         return config
 
-    def _client(self, config: OidcConfig, redirect_uri: str | None) -> AsyncOAuth2Client:
-        return AsyncOAuth2Client(
-            config.client_id, config.client_secret, scope=SCOPES, redirect_uri=redirect_uri,
-            code_challenge_method="S256", transport=self._transport, trust_env=False,
-            timeout=15.0, token_endpoint_auth_method=(
-                "client_secret_basic" if config.client_secret else "none"))
+    def _client(self, config: OidcConfig, redirect_uri: str | None) -> _OAuthClient:
+        return _OAuthClient(
+            self._http, config.client_id, config.client_secret, scope=SCOPES,
+            redirect_uri=redirect_uri, code_challenge_method="S256",
+            token_endpoint_auth_method="client_secret_basic" if config.client_secret else "none")
 
     async def _metadata(self, config: OidcConfig) -> dict[str, Any]:
         meta = self._discovery.get(config.issuer)
@@ -155,11 +187,9 @@ class OidcLogin:
         return keys
 
     async def _get_json(self, url: str) -> dict[str, Any]:
-        async with httpx.AsyncClient(transport=self._transport, trust_env=False,
-                                     timeout=15.0) as client:
-            response = await client.get(url)
-            response.raise_for_status()
-            body = response.json()
+        response = await self._http.get(url, timeout=_TIMEOUT_SECS)
+        response.raise_for_status()
+        body = response.json()
         if not isinstance(body, dict):
             raise _login_failed(f"{url} did not answer a JSON object")
         return body

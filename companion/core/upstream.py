@@ -1,4 +1,10 @@
-"""The one HTTP client seam: every call the companion makes upstream goes through here."""
+"""The one HTTP client seam: every client the companion calls upstream with is made here.
+
+Two kinds, each made once by the composition root, injected, and closed by it:
+``make_client`` (httpx) for the identity provider and everything else upstream, and
+``make_child_session`` (aiohttp's client) wrapped in ``ChildClient`` for our own llama.cpp
+children, both the relay and the health poll. A test hands either a real local server.
+"""
 
 from __future__ import annotations
 
@@ -59,23 +65,44 @@ class ChildReply:
             self._response.release()
 
 
+def make_child_session() -> aiohttp.ClientSession:
+    """The session for ``ChildClient``; call it with the event loop running.
+
+    At most ``KEEPALIVE_CONNECTIONS`` connections per child, so idle pooled ones never hold
+    more of the child's HTTP threads than it has; idle ones are dropped before llama.cpp's
+    own 5 s.
+    """
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=KEEPALIVE_CONNECTIONS,
+                                     keepalive_timeout=4.0, use_dns_cache=False)
+    return aiohttp.ClientSession(
+        connector=connector, auto_decompress=False, trust_env=False,
+        # Generation on a CPU may take minutes; the read timeout is the child's business.
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=5.0))
+
+
 class ChildClient:
     """The hot path to our own llama.cpp children on loopback.
 
     aiohttp's client costs a fraction of httpx's per request (about 0.3 ms against 1 ms on
     this machine), which is most of what the companion adds to a small completion, so the
-    children get this client while everything else upstream uses ``make_client``. At most
-    ``KEEPALIVE_CONNECTIONS`` connections per child, so idle pooled ones never hold more of
-    the child's HTTP threads than it has; idle ones are dropped before llama.cpp's own 5 s.
+    children get this client while everything else upstream uses ``make_client``. Whoever
+    made the session (``make_child_session``) closes it.
     """
 
-    def __init__(self) -> None:
-        connector = aiohttp.TCPConnector(limit=0, limit_per_host=KEEPALIVE_CONNECTIONS,
-                                         keepalive_timeout=4.0, use_dns_cache=False)
-        self._session = aiohttp.ClientSession(
-            connector=connector, auto_decompress=False, trust_env=False,
-            # Generation on a CPU may take minutes; the read timeout is the child's business.
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=5.0))
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        self._session = session
+
+    async def status(self, url: str, *, auth: dict[str, str], limit_secs: float) -> int:
+        """The status of a GET (the health poll); raises ``ChildUnreachable``/``ChildLost``."""
+        try:
+            async with self._session.get(url, headers=auth,
+                                         timeout=aiohttp.ClientTimeout(total=limit_secs)) as reply:
+                await reply.read()
+                return reply.status
+        except aiohttp.ClientConnectorError as exc:
+            raise ChildUnreachable(type(exc).__name__) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ChildLost(type(exc).__name__) from exc
 
     async def post_json(self, url: str, payload: bytes, *, stream: bool,
                         auth: dict[str, str]) -> ChildReply:
@@ -90,6 +117,3 @@ class ChildClient:
         except aiohttp.ClientError as exc:
             raise ChildLost(type(exc).__name__) from exc
         return ChildReply(response, stream)
-
-    async def close(self) -> None:
-        await self._session.close()

@@ -21,9 +21,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from companion.core.errors import ServiceUnavailableError, TooManyRequestsError
+from companion.core.upstream import ChildClient
 from companion.inference.process import LaunchConfig, LlamaProcess, ProcessState
 from companion.models import ResolvedModel
 
@@ -57,7 +56,7 @@ class PoolLimits:
 
 
 class LlamaPool:
-    def __init__(self, config: LaunchConfig, client: httpx.AsyncClient,
+    def __init__(self, config: LaunchConfig, client: ChildClient,
                  keep_alive_secs: Callable[[], int], limits: PoolLimits | None = None,
                  on_load: Callable[[str, float], None] | None = None) -> None:
         self._config = config

@@ -30,10 +30,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-import httpx
-
 from companion.core.errors import ModelLoadError
 from companion.core.home import private_dir, private_opener
+from companion.core.upstream import ChildClient, ChildLost, ChildUnreachable
 from companion.inference.launcher import API_KEY_ENV, CORS_ORIGINS_ENV
 from companion.inference.parent_watch import PARENT_PID_ENV
 
@@ -41,6 +40,7 @@ log = logging.getLogger(__name__)
 
 _STOP_GRACE_SECS = 5.0
 _HEALTH_POLL_SECS = 0.05
+_HEALTH_TIMEOUT_SECS = 2.0
 _EXIT_CONFIRM_SECS = 2.0
 # Children are for the companion alone: never bound beyond loopback, whatever the flags say.
 CHILD_HOST = "127.0.0.1"
@@ -81,7 +81,7 @@ def _log_name(alias: str) -> str:
 
 class LlamaProcess:
     def __init__(self, alias: str, model_path: Path, flags: list[str], config: LaunchConfig,
-                 client: httpx.AsyncClient) -> None:
+                 client: ChildClient) -> None:
         self.alias = alias
         self.model_path = model_path
         self.flags = flags
@@ -232,9 +232,9 @@ class LlamaProcess:
             if proc.returncode is not None:
                 raise ModelLoadError(f"The model '{self.alias}' failed to start "
                                      f"(exit code {proc.returncode}): {self._log_tail()}")
-            with contextlib.suppress(httpx.TransportError):
-                reply = await self._client.get(url, headers=self.auth_headers, timeout=2.0)
-                if reply.status_code == 200:
+            with contextlib.suppress(ChildUnreachable, ChildLost):
+                if await self._client.status(url, auth=self.auth_headers,
+                                            limit_secs=_HEALTH_TIMEOUT_SECS) == 200:
                     return
             await asyncio.sleep(_HEALTH_POLL_SECS)
         raise ModelLoadError(f"The model '{self.alias}' did not become ready within "

@@ -1,8 +1,9 @@
 """Header normalisation: find the caller's bearer credential wherever its API family puts it.
 
-``Authorization: Bearer <token>`` everywhere; Anthropic clients send ``x-api-key`` (on
-``/anthropic/*`` and ``/v1/messages``); Gemini clients send ``x-goog-api-key`` or ``?key=``
-(on ``/v1beta/*``). Whatever was found is stored under ``CREDENTIAL`` for the verifiers.
+``Authorization: Bearer <token>`` everywhere; else the headers and query parameter the
+route's family declares (``companion/families``: Anthropic's ``x-api-key``, Gemini's
+``x-goog-api-key`` or ``?key=``). Whatever was found is stored under ``CREDENTIAL`` for the
+verifiers.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from companion.core.errors import AuthenticationError
+from companion.families import family_for
 from companion.middleware.access import rule_for
 
 CREDENTIAL = web.RequestKey("credential", str)
@@ -28,12 +30,13 @@ def _authorization(request: web.Request) -> str | None:
 
 
 def _family_credential(request: web.Request) -> str | None:
-    path = request.path
-    if path.startswith(("/anthropic/", "/v1/messages")):
-        return request.headers.get("x-api-key", "").strip() or None
-    if path.startswith("/v1beta/"):
-        return (request.headers.get("x-goog-api-key", "").strip()
-                or request.query.get("key", "").strip() or None)
+    family = family_for(request.path).value
+    for header in family.credential_headers:
+        value = request.headers.get(header, "").strip()
+        if value:
+            return value
+    if family.credential_query is not None:
+        return request.query.get(family.credential_query, "").strip() or None
     return None
 
 

@@ -15,7 +15,7 @@ from companion.core.errors import (
     NotFoundError,
     PayloadTooLargeError,
 )
-from companion.middleware.families import error_body, family_for
+from companion.families import error_body, family_for
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from companion.core.metrics import Metrics
-from companion.middleware.families import family_for
+from companion.families import family_for
 
 # The status a response went out with, kept for handlers cancelled afterwards.
 _SENT_STATUS = web.RequestKey("sent_status", int)
@@ -25,7 +25,7 @@ async def remember_sent_status(request: web.BaseRequest, response: web.StreamRes
 def request_metrics_middleware(metrics: Metrics) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        family = family_for(request.path).value
+        family = family_for(request.path).value.name
         try:
             response = await handler(request)
         except web.HTTPException as exc:

@@ -18,8 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from companion import __version__
 from companion.auth.principal import Role
-from companion.core.errors import BodhiError, UpstreamError
-from companion.inference import ollama
+from companion.core.errors import BodhiError
+from companion.families import ApiFamily, ollama
+from companion.families.translation import upstream_error
 from companion.inference.process import LlamaProcess
 from companion.inference.service import Endpoint
 from companion.middleware.access import public, requires
@@ -28,6 +29,7 @@ from companion.models import ModelAlias
 from companion.models.gguf import GGUFInfo
 from companion.routes.bodies import read_json
 from companion.routes.keys import INFERENCE, MODELS
+from companion.routes.relay import relay
 
 
 class _Named(BaseModel):
@@ -118,33 +120,12 @@ async def ps(request: web.Request) -> web.Response:
                                          for p in inference.loaded(caller)]})
 
 
-async def _relay(request: web.Request, endpoint: Endpoint, body: dict[str, Any],
-                 translator: ollama.ReplyTranslator) -> web.StreamResponse:
-    async with request.app[INFERENCE].forward(endpoint, body, request[PRINCIPAL]) as reply:
-        if reply.status != 200:
-            raise ollama.upstream_error(reply.status, await reply.read())
-        if not body.get("stream"):
-            return web.json_response(translator.whole(json.loads(await reply.read())))
-        response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
-        await response.prepare(request)
-        try:
-            async for chunk in reply.chunks():
-                for item in translator.feed(chunk):
-                    await response.write(json.dumps(item).encode() + b"\n")
-            await response.write(json.dumps(translator.finish()).encode() + b"\n")
-        except UpstreamError as exc:
-            await response.write(json.dumps({"error": exc.message}).encode() + b"\n")
-        except ConnectionResetError:
-            return response  # the client left; leaving the block stops the generation
-        await response.write_eof()
-        return response
-
-
 @requires(Role.USER, app_scope="chat")
 async def chat(request: web.Request) -> web.StreamResponse:
     body = await read_json(request, _Chat)
     translator = ollama.ReplyTranslator(body["model"], chat=True)
-    return await _relay(request, Endpoint.CHAT, ollama.chat_body(body), translator)
+    return await relay(request, ApiFamily.OLLAMA, Endpoint.CHAT, ollama.chat_body(body),
+                       translator)
 
 
 @requires(Role.USER, app_scope="chat")
@@ -154,8 +135,8 @@ async def generate(request: web.Request) -> web.StreamResponse:
         return await _load_or_unload(request, body)
     raw, openai_body = ollama.generate_body(body)
     translator = ollama.ReplyTranslator(body["model"], chat=False)
-    return await _relay(request, Endpoint.COMPLETIONS if raw else Endpoint.CHAT, openai_body,
-                        translator)
+    return await relay(request, ApiFamily.OLLAMA, Endpoint.COMPLETIONS if raw else Endpoint.CHAT,
+                       openai_body, translator)
 
 
 async def _load_or_unload(request: web.Request, body: dict[str, Any]) -> web.Response:
@@ -181,7 +162,7 @@ async def embed(request: web.Request) -> web.Response:
                                               request[PRINCIPAL]) as reply:
         raw = await reply.read()
         if reply.status != 200:
-            raise ollama.upstream_error(reply.status, raw)
+            raise upstream_error(reply.status, raw)
     result = ollama.embed_reply(body["model"], json.loads(raw), started)
     if request.path.endswith("/embeddings"):  # the older single-prompt endpoint
         return web.json_response({"embedding": result["embeddings"][0]})

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel
 
 from companion.auth.principal import Role
-from companion.core.errors import UpstreamError
+from companion.families import ApiFamily
+from companion.families.openai import PASSTHROUGH
 from companion.inference.service import Endpoint
 from companion.middleware.access import requires
 from companion.middleware.auth import PRINCIPAL
-from companion.middleware.families import ApiFamily, error_body
 from companion.models import ModelAlias
 from companion.routes.bodies import read_json
 from companion.routes.keys import INFERENCE
@@ -22,6 +21,7 @@ from companion.routes.openai_schemas import (
     CompletionRequest,
     EmbeddingRequest,
 )
+from companion.routes.relay import relay
 
 
 def _model_json(alias: ModelAlias) -> dict[str, Any]:
@@ -41,30 +41,10 @@ async def get_model(request: web.Request) -> web.Response:
     return web.json_response(_model_json(alias))
 
 
-def _sse_error(error: UpstreamError) -> bytes:
-    return b"data: " + json.dumps(error_body(ApiFamily.OPENAI, error)).encode() + b"\n\n"
-
-
 async def _relay(request: web.Request, endpoint: Endpoint, schema: type[BaseModel]
                  ) -> web.StreamResponse:
     body = await read_json(request, schema)
-    async with request.app[INFERENCE].forward(endpoint, body, request[PRINCIPAL]) as reply:
-        if not reply.is_event_stream:
-            return web.Response(body=await reply.read(), status=reply.status,
-                                headers={"Content-Type": reply.content_type})
-        response = web.StreamResponse(status=reply.status, headers={
-            "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
-            "X-Accel-Buffering": "no"})
-        await response.prepare(request)
-        try:
-            async for chunk in reply.chunks():
-                await response.write(chunk)
-        except UpstreamError as exc:
-            await response.write(_sse_error(exc))
-        except ConnectionResetError:
-            return response  # the client left; leaving the block cancels the generation
-        await response.write_eof()
-        return response
+    return await relay(request, ApiFamily.OPENAI, endpoint, body, PASSTHROUGH)
 
 
 @requires(Role.USER, app_scope="chat")

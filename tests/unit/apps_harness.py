@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -21,7 +20,7 @@ from companion.access import AppServices
 from companion.auth import ApiTokenService
 from companion.auth.principal import OWNER_USER_ID, Principal, PrincipalKind, Role
 from companion.core.events import EventBus
-from companion.core.upstream import ChildClient
+from companion.core.upstream import ChildClient, make_child_session
 from companion.inference import LaunchConfig, LlamaPool
 from companion.inference.service import InferenceService
 from companion.middleware import setup_middlewares
@@ -105,7 +104,7 @@ class Harness:
         return await self.tokens_for(opened["id"])
 
 
-def _pool(tmp_path: Path, client: httpx.AsyncClient) -> LlamaPool:
+def _pool(tmp_path: Path, client: ChildClient) -> LlamaPool:
     config = LaunchConfig(llama_server="", default_flags=(), log_dir=tmp_path / "logs",
                           ready_timeout=60.0, threads_http=2)
     return LlamaPool(config, client, keep_alive_secs=lambda: 0)
@@ -115,7 +114,8 @@ def _pool(tmp_path: Path, client: httpx.AsyncClient) -> LlamaPool:
 async def harness(aiohttp_client: Any, db: Database, tokens: ApiTokenService,
                   tmp_path: Path) -> AsyncIterator[Harness]:
     apps = AppServices.build(db, tmp_path, BASE, EventBus())
-    http = httpx.AsyncClient()
+    session = make_child_session()
+    local = ChildClient(session)
     app = web.Application()
     setup_middlewares(app, allowed_hosts=allowed_hosts("127.0.0.1", ""), max_body=1 << 20,
                       tokens=tokens,
@@ -125,8 +125,7 @@ async def harness(aiohttp_client: Any, db: Database, tokens: ApiTokenService,
     (tmp_path / "aliases").mkdir(exist_ok=True)
     hub = tmp_path / "hf" / "hub"
     catalog = ModelCatalog(tmp_path / "aliases", hub)
-    local = ChildClient()
-    app[INFERENCE] = InferenceService(catalog, _pool(tmp_path, http), local)
+    app[INFERENCE] = InferenceService(catalog, _pool(tmp_path, local), local)
     app[MODELS] = ModelServices(catalog, ModelFiles(hub), AliasStore(tmp_path / "aliases", catalog),
                                 DownloadService(DownloadRepository(db), hub))
     app[SERVER_INFO] = ServerInfo("test", BASE)
@@ -137,6 +136,5 @@ async def harness(aiohttp_client: Any, db: Database, tokens: ApiTokenService,
     try:
         yield Harness(client, apps, credential, db.path)
     finally:
-        await http.aclose()
-        await local.close()
+        await session.close()
         apps.close()

@@ -16,10 +16,10 @@ from companion.core.errors import (
     NotFoundError,
     ServiceUnavailableError,
 )
+from companion.families import ApiFamily, error_body, family_for
 from companion.middleware import setup_middlewares
 from companion.middleware.access import public
 from companion.middleware.auth import PRINCIPAL
-from companion.middleware.families import ApiFamily, error_body, family_for
 from companion.middleware.hosts import LOOPBACK_HOSTS, allowed_hosts
 
 Client = TestClient[web.Request, web.Application]

@@ -9,7 +9,8 @@ import pytest
 
 from companion.core.errors import BadRequestError
 from companion.core.metrics import ReplyWatch
-from companion.inference import ollama
+from companion.families import ollama
+from companion.families.translation import upstream_error
 
 
 def sse(*events: dict[str, Any]) -> bytes:
@@ -81,9 +82,9 @@ def test_generate_request_mapping() -> None:
 
 
 def test_upstream_errors_keep_their_status_and_message() -> None:
-    error = ollama.upstream_error(400, b'{"error": {"message": "context too long"}}')
+    error = upstream_error(400, b'{"error": {"message": "context too long"}}')
     assert (error.status, error.message) == (400, "context too long")
-    assert ollama.upstream_error(500, b"boom").message == "boom"
+    assert upstream_error(500, b"boom").message == "boom"
 
 
 def test_reply_watch_counts_tokens_across_chunk_boundaries() -> None:

@@ -1,21 +1,35 @@
-"""Translation between Ollama's API and the OpenAI-shaped calls llama.cpp children answer.
+"""Ollama's API under ``/api``: its declaration, and the translation to and from the
+OpenAI-shaped calls our model servers answer.
 
 Requests: ``/api/chat`` and ``/api/generate`` become ``/v1/chat/completions`` (or
 ``/v1/completions`` for ``raw`` prompts) with Ollama's ``options`` mapped to OpenAI fields;
 ``/api/embed`` becomes ``/v1/embeddings``. Replies: the OpenAI stream (SSE) is re-emitted as
 Ollama's objects (one JSON per line), ending with a ``done`` object carrying Ollama's counts
-and durations (nanoseconds). No web framework here.
+and durations (nanoseconds). A model server's refusal becomes our error, rendered as Ollama's
+``{"error": "..."}``, also as the last line of a stream that fails midway.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from companion.core.errors import BadRequestError, BodhiError
+from companion.families.family import NDJSON, Family
+from companion.families.translation import WholeReply
 
+
+def error_body(error: BodhiError) -> dict[str, Any]:
+    return {"error": error.message}
+
+
+FAMILY = Family("ollama", prefixes=("/api/",), error_body=error_body, stream=NDJSON)
+
+# What Ollama answers whole replies with (aiohttp's ``json_response`` says the same).
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 # Ollama option name -> OpenAI / llama.cpp request field.
 _OPTIONS = {"temperature": "temperature", "top_p": "top_p", "top_k": "top_k", "min_p": "min_p",
             "seed": "seed", "num_predict": "max_tokens", "stop": "stop",
@@ -128,24 +142,18 @@ def embed_reply(model: str, reply: dict[str, Any], started: float) -> dict[str, 
             "load_duration": 0, "prompt_eval_count": usage.get("prompt_tokens", 0)}
 
 
-def upstream_error(status: int, raw: bytes) -> BodhiError:
-    """A model server's refusal, with its own message when it gave one."""
-    try:
-        detail = json.loads(raw)["error"]
-        message = detail["message"] if isinstance(detail, dict) else str(detail)
-    except (ValueError, KeyError, TypeError):
-        message = raw.decode("utf-8", errors="replace")[:500] or f"HTTP {status}"
-    error = BadRequestError(message) if status < 500 else BodhiError(message)
-    error.status = status
-    return error
-
-
 def _ns_since(started: float) -> int:
     return int((time.monotonic() - started) * 1e9)
 
 
 class ReplyTranslator:
-    """Turns an OpenAI reply (streamed or whole) into Ollama's chat or generate objects."""
+    """Turns an OpenAI reply (streamed or whole) into Ollama's chat or generate objects.
+
+    ``feed``, ``finish`` and ``whole`` work on objects; ``reply``, ``frames`` and
+    ``closing_frames`` put them on the wire for the relay (a ``ReplyTranslation``).
+    """
+
+    relays_refusals: ClassVar[bool] = False
 
     def __init__(self, model: str, *, chat: bool) -> None:
         self._model = model
@@ -226,6 +234,16 @@ class ReplyTranslator:
         """A non-streamed OpenAI reply as one Ollama object."""
         text = self._absorb(reply)
         return self.finish(text)
+
+    def reply(self, whole: WholeReply) -> WholeReply:
+        body = json.dumps(self.whole(json.loads(whole.body))).encode()
+        return WholeReply(200, JSON_CONTENT_TYPE, body)
+
+    def frames(self, chunk: bytes) -> Sequence[bytes]:
+        return [NDJSON.frame(item) for item in self.feed(chunk)]
+
+    def closing_frames(self) -> Sequence[bytes]:
+        return (NDJSON.frame(self.finish()),)
 
 
 def _ollama_call(call: dict[str, Any]) -> dict[str, Any]:
