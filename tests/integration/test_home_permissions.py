@@ -61,7 +61,7 @@ def test_a_fresh_home_is_private(tmp_path: Path) -> None:
     cache_before = modes(cache)
     with running_companion(tmp_path) as companion:
         chat_once(companion)           # a llama.cpp child writes its own log
-        home = companion.core.home
+        home = companion.home
         files = {n for n, _ in modes(home).items() if (home / n).is_file()}
 
         assert files >= EXPECTED_FILES

@@ -29,7 +29,7 @@ def team(tmp_path_factory: pytest.TempPathFactory, provider: OidcProvider
     companion = Companion(tmp_path_factory.mktemp("team"))
     companion.cli("setup", "--mode", "oidc", "--name", "Team", "--issuer", provider.url,
                   "--client-id", "bodhi-companion-test", "--client-secret", CLIENT_SECRET, "--yes")
-    with running_companion(companion.core.home.parent) as running:
+    with running_companion(companion.home.parent) as running:
         yield running
 
 

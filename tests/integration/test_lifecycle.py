@@ -178,11 +178,11 @@ def test_logs_never_contain_tokens(tmp_path: Path) -> None:
         httpx.get(companion.url + "/v1/models?key=" + token,
                   headers={"Authorization": "Bearer " + token + "x"})
         logs = "".join(p.read_text(errors="replace")
-                       for p in (companion.core.home / "logs").iterdir())
+                       for p in (companion.home / "logs").iterdir())
         assert token not in logs
         assert token[len("bodhiapp_"):][:20] not in logs
         assert re.search(r"POST /v1/chat/completions 200", logs)
-        assert os.stat(companion.core.home / "owner.secret").st_mode & 0o777 == 0o600
+        assert os.stat(companion.home / "owner.secret").st_mode & 0o777 == 0o600
 
 
 def test_a_child_answers_only_the_companion(tmp_path: Path, model_path: Path) -> None:
@@ -219,7 +219,7 @@ def test_a_child_answers_only_the_companion(tmp_path: Path, model_path: Path) ->
         assert len(raw_key) >= 32
         assert raw_key not in " ".join(child.cmdline())
         logs = "".join(p.read_text(errors="replace")
-                       for p in (companion.core.home / "logs").iterdir())
+                       for p in (companion.home / "logs").iterdir())
         assert raw_key not in logs
         assert httpx.get(base + "/props", headers=key).status_code == 200
         _chat(companion, token)  # the companion sends it on every request it relays

