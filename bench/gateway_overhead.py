@@ -35,6 +35,7 @@ import httpx
 
 import companion as companion_package
 from companion.inference.launcher import API_KEY_ENV
+from companion.inference.parent_watch import PARENT_PID_ENV
 from companion.models.catalog import embedded_model
 
 ALIAS = "smollm2:135m"
@@ -356,7 +357,7 @@ def servers(model: Path, verbose: bool) -> Iterator[Setup]:
                      "--host", HOST, "--port", str(direct_port), "--alias", ALIAS, "--jinja",
                      "--threads-http", str(CHILD_HTTP_THREADS)],
                     stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                    env={**base_env, "BODHI_PARENT_PID": str(os.getpid())}))
+                    env={**base_env, PARENT_PID_ENV: str(os.getpid())}))
             created = subprocess.run(
                 [sys.executable, "-m", "companion", "token", "create", "--name", "bench"],
                 env=env, capture_output=True, timeout=60, check=False)

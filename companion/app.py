@@ -89,17 +89,17 @@ def _every(secs: float, name: str, work: Callable[[], Awaitable[None]], *,
 
 def pool_limits(settings: Settings) -> PoolLimits:
     return PoolLimits(
-        max_loaded=lambda: int(settings["BODHI_MAX_LOADED_MODELS"]),
-        memory_budget_bytes=lambda: int(settings["BODHI_MODEL_MEMORY_BUDGET_MB"]) * 2**20,
-        max_requests_per_model=lambda: int(settings["BODHI_MAX_REQUESTS_PER_MODEL"]),
-        wait_secs=float(settings["BODHI_MODEL_WAIT_SECS"]))
+        max_loaded=lambda: settings.max_loaded_models,
+        memory_budget_bytes=lambda: settings.model_memory_budget_mb * 2**20,
+        max_requests_per_model=lambda: settings.max_requests_per_model,
+        wait_secs=settings.model_wait_secs)
 
 
 def model_services(settings: Settings, db: Database, catalog: ModelCatalog,
                    metrics: Metrics) -> ModelServices:
     hub = settings.hf_home / "hub"
     downloads = DownloadService(DownloadRepository(db), hub,
-                                concurrency=settings["BODHI_MAX_DOWNLOADS"],
+                                concurrency=settings.max_downloads,
                                 on_bytes=metrics.downloaded, on_complete=catalog.refresh)
     return ModelServices(catalog, ModelFiles(hub),
                          AliasStore(settings.home / "aliases", catalog), downloads)
@@ -107,10 +107,10 @@ def model_services(settings: Settings, db: Database, catalog: ModelCatalog,
 
 def launch_config(settings: Settings) -> LaunchConfig:
     return LaunchConfig(
-        llama_server=settings["BODHI_LLAMA_SERVER"],
-        default_flags=tuple(shlex.split(settings["BODHI_LLAMACPP_ARGS"])),
+        llama_server=settings.llama_server,
+        default_flags=tuple(shlex.split(settings.llamacpp_args)),
         log_dir=settings.home / "logs",
-        ready_timeout=float(settings["BODHI_LLAMA_READY_TIMEOUT_SECS"]),
+        ready_timeout=settings.llama_ready_timeout_secs,
         threads_http=CHILD_HTTP_THREADS,
     )
 
@@ -123,7 +123,7 @@ async def _maintain_apps(apps: AppServices) -> None:
 def _purge_app_records(apps: AppServices, settings: Settings) -> Callable[[], Awaitable[None]]:
     """Delete ended app records (codes, tokens, requests, grants); see ``AppServices.purge``."""
     async def purge() -> None:
-        keep = int(settings["BODHI_APP_HISTORY_DAYS"]) * 24 * 3600
+        keep = settings.app_history_days * 24 * 3600
         purged = await apps.purge(int(time.time()), keep)
         if purged:
             log.info("purged ended app records: %s", purged)
@@ -138,30 +138,29 @@ async def build_app(settings: Settings) -> web.Application:
     db = await Database.open(settings.db_path)
     watch = ChangeWatch(db.path)
     tokens = ApiTokenService(ApiTokenRepository(db), watch)
-    box = await checked_box(home, settings["BODHI_ENCRYPTION_KEY"], db)
+    box = await checked_box(home, settings.encryption_key, db)
     # The upstream clients (core/upstream.py), made once here and closed in ``close``.
     http, child_session = make_client(), make_child_session()
     children = ChildClient(child_session)
     identity = await open_identity(settings, db, tokens, box, http)
     runtime = RuntimeSettings(settings, SettingOverrideRepository(db), {
-        "BODHI_LOG_LEVEL": lambda level: logging.getLogger().setLevel(level)})
+        Settings.log_level.name: lambda level: logging.getLogger().setLevel(level)})
     await runtime.load()
     metrics, bus = Metrics(), EventBus()
     pool = LlamaPool(launch_config(settings), children,
-                     keep_alive_secs=lambda: int(settings["BODHI_KEEP_ALIVE_SECS"]),
+                     keep_alive_secs=lambda: settings.keep_alive_secs,
                      limits=pool_limits(settings), on_load=metrics.model_loaded)
     metrics.count_loaded(lambda: len(pool.loaded()))
     catalog = ModelCatalog(home / "aliases", settings.hf_home / "hub",
                            on_change=lambda names: bus.publish(MODELS_CHANGED, {"models": names}))
     apps = AppServices.build(db, home, public_url(settings), bus,
-                             token_secs=settings["BODHI_APP_TOKEN_SECS"])
+                             token_secs=settings.app_token_secs)
     models = model_services(settings, db, catalog, metrics)
 
-    app = web.Application(client_max_size=settings["BODHI_MAX_REQUEST_BYTES"])
-    setup_middlewares(app, tokens=tokens, max_body=settings["BODHI_MAX_REQUEST_BYTES"],
+    app = web.Application(client_max_size=settings.max_request_bytes)
+    setup_middlewares(app, tokens=tokens, max_body=settings.max_request_bytes,
                       metrics=metrics,
-                      allowed_hosts=allowed_hosts(settings["BODHI_HOST"],
-                                                  settings["BODHI_PUBLIC_HOST"]),
+                      allowed_hosts=allowed_hosts(settings.host, settings.public_host),
                       sessions=identity.sessions.principal,
                       verifiers=[apps.extension.verify, apps.tokens.verify],
                       origin_allowed=apps.grants.origin_has_grant)

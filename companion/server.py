@@ -37,8 +37,7 @@ def _raise_descriptor_limit() -> None:
 async def serve(settings: Settings) -> None:
     # Before the log file is opened: an install from an earlier version has it 0644.
     made_private = secure_home(settings.home)
-    log_file = setup_logging(settings.home, settings["BODHI_LOG_LEVEL"],
-                             settings["BODHI_LOG_STDOUT"])
+    log_file = setup_logging(settings.home, settings.log_level, settings.log_stdout)
     if made_private:
         log.warning("%s: took group and other access off %d path(s) that other users could "
                     "read", settings.home, len(made_private))
@@ -46,11 +45,11 @@ async def serve(settings: Settings) -> None:
     runner = web.AppRunner(app, handler_cancellation=True, access_log_class=AccessLogger,
                            shutdown_timeout=5.0, keepalive_timeout=KEEPALIVE_SECS)
     await runner.setup()
-    host, port = settings["BODHI_HOST"], settings["BODHI_PORT"]
+    host, port = settings.host, settings.port
     _raise_descriptor_limit()
     try:
-        await GuardedSite(runner, host, port, header_timeout=settings["BODHI_HEADER_TIMEOUT_SECS"],
-                          max_pending=settings["BODHI_MAX_PENDING_CONNECTIONS"]).start()
+        await GuardedSite(runner, host, port, header_timeout=settings.header_timeout_secs,
+                          max_pending=settings.max_pending_connections).start()
     except OSError as exc:
         await runner.cleanup()
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}. Is another "

@@ -28,11 +28,17 @@ from companion.core.settings import (
     Settings,
     Source,
     load_settings,
+    plain_value,
     public_url,
     settings_markdown,
     shown_value,
 )
 from companion.storage import ApiTokenRepository, Database, SettingOverrideRepository
+
+# Environment inputs of one command, named after it: not settings (not in the settings table,
+# the settings API or settings.yaml), so they do not look like one.
+SETUP_CLIENT_SECRET_ENV = "BODHI_SETUP_CLIENT_SECRET"
+OPEN_NO_BROWSER_ENV = "BODHI_OPEN_NO_BROWSER"
 
 
 def _settings_flags() -> argparse.ArgumentParser:
@@ -42,7 +48,8 @@ def _settings_flags() -> argparse.ArgumentParser:
     for setting in SETTINGS:
         default = setting.default()
         group.add_argument(setting.flag, dest=setting.name, default=None, metavar="VALUE",
-                           help=f"{setting.help} [env {setting.env_var}; default {default!r}]")
+                           help=f"{setting.help} [env {setting.env_var}; default "
+                                f"{plain_value(default)!r}]")
     return parent
 
 
@@ -105,19 +112,21 @@ def _add_identity_commands(commands: Any, settings: argparse.ArgumentParser) -> 
                     "the default) or oidc (any OpenID Connect provider; the first user to "
                     "sign in becomes admin). Shows what a change does and asks before it "
                     "changes who may sign in. The client secret may also come from "
-                    "BODHI_OIDC_CLIENT_SECRET.")
+                    f"{SETUP_CLIENT_SECRET_ENV}.")
     setup.add_argument("--mode", choices=[m.value for m in AuthMode], required=True)
     setup.add_argument("--name", help="this server's name (default: keep it)")
     setup.add_argument("--yes", action="store_true",
                        help="apply a change of who may sign in without asking")
     setup.add_argument("--issuer", help="OIDC issuer URL")
     setup.add_argument("--client-id", help="OIDC client id")
-    setup.add_argument("--client-secret", help="OIDC client secret")
+    setup.add_argument("--client-secret",
+                       help=f"OIDC client secret (default: ${SETUP_CLIENT_SECRET_ENV})")
     open_ = commands.add_parser(
         "open", parents=[settings], help="sign in to the web UI as the owner",
         description="Print (and open in a browser, where there is one) a one-time owner "
                     "sign-in link, valid for 60 seconds.")
-    open_.add_argument("--no-browser", action="store_true", help="only print the link")
+    open_.add_argument("--no-browser", action="store_true",
+                       help=f"only print the link (also when ${OPEN_NO_BROWSER_ENV} is set)")
 
 
 def _pull_command(args: argparse.Namespace, settings: Settings) -> None:
@@ -231,11 +240,11 @@ def _setup_command(args: argparse.Namespace, settings: Settings) -> None:
     mode = AuthMode(args.mode)
     oidc = None
     if mode is AuthMode.OIDC:
-        secret = args.client_secret or os.environ.get("BODHI_OIDC_CLIENT_SECRET")
+        secret = args.client_secret or os.environ.get(SETUP_CLIENT_SECRET_ENV)
         oidc = OidcConfig(args.issuer or "", args.client_id or "", secret)
 
     async def run_setup(db: Database) -> SetupState:
-        box = await checked_box(settings.home, settings["BODHI_ENCRYPTION_KEY"], db)
+        box = await checked_box(settings.home, settings.encryption_key, db)
         identity = await open_identity(settings, db,
                                        ApiTokenService(ApiTokenRepository(db)), box)
         try:
@@ -253,7 +262,7 @@ def _setup_command(args: argparse.Namespace, settings: Settings) -> None:
 
 def _may_open_browser() -> bool:
     """Never in CI or without a display: a test or a server must not start a browser."""
-    if os.environ.get("CI") or os.environ.get("BODHI_NO_BROWSER"):
+    if os.environ.get("CI") or os.environ.get(OPEN_NO_BROWSER_ENV):
         return False
     return sys.platform != "linux" or bool(os.environ.get("DISPLAY")
                                            or os.environ.get("WAYLAND_DISPLAY"))
@@ -271,7 +280,7 @@ def _open_command(args: argparse.Namespace, settings: Settings) -> None:
 
 # Settings the native host needs to find this companion; baked into its launcher when they
 # were given explicitly (the browser starts the host with the browser's environment).
-_HOST_SETTINGS = ("BODHI_HOST", "BODHI_PORT", "BODHI_PUBLIC_HOST", "HF_HOME")
+_HOST_SETTINGS = (Settings.host, Settings.port, Settings.public_host, Settings.hf_home)
 
 
 def _native_host_command(args: argparse.Namespace, settings: Settings) -> None:
@@ -284,9 +293,9 @@ def _native_host_command(args: argparse.Namespace, settings: Settings) -> None:
         if not removed:
             print("no native host manifest was installed")
         return
-    env = {"BODHI_HOME": str(settings.home.resolve())}
-    env.update({name: str(settings[name]) for name in _HOST_SETTINGS
-                if settings.source(name) in {Source.COMMAND_LINE, Source.ENVIRONMENT}})
+    env = {Settings.home.env_var: str(settings.home.resolve())}
+    env.update({row.env_var: str(settings.resolved(row.name).value) for row in _HOST_SETTINGS
+                if settings.source(row.name) in {Source.COMMAND_LINE, Source.ENVIRONMENT}})
     for item in install.install(args.browser, env, user_data_dir=args.user_data_dir):
         print(f"installed {item.browser}: {item.manifest}")
 

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from companion.core.errors import BadRequestError, NotFoundError
-from companion.core.settings import SETTINGS_BY_NAME, Setting, Settings, shown_value
+from companion.core.settings import (
+    SETTINGS_BY_NAME,
+    Setting,
+    Settings,
+    plain_value,
+    shown_value,
+)
 
 Applier = Callable[[Any], None]
 
@@ -56,7 +62,7 @@ class RuntimeSettings:
         """Take the stored edits into the effective settings (at startup)."""
         self._settings.apply_database(await self._repo.all())
         for name, apply in self._appliers.items():
-            apply(self._settings[name])
+            apply(self._settings.resolved(name).value)
 
     def list(self) -> list[SettingView]:
         return [self._view(setting) for setting, _ in self._settings.items()]
@@ -79,33 +85,33 @@ class RuntimeSettings:
         await self._repo.delete(key)
         return await self._reload(setting)
 
-    async def _reload(self, setting: Setting) -> SettingView:
-        before = self._settings[setting.name]
+    async def _reload(self, setting: Setting[Any]) -> SettingView:
+        before = self._settings.resolved(setting.name).value
         self._settings.apply_database(await self._repo.all())
-        after = self._settings[setting.name]
+        after = self._settings.resolved(setting.name).value
         apply = self._appliers.get(setting.name)
         if apply is not None and after != before:
             apply(after)
         return self._view(setting)
 
-    def _view(self, setting: Setting) -> SettingView:
+    def _view(self, setting: Setting[Any]) -> SettingView:
         default = setting.default()
-        return SettingView(setting.name, shown_value(setting, self._settings[setting.name]),
-                           default,
+        current = self._settings.resolved(setting.name).value
+        return SettingView(setting.name, shown_value(setting, current), plain_value(default),
                            self._settings.source(setting.name).value,
                            {"type": _type_name(default), "env": setting.env_var,
                             "flag": setting.flag, "runtime_editable": setting.runtime_editable,
                             "help": setting.help})
 
 
-def _setting(key: str) -> Setting:
+def _setting(key: str) -> Setting[Any]:
     setting = SETTINGS_BY_NAME.get(key)
     if setting is None:
         raise NotFoundError(f"No setting named {key}.", code="settings_error-not_found")
     return setting
 
 
-def _editable(key: str) -> Setting:
+def _editable(key: str) -> Setting[Any]:
     setting = _setting(key)
     if not setting.runtime_editable:
         raise BadRequestError(f"{key} cannot be changed while the server runs; set it on the "

@@ -1,9 +1,11 @@
 """The one settings table and how an effective value is chosen.
 
-Every setting is one row of ``SETTINGS``. The CLI flags of ``bodhi serve``, ``bodhi config``,
-and the docs are all derived from it. Precedence, highest first:
-command line > environment > database (runtime edits) > ``$BODHI_HOME/settings.yaml`` >
-default. Only runtime-editable settings take values from the database.
+Every setting is one row of ``SettingsTable`` (listed in order as ``SETTINGS``); on a
+``Settings`` each row reads as a typed attribute (``settings.port: int``). The CLI flags of
+``bodhi serve``, ``bodhi config``, the settings API and the docs are all derived from it.
+Precedence, highest first: command line > environment > database (runtime edits) >
+``$BODHI_HOME/settings.yaml`` > default. Only runtime-editable settings take values from the
+database.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar, cast, overload
 
 import yaml
 
@@ -72,27 +74,53 @@ def _parse_non_negative_int(raw: str) -> int:
     return number
 
 
-def _parse_path(raw: str) -> str:
-    return str(Path(raw).expanduser())
+def _parse_path(raw: str) -> Path:
+    return Path(raw).expanduser()
 
 
-def _default_hf_home() -> str:
+def _default_hf_home() -> Path:
     xdg = os.environ.get("XDG_CACHE_HOME")
     base = Path(xdg) if xdg else Path.home() / ".cache"
-    return str(base / "huggingface")
+    return base / "huggingface"
 
 
-@dataclass(frozen=True)
-class Setting:
-    """One row of the settings table."""
+T = TypeVar("T")
 
-    name: str
-    parse: Callable[[str], Any]
-    default: Callable[[], Any]
-    help: str
-    runtime_editable: bool = False
-    env: str = ""
-    secret: bool = False          # never shown: the settings API and `bodhi config` mask it
+
+class Setting(Generic[T]):
+    """One row of the settings table.
+
+    Declared as an attribute of ``SettingsTable``, it reads on a ``Settings`` as that setting's
+    effective value, typed by what ``parse`` returns (``settings.port`` is an ``int``). It reads
+    the value at each access, so a runtime edit shows at once.
+    """
+
+    def __init__(self, name: str, parse: Callable[[str], T], default: Callable[[], T],
+                 help: str, *, runtime_editable: bool = False, env: str = "",
+                 secret: bool = False) -> None:
+        self.name = name
+        self.parse = parse
+        self.default = default
+        self.help = help
+        self.runtime_editable = runtime_editable
+        self.env = env
+        self.secret = secret      # never shown: the settings API and `bodhi config` mask it
+        self.attr = ""            # the attribute it is declared as, set by __set_name__
+
+    def __set_name__(self, owner: type, attr: str) -> None:
+        self.attr = attr
+
+    @overload
+    def __get__(self, settings: None, owner: type) -> Setting[T]: ...
+    @overload
+    def __get__(self, settings: Settings, owner: type) -> T: ...
+    def __get__(self, settings: Settings | None, owner: type) -> Setting[T] | T:
+        if settings is None:
+            return self
+        return cast(T, settings.resolved(self.name).value)
+
+    def __repr__(self) -> str:
+        return f"Setting({self.name!r})"
 
     @property
     def env_var(self) -> str:
@@ -103,65 +131,85 @@ class Setting:
         return "--" + self.name.lower().removeprefix("bodhi_").replace("_", "-")
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting("BODHI_HOME", _parse_path, lambda: str(Path.home() / ".bodhi"),
-            "Data directory: databases, aliases/, logs/, the owner secret."),
-    Setting("BODHI_HOST", str, lambda: "127.0.0.1",
-            "Address to listen on. Keep it on loopback unless you mean to serve the LAN."),
-    Setting("BODHI_PORT", _parse_port, lambda: 1135, "Port to listen on."),
-    Setting("BODHI_PUBLIC_HOST", str, lambda: "",
-            "Extra host name clients use to reach this server (accepted in the Host header)."),
-    Setting("BODHI_LOG_LEVEL", _parse_log_level, lambda: "INFO",
-            "Log level: debug, info, warning or error.", runtime_editable=True),
-    Setting("BODHI_LOG_STDOUT", _parse_bool, lambda: False,
-            "Also write the log to standard output."),
-    Setting("BODHI_KEEP_ALIVE_SECS", _parse_keep_alive, lambda: 300,
-            "Unload an idle model after this many seconds; -1 never, 0 right after each request.",
-            runtime_editable=True),
-    Setting("BODHI_LLAMA_SERVER", str, lambda: "",
-            "llama-server executable to run models with; empty uses the bundled launcher."),
-    Setting("BODHI_LLAMACPP_ARGS", str, lambda: "",
-            "Extra llama-server flags for every model, e.g. '--ctx-size 4096 --threads 4'. "
-            "Trusted: passed unchecked (any flag, files included), so only the machine's admin "
-            "sets it (command line, environment, settings.yaml); alias flags are limited to an "
-            "allow-list."),
-    Setting("BODHI_LLAMA_READY_TIMEOUT_SECS", _parse_positive_int, lambda: 120,
-            "How long a model may take to load before the request fails."),
-    Setting("BODHI_MAX_REQUEST_BYTES", _parse_positive_int, lambda: 32 * 1024 * 1024,
-            "Largest request body accepted; larger ones get 413."),
-    Setting("BODHI_HEADER_TIMEOUT_SECS", _parse_positive_int, lambda: 10,
-            "A new connection must send its request headers within this many seconds."),
-    Setting("BODHI_MAX_PENDING_CONNECTIONS", _parse_positive_int, lambda: 256,
-            "Connections that may be sending their request headers at once; more are closed."),
-    Setting("BODHI_MAX_LOADED_MODELS", _parse_positive_int, lambda: 2,
-            "How many models may be loaded at once; the least recently used one is unloaded "
-            "(after its requests finish) to make room.", runtime_editable=True),
-    Setting("BODHI_MODEL_MEMORY_BUDGET_MB", _parse_non_negative_int, lambda: 0,
-            "Memory the loaded models may use together, in MiB; 0 for no budget.",
-            runtime_editable=True),
-    Setting("BODHI_MAX_REQUESTS_PER_MODEL", _parse_non_negative_int, lambda: 16,
-            "Requests one model takes at once (running or waiting); more get 429. 0: no limit.",
-            runtime_editable=True),
-    Setting("BODHI_MODEL_WAIT_SECS", _parse_positive_int, lambda: 300,
-            "How long a request waits for its model to load (and for room to load it)."),
-    Setting("BODHI_MAX_DOWNLOADS", _parse_positive_int, lambda: 2,
-            "Model downloads that run at once; more wait their turn."),
-    Setting("BODHI_APP_TOKEN_SECS", _parse_positive_int, lambda: 900,
-            "Lifetime of the access tokens given to apps (web pages, OAuth clients); they "
-            "refresh them before it ends."),
-    Setting("BODHI_APP_HISTORY_DAYS", _parse_non_negative_int, lambda: 30,
-            "Days to keep ended app records (denied or expired access requests, revoked or "
-            "expired grants, spent OAuth codes) before they are deleted."),
-    Setting("BODHI_ENCRYPTION_KEY", str, lambda: "",
-            "Key for secrets stored in the databases: a base64-encoded 32-byte key, or a "
-            "passphrase (12+ characters, stretched with scrypt). Empty: a key generated in "
-            "$BODHI_HOME/encryption.key. Prefer the environment to the command line.",
-            secret=True),
-    Setting("HF_HOME", _parse_path, _default_hf_home,
-            "Hugging Face home; models are found in and downloaded to its hub/ cache."),
-)
+class SettingsTable:
+    """The one settings table: each attribute is a row, in the order the docs list them."""
 
-SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+    home = Setting("BODHI_HOME", _parse_path, lambda: Path.home() / ".bodhi",
+                   "Data directory: databases, aliases/, logs/, the owner secret.")
+    host = Setting("BODHI_HOST", str, lambda: "127.0.0.1",
+                   "Address to listen on. Keep it on loopback unless you mean to serve the LAN.")
+    port = Setting("BODHI_PORT", _parse_port, lambda: 1135, "Port to listen on.")
+    public_host = Setting(
+        "BODHI_PUBLIC_HOST", str, lambda: "",
+        "Extra host name clients use to reach this server (accepted in the Host header).")
+    log_level = Setting("BODHI_LOG_LEVEL", _parse_log_level, lambda: "INFO",
+                        "Log level: debug, info, warning or error.", runtime_editable=True)
+    log_stdout = Setting("BODHI_LOG_STDOUT", _parse_bool, lambda: False,
+                         "Also write the log to standard output.")
+    keep_alive_secs = Setting(
+        "BODHI_KEEP_ALIVE_SECS", _parse_keep_alive, lambda: 300,
+        "Unload an idle model after this many seconds; -1 never, 0 right after each request.",
+        runtime_editable=True)
+    llama_server = Setting(
+        "BODHI_LLAMA_SERVER", str, lambda: "",
+        "llama-server executable to run models with; empty uses the bundled launcher.")
+    llamacpp_args = Setting(
+        "BODHI_LLAMACPP_ARGS", str, lambda: "",
+        "Extra llama-server flags for every model, e.g. '--ctx-size 4096 --threads 4'. "
+        "Trusted: passed unchecked (any flag, files included), so only the machine's admin "
+        "sets it (command line, environment, settings.yaml); alias flags are limited to an "
+        "allow-list.")
+    llama_ready_timeout_secs = Setting(
+        "BODHI_LLAMA_READY_TIMEOUT_SECS", _parse_positive_int, lambda: 120,
+        "How long a model may take to load before the request fails.")
+    max_request_bytes = Setting(
+        "BODHI_MAX_REQUEST_BYTES", _parse_positive_int, lambda: 32 * 1024 * 1024,
+        "Largest request body accepted; larger ones get 413.")
+    header_timeout_secs = Setting(
+        "BODHI_HEADER_TIMEOUT_SECS", _parse_positive_int, lambda: 10,
+        "A new connection must send its request headers within this many seconds.")
+    max_pending_connections = Setting(
+        "BODHI_MAX_PENDING_CONNECTIONS", _parse_positive_int, lambda: 256,
+        "Connections that may be sending their request headers at once; more are closed.")
+    max_loaded_models = Setting(
+        "BODHI_MAX_LOADED_MODELS", _parse_positive_int, lambda: 2,
+        "How many models may be loaded at once; the least recently used one is unloaded "
+        "(after its requests finish) to make room.", runtime_editable=True)
+    model_memory_budget_mb = Setting(
+        "BODHI_MODEL_MEMORY_BUDGET_MB", _parse_non_negative_int, lambda: 0,
+        "Memory the loaded models may use together, in MiB; 0 for no budget.",
+        runtime_editable=True)
+    max_requests_per_model = Setting(
+        "BODHI_MAX_REQUESTS_PER_MODEL", _parse_non_negative_int, lambda: 16,
+        "Requests one model takes at once (running or waiting); more get 429. 0: no limit.",
+        runtime_editable=True)
+    model_wait_secs = Setting(
+        "BODHI_MODEL_WAIT_SECS", _parse_positive_int, lambda: 300,
+        "How long a request waits for its model to load (and for room to load it).")
+    max_downloads = Setting("BODHI_MAX_DOWNLOADS", _parse_positive_int, lambda: 2,
+                            "Model downloads that run at once; more wait their turn.")
+    app_token_secs = Setting(
+        "BODHI_APP_TOKEN_SECS", _parse_positive_int, lambda: 900,
+        "Lifetime of the access tokens given to apps (web pages, OAuth clients); they refresh "
+        "them before it ends.")
+    app_history_days = Setting(
+        "BODHI_APP_HISTORY_DAYS", _parse_non_negative_int, lambda: 30,
+        "Days to keep ended app records (denied or expired access requests, revoked or "
+        "expired grants, spent OAuth codes) before they are deleted.")
+    encryption_key = Setting(
+        "BODHI_ENCRYPTION_KEY", str, lambda: "",
+        "Key for secrets stored in the databases: a base64-encoded 32-byte key, or a "
+        "passphrase (12+ characters, stretched with scrypt). Empty: a key generated in "
+        "$BODHI_HOME/encryption.key. Prefer the environment to the command line.",
+        secret=True)
+    hf_home = Setting("HF_HOME", _parse_path, _default_hf_home,
+                      "Hugging Face home; models are found in and downloaded to its hub/ cache.")
+
+
+SETTINGS: tuple[Setting[Any], ...] = tuple(
+    row for row in vars(SettingsTable).values() if isinstance(row, Setting))
+
+SETTINGS_BY_NAME: dict[str, Setting[Any]] = {s.name: s for s in SETTINGS}
 
 
 @dataclass(frozen=True)
@@ -177,20 +225,24 @@ class _Layers:
     file: Mapping[str, Any]
 
 
-class Settings:
-    """Effective settings: each value with the source it came from."""
+class Settings(SettingsTable):
+    """Effective settings: each value with the source it came from.
+
+    Read a value as its typed attribute (``settings.keep_alive_secs``); the settings API and
+    ``bodhi config``, which list every setting, use ``items()``, ``resolved()`` and ``source()``.
+    """
 
     def __init__(self, resolved: Mapping[str, Resolved], layers: _Layers | None = None) -> None:
         self._resolved = dict(resolved)
         self._layers = layers or _Layers({}, {}, {})
 
-    def __getitem__(self, name: str) -> Any:
-        return self._resolved[name].value
+    def resolved(self, name: str) -> Resolved:
+        return self._resolved[name]
 
     def source(self, name: str) -> Source:
         return self._resolved[name].source
 
-    def items(self) -> list[tuple[Setting, Resolved]]:
+    def items(self) -> list[tuple[Setting[Any], Resolved]]:
         return [(s, self._resolved[s.name]) for s in SETTINGS]
 
     def apply_database(self, values: Mapping[str, str]) -> None:
@@ -199,14 +251,6 @@ class Settings:
             if setting.runtime_editable:
                 self._resolved[setting.name] = _resolve_one(
                     setting, self._layers.cli, self._layers.env, self._layers.file, values)
-
-    @property
-    def home(self) -> Path:
-        return Path(self["BODHI_HOME"])
-
-    @property
-    def hf_home(self) -> Path:
-        return Path(self["HF_HOME"])
 
     @property
     def db_path(self) -> Path:
@@ -219,7 +263,7 @@ class Settings:
         return self.home / "session.sqlite"
 
 
-def _parse(setting: Setting, raw: Any, where: str) -> Any:
+def _parse(setting: Setting[Any], raw: Any, where: str) -> Any:
     try:
         return setting.parse(str(raw))
     except ValueError as exc:
@@ -239,7 +283,7 @@ def _read_settings_file(home: Path) -> dict[str, Any]:
     unknown = sorted(set(data) - set(SETTINGS_BY_NAME))
     if unknown:
         raise ConfigError(f"{path}: unknown settings: {', '.join(unknown)}")
-    if "BODHI_HOME" in data:
+    if SettingsTable.home.name in data:
         raise ConfigError(f"{path}: BODHI_HOME cannot be set in the file that lives inside it; "
                           "use the environment or --home")
     return {k: v for k, v in data.items() if v is not None}
@@ -253,17 +297,17 @@ def load_settings(
     env = os.environ if env is None else env
     resolved: dict[str, Resolved] = {}
 
-    home_setting = SETTINGS_BY_NAME["BODHI_HOME"]
-    resolved["BODHI_HOME"] = _resolve_one(home_setting, cli, env, {})
-    file_values = _read_settings_file(Path(resolved["BODHI_HOME"].value))
+    home = SettingsTable.home
+    resolved[home.name] = _resolve_one(home, cli, env, {})
+    file_values = _read_settings_file(resolved[home.name].value)
     for setting in SETTINGS:
-        if setting.name != "BODHI_HOME":
+        if setting is not home:
             resolved[setting.name] = _resolve_one(setting, cli, env, file_values)
     return Settings(resolved, _Layers(cli, dict(env), file_values))
 
 
 def _resolve_one(
-    setting: Setting, cli: Mapping[str, Any], env: Mapping[str, str],
+    setting: Setting[Any], cli: Mapping[str, Any], env: Mapping[str, str],
     file_values: Mapping[str, Any], db_values: Mapping[str, str] | None = None,
 ) -> Resolved:
     if setting.name in cli:
@@ -284,22 +328,27 @@ def _resolve_one(
 MASKED = "********"
 
 
-def shown_value(setting: Setting, value: Any) -> Any:
+def plain_value(value: Any) -> Any:
+    """``value`` as JSON and listings carry it: paths as text."""
+    return str(value) if isinstance(value, Path) else value
+
+
+def shown_value(setting: Setting[Any], value: Any) -> Any:
     """What a listing may show of ``value``: secrets only as whether they are set."""
-    return MASKED if setting.secret and value else value
+    return MASKED if setting.secret and value else plain_value(value)
 
 
 def public_url(settings: Settings) -> str:
     """The URL clients use to reach this server (loopback when listening on every address)."""
-    host = settings["BODHI_PUBLIC_HOST"] or settings["BODHI_HOST"]
+    host = settings.public_host or settings.host
     if host in {"0.0.0.0", "::", ""}:
         host = "127.0.0.1"
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
-    return f"http://{host}:{settings['BODHI_PORT']}"
+    return f"http://{host}:{settings.port}"
 
 
-def _doc_default(setting: Setting) -> str:
+def _doc_default(setting: Setting[Any]) -> str:
     value = setting.default()
     default = str(value).lower() if isinstance(value, bool) else str(value)
     home = str(Path.home())

@@ -14,7 +14,9 @@ import threading
 import time
 
 _PR_SET_PDEATHSIG = 1
-PARENT_PID_ENV = "BODHI_PARENT_PID"
+# From the companion to the llama.cpp children it starts; the leading underscore marks it as
+# internal, not a BODHI_* setting.
+PARENT_PID_ENV = "_BODHI_PARENT_PID"
 
 
 def _set_pdeathsig() -> None:

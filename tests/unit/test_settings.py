@@ -56,7 +56,7 @@ def test_precedence_cli_env_file_default(home: Path, env: dict[str, str], use_cl
 
     settings = load_settings(cli=cli, env=env)
 
-    assert settings["BODHI_PORT"] == port
+    assert settings.port == port
     assert settings.source("BODHI_PORT") is source
 
 
@@ -66,13 +66,13 @@ def test_each_setting_keeps_its_own_source(home: Path, env: dict[str, str]) -> N
 
     settings = load_settings(cli={"BODHI_HOST": "0.0.0.0"}, env=env)
 
-    assert (settings["BODHI_HOST"], settings.source("BODHI_HOST")) == (
+    assert (settings.host, settings.source("BODHI_HOST")) == (
         "0.0.0.0", Source.COMMAND_LINE)
-    assert (settings["BODHI_KEEP_ALIVE_SECS"], settings.source("BODHI_KEEP_ALIVE_SECS")) == (
+    assert (settings.keep_alive_secs, settings.source("BODHI_KEEP_ALIVE_SECS")) == (
         30, Source.ENVIRONMENT)
-    assert (settings["BODHI_LOG_LEVEL"], settings.source("BODHI_LOG_LEVEL")) == (
+    assert (settings.log_level, settings.source("BODHI_LOG_LEVEL")) == (
         "DEBUG", Source.SETTINGS_FILE)
-    assert (settings["BODHI_PORT"], settings.source("BODHI_PORT")) == (1135, Source.DEFAULT)
+    assert (settings.port, settings.source("BODHI_PORT")) == (1135, Source.DEFAULT)
     assert settings.source("BODHI_HOME") is Source.ENVIRONMENT
     # items() covers the whole table, in table order, with the same values.
     items = settings.items()
@@ -86,7 +86,7 @@ def test_cli_none_and_empty_env_mean_unset(home: Path, env: dict[str, str]) -> N
 
     settings = load_settings(cli={"BODHI_PORT": None}, env=env)
 
-    assert settings["BODHI_PORT"] == 2000
+    assert settings.port == 2000
     assert settings.source("BODHI_PORT") is Source.SETTINGS_FILE
 
 
@@ -95,7 +95,7 @@ def test_null_in_settings_file_means_unset(home: Path, env: dict[str, str]) -> N
 
     settings = load_settings(env=env)
 
-    assert settings["BODHI_PORT"] == 1135
+    assert settings.port == 1135
     assert settings.source("BODHI_PORT") is Source.DEFAULT
 
 
@@ -109,7 +109,7 @@ def test_settings_file_is_read_from_the_effective_home(tmp_path: Path) -> None:
 
     assert settings.home == cli_home
     assert settings.source("BODHI_HOME") is Source.COMMAND_LINE
-    assert settings["BODHI_PORT"] == 1111
+    assert settings.port == 1111
 
 
 def test_paths_expand_user(env: dict[str, str]) -> None:
@@ -124,12 +124,12 @@ def test_paths_expand_user(env: dict[str, str]) -> None:
 def test_defaults_when_nothing_is_set(home: Path, env: dict[str, str]) -> None:
     settings = load_settings(env=env)
 
-    assert settings["BODHI_HOST"] == "127.0.0.1"
-    assert settings["BODHI_PORT"] == 1135
-    assert settings["BODHI_KEEP_ALIVE_SECS"] == 300
-    assert settings["BODHI_LOG_LEVEL"] == "INFO"
-    assert settings["BODHI_LOG_STDOUT"] is False
-    assert settings["BODHI_MAX_REQUEST_BYTES"] == 32 * 1024 * 1024
+    assert settings.host == "127.0.0.1"
+    assert settings.port == 1135
+    assert settings.keep_alive_secs == 300
+    assert settings.log_level == "INFO"
+    assert settings.log_stdout is False
+    assert settings.max_request_bytes == 32 * 1024 * 1024
     assert all(settings.source(s.name) is Source.DEFAULT for s in SETTINGS
                if s.name != "BODHI_HOME")
 
@@ -195,14 +195,14 @@ def test_malformed_settings_file_is_rejected(home: Path, env: dict[str, str],
 def test_empty_settings_file_is_fine(home: Path, env: dict[str, str]) -> None:
     write_settings(home, "")
 
-    assert load_settings(env=env)["BODHI_PORT"] == 1135
+    assert load_settings(env=env).port == 1135
 
 
 @pytest.mark.parametrize(("raw", "secs"), [("-1", -1), ("0", 0), ("600", 600), (" 45 ", 45)])
 def test_keep_alive_values(env: dict[str, str], raw: str, secs: int) -> None:
     env["BODHI_KEEP_ALIVE_SECS"] = raw
 
-    assert load_settings(env=env)["BODHI_KEEP_ALIVE_SECS"] == secs
+    assert load_settings(env=env).keep_alive_secs == secs
 
 
 def test_keep_alive_from_yaml_integer(home: Path, env: dict[str, str]) -> None:
@@ -210,7 +210,7 @@ def test_keep_alive_from_yaml_integer(home: Path, env: dict[str, str]) -> None:
 
     settings = load_settings(env=env)
 
-    assert settings["BODHI_KEEP_ALIVE_SECS"] == -1
+    assert settings.keep_alive_secs == -1
     assert settings.source("BODHI_KEEP_ALIVE_SECS") is Source.SETTINGS_FILE
 
 
@@ -220,7 +220,7 @@ def test_keep_alive_from_yaml_integer(home: Path, env: dict[str, str]) -> None:
      ("error", "ERROR"), ("trace", "DEBUG")],
 )
 def test_log_level_parsing(env: dict[str, str], raw: str, level: str) -> None:
-    assert load_settings(cli={"BODHI_LOG_LEVEL": raw}, env=env)["BODHI_LOG_LEVEL"] == level
+    assert load_settings(cli={"BODHI_LOG_LEVEL": raw}, env=env).log_level == level
 
 
 @pytest.mark.parametrize(("raw", "value"), [("true", True), ("YES", True), ("1", True),
@@ -228,13 +228,13 @@ def test_log_level_parsing(env: dict[str, str], raw: str, level: str) -> None:
 def test_bool_parsing(env: dict[str, str], raw: str, value: bool) -> None:
     env["BODHI_LOG_STDOUT"] = raw
 
-    assert load_settings(env=env)["BODHI_LOG_STDOUT"] is value
+    assert load_settings(env=env).log_stdout is value
 
 
 def test_yaml_booleans_parse(home: Path, env: dict[str, str]) -> None:
     write_settings(home, "BODHI_LOG_STDOUT: true\n")
 
-    assert load_settings(env=env)["BODHI_LOG_STDOUT"] is True
+    assert load_settings(env=env).log_stdout is True
 
 
 def test_flags_and_env_vars_derive_from_names() -> None:
