@@ -100,7 +100,7 @@ async def request_access(request: web.Request) -> web.Response:
     if isinstance(opened, AccessGrant):
         return web.json_response({"status": "approved", "grant_id": opened.id,
                                   "expires_at": opened.expires_at})
-    review = f"{request.app[SERVER_INFO].url}/bodhi/v1/access-requests/{opened.id}/review"
+    review = f"{request.app[SERVER_INFO].url}/bodhi/v1/apps/access-requests/{opened.id}/review"
     return web.json_response({"id": opened.id, "status": opened.status, "review_url": review,
                               "expires_at": opened.expires_at}, status=201)
 
@@ -183,9 +183,9 @@ async def revoke_grant(request: web.Request) -> web.Response:
 def setup(app: web.Application) -> None:
     app.router.add_post("/bodhi/v1/apps/extension/pair", pair)
     app.router.add_post("/bodhi/v1/apps/request-access", request_access)
-    app.router.add_get("/bodhi/v1/access-requests/{id}/review", review)
-    app.router.add_post("/bodhi/v1/access-requests/{id}/approve", approve)
-    app.router.add_post("/bodhi/v1/access-requests/{id}/deny", deny)
+    app.router.add_get("/bodhi/v1/apps/access-requests/{id}/review", review)
+    app.router.add_post("/bodhi/v1/apps/access-requests/{id}/approve", approve)
+    app.router.add_post("/bodhi/v1/apps/access-requests/{id}/deny", deny)
     app.router.add_get("/bodhi/v1/apps/access-requests/{id}", request_status)
     app.router.add_post("/bodhi/v1/apps/token", token)
     app.router.add_get("/bodhi/v1/apps/grants", list_grants)

@@ -1,6 +1,6 @@
-"""User management for managers and admins (browser session only): access requests and
-users. Access-request ids are numbers, so these paths leave ``/access-requests/{id}/...``
-with other ids to the app access requests."""
+"""User management for managers and admins (browser session only): users' requests for a
+role (``/access-requests``) and users. An app asking for access is a different thing with its
+own paths (``/apps/access-requests``, routes/apps.py)."""
 
 from __future__ import annotations
 

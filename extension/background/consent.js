@@ -157,14 +157,14 @@ export async function approve({ id, scopes, models = null, remember }) {
   const body = { scopes, models, mcps: [], remember: Boolean(remember) };
   if (!remember) body.expires_in = ALLOW_ONCE_SECS;
   const result = await withCredential(
-    `/bodhi/v1/access-requests/${encodeURIComponent(id)}/approve`, { method: 'POST', body });
+    `/bodhi/v1/apps/access-requests/${encodeURIComponent(id)}/approve`, { method: 'POST', body });
   settle(id, 'approved');
   return result;
 }
 
 export async function deny({ id }) {
   try {
-    return await withCredential(`/bodhi/v1/access-requests/${encodeURIComponent(id)}/deny`,
+    return await withCredential(`/bodhi/v1/apps/access-requests/${encodeURIComponent(id)}/deny`,
       { method: 'POST', body: {} });
   } finally {
     settle(id, 'denied');
@@ -172,7 +172,7 @@ export async function deny({ id }) {
 }
 
 export function review({ id }) {
-  return withCredential(`/bodhi/v1/access-requests/${encodeURIComponent(id)}/review`);
+  return withCredential(`/bodhi/v1/apps/access-requests/${encodeURIComponent(id)}/review`);
 }
 
 export function list() {
@@ -186,7 +186,7 @@ export function list() {
  */
 async function refuse(id, options) {
   if (!pending.has(id)) return;
-  await withCredential(`/bodhi/v1/access-requests/${encodeURIComponent(id)}/deny`,
+  await withCredential(`/bodhi/v1/apps/access-requests/${encodeURIComponent(id)}/deny`,
     { method: 'POST', body: {} }).catch(() => {});
   settle(id, 'denied', options);
 }

@@ -39,7 +39,7 @@ def _grant(companion: Companion, credential: str, **terms: Any) -> dict[str, Any
         opened = http.post("/bodhi/v1/apps/request-access", json={
             "origin": terms.pop("origin", ORIGIN), "app_name": "Test page",
             "requested": {"scopes": terms.get("scopes", ["chat"])}}).json()
-        approved = http.post(f"/bodhi/v1/access-requests/{opened['id']}/approve",
+        approved = http.post(f"/bodhi/v1/apps/access-requests/{opened['id']}/approve",
                              json={"scopes": ["chat"], "models": None, **terms})
         assert approved.status_code == 200, approved.text
         tokens = http.post("/bodhi/v1/apps/token", json={"grant_type": "access_request",

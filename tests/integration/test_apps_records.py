@@ -62,7 +62,7 @@ def test_ended_records_are_purged_at_start_and_tokens_follow_the_setting(
             http.headers["Authorization"] = f"Bearer {credential}"
             opened = http.post("/bodhi/v1/apps/request-access", json={
                 "origin": ORIGIN, "requested": {"scopes": ["chat"]}}).json()
-            http.post(f"/bodhi/v1/access-requests/{opened['id']}/approve",
+            http.post(f"/bodhi/v1/apps/access-requests/{opened['id']}/approve",
                       json={"scopes": ["chat"]}).raise_for_status()
             tokens = http.post("/bodhi/v1/apps/token", json={
                 "grant_type": "access_request", "request_id": opened["id"]}).json()

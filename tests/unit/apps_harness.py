@@ -77,7 +77,7 @@ class Harness:
 
     async def approve(self, request_id: str, **terms: Any) -> dict[str, Any]:
         body = {"scopes": ["chat"], "models": None, "remember": False, **terms}
-        resp = await self.client.post(f"/bodhi/v1/access-requests/{request_id}/approve",
+        resp = await self.client.post(f"/bodhi/v1/apps/access-requests/{request_id}/approve",
                                       json=body, headers=self.ext)
         assert resp.status == 200, await resp.text()
         result: dict[str, Any] = await resp.json()

@@ -42,7 +42,7 @@ async def ask(harness: Harness, origin: str = ORIGIN) -> tuple[int, dict[str, ob
 
 
 async def deny(harness: Harness, request_id: object) -> None:
-    resp = await harness.client.post(f"/bodhi/v1/access-requests/{request_id}/deny",
+    resp = await harness.client.post(f"/bodhi/v1/apps/access-requests/{request_id}/deny",
                                      headers=harness.ext)
     assert resp.status == 200
 

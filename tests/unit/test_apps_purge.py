@@ -95,7 +95,7 @@ async def test_everything_ended_is_purged_and_nothing_live(harness: Harness,
 async def test_a_history_of_zero_days_keeps_only_what_is_live(harness: Harness) -> None:
     apps, now = harness.apps, int(time.time())
     opened = await harness.open_request("http://127.0.0.1:8002")
-    await harness.client.post(f"/bodhi/v1/access-requests/{opened['id']}/deny",
+    await harness.client.post(f"/bodhi/v1/apps/access-requests/{opened['id']}/deny",
                               headers=harness.ext)
     tokens = await harness.granted(remember=True)
 

@@ -37,9 +37,9 @@ async def test_draft_review_and_unknown_scopes(harness: Harness) -> None:
     assert not_origin.status == 400
     opened = await harness.open_request(scopes=["chat", "models"], models=["smollm2:135m"])
     assert opened["status"] == "draft"
-    assert opened["review_url"].endswith(f"/bodhi/v1/access-requests/{opened['id']}/review")
+    assert opened["review_url"].endswith(f"/bodhi/v1/apps/access-requests/{opened['id']}/review")
     assert opened["expires_at"] - time.time() > DRAFT_TTL_SECS - 30
-    review = await harness.client.get(f"/bodhi/v1/access-requests/{opened['id']}/review",
+    review = await harness.client.get(f"/bodhi/v1/apps/access-requests/{opened['id']}/review",
                                       headers=harness.ext)
     body = await review.json()
     assert body["origin"] == ORIGIN and body["status"] == "draft"
@@ -50,7 +50,7 @@ async def test_draft_review_and_unknown_scopes(harness: Harness) -> None:
 
 async def test_a_page_cannot_approve(harness: Harness) -> None:
     opened = await harness.open_request()
-    url = f"/bodhi/v1/access-requests/{opened['id']}/approve"
+    url = f"/bodhi/v1/apps/access-requests/{opened['id']}/approve"
     terms = {"scopes": ["chat"], "remember": True}
     assert (await harness.client.post(url, json=terms)).status == 401
     other = await harness.granted()
@@ -76,10 +76,10 @@ async def test_status_needs_the_matching_app(harness: Harness) -> None:
 
 async def test_deny(harness: Harness) -> None:
     opened = await harness.open_request()
-    denied = await harness.client.post(f"/bodhi/v1/access-requests/{opened['id']}/deny",
+    denied = await harness.client.post(f"/bodhi/v1/apps/access-requests/{opened['id']}/deny",
                                        headers=harness.ext)
     assert await denied.json() == {"id": opened["id"], "status": "denied"}
-    late = await harness.client.post(f"/bodhi/v1/access-requests/{opened['id']}/approve",
+    late = await harness.client.post(f"/bodhi/v1/apps/access-requests/{opened['id']}/approve",
                                      json={"scopes": ["chat"]}, headers=harness.ext)
     assert late.status == 409
     no_token = await harness.client.post("/bodhi/v1/apps/token", headers=harness.ext, json={
@@ -96,7 +96,7 @@ async def test_drafts_expire(harness: Harness) -> None:
     status = await harness.client.get(f"/bodhi/v1/apps/access-requests/{opened['id']}",
                                       params={"app": ORIGIN})
     assert (await status.json())["status"] == "expired"
-    late = await harness.client.post(f"/bodhi/v1/access-requests/{opened['id']}/approve",
+    late = await harness.client.post(f"/bodhi/v1/apps/access-requests/{opened['id']}/approve",
                                      json={"scopes": ["chat"]}, headers=harness.ext)
     assert late.status == 409
     assert await harness.apps.requests.expire_drafts() == 1
@@ -104,7 +104,7 @@ async def test_drafts_expire(harness: Harness) -> None:
 
 async def test_approve_cannot_widen_scopes(harness: Harness) -> None:
     opened = await harness.open_request(scopes=["chat"])
-    wider = await harness.client.post(f"/bodhi/v1/access-requests/{opened['id']}/approve",
+    wider = await harness.client.post(f"/bodhi/v1/apps/access-requests/{opened['id']}/approve",
                                       json={"scopes": ["chat", "embeddings"]},
                                       headers=harness.ext)
     assert wider.status == 400
