@@ -156,7 +156,7 @@ class LlamaProcess:
             self._drained.set()
 
     async def confirm_exit(self) -> bool:
-        """After a refused connection: has the child died? If so, mark it STOPPED."""
+        """After a failed send: has the child died? If so, mark it STOPPED."""
         proc = self._proc
         if proc is not None:
             try:

@@ -164,11 +164,11 @@ class InferenceService:
             try:
                 return await self._children.post_json(lease.base_url + endpoint.value, payload,
                                                       stream=stream, auth=process.auth_headers)
-            except ChildUnreachable as exc:
-                # The child died since it was last seen ready: start a new one, once.
+            except (ChildUnreachable, ChildLost) as exc:
+                # No reply yet: the child refused the connection, or dropped a pooled one,
+                # because it died since it was last seen ready. Start a new one, once; a
+                # child that is still running lost this request for its own reasons.
                 if attempt == 2 or not await process.confirm_exit():
                     raise _lost(process.alias, exc) from exc
                 await process.ensure_ready(embeddings=embeddings)
-            except ChildLost as exc:
-                raise _lost(process.alias, exc) from exc
         raise AssertionError("unreachable")

@@ -94,6 +94,37 @@ def test_killed_child_fails_the_stream_and_the_next_request_recovers(tmp_path: P
         assert new_child.pid != child.pid
 
 
+# A first child that is healthy, then drops the first request it gets and exits, as a
+# child killed between two requests looks to the companion; later starts run the real one.
+_DYING_CHILD = """
+import http.server, os, sys
+port = int(sys.argv[sys.argv.index("--port") + 1])
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers()
+        self.wfile.write(b"{}")
+    def do_POST(self):
+        self.connection.close(); os._exit(1)
+http.server.HTTPServer(("127.0.0.1", port), Handler).serve_forever()
+"""
+
+
+def test_a_child_that_died_before_answering_is_restarted_for_the_same_request(
+        tmp_path: Path) -> None:
+    first_start = tmp_path / "first-start-done"
+    wrapper = tmp_path / "llama-server"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f"if [ ! -e {first_start} ]; then touch {first_start}; "
+        f"exec {sys.executable} -c '{_DYING_CHILD}' \"$@\"; fi\n"
+        f"exec {sys.executable} -m companion.inference.launcher \"$@\"\n")
+    wrapper.chmod(0o755)
+    with running_companion(tmp_path, BODHI_LLAMA_SERVER=str(wrapper)) as companion:
+        token = companion.create_token()
+        _chat(companion, token)  # no 502: the request went to a fresh child
+        assert companion.log_text().count("starting model smollm2:135m") == 2
+
+
 def test_client_disconnect_stops_the_generation(tmp_path: Path) -> None:
     with running_companion(tmp_path) as companion:
         token = companion.create_token()
