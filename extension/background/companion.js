@@ -6,9 +6,12 @@ import * as store from './store.js';
 export const CONTROL_TIMEOUT_MS = 30_000;
 export const INFERENCE_HEADERS_TIMEOUT_MS = 10 * 60_000;   // a cold model load comes first
 
-/** The raw Response. `timeout` bounds the wait for headers only, not a streamed body. */
+/**
+ * The raw Response. `timeout` bounds the wait for headers only, not a streamed body; `headers`
+ * adds to (or replaces) the defaults.
+ */
 export async function companionFetch(path, {
-  method = 'GET', body, bearer, signal, timeout = CONTROL_TIMEOUT_MS,
+  method = 'GET', body, bearer, signal, timeout = CONTROL_TIMEOUT_MS, headers: extra = {},
 } = {}) {
   const base = await store.serverUrl();
   const controller = new AbortController();
@@ -19,6 +22,7 @@ export async function companionFetch(path, {
   const headers = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (bearer) headers.Authorization = `Bearer ${bearer}`;
+  Object.assign(headers, extra);
   try {
     return await fetch(base + path, {
       method, headers, signal: controller.signal,

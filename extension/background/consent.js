@@ -32,7 +32,32 @@ function validRequest(params) {
     throw new ExtensionError(Code.API_ERROR, 'models must be a list of model names', { status: 400 });
   }
   const reason = params.reason === undefined ? undefined : String(params.reason).slice(0, 500);
-  return { scopes, models, reason };
+  return { scopes, models, reason, mcps: validMcps(params.mcps, scopes) };
+}
+
+const MAX_MCPS = 20;
+
+function validServer(asked) {
+  const keys = asked !== null && typeof asked === 'object' ? Object.keys(asked) : [];
+  const value = keys.length === 1 ? asked[keys[0]] : undefined;
+  if (typeof value !== 'string' || value.length > 2048) return null;
+  if (keys[0] === 'name' && value.trim()) return { name: value };
+  if (keys[0] === 'url' && /^https?:\/\/\S+$/.test(value)) return { url: value };
+  return null;
+}
+
+// MCP servers a page asks for, each by its URL or by the name the companion registered it
+// under: [{url: 'https://…'} | {name: '…'}], and only together with the `mcp` scope.
+function validMcps(mcps, scopes) {
+  if (mcps === undefined) return [];
+  const checked = Array.isArray(mcps) && mcps.length <= MAX_MCPS && scopes.includes('mcp')
+    ? mcps.map(validServer) : [null];
+  if (checked.includes(null)) {
+    throw new ExtensionError(Code.API_ERROR,
+      `mcps must be a list of {url} or {name} (at most ${MAX_MCPS}), with the mcp scope`,
+      { status: 400 });
+  }
+  return checked;
 }
 
 function denied() {
@@ -54,12 +79,12 @@ export async function requestAccess(origin, params, { signal, userAction = false
   }
 }
 
-async function askOnce(origin, { scopes, models, reason }, { signal, userAction }) {
+async function askOnce(origin, { scopes, models, reason, mcps }, { signal, userAction }) {
   if (userAction && pending.size >= MAX_WAITING) {
     throw new ExtensionError(Code.RATE_LIMITED,
       `${pending.size} sites are already waiting for the user's decision`);
   }
-  const requested = { scopes, mcps: [] };
+  const requested = { scopes, mcps };
   if (models) requested.models = models;
   const answer = await withCredential('/bodhi/v1/apps/request-access', {
     method: 'POST', body: { origin, reason, requested, interactive: userAction },
@@ -152,9 +177,12 @@ function settle(requestId, status, { close = false } = {}) {
   }
 }
 
-/** The consent window's buttons: approve (once or remembered) with the scopes left ticked. */
-export async function approve({ id, scopes, models = null, remember }) {
-  const body = { scopes, models, mcps: [], remember: Boolean(remember) };
+/**
+ * The consent window's buttons: approve (once or remembered) with the scopes left ticked and
+ * the MCP instances the user bound to the servers asked for.
+ */
+export async function approve({ id, scopes, models = null, mcps = [], remember }) {
+  const body = { scopes, models, mcps, remember: Boolean(remember) };
   if (!remember) body.expires_in = ALLOW_ONCE_SECS;
   const result = await withCredential(
     `/bodhi/v1/apps/access-requests/${encodeURIComponent(id)}/approve`, { method: 'POST', body });

@@ -6,8 +6,9 @@ import { Code, ExtensionError, serializeError } from '../common/errors.js';
 import { INFERENCE_HEADERS_TIMEOUT_MS, apiError, withCredential } from './companion.js';
 import * as consent from './consent.js';
 import { appFetch, currentToken, revokeOrigin } from './grants.js';
+import * as mcp from './mcp.js';
 import { serverState } from './state.js';
-import { sseEvents } from './sse.js';
+import { sseJson } from './sse.js';
 
 // The model used when a page's chat request names none: the grant's first model, or else the
 // user's first model (listed with the extension's own credential: the page's grant need not
@@ -28,7 +29,7 @@ async function inferenceJson(origin, path, options = {}) {
   return response.json();
 }
 
-async function chat(origin, params, { signal, send }) {
+async function chat(origin, params, { signal, stream }) {
   const body = { ...params };
   body.model ??= await defaultModel(origin);
   const response = await appFetch(origin, '/v1/chat/completions', {
@@ -36,15 +37,10 @@ async function chat(origin, params, { signal, send }) {
   });
   if (!response.ok) throw await apiError(response);
   if (!body.stream) return response.json();
-  send({ type: 'open' });
-  for await (const data of sseEvents(response.body, signal)) {
-    if (data === '[DONE]') break;
-    send({ type: 'chunk', chunk: JSON.parse(data) });
-  }
-  send({ type: 'end' });
-  return STREAMED;
+  return stream(sseJson(response.body, signal));
 }
 
+// What a handler returns once it has answered with a stream instead of one result.
 const STREAMED = Symbol('streamed');
 
 const ACTIONS = {
@@ -59,6 +55,10 @@ const ACTIONS = {
     return { access_token: entry.access_token, expires_at: entry.expires_at };
   },
   revoke: (origin) => revokeOrigin(origin),
+  'mcp.list': mcp.list,
+  'mcp.call': mcp.call,
+  'mcp.send': mcp.send,
+  'mcp.close': mcp.close,
 };
 
 export function senderOrigin(sender) {
@@ -73,13 +73,21 @@ export function servePagePort(port) {
   let closed = false;
   port.onDisconnect.addListener(() => { closed = true; controller.abort(); });
   const send = (message) => { if (!closed) port.postMessage(message); };
+  // A streamed answer: `open` (with `fields`, e.g. headers the page needs), a `chunk` per item,
+  // then `end`; an error meanwhile ends it with `error` instead.
+  const stream = async (items, fields = {}) => {
+    send({ type: 'open', ...fields });
+    for await (const chunk of items) send({ type: 'chunk', chunk });
+    send({ type: 'end' });
+    return STREAMED;
+  };
   port.onMessage.addListener(async ({ action, params, userAction } = {}) => {
     try {
       const handler = Object.hasOwn(ACTIONS, action) ? ACTIONS[action] : null;
       if (!handler) throw new ExtensionError(Code.BAD_REQUEST, `unknown action ${action}`);
       if (!origin) throw new ExtensionError(Code.BAD_REQUEST, 'requests need an http(s) page');
       const result = await handler(origin, params ?? {},
-        { signal: controller.signal, send, userAction: userAction === true });
+        { signal: controller.signal, stream, userAction: userAction === true });
       if (result !== STREAMED) send({ type: 'result', result });
     } catch (err) {
       send({ type: 'error', error: controller.signal.aborted

@@ -20,3 +20,11 @@ export async function* sseEvents(body, signal) {
     reader.cancel().catch(() => {});
   }
 }
+
+/** Each event's data parsed as JSON, until the body ends or an OpenAI-style `[DONE]`. */
+export async function* sseJson(body, signal) {
+  for await (const data of sseEvents(body, signal)) {
+    if (data === '[DONE]') return;
+    yield JSON.parse(data);
+  }
+}

@@ -8,6 +8,7 @@ const SCOPE_TEXT = {
   chat: 'chat with your models',
   embeddings: 'turn text into embeddings (vectors for search)',
   models: 'see the list of your models',
+  mcp: 'use the tools of the MCP servers you pick below',
 };
 let review = null;
 // The allow buttons come alive only ARM_DELAY_MS after the window is visible and focused, and
@@ -25,6 +26,19 @@ function ticked() {
   return [...document.querySelectorAll('input[data-scope]:checked')].map((i) => i.dataset.scope);
 }
 
+/** The MCP instances bound to the servers asked for (none while `mcp` is unticked). */
+function boundMcps() {
+  if (!ticked().includes('mcp')) return [];
+  const ids = [...document.querySelectorAll('select[data-mcp]')].map((s) => s.value);
+  return [...new Set(ids.filter(Boolean))];
+}
+
+/** The scopes to grant: `mcp` only when at least one instance is bound to it. */
+function chosenScopes() {
+  const scopes = ticked();
+  return boundMcps().length ? scopes : scopes.filter((s) => s !== 'mcp');
+}
+
 function renderScopes(scopes) {
   $('consent-scopes').replaceChildren(...scopes.map((scope) => {
     const li = document.createElement('li');
@@ -33,7 +47,7 @@ function renderScopes(scopes) {
       checked: true });
     box.dataset.testid = `scope-${scope}`;
     box.dataset.scope = scope;
-    box.addEventListener('change', updateButtons);
+    box.addEventListener('change', () => { updateMcpChoices(); updateButtons(); });
     const text = Object.assign(document.createElement('span'), {
       textContent: `${SCOPE_TEXT[scope] ?? scope} ` });
     text.append(Object.assign(document.createElement('code'), { textContent: scope }));
@@ -54,8 +68,8 @@ function rearm() {
 
 function updateButtons() {
   document.body.dataset.armed = String(armed);
-  const usable = armed && review?.status === 'draft' && ticked().length > 0;
-  $('consent-no-scope').hidden = !review || ticked().length > 0;
+  const usable = armed && review?.status === 'draft' && chosenScopes().length > 0;
+  $('consent-no-scope').hidden = !review || chosenScopes().length > 0;
   $('consent-allow-once').disabled = !usable;
   $('consent-allow-always').disabled = !usable;
 }
@@ -63,6 +77,62 @@ function updateButtons() {
 function anyModel(available) {
   const now = available.length ? ` (now: ${available.join(', ')})` : '';
   return `any of your models, including ones you add later${now}`;
+}
+
+const asked = (requested) => requested?.url ?? requested?.name ?? '?';
+
+// Why a server the site asked for cannot be given: nothing registered matches what it named,
+// or the user has no (enabled) connection to the server yet.
+function missingText({ requested, server }) {
+  if (!server) return `No server registered for ${asked(requested)}.`;
+  return `You have no connection to ${server.name} yet — add one in the companion.`;
+}
+
+function mcpChoice(entry, index) {
+  const li = Object.assign(document.createElement('li'), { className: 'mcp' });
+  li.dataset.testid = 'consent-mcp';
+  const server = entry.server;
+  const title = Object.assign(document.createElement('div'), { className: 'asked',
+    textContent: server ? `${server.name} (${server.url ?? server.kind})`
+      : asked(entry.requested) });
+  li.append(title);
+  const instances = entry.instances ?? [];
+  if (!instances.length) {
+    li.append(Object.assign(document.createElement('p'), { className: 'muted',
+      textContent: `${missingText(entry)} The site will not get it.` }));
+    li.lastChild.dataset.testid = 'consent-mcp-missing';
+    return li;
+  }
+  const select = document.createElement('select');
+  select.dataset.testid = 'consent-mcp-select';
+  select.dataset.mcp = String(index);
+  select.setAttribute('aria-label', `Connection for ${title.textContent}`);
+  for (const instance of instances) {
+    select.append(new Option(`${instance.name} (${instance.slug})`, instance.id));
+  }
+  select.append(new Option("Don't allow", ''));
+  select.value = instances[0].id;                  // the first connection, preselected
+  select.addEventListener('change', updateButtons);
+  li.append(select);
+  return li;
+}
+
+function renderMcps(entries) {
+  $('consent-mcp-box').hidden = entries.length === 0;
+  $('consent-mcps').replaceChildren(...entries.map(mcpChoice));
+  updateMcpChoices();
+}
+
+function updateMcpChoices() {
+  const off = !ticked().includes('mcp');
+  for (const select of document.querySelectorAll('select[data-mcp]')) select.disabled = off;
+}
+
+// What the companion tells about the servers asked for; an older one only echoes the request.
+function mcpEntries() {
+  if (Array.isArray(review.mcps)) return review.mcps;
+  return (review.requested?.mcps ?? []).map((requested) => ({ requested, server: null,
+    instances: [] }));
 }
 
 function render() {
@@ -73,6 +143,7 @@ function render() {
   $('consent-reason-box').hidden = !review.reason;
   $('consent-reason').textContent = review.reason ?? '';
   renderScopes(review.requested?.scopes ?? []);
+  renderMcps(mcpEntries());
   const asked = review.requested?.models;
   $('consent-models').textContent = asked?.length
     ? asked.join(', ') : anyModel(review.available_models ?? []);
@@ -93,7 +164,7 @@ async function decide(action, params) {
 
 function allow(remember) {
   const models = review.requested?.models?.length ? review.requested.models : null;
-  decide('approve', { scopes: ticked(), models, remember });
+  decide('approve', { scopes: chosenScopes(), models, mcps: boundMcps(), remember });
 }
 
 $('consent-allow-once').addEventListener('click', () => allow(false));

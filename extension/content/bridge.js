@@ -10,7 +10,8 @@
   const TO_CONTENT = 'bodhi:page->content';
   const TO_PAGE = 'bodhi:content->page';
   const PAGE_ACTIONS = new Set(['serverState', 'requestAccess', 'chat', 'models.list',
-    'embeddings.create', 'getToken', 'revoke']);
+    'embeddings.create', 'getToken', 'revoke', 'mcp.list', 'mcp.call', 'mcp.send',
+    'mcp.close']);
   const ORIGIN = window.location.origin;
   const ports = new Map();                 // request id -> Port
 

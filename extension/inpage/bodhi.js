@@ -14,7 +14,9 @@
     requestAccess: 11 * 60_000,            // the user decides; drafts expire after 10 min
     chat: 10 * 60_000,                     // a cold model load plus a long answer
     'embeddings.create': 5 * 60_000,
+    'mcp.call': 5 * 60_000,                // a tool may work a while; pass {timeout} to bound it
   };
+  const MAX_TIMEOUT_MS = 2 ** 31 - 1;      // setTimeout fires at once beyond this
   const STREAM_IDLE_MS = 5 * 60_000;       // longest silence between two stream events
   const ORIGIN = window.location.origin;
   const pending = new Map();               // id -> {onEvent}
@@ -52,10 +54,20 @@
     return new BodhiError('aborted', 'the request was aborted');
   }
 
+  // A caller's own timeout (milliseconds) replaces the action's.
+  function timeoutFor(action, timeout) {
+    if (timeout === undefined) return TIMEOUTS[action] ?? TIMEOUTS.default;
+    if (typeof timeout !== 'number' || !(timeout > 0)) {
+      throw new BodhiError('api_error', 'timeout must be a positive number of milliseconds');
+    }
+    return Math.min(timeout, MAX_TIMEOUT_MS);
+  }
+
   // One request, one reply: {type: 'result', result} or {type: 'error', error}.
-  function request(action, params, { signal } = {}) {
+  function request(action, params, { signal, timeout } = {}) {
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(abortedError());
+      const ms = timeoutFor(action, timeout);
       const id = nextId();
       const finish = (fn, value) => {
         clearTimeout(timer);
@@ -67,7 +79,6 @@
         post({ id, type: 'abort' });
         finish(reject, abortedError());
       };
-      const ms = TIMEOUTS[action] ?? TIMEOUTS.default;
       const timer = setTimeout(() => {
         post({ id, type: 'abort' });
         finish(reject, new BodhiError('timeout', `${action} got no answer in ${ms / 1000} s`));
@@ -85,8 +96,9 @@
 
   // A stream: {type: 'open'} once the server accepted the request, then many {type: 'chunk'}
   // events, then {type: 'end'} or {type: 'error'}. Resolves with the iterator at 'open', so
-  // refusals (not_granted, api_error) reject the call itself, as in OpenAI's SDK.
-  function stream(params, { signal } = {}) {
+  // refusals (not_granted, api_error) reject the call itself, as in OpenAI's SDK. `onOpen`
+  // sees the 'open' message (MCP's session headers ride on it).
+  function stream(action, params, { signal } = {}, onOpen = () => {}) {
     let opened = null;
     const whenOpen = new Promise((resolve, reject) => { opened = { resolve, reject }; });
     const id = nextId();
@@ -126,7 +138,7 @@
       onEvent: (data) => {
         arm();
         if (data.type !== 'open') push(data);
-        else if (opened) { opened.resolve(iterator); opened = null; }
+        else if (opened) { onOpen(data); opened.resolve(iterator); opened = null; }
       },
     });
     if (signal?.aborted) {
@@ -135,7 +147,7 @@
     }
     signal?.addEventListener('abort', onAbort, { once: true });
     arm();
-    post({ id, type: 'request', action: 'chat', params });
+    post({ id, type: 'request', action, params });
     const next = async () => {
       const item = queue.length ? queue.shift()
         : (done ? { type: 'end' } : await new Promise((r) => { waiter = r; }));
@@ -147,6 +159,7 @@
       next,
       return: async () => {
         if (!done) { post({ id, type: 'abort' }); finish(); }
+        if (waiter) { const w = waiter; waiter = null; w({ type: 'end' }); }
         return { value: undefined, done: true };
       },
       [Symbol.asyncIterator]() { return this; },
@@ -158,11 +171,85 @@
     if (!params || typeof params !== 'object') {
       return Promise.reject(new BodhiError('api_error', 'chat needs an OpenAI chat request'));
     }
-    if (params.stream) return stream(params, options);
+    if (params.stream) return stream('chat', params, options);
     return request('chat', params, options);
   }
   chat.completions = Object.freeze({ create: (params, options) => chat(params, options) });
   Object.freeze(chat);
+
+  // window.bodhi.mcp: the MCP server instances the user granted this origin (ids from list()).
+  const call = (id, method, params, options) => request('mcp.call', { id, method, params },
+    options);
+  const page = (options) => (options?.cursor === undefined ? {} : { cursor: options.cursor });
+  const mcp = Object.freeze({
+    list: (options) => request('mcp.list', {}, options),
+    listTools: (id, options) => call(id, 'tools/list', page(options), options),
+    callTool: (id, name, args = {}, options) => call(id, 'tools/call',
+      { name, arguments: args }, options),
+    listResources: (id, options) => call(id, 'resources/list', page(options), options),
+    readResource: (id, uri, options) => call(id, 'resources/read', { uri }, options),
+    listPrompts: (id, options) => call(id, 'prompts/list', page(options), options),
+    getPrompt: (id, name, args = {}, options) => call(id, 'prompts/get',
+      { name, arguments: args }, options),
+    transport: (id) => mcpTransport(id),
+  });
+
+  // A Transport of the MCP TypeScript SDK (`new Client(…).connect(bodhi.mcp.transport(id))`)
+  // to the companion's Streamable HTTP proxy of instance `id`. Each send is one POST made by
+  // the extension with the app token: it resolves once the companion accepted the message, and
+  // the reply's messages (JSON or SSE) follow through onmessage. close() ends the session.
+  function mcpTransport(id) {
+    let started = false;
+    let closed = false;
+    let protocolVersion;
+    const replies = new Set();             // the iterators of sends still streaming
+    const transport = {
+      sessionId: undefined,                // undefined until the server names one (SDK's test)
+      onmessage: undefined,
+      onerror: undefined,
+      onclose: undefined,
+      async start() {
+        if (started) throw new BodhiError('api_error', 'the transport was started already');
+        started = true;
+      },
+      setProtocolVersion(version) { protocolVersion = version; },
+      async send(message) {
+        if (closed) throw new BodhiError('api_error', 'the transport is closed');
+        let reply;
+        try {
+          reply = await stream('mcp.send', { id, message, session_id: transport.sessionId,
+            protocol_version: protocolVersion }, {}, (open) => {
+            if (open.session_id) transport.sessionId = open.session_id;
+          });
+        } catch (err) {
+          transport.onerror?.(err);
+          throw err;
+        }
+        deliver(reply);
+      },
+      async close() {
+        if (closed) return;
+        closed = true;
+        for (const reply of replies) reply.return();
+        if (transport.sessionId !== undefined) {
+          await request('mcp.close', { id, session_id: transport.sessionId,
+            protocol_version: protocolVersion }).catch((err) => transport.onerror?.(err));
+        }
+        transport.onclose?.();
+      },
+    };
+    async function deliver(reply) {
+      replies.add(reply);
+      try {
+        for await (const message of reply) transport.onmessage?.(message);
+      } catch (err) {
+        if (!closed) transport.onerror?.(err);
+      } finally {
+        replies.delete(reply);
+      }
+    }
+    return transport;
+  }
 
   const bodhi = Object.freeze({
     serverState: () => request('serverState'),
@@ -174,6 +261,7 @@
     }),
     getToken: () => request('getToken'),
     revoke: () => request('revoke'),
+    mcp,
     BodhiError,
   });
 

@@ -114,8 +114,13 @@ function grantItem(grant) {
   const lasts = grant.remember ? 'Always allowed, until you revoke it'
     : `Allowed once, until ${grant.expires_at ? when(grant.expires_at) : 'revoked'}`;
   const used = grant.last_used_at ? `last used ${when(grant.last_used_at)}` : 'not used yet';
-  li.append(head, line(`May ${grant.scopes.join(', ')} · with ${models}`),
-    line(`${lasts} · ${used}`));
+  li.append(head, line(`May ${grant.scopes.join(', ')} · with ${models}`));
+  if (grant.mcps?.length) {
+    const tools = grant.mcps.map((m) => (m.server ? `${m.name} (${m.server})` : m.name));
+    li.append(line(`MCP: ${tools.join(', ')}`));
+    li.lastChild.dataset.testid = 'grant-mcps';
+  }
+  li.append(line(`${lasts} · ${used}`));
   return li;
 }
 
