@@ -204,3 +204,31 @@ def new_page(paired: Browser) -> Iterator[Callable[..., Page]]:
 @pytest.fixture
 def fresh_page(new_page: Callable[..., Page]) -> Page:
     return new_page()
+
+
+@contextlib.contextmanager
+def owner_session(companion: Companion) -> Iterator[httpx.Client]:
+    """The owner signed in to the companion, as `bodhi open` does it: for admin calls."""
+    login = companion.cli("open", "--no-browser").strip().splitlines()[-1]
+    with httpx.Client(base_url=companion.url, timeout=60,
+                      headers={"Origin": companion.url}) as client:
+        landed = client.get(login)
+        assert landed.status_code == 200, landed.text
+        yield client
+
+
+def add_mcp_server(owner: httpx.Client, name: str, url: str, *,
+                   instance: str | None = None) -> dict[str, Any]:
+    """Registers a remote MCP server and, when `instance` names one, the owner's connection
+    to it. Returns {"server": ..., "instance": ... | None} as the companion answered."""
+    server = owner.post("/bodhi/v1/mcps/servers", json={"name": name, "url": url,
+                                                         "enabled": True})
+    assert server.status_code in (200, 201), server.text
+    made: dict[str, Any] = {"server": server.json(), "instance": None}
+    if instance is not None:
+        created = owner.post("/bodhi/v1/mcps", json={
+            "server_id": made["server"]["id"], "name": instance, "slug": instance,
+            "enabled": True})
+        assert created.status_code in (200, 201), created.text
+        made["instance"] = created.json()
+    return made

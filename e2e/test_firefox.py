@@ -1,6 +1,7 @@
 """Firefox ESR through Selenium: the Firefox build as a temporary add-on defines window.bodhi;
 with no native host installed the popup explains `bodhi install-native-host` and pairs by the
-code from `bodhi pair`; a grant and a non-streaming chat work."""
+code from `bodhi pair`; a grant and a non-streaming chat work; a page granted an MCP server
+calls one of its tools through window.bodhi.mcp."""
 
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.firefox.service import Service
 
-from e2e.conftest import ROOT, PageServer
+from e2e.conftest import ROOT, PageServer, add_mcp_server, owner_session
 from native_host.ids import FIREFOX_EXTENSION_ID
 from tests.conftest import Companion
+from tests.mcp_servers import serving
 
 FIREFOX = Path("/usr/bin/firefox-esr")
 
@@ -92,9 +94,31 @@ def by_testid(driver: webdriver.Firefox, testid: str) -> Any:
     return driver.find_element(By.CSS_SELECTOR, f"[data-testid='{testid}']")
 
 
+def allow_once(driver: webdriver.Firefox, origin: str,
+               params: dict[str, Any] | None = None) -> Any:
+    """Opens the test page on `origin`, clicks its Connect button (asking for `params`), allows
+    once in the consent window and returns the page's window.access."""
+    page_window = driver.current_window_handle
+    driver.get(origin + "/app.html")
+    wait_for(lambda: driver.execute_script("return window.seen && window.seen.ready"), "page")
+    driver.execute_script("window.askParams = arguments[0]", params)
+    # A consent window opens only for a user action in the page: a WebDriver click is one.
+    by_testid(driver, "ask").click()
+    consent = wait_for(lambda: [h for h in driver.window_handles if h != page_window],
+                       "the consent window")[0]
+    driver.switch_to.window(consent)
+    wait_for(lambda: driver.execute_script("return document.body.dataset.ready"), "consent")
+    assert origin in by_testid(driver, "consent-origin").text
+    assert by_testid(driver, "scope-chat").is_selected()
+    # Allow comes alive a second after the window is shown and focused.
+    wait_for(lambda: by_testid(driver, "consent-allow-once").is_enabled(), "allow armed")
+    by_testid(driver, "consent-allow-once").click()
+    driver.switch_to.window(page_window)
+    return wait_for(lambda: driver.execute_script("return window.access"), "the grant")
+
+
 def test_grant_and_chat_in_firefox(driver: webdriver.Firefox, companion: Companion,
                                    origins: tuple[PageServer, PageServer]) -> None:
-    page_window = driver.current_window_handle
     driver.get(origins[0].origin + "/app.html")
     assert wait_for(lambda: driver.execute_script("return window.seen && window.seen.ready"),
                     "bodhi:ready")
@@ -114,24 +138,24 @@ def test_grant_and_chat_in_firefox(driver: webdriver.Firefox, companion: Compani
     by_testid(driver, "pair-code-submit").click()
     wait_for(lambda: "Paired" in by_testid(driver, "pair-state").text, "pairing by code")
 
-    driver.get(origins[0].origin + "/app.html")
-    wait_for(lambda: driver.execute_script("return window.seen && window.seen.ready"), "page")
-    # A consent window opens only for a user action in the page: a WebDriver click is one.
-    by_testid(driver, "ask").click()
-    consent = wait_for(lambda: [h for h in driver.window_handles if h != page_window],
-                       "the consent window")[0]
-    driver.switch_to.window(consent)
-    wait_for(lambda: driver.execute_script("return document.body.dataset.ready"), "consent")
-    assert origins[0].origin in by_testid(driver, "consent-origin").text
-    assert by_testid(driver, "scope-chat").is_selected()
-    # Allow comes alive a second after the window is shown and focused.
-    wait_for(lambda: by_testid(driver, "consent-allow-once").is_enabled(), "allow armed")
-    by_testid(driver, "consent-allow-once").click()
-    driver.switch_to.window(page_window)
-
-    access = wait_for(lambda: driver.execute_script("return window.access"), "the grant")
+    access = allow_once(driver, origins[0].origin)
     assert access["result"]["granted"] is True
     reply = driver.execute_script("""return window.bodhi.chat({max_tokens: 8,
         messages: [{role: 'user', content: 'Say hello'}]})""")
     assert reply["object"] == "chat.completion"
     assert reply["choices"][0]["message"]["role"] == "assistant"
+
+
+def test_an_mcp_tool_call_in_firefox(driver: webdriver.Firefox, companion: Companion,
+                                     origins: tuple[PageServer, PageServer]) -> None:
+    """Runs after the test above, whose pairing it keeps."""
+    with serving("tools") as base, owner_session(companion) as owner:
+        instance = add_mcp_server(owner, "ff-tools", base + "/mcp", instance="ff-tools")
+        access = allow_once(driver, origins[1].origin, {"scopes": ["chat", "mcp"],
+                                                        "mcps": [{"name": "ff-tools"}]})
+        assert sorted(access["result"]["scopes"]) == ["chat", "mcp"], access
+
+        reply = driver.execute_script("""return window.bodhi.mcp.callTool(arguments[0], 'add',
+            {a: 2, b: 3})""", instance["instance"]["id"])
+
+    assert reply["content"][0]["text"] == "5"
