@@ -3,11 +3,17 @@ loopback, registered in the companion by the owner; a page asks for chat and tha
 user binds their connection in the consent window; the page lists and calls tools through
 window.bodhi.mcp and through the official MCP TypeScript SDK's Client over
 window.bodhi.mcp.transport(); abort and timeouts; the popup shows the grant's MCP connection
-and revoking it ends MCP access at the next call."""
+and revoking it ends MCP access at the next call.
+
+With BODHI_SCREENSHOTS=<folder> it saves the consent window and the popup as they appear here
+(extension-consent.png, extension-popup.png; docs/images holds the ones the docs show).
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +32,13 @@ from tests.conftest import Companion
 from tests.mcp_servers import serving
 
 UNKNOWN_URL = "http://127.0.0.1:9/mcp"
+SHOTS = os.environ.get("BODHI_SCREENSHOTS")
+
+
+def screenshot(page: Page, name: str, width: int, height: int) -> None:
+    if SHOTS:
+        page.set_viewport_size({"width": width, "height": height})
+        page.screenshot(path=str(Path(SHOTS) / name), full_page=True)
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +83,8 @@ def granted(paired: Browser, site: Page, registered: dict[str, Any], mcp_url: st
     assert "no connection to unconnected yet" in entries.nth(2).get_by_test_id(
         "consent-mcp-missing").inner_text()
     assert consent.get_by_test_id("scope-mcp").is_checked()
+    consent.wait_for_selector("body[data-armed=true]")
+    screenshot(consent, "extension-consent.png", 420, 640)
 
     consent.get_by_test_id("consent-allow-once").click()
 
@@ -174,6 +189,7 @@ def test_revoke_in_the_popup_ends_mcp_access(paired: Browser, site: Page, grante
     popup = paired.popup()
     grant = popup.locator(f"[data-testid=grant][data-origin='{origin}']")
     assert grant.get_by_test_id("grant-mcps").inner_text() == "MCP: tools-e2e (test-tools)"
+    screenshot(popup, "extension-popup.png", 388, 585)
 
     grant.get_by_test_id("grant-revoke").click()
 
