@@ -116,7 +116,10 @@ function grantItem(grant) {
   const used = grant.last_used_at ? `last used ${when(grant.last_used_at)}` : 'not used yet';
   li.append(head, line(`May ${grant.scopes.join(', ')} · with ${models}`));
   if (grant.mcps?.length) {
-    const tools = grant.mcps.map((m) => (m.server ? `${m.name} (${m.server})` : m.name));
+    const tools = grant.mcps.map((m) => {
+      const server = typeof m.server === 'string' ? m.server : m.server?.name;
+      return server ? `${m.name} (${server})` : m.name;
+    });
     li.append(line(`MCP: ${tools.join(', ')}`));
     li.lastChild.dataset.testid = 'grant-mcps';
   }
