@@ -8,6 +8,7 @@ import shlex
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import httpx
 from aiohttp import web
 
 from companion import __version__
@@ -20,16 +21,23 @@ from companion.core.home import private_dir
 from companion.core.metrics import Metrics
 from companion.core.owner_secret import read_owner_secret
 from companion.core.runtime_settings import RuntimeSettings
+from companion.core.secrets_box import SecretBox
 from companion.core.settings import Settings, public_url
 from companion.core.upstream import (
     CHILD_HTTP_THREADS,
     ChildClient,
     make_child_session,
     make_client,
+    make_mcp_client,
 )
 from companion.inference import LaunchConfig, LlamaPool
 from companion.inference.pool import PoolLimits
 from companion.inference.service import InferenceService
+from companion.mcp.calls import McpCalls
+from companion.mcp.instances import McpInstanceService
+from companion.mcp.proxy import McpProxy
+from companion.mcp.servers import McpServerService
+from companion.mcp.upstream import McpUpstreams
 from companion.middleware import setup_middlewares
 from companion.middleware.hosts import allowed_hosts
 from companion.models import ModelCatalog
@@ -41,17 +49,20 @@ from companion.routes.keys import (
     APPS,
     IDENTITY,
     INFERENCE,
+    MCPS,
     METRICS,
     MODELS,
     OWNER_CHALLENGES,
     RUNTIME_SETTINGS,
     SERVER_INFO,
     TOKENS,
+    McpServices,
     ModelServices,
     ServerInfo,
 )
 from companion.storage import ApiTokenRepository, ChangeWatch, Database, SettingOverrideRepository
 from companion.storage.downloads import DownloadRepository
+from companion.storage.mcp import McpInstanceRepository, McpServerRepository
 
 TOKEN_USE_FLUSH_SECS = 10.0
 PURGE_EVERY_SECS = 3600.0
@@ -131,6 +142,14 @@ def _purge_app_records(apps: AppServices, settings: Settings) -> Callable[[], Aw
     return purge
 
 
+def mcp_services(db: Database, box: SecretBox, http: httpx.AsyncClient) -> McpServices:
+    servers = McpServerService(McpServerRepository(db), box)
+    instances = McpInstanceService(McpInstanceRepository(db), servers, box)
+    upstreams = McpUpstreams(servers, instances)
+    return McpServices(servers, instances, McpProxy(instances, upstreams, http),
+                       McpCalls(instances, upstreams, make_mcp_client))
+
+
 async def build_app(settings: Settings) -> web.Application:
     home = settings.home
     ensure_owner_secret(home)
@@ -156,6 +175,7 @@ async def build_app(settings: Settings) -> web.Application:
     apps = AppServices.build(db, home, public_url(settings), bus,
                              token_secs=settings.app_token_secs)
     models = model_services(settings, db, catalog, metrics)
+    mcps = mcp_services(db, box, http)
 
     app = web.Application(client_max_size=settings.max_request_bytes)
     setup_middlewares(app, tokens=tokens, max_body=settings.max_request_bytes,
@@ -165,7 +185,7 @@ async def build_app(settings: Settings) -> web.Application:
                       verifiers=[apps.extension.verify, apps.tokens.verify],
                       origin_allowed=apps.grants.origin_has_grant)
     app[IDENTITY], app[TOKENS], app[RUNTIME_SETTINGS] = identity, tokens, runtime
-    app[APPS], app[MODELS], app[METRICS] = apps, models, metrics
+    app[APPS], app[MODELS], app[METRICS], app[MCPS] = apps, models, metrics, mcps
     app[INFERENCE] = InferenceService(catalog, pool, children, metrics)
     app[SERVER_INFO] = ServerInfo(__version__, public_url(settings))
     app[OWNER_CHALLENGES] = OwnerChallenges(read_owner_secret(home), public_url(settings))

@@ -9,6 +9,8 @@ from companion.routes import (
     downloads,
     events,
     identity,
+    mcp_proxy,
+    mcps,
     metrics,
     models,
     oauth,
@@ -36,4 +38,6 @@ def setup_routes(app: web.Application) -> None:
     models.setup(app)
     downloads.setup(app)
     ollama.setup(app)
+    mcps.setup(app)
+    mcp_proxy.setup(app)
     metrics.setup(app)
