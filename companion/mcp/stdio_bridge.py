@@ -30,12 +30,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hmac
-import json
 import logging
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
@@ -57,9 +56,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from companion.core.child_process import CHILD_HOST
 from companion.core.home import private_opener
 from companion.core.parent_watch import PARENT_PID_ENV, die_with_parent, start_parent_poll
+from companion.mcp.stdio_spec import KEY_ENV, SPEC_ENV, StdioSpec
 
-SPEC_ENV = "BODHI_MCP_STDIO_SPEC"
-KEY_ENV = "BODHI_MCP_BRIDGE_KEY"
 HEALTH_PATH = "/health"
 MCP_PATH = "/mcp"
 # Long-lived SSE streams would hold uvicorn's graceful shutdown open; clients reconnect.
@@ -200,14 +198,12 @@ def _listener(app: ASGIApp, port: int) -> _Uvicorn:
         lifespan="on", timeout_graceful_shutdown=_SHUTDOWN_GRACE_SECS))
 
 
-def stdio_parameters(spec: Mapping[str, Any]) -> StdioServerParameters:
+def stdio_parameters(spec: StdioSpec) -> StdioServerParameters:
     """Run the server through the exec guard, so that it dies with the bridge."""
-    env = {str(k): str(v) for k, v in (spec.get("env") or {}).items()}
     return StdioServerParameters(
         command=sys.executable,
-        args=["-m", "companion.core.exec_guard", str(spec["command"]),
-              *(str(arg) for arg in spec.get("args") or [])],
-        env={**env, PARENT_PID_ENV: str(os.getpid())}, cwd=spec.get("cwd") or None)
+        args=["-m", "companion.core.exec_guard", spec.command, *spec.args],
+        env={**spec.env, PARENT_PID_ENV: str(os.getpid())}, cwd=spec.cwd)
 
 
 async def _serve_stdio(params: StdioServerParameters, key: str, port: int, errlog: TextIO,
@@ -283,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     if not spec or not key:
         log.error("%s and %s must be set", SPEC_ENV, KEY_ENV)
         return 2
-    params = stdio_parameters(json.loads(spec))
+    params = stdio_parameters(StdioSpec.from_json(spec))
     with open(args.log, "a", encoding="utf-8", opener=private_opener) as errlog:
         return anyio.run(run_bridge, params, key, args.port, errlog)
 
