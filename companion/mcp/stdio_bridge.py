@@ -4,8 +4,8 @@
 
 A child process of the companion (``mcp/stdio_process.py`` starts and supervises it), so
 that a stdio server looks to the MCP proxy like any remote one. It reads the server's spec
-(``{"command", "args", "env", "cwd"}``) from ``BODHI_MCP_STDIO_SPEC`` and its key from
-``BODHI_MCP_BRIDGE_KEY``: both may hold secrets, so neither goes on the command line (which
+(``{"command", "args", "env", "cwd"}``) from ``_BODHI_MCP_STDIO_SPEC`` and its key from
+``_BODHI_MCP_BRIDGE_KEY``: both may hold secrets, so neither goes on the command line (which
 every local user can read) nor into the log. The stdio server's stderr is appended to FILE,
 where the supervisor also sends the bridge's own output.
 

@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-SPEC_ENV = "BODHI_MCP_STDIO_SPEC"
-KEY_ENV = "BODHI_MCP_BRIDGE_KEY"
+# The leading underscore marks them as internal, not BODHI_* settings (as _BODHI_PARENT_PID).
+SPEC_ENV = "_BODHI_MCP_STDIO_SPEC"
+KEY_ENV = "_BODHI_MCP_BRIDGE_KEY"
 
 
 @dataclass(frozen=True)
