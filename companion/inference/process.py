@@ -124,6 +124,9 @@ class LlamaProcess:
         """Return once no request is in flight."""
         await self._drained.wait()
 
+    def is_ready(self) -> bool:
+        return self.state is ProcessState.READY
+
     def is_serving(self, embeddings: bool) -> bool:
         return self.state is ProcessState.READY and (self.embeddings or not embeddings)
 

@@ -44,6 +44,7 @@ from companion.core.child_process import (
     wait_healthy,
 )
 from companion.core.errors import McpServerError
+from companion.core.idle_stop import IdleStops
 from companion.core.parent_watch import PARENT_PID_ENV
 from companion.core.upstream import ChildClient
 from companion.mcp.endpoint import McpEndpoint
@@ -101,6 +102,9 @@ class StdioProcess:
                 raise McpServerError(f"The MCP server '{self.slug}' was stopped.")
             if self.state is not StdioState.READY:
                 await self._start_locked()
+
+    def is_ready(self) -> bool:
+        return self.state is StdioState.READY
 
     def begin_use(self) -> None:
         self.in_flight += 1
@@ -199,8 +203,7 @@ class StdioServers:
                             else lambda: keep_alive_secs)
         self._ready_timeout = ready_timeout
         self._processes: dict[str, StdioProcess] = {}
-        self._idle_timers: dict[str, asyncio.TimerHandle] = {}
-        self._background: set[asyncio.Task[None]] = set()
+        self._idle = IdleStops(self._keep_alive, "stopping MCP server")
 
     def running(self) -> list[StdioProcess]:
         return [p for p in self._processes.values() if p.state is not StdioState.STOPPED]
@@ -210,15 +213,15 @@ class StdioServers:
                     ) -> AsyncIterator[McpEndpoint]:
         """The server's endpoint, started if needed, held in use while the block runs."""
         process = await self._process_for(server_id, slug, spec)
-        self._cancel_idle_timer(server_id)
+        self._idle.cancel(server_id)
         process.begin_use()
         try:
             await process.ensure_ready()
             yield process.endpoint
         finally:
             process.end_use()
-            if process.in_flight == 0:
-                self._schedule_idle(process)
+            if process.in_flight == 0 and process.is_ready():
+                self._idle.schedule(server_id, process, process.slug)
 
     async def _process_for(self, server_id: str, slug: str, spec: StdioSpec) -> StdioProcess:
         process = self._processes.get(server_id)
@@ -235,7 +238,7 @@ class StdioServers:
 
     async def stop(self, server_id: str) -> bool:
         """Stop the server now (edited, disabled or deleted); False if it was not known."""
-        self._cancel_idle_timer(server_id)
+        self._idle.cancel(server_id)
         process = self._processes.pop(server_id, None)
         if process is None:
             return False
@@ -243,30 +246,6 @@ class StdioServers:
         return True
 
     async def stop_all(self) -> None:
-        for server_id in list(self._idle_timers):
-            self._cancel_idle_timer(server_id)
+        self._idle.cancel_all()
         processes, self._processes = list(self._processes.values()), {}
         await asyncio.gather(*(p.close() for p in processes), return_exceptions=True)
-
-    def _cancel_idle_timer(self, server_id: str) -> None:
-        timer = self._idle_timers.pop(server_id, None)
-        if timer is not None:
-            timer.cancel()
-
-    def _schedule_idle(self, process: StdioProcess) -> None:
-        keep_alive = self._keep_alive()
-        if keep_alive < 0 or process.state is not StdioState.READY:
-            return
-        self._cancel_idle_timer(process.server_id)
-        self._idle_timers[process.server_id] = asyncio.get_running_loop().call_later(
-            keep_alive, self._stop_if_idle, process, keep_alive)
-
-    def _stop_if_idle(self, process: StdioProcess, keep_alive: int) -> None:
-        self._idle_timers.pop(process.server_id, None)
-        idle_for = time.monotonic() - process.last_used
-        if process.in_flight or process.state is not StdioState.READY or idle_for < keep_alive:
-            return
-        log.info("stopping MCP server %s after %.1fs idle", process.slug, idle_for)
-        task = asyncio.create_task(process.stop_if_idle(), name=f"idle-mcp-{process.slug}")
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
