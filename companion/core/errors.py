@@ -16,7 +16,9 @@ Every error the companion reports carries a stable machine-readable ``code``, an
     ├── TooManyRequestsError        429 rate_limit_error (with Retry-After)
     ├── UpstreamError               502 (a model server answered badly or died)
     └── ServiceUnavailableError     503 service_unavailable
-        └── ModelLoadError          (a model server could not be started)
+        ├── ModelLoadError          (a model server could not be started)
+        └── McpServerError          mcp_server_unavailable (a local MCP server could not be
+                                    started, or died)
 """
 
 from __future__ import annotations
@@ -105,3 +107,7 @@ class ServiceUnavailableError(BodhiError):
 
 class ModelLoadError(ServiceUnavailableError):
     code = "model_load_error"
+
+
+class McpServerError(ServiceUnavailableError):
+    code = "mcp_server_unavailable"
