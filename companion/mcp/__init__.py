@@ -1,0 +1,1 @@
+"""MCP servers, user instances and the proxy."""
