@@ -22,7 +22,7 @@ import secrets
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -323,7 +323,7 @@ def _registered(info: AuthServerInfo, reply: httpx.Response) -> ClientCredential
         raise McpAuthError(f"The authorization server {info.issuer} registered the companion "
                            f"for '{method}' client authentication, which it does not support.",
                            code="mcp_oauth_registration_failed")
-    return ClientCredentials(full.client_id, full.client_secret, method)  # type: ignore[arg-type]
+    return ClientCredentials(full.client_id, full.client_secret, cast(TokenAuthMethod, method))
 
 
 def _url(value: str) -> AnyUrl:
