@@ -35,8 +35,10 @@ from companion.inference.pool import PoolLimits
 from companion.inference.service import InferenceService
 from companion.mcp.calls import McpCalls
 from companion.mcp.instances import McpInstanceService
+from companion.mcp.oauth import McpOAuth
 from companion.mcp.proxy import McpProxy
 from companion.mcp.servers import McpServerService
+from companion.mcp.stdio_process import StdioServers
 from companion.mcp.upstream import McpUpstreams
 from companion.middleware import setup_middlewares
 from companion.middleware.hosts import allowed_hosts
@@ -142,12 +144,20 @@ def _purge_app_records(apps: AppServices, settings: Settings) -> Callable[[], Aw
     return purge
 
 
-def mcp_services(db: Database, box: SecretBox, http: httpx.AsyncClient) -> McpServices:
-    servers = McpServerService(McpServerRepository(db), box)
+def mcp_services(settings: Settings, db: Database, box: SecretBox, http: httpx.AsyncClient,
+                 children: ChildClient) -> McpServices:
+    stdio = StdioServers(settings.home / "logs", children,
+                         lambda: settings.mcp_keep_alive_secs)
+
+    async def server_changed(server_id: str) -> None:
+        await stdio.stop(server_id)  # an edited or removed stdio server stops at once
+
+    servers = McpServerService(McpServerRepository(db), box, on_change=server_changed)
     instances = McpInstanceService(McpInstanceRepository(db), servers, box)
-    upstreams = McpUpstreams(servers, instances)
+    oauth = McpOAuth(servers, instances, http)
+    upstreams = McpUpstreams(servers, instances, stdio, oauth.access_token)
     return McpServices(servers, instances, McpProxy(instances, upstreams, http),
-                       McpCalls(instances, upstreams, make_mcp_client))
+                       McpCalls(instances, upstreams, make_mcp_client), oauth, stdio)
 
 
 async def build_app(settings: Settings) -> web.Application:
@@ -175,7 +185,7 @@ async def build_app(settings: Settings) -> web.Application:
     apps = AppServices.build(db, home, public_url(settings), bus,
                              token_secs=settings.app_token_secs)
     models = model_services(settings, db, catalog, metrics)
-    mcps = mcp_services(db, box, http)
+    mcps = mcp_services(settings, db, box, http, children)
 
     app = web.Application(client_max_size=settings.max_request_bytes)
     setup_middlewares(app, tokens=tokens, max_body=settings.max_request_bytes,
@@ -197,7 +207,7 @@ async def build_app(settings: Settings) -> web.Application:
 
     async def stop_work(_: web.Application) -> None:
         await models.downloads.stop()
-        await pool.stop_all()
+        await asyncio.gather(pool.stop_all(), mcps.stdio.stop_all())
 
     async def close(_: web.Application) -> None:
         await asyncio.gather(http.aclose(), child_session.close(), identity.close())

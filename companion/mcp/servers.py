@@ -97,6 +97,11 @@ class McpServer:
                          env_keys=list(self.env_keys))
         return shown
 
+    @property
+    def slug(self) -> str:
+        """The name as a file name part (the stdio server's log is ``mcp-<slug>.log``)."""
+        return re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")[:40] or self.id[:8]
+
     def summary(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "kind": self.kind, "url": self.url}
 

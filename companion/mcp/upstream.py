@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from companion.core.errors import ConflictError
 from companion.mcp.endpoint import McpEndpoint
 from companion.mcp.instances import McpInstance, McpInstanceService
 from companion.mcp.servers import McpServer, McpServerService
-
-
-class StdioRunner(Protocol):
-    def endpoint(self, server: McpServer, env: dict[str, str]
-                 ) -> contextlib.AbstractAsyncContextManager[McpEndpoint]: ...
-
+from companion.mcp.stdio_process import StdioServers
+from companion.mcp.stdio_spec import StdioSpec
 
 # The instance's OAuth bearer token, refreshed when needed (see ``McpOAuth.access_token``).
 AccessToken = Callable[[McpInstance], Awaitable[str]]
@@ -29,7 +25,7 @@ AccessToken = Callable[[McpInstance], Awaitable[str]]
 
 class McpUpstreams:
     def __init__(self, servers: McpServerService, instances: McpInstanceService,
-                 stdio: StdioRunner | None = None,
+                 stdio: StdioServers | None = None,
                  access_token: AccessToken | None = None) -> None:
         self._servers = servers
         self._instances = instances
@@ -44,7 +40,9 @@ class McpUpstreams:
                 raise ConflictError("Local MCP servers are not available.",
                                     code="mcp_stdio_unavailable")
             env = self._servers.command_env(await self._servers.record(server.id))
-            async with self.stdio.endpoint(server, env) as endpoint:
+            assert server.command is not None
+            spec = StdioSpec(server.command, server.args, env, server.cwd)
+            async with self.stdio.lease(server.id, server.slug, spec) as endpoint:
                 yield endpoint
             return
         yield await self._remote(instance, server)

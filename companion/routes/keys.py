@@ -15,8 +15,10 @@ from companion.core.runtime_settings import RuntimeSettings
 from companion.inference.service import InferenceService
 from companion.mcp.calls import McpCalls
 from companion.mcp.instances import McpInstanceService
+from companion.mcp.oauth import McpOAuth
 from companion.mcp.proxy import McpProxy
 from companion.mcp.servers import McpServerService
+from companion.mcp.stdio_process import StdioServers
 from companion.models import ModelCatalog
 from companion.models.alias_store import AliasStore
 from companion.models.downloads import DownloadService
@@ -47,6 +49,8 @@ class McpServices:
     instances: McpInstanceService
     proxy: McpProxy
     calls: McpCalls
+    oauth: McpOAuth
+    stdio: StdioServers
 
 
 INFERENCE = web.AppKey("inference", InferenceService)
