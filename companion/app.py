@@ -7,6 +7,7 @@ import logging
 import shlex
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import httpx
 from aiohttp import web
@@ -144,10 +145,10 @@ def _purge_app_records(apps: AppServices, settings: Settings) -> Callable[[], Aw
     return purge
 
 
-def mcp_services(settings: Settings, db: Database, box: SecretBox, http: httpx.AsyncClient,
-                 children: ChildClient) -> McpServices:
-    stdio = StdioServers(settings.home / "logs", children,
-                         lambda: settings.mcp_keep_alive_secs)
+def mcp_services(db: Database, box: SecretBox, http: httpx.AsyncClient,
+                 children: ChildClient, log_dir: Path,
+                 keep_alive_secs: Callable[[], int]) -> McpServices:
+    stdio = StdioServers(log_dir, children, keep_alive_secs)
 
     async def server_changed(server_id: str) -> None:
         await stdio.stop(server_id)  # an edited or removed stdio server stops at once
@@ -182,10 +183,11 @@ async def build_app(settings: Settings) -> web.Application:
     metrics.count_loaded(lambda: len(pool.loaded()))
     catalog = ModelCatalog(home / "aliases", settings.hf_home / "hub",
                            on_change=lambda names: bus.publish(MODELS_CHANGED, {"models": names}))
-    apps = AppServices.build(db, home, public_url(settings), bus,
-                             token_secs=settings.app_token_secs)
     models = model_services(settings, db, catalog, metrics)
-    mcps = mcp_services(settings, db, box, http, children)
+    mcps = mcp_services(db, box, http, children, home / "logs",
+                        lambda: settings.mcp_keep_alive_secs)
+    apps = AppServices.build(db, home, public_url(settings), bus,
+                             token_secs=settings.app_token_secs, mcp=mcps.instances)
 
     app = web.Application(client_max_size=settings.max_request_bytes)
     setup_middlewares(app, tokens=tokens, max_body=settings.max_request_bytes,

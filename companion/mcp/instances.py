@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -126,6 +127,47 @@ class McpInstanceService:
         """Summaries of the given instances that still exist (for grants)."""
         own = {i.id: i for i in await self.of_user(user_id)}
         return [own[i].summary() for i in ids if i in own]
+
+    # An app asks for servers ({"url": ...} or {"name": ...}); the user binds instances.
+    async def candidates(self, user_id: str, asks: Sequence[Mapping[str, str]]
+                         ) -> list[dict[str, Any]]:
+        """For each server asked for: the server (None: not registered) and the user's live
+        instances of it, for the consent window."""
+        mine = await self.of_user(user_id)
+        shown = []
+        for ask in asks:
+            server = await self._servers.find(url=ask.get("url"), name=ask.get("name"))
+            shown.append({"requested": dict(ask),
+                          "server": server.summary() if server else None,
+                          "instances": [i.summary() for i in mine
+                                        if server and i.server.id == server.id and i.live]})
+        return shown
+
+    async def check_binding(self, user_id: str, asks: Sequence[Mapping[str, str]],
+                            instance_ids: Sequence[str]) -> None:
+        """Each bound instance is the user's, live, and of a server the app asked for."""
+        asked = {s["server"]["id"] for s in await self.candidates(user_id, asks) if s["server"]}
+        own = {i.id: i for i in await self.of_user(user_id)}
+        for instance_id in instance_ids:
+            instance = own.get(instance_id)
+            if instance is None or not instance.live:
+                raise BadRequestError(f"No usable MCP instance with id {instance_id}.",
+                                      code="invalid_mcp_binding", param="mcps")
+            if instance.server.id not in asked:
+                raise BadRequestError(f"The app did not ask for the MCP server "
+                                      f"'{instance.server.name}'.", code="invalid_mcp_binding",
+                                      param="mcps")
+        if len({own[i].server.id for i in instance_ids}) != len(instance_ids):
+            raise BadRequestError("Bind one instance per MCP server.",
+                                  code="invalid_mcp_binding", param="mcps")
+
+    async def covers(self, user_id: str, asks: Sequence[Mapping[str, str]],
+                     instance_ids: Sequence[str]) -> bool:
+        """Does a grant with these instances give the app every server it asks for?"""
+        bound = {i.server.id for i in await self.of_user(user_id)
+                 if i.id in instance_ids and i.live}
+        wanted = await self.candidates(user_id, asks)
+        return all(s["server"] is not None and s["server"]["id"] in bound for s in wanted)
 
     async def create(self, user_id: str, body: InstanceBody) -> McpInstance:
         if body.server_id is None or body.name is None or body.slug is None:

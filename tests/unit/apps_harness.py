@@ -17,10 +17,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from companion.access import AppServices
+from companion.app import mcp_services
 from companion.auth import ApiTokenService
 from companion.auth.principal import OWNER_USER_ID, Principal, PrincipalKind, Role
 from companion.core.events import EventBus
-from companion.core.upstream import ChildClient, make_child_session
+from companion.core.secrets_box import SecretBox
+from companion.core.upstream import ChildClient, make_child_session, make_client
 from companion.inference import LaunchConfig, LlamaPool
 from companion.inference.service import InferenceService
 from companion.middleware import setup_middlewares
@@ -31,7 +33,15 @@ from companion.models.downloads import DownloadService
 from companion.models.files import ModelFiles
 from companion.routes import apps as apps_routes
 from companion.routes import downloads, events, models, oauth, ollama, openai
-from companion.routes.keys import APPS, INFERENCE, MODELS, SERVER_INFO, ModelServices, ServerInfo
+from companion.routes.keys import (
+    APPS,
+    INFERENCE,
+    MCPS,
+    MODELS,
+    SERVER_INFO,
+    ModelServices,
+    ServerInfo,
+)
 from companion.storage import Database
 from companion.storage.downloads import DownloadRepository
 
@@ -113,15 +123,16 @@ def _pool(tmp_path: Path, client: ChildClient) -> LlamaPool:
 @pytest.fixture
 async def harness(aiohttp_client: Any, db: Database, tokens: ApiTokenService,
                   tmp_path: Path) -> AsyncIterator[Harness]:
-    apps = AppServices.build(db, tmp_path, BASE, EventBus())
-    session = make_child_session()
+    session, http = make_child_session(), make_client()
     local = ChildClient(session)
+    mcps = mcp_services(db, SecretBox(bytes(32)), http, local, tmp_path / "logs", lambda: 0)
+    apps = AppServices.build(db, tmp_path, BASE, EventBus(), mcp=mcps.instances)
     app = web.Application()
     setup_middlewares(app, allowed_hosts=allowed_hosts("127.0.0.1", ""), max_body=1 << 20,
                       tokens=tokens,
                       verifiers=[session_stand_in, apps.extension.verify, apps.tokens.verify],
                       origin_allowed=apps.grants.origin_has_grant)
-    app[APPS] = apps
+    app[APPS], app[MCPS] = apps, mcps
     (tmp_path / "aliases").mkdir(exist_ok=True)
     hub = tmp_path / "hf" / "hub"
     catalog = ModelCatalog(tmp_path / "aliases", hub)
@@ -136,5 +147,7 @@ async def harness(aiohttp_client: Any, db: Database, tokens: ApiTokenService,
     try:
         yield Harness(client, apps, credential, db.path)
     finally:
+        await mcps.stdio.stop_all()
         await session.close()
+        await http.aclose()
         apps.close()
