@@ -35,7 +35,7 @@ import httpx
 
 import companion as companion_package
 from companion.inference.launcher import API_KEY_ENV
-from companion.inference.parent_watch import PARENT_PID_ENV
+from companion.core.parent_watch import PARENT_PID_ENV
 from companion.models.catalog import embedded_model
 
 ALIAS = "smollm2:135m"

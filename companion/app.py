@@ -7,7 +7,9 @@ import logging
 import shlex
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
+import httpx
 from aiohttp import web
 
 from companion import __version__
@@ -20,16 +22,25 @@ from companion.core.home import private_dir
 from companion.core.metrics import Metrics
 from companion.core.owner_secret import read_owner_secret
 from companion.core.runtime_settings import RuntimeSettings
+from companion.core.secrets_box import SecretBox
 from companion.core.settings import Settings, public_url
 from companion.core.upstream import (
     CHILD_HTTP_THREADS,
     ChildClient,
     make_child_session,
     make_client,
+    make_mcp_client,
 )
 from companion.inference import LaunchConfig, LlamaPool
 from companion.inference.pool import PoolLimits
 from companion.inference.service import InferenceService
+from companion.mcp.calls import McpCalls
+from companion.mcp.instances import McpInstanceService
+from companion.mcp.oauth import McpOAuth
+from companion.mcp.proxy import McpProxy
+from companion.mcp.servers import McpServerService
+from companion.mcp.stdio_process import StdioServers
+from companion.mcp.upstream import McpUpstreams
 from companion.middleware import setup_middlewares
 from companion.middleware.hosts import allowed_hosts
 from companion.models import ModelCatalog
@@ -41,17 +52,20 @@ from companion.routes.keys import (
     APPS,
     IDENTITY,
     INFERENCE,
+    MCPS,
     METRICS,
     MODELS,
     OWNER_CHALLENGES,
     RUNTIME_SETTINGS,
     SERVER_INFO,
     TOKENS,
+    McpServices,
     ModelServices,
     ServerInfo,
 )
 from companion.storage import ApiTokenRepository, ChangeWatch, Database, SettingOverrideRepository
 from companion.storage.downloads import DownloadRepository
+from companion.storage.mcp import McpInstanceRepository, McpServerRepository
 
 TOKEN_USE_FLUSH_SECS = 10.0
 PURGE_EVERY_SECS = 3600.0
@@ -131,6 +145,22 @@ def _purge_app_records(apps: AppServices, settings: Settings) -> Callable[[], Aw
     return purge
 
 
+def mcp_services(db: Database, box: SecretBox, http: httpx.AsyncClient,
+                 children: ChildClient, log_dir: Path,
+                 keep_alive_secs: Callable[[], int]) -> McpServices:
+    stdio = StdioServers(log_dir, children, keep_alive_secs)
+
+    async def server_changed(server_id: str) -> None:
+        await stdio.stop(server_id)  # an edited or removed stdio server stops at once
+
+    servers = McpServerService(McpServerRepository(db), box, on_change=server_changed)
+    instances = McpInstanceService(McpInstanceRepository(db), servers, box)
+    oauth = McpOAuth(servers, instances, http)
+    upstreams = McpUpstreams(servers, instances, stdio, oauth.access_token)
+    return McpServices(servers, instances, McpProxy(instances, upstreams, http),
+                       McpCalls(instances, upstreams, make_mcp_client), oauth, stdio)
+
+
 async def build_app(settings: Settings) -> web.Application:
     home = settings.home
     ensure_owner_secret(home)
@@ -153,9 +183,11 @@ async def build_app(settings: Settings) -> web.Application:
     metrics.count_loaded(lambda: len(pool.loaded()))
     catalog = ModelCatalog(home / "aliases", settings.hf_home / "hub",
                            on_change=lambda names: bus.publish(MODELS_CHANGED, {"models": names}))
-    apps = AppServices.build(db, home, public_url(settings), bus,
-                             token_secs=settings.app_token_secs)
     models = model_services(settings, db, catalog, metrics)
+    mcps = mcp_services(db, box, http, children, home / "logs",
+                        lambda: settings.mcp_keep_alive_secs)
+    apps = AppServices.build(db, home, public_url(settings), bus,
+                             token_secs=settings.app_token_secs, mcp=mcps.instances)
 
     app = web.Application(client_max_size=settings.max_request_bytes)
     setup_middlewares(app, tokens=tokens, max_body=settings.max_request_bytes,
@@ -165,7 +197,7 @@ async def build_app(settings: Settings) -> web.Application:
                       verifiers=[apps.extension.verify, apps.tokens.verify],
                       origin_allowed=apps.grants.origin_has_grant)
     app[IDENTITY], app[TOKENS], app[RUNTIME_SETTINGS] = identity, tokens, runtime
-    app[APPS], app[MODELS], app[METRICS] = apps, models, metrics
+    app[APPS], app[MODELS], app[METRICS], app[MCPS] = apps, models, metrics, mcps
     app[INFERENCE] = InferenceService(catalog, pool, children, metrics)
     app[SERVER_INFO] = ServerInfo(__version__, public_url(settings))
     app[OWNER_CHALLENGES] = OwnerChallenges(read_owner_secret(home), public_url(settings))
@@ -177,7 +209,7 @@ async def build_app(settings: Settings) -> web.Application:
 
     async def stop_work(_: web.Application) -> None:
         await models.downloads.stop()
-        await pool.stop_all()
+        await asyncio.gather(pool.stop_all(), mcps.stdio.stop_all())
 
     async def close(_: web.Application) -> None:
         await asyncio.gather(http.aclose(), child_session.close(), identity.close())

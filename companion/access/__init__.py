@@ -17,6 +17,7 @@ from companion.access.app_tokens import (
 )
 from companion.access.extension import ExtensionService, RoleLookup, owner_only_roles
 from companion.access.grants import AccessGrant, GrantService, GrantTerms
+from companion.access.mcp_binding import McpBinding
 from companion.access.oauth import OAuthService
 from companion.access.requests import ORIGIN_KIND, AppAccessRequest, AppAccessRequestService
 from companion.auth.principal import Principal
@@ -54,12 +55,14 @@ class AppServices:
     @classmethod
     def build(cls, db: Database, home: Path, issuer: str, bus: EventBus,
               roles: RoleLookup = owner_only_roles,
-              token_secs: int = ACCESS_TOKEN_SECS) -> AppServices:
+              token_secs: int = ACCESS_TOKEN_SECS,
+              mcp: McpBinding | None = None) -> AppServices:
         # One ChangeWatch per cache: ``changed()`` reports a change once, to one reader.
         ext_watch, grant_watch = ChangeWatch(db.path), ChangeWatch(db.path)
         grant_repo = GrantRepository(db)
         grants = GrantService(grant_repo, bus, grant_watch)
-        requests = AppAccessRequestService(AppAccessRequestRepository(db), grants, bus)
+        requests = AppAccessRequestService(AppAccessRequestRepository(db), grants, bus,
+                                           mcp=mcp)
         tokens = AppTokenService(ensure_signing_key(home), issuer, grants, grant_repo,
                                  token_secs)
         codes = KeyedDigest.for_home(home)

@@ -139,4 +139,5 @@ class AppTokenService:
         grant = await self._grants.live(str(token.claims["gid"]))
         return Principal(PrincipalKind.APP_TOKEN, role=Role.USER, user_id=grant.user_id,
                          scopes=grant.scopes, token_id=grant.id, models=grant.models,
-                         app=grant.app)
+                         app=grant.app,
+                         mcps=frozenset(grant.mcps) if "mcp" in grant.scopes else frozenset())

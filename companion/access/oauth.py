@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 import secrets
 import time
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN
 
 from companion.access.app_tokens import AppTokenService, TokenSet
 from companion.access.grants import AccessGrant, GrantService
+from companion.access.mcp_binding import check_asks
 from companion.access.requests import (
     OAUTH_KIND,
     AppAccessRequest,
@@ -65,6 +67,8 @@ class AuthorizeParams:
     state: str | None
     code_challenge: str
     code_challenge_method: str
+    # MCP servers asked for (repeated ``mcp`` parameters): an http(s) URL or a server name.
+    mcps: tuple[str, ...] = ()
 
 
 class RedirectError(Exception):
@@ -209,9 +213,17 @@ def _requested(params: AuthorizeParams) -> Requested:
     if not params.code_challenge or params.code_challenge_method != "S256":
         raise RedirectError("invalid_request", "PKCE is required: send code_challenge with "
                             "code_challenge_method=S256.")
-    scopes = params.scope.split() or sorted(APP_SCOPES)
+    scopes = check_scopes_or_redirect(params.scope.split() or sorted(APP_SCOPES))
+    asks = [{"url" if re.match(r"https?://", m) else "name": m} for m in params.mcps]
     try:
-        return Requested(check_scopes(scopes, "scope"))
+        return Requested(scopes, mcps=check_asks(asks, scopes))
+    except BadRequestError as exc:
+        raise RedirectError("invalid_request", exc.message) from exc
+
+
+def check_scopes_or_redirect(scopes: list[str]) -> frozenset[str]:
+    try:
+        return check_scopes(scopes, "scope")
     except BadRequestError as exc:
         raise RedirectError("invalid_scope", exc.message) from exc
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from companion.access.grants import AccessGrant, GrantService, GrantTerms
+from companion.access.mcp_binding import McpBinding, check_asks
 from companion.access.rate_limit import RateLimiter
 from companion.auth.principal import APP_SCOPES, Principal
 from companion.core import events
@@ -73,18 +74,19 @@ def check_scopes(scopes: Collection[str], param: str = "scopes") -> frozenset[st
 class Requested:
     scopes: frozenset[str]
     models: frozenset[str] | None = None
-    mcps: tuple[str, ...] = ()
+    # MCP servers asked for: {"url": ...} or {"name": ...} (see ``mcp_binding.check_asks``).
+    mcps: tuple[dict[str, str], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"scopes": sorted(self.scopes),
                 "models": None if self.models is None else sorted(self.models),
-                "mcps": list(self.mcps)}
+                "mcps": [dict(m) for m in self.mcps]}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Requested:
         models = data.get("models")
         return cls(frozenset(data["scopes"]), None if models is None else frozenset(models),
-                   tuple(data.get("mcps") or ()))
+                   tuple(dict(m) for m in data.get("mcps") or () if isinstance(m, dict)))
 
 
 @dataclass(frozen=True)
@@ -155,9 +157,11 @@ def cooldown_until(outcomes: Sequence[tuple[str, int]]) -> int | None:
 
 class AppAccessRequestService:
     def __init__(self, repo: AppAccessRequestRepository, grants: GrantService,
-                 bus: EventBus, clock: Callable[[], float] = time.time) -> None:
+                 bus: EventBus, clock: Callable[[], float] = time.time,
+                 mcp: McpBinding | None = None) -> None:
         self._repo = repo
         self._grants = grants
+        self._mcp = mcp
         self._bus = bus
         self._clock = clock
         self._asks = RateLimiter(ASK_BURST, ASK_PER_MINUTE)
@@ -173,7 +177,7 @@ class AppAccessRequestService:
         self._admit(user_id, new)
         covering = await self._grants.covering(user_id, new.app, new.requested.scopes,
                                                new.requested.models)
-        if covering is not None:
+        if covering is not None and await self._covers_mcps(user_id, new.requested, covering):
             return covering
         if not interactive:
             raise ForbiddenError(f"{new.app} has no remembered grant for this request, and "
@@ -182,6 +186,13 @@ class AppAccessRequestService:
         await self._check_cooldown(user_id, new.app)
         return await self._new_draft(user_id, new)
 
+    async def _covers_mcps(self, user_id: str, requested: Requested,
+                           grant: AccessGrant) -> bool:
+        if not requested.mcps:
+            return True
+        return self._mcp is not None and await self._mcp.covers(user_id, requested.mcps,
+                                                                grant.mcps)
+
     async def open(self, user_id: str, new: NewRequest) -> AppAccessRequest:
         """A new draft (the OAuth consent page, where the user is already looking)."""
         self._admit(user_id, new)
@@ -189,6 +200,7 @@ class AppAccessRequestService:
 
     def _admit(self, user_id: str, new: NewRequest) -> None:
         check_scopes(new.requested.scopes, "requested.scopes")
+        check_asks(new.requested.mcps, new.requested.scopes)
         wait = self._asks.take((user_id, new.app_kind, new.app))
         if wait is not None:
             raise TooManyRequestsError(
@@ -239,12 +251,21 @@ class AppAccessRequestService:
         if extra:
             raise BadRequestError(f"The app did not ask for {extra}.", code="invalid_scope",
                                   param="scopes")
+        await self._check_mcps(request, terms)
         grant = await self._grants.create(request.user_id, request.app, request.app_kind,
                                           request.app_name, terms)
         if not await self._repo.decide(request_id, "approved", grant.id, self._now()):
             await self._grants.revoke(grant.id, caller)
             raise _no_longer_draft(request_id)
         return await self._announce(request_id), grant
+
+    async def _check_mcps(self, request: AppAccessRequest, terms: GrantTerms) -> None:
+        if not terms.mcps:
+            return
+        if self._mcp is None or "mcp" not in terms.scopes:
+            raise BadRequestError("MCP instances need the 'mcp' scope in the grant.",
+                                  code="invalid_mcp_binding", param="mcps")
+        await self._mcp.check_binding(request.user_id, request.requested.mcps, terms.mcps)
 
     async def deny(self, request_id: str, caller: Principal) -> AppAccessRequest:
         await self._draft(request_id, caller)

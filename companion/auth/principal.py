@@ -42,7 +42,7 @@ class PrincipalKind(StrEnum):
 OWNER_USER_ID = "owner"
 
 # Scopes an app may hold through a grant (``requestAccess({scopes})``).
-APP_SCOPES = frozenset({"chat", "embeddings", "models"})
+APP_SCOPES = frozenset({"chat", "embeddings", "models", "mcp"})
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,9 @@ class Principal:
     models: frozenset[str] | None = None
     # The app's origin (browser pages) or OAuth client id, for app tokens.
     app: str | None = None
+    # The user's MCP instances this caller may use; ``None`` means every one of them.
+    # Fails closed: only a session (and a token or grant that says so) reaches any.
+    mcps: frozenset[str] | None = frozenset()
 
     @property
     def is_authenticated(self) -> bool:
@@ -70,6 +73,9 @@ class Principal:
 
     def may_use_model(self, model: str) -> bool:
         return self.models is None or model in self.models
+
+    def may_use_mcp(self, instance_id: str) -> bool:
+        return self.mcps is None or instance_id in self.mcps
 
     def has_app_scope(self, scope: str) -> bool:
         """App tokens carry app scopes; every other authenticated caller has them all."""

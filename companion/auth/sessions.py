@@ -72,7 +72,7 @@ class SessionService:
                 and not await self._refresh(record):
             return None
         return Principal(PrincipalKind.SESSION, role=Role(record.role) if record.role else None,
-                         user_id=record.user_id, username=record.username)
+                         user_id=record.user_id, username=record.username, mcps=None)
 
     async def _refresh(self, record: SessionRecord) -> bool:
         if self.refresher is None or record.refresh_token is None:

@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal
 
 from companion.auth.principal import OWNER_USER_ID, Role
 from companion.core.errors import (
@@ -33,6 +34,7 @@ from companion.storage import ApiTokenRecord, ApiTokenRepository, ChangeWatch
 
 TOKEN_PREFIX = "bodhiapp_"
 MAX_NAME = 100
+ALL_MCPS = "*"
 
 
 class TokenScope(StrEnum):
@@ -59,6 +61,8 @@ class ApiToken:
     updated_at: int = 0
     # The token's user's role when it was verified; None when not looked up.
     user_role: Role | None = None
+    # The user's MCP instances it may use: none by default, None for every one.
+    mcps: frozenset[str] | None = frozenset()
 
     @property
     def scope_role(self) -> Role:
@@ -82,7 +86,13 @@ class ApiToken:
         return cls(record.id, record.name, frozenset(record.scopes.split()),
                    record.status == "active", record.created_at, record.last_used_at,
                    record.user_id, models, record.expires_at, record.updated_at,
-                   Role(user_role) if user_role else None)
+                   Role(user_role) if user_role else None, _mcps(record.mcps))
+
+
+def _mcps(stored: str | None) -> frozenset[str] | None:
+    if stored == ALL_MCPS:
+        return None
+    return frozenset(json.loads(stored)) if stored else frozenset()
 
 
 def _clean_name(name: str) -> str:
@@ -106,8 +116,12 @@ class ApiTokenService:
     async def create(self, name: str, scope: TokenScope = TokenScope.USER, *,
                      user_id: str = OWNER_USER_ID, creator_role: Role = Role.ADMIN,
                      models: Collection[str] | None = None,
-                     expires_in: int | None = None) -> tuple[ApiToken, str]:
-        """A new token for ``user_id``; its scope may not exceed the creator's role."""
+                     expires_in: int | None = None,
+                     mcps: Collection[str] | Literal["all"] | None = None
+                     ) -> tuple[ApiToken, str]:
+        """A new token for ``user_id``; its scope may not exceed the creator's role.
+
+        ``mcps``: the user's MCP instances it may use ("all", some ids, or none)."""
         name = _clean_name(name)
         if not creator_role.at_least(scope.role):
             raise ForbiddenError(f"A {creator_role.value} cannot create a {scope.value} token.",
@@ -120,7 +134,9 @@ class ApiTokenService:
         grant = None if models is None else json.dumps(sorted(set(models)))
         record = ApiTokenRecord(str(uuid.uuid4()), name, lookup_key(raw, TOKEN_PREFIX), digest(raw),
                                 scope.value, "active", now, now, None, user_id, grant,
-                                None if expires_in is None else now + expires_in)
+                                None if expires_in is None else now + expires_in,
+                                ALL_MCPS if mcps == "all" else
+                                json.dumps(sorted(set(mcps))) if mcps else None)
         await self._repo.insert(record)
         self.invalidate()
         return ApiToken.from_record(record), raw

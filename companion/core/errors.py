@@ -15,8 +15,12 @@ Every error the companion reports carries a stable machine-readable ``code``, an
     ├── ConflictError               409 conflict_error
     ├── TooManyRequestsError        429 rate_limit_error (with Retry-After)
     ├── UpstreamError               502 (a model server answered badly or died)
+    ├── McpAuthError                502, or 400 when the user must act (mcp_oauth_*: an MCP
+    │                                   server's OAuth discovery, registration or tokens)
     └── ServiceUnavailableError     503 service_unavailable
-        └── ModelLoadError          (a model server could not be started)
+        ├── ModelLoadError          (a model server could not be started)
+        └── McpServerError          mcp_server_unavailable (a local MCP server could not be
+                                    started, or died)
 """
 
 from __future__ import annotations
@@ -97,6 +101,22 @@ class UpstreamError(BodhiError):
     code = "upstream_error"
 
 
+class McpAuthError(BodhiError):
+    """OAuth with a remote MCP server failed. ``oauth_error`` is the server's OAuth error code
+    (``invalid_grant``, ...) when it answered with one, so a caller can tell "sign in again"
+    from "the server is unreachable". Messages never carry secrets, tokens, codes or verifiers.
+    """
+
+    status = 502
+    code = "mcp_oauth_error"
+
+    def __init__(self, message: str, *, code: str, status: int = 502,
+                 oauth_error: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.status = status
+        self.oauth_error = oauth_error
+
+
 class ServiceUnavailableError(BodhiError):
     status = 503
     type = "service_unavailable"
@@ -105,3 +125,7 @@ class ServiceUnavailableError(BodhiError):
 
 class ModelLoadError(ServiceUnavailableError):
     code = "model_load_error"
+
+
+class McpServerError(ServiceUnavailableError):
+    code = "mcp_server_unavailable"

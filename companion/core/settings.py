@@ -150,6 +150,10 @@ class SettingsTable:
         "BODHI_KEEP_ALIVE_SECS", _parse_keep_alive, lambda: 300,
         "Unload an idle model after this many seconds; -1 never, 0 right after each request.",
         runtime_editable=True)
+    mcp_keep_alive_secs = Setting(
+        "BODHI_MCP_KEEP_ALIVE_SECS", _parse_keep_alive, lambda: 300,
+        "Stop an idle local (stdio) MCP server after this many seconds; -1 never, 0 right "
+        "after each request.", runtime_editable=True)
     llama_server = Setting(
         "BODHI_LLAMA_SERVER", str, lambda: "",
         "llama-server executable to run models with; empty uses the bundled launcher.")

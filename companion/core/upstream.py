@@ -4,6 +4,7 @@ Two kinds, each made once by the composition root, injected, and closed by it:
 ``make_client`` (httpx) for the identity provider and everything else upstream, and
 ``make_child_session`` (aiohttp's client) wrapped in ``ChildClient`` for our own llama.cpp
 children, both the relay and the health poll. A test hands either a real local server.
+The MCP SDK's own client needs ``httpx2``: ``make_mcp_client`` makes one per MCP session.
 """
 
 from __future__ import annotations
@@ -12,11 +13,18 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import httpx
+import httpx2
 
 # Idle pooled connections per llama.cpp child. Each one holds an HTTP thread in the child
 # until its keep-alive timeout, so children get this many HTTP threads plus headroom.
 KEEPALIVE_CONNECTIONS = 8
 CHILD_HTTP_THREADS = KEEPALIVE_CONNECTIONS + 4
+
+
+def make_mcp_client(headers: dict[str, str]) -> httpx2.AsyncClient:
+    """For the MCP SDK's Streamable HTTP client: one MCP session, closed with it."""
+    return httpx2.AsyncClient(headers=headers, trust_env=False,
+                              timeout=httpx2.Timeout(10.0, read=300.0))
 
 
 def make_client(transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from companion.inference.parent_watch import die_with_parent, start_parent_poll
+from companion.core.parent_watch import die_with_parent, start_parent_poll
 
 POOLING = ("none", "mean", "cls", "last", "rank")
 # The environment variables llama-server reads for ``--api-key`` and ``--cors-origins``.

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from companion.core.errors import ServiceUnavailableError, TooManyRequestsError
+from companion.core.idle_stop import IdleStops
 from companion.core.upstream import ChildClient
 from companion.inference.process import LaunchConfig, LlamaProcess, ProcessState
 from companion.models import ResolvedModel
@@ -65,8 +66,7 @@ class LlamaPool:
         self._limits = limits or PoolLimits()
         self._on_load = on_load or (lambda alias, secs: None)
         self._processes: dict[str, LlamaProcess] = {}
-        self._idle_timers: dict[str, asyncio.TimerHandle] = {}
-        self._background: set[asyncio.Task[None]] = set()
+        self._idle = IdleStops(keep_alive_secs, "unloading model")
         self._evicting: dict[str, asyncio.Event] = {}
         self._requests: dict[str, int] = defaultdict(int)
         self._room = asyncio.Lock()
@@ -111,7 +111,7 @@ class LlamaPool:
             finally:
                 process.end_request()
                 if process.in_flight == 0:
-                    self._schedule_idle(process)
+                    self._idle.schedule(alias, process, alias)
         finally:
             self._requests[alias] -= 1
 
@@ -132,7 +132,7 @@ class LlamaPool:
                         await self._evicting[alias].wait()
                         continue
                     process = self._process_for(model)
-                    self._cancel_idle_timer(alias)
+                    self._idle.cancel(alias)
                     if process.state is ProcessState.STOPPED:
                         await self._load(process, embeddings)
                     else:
@@ -184,7 +184,7 @@ class LlamaPool:
             await self._evicting[alias].wait()
             return True
         done = self._evicting[alias] = asyncio.Event()
-        self._cancel_idle_timer(alias)
+        self._idle.cancel(alias)
         try:
             await process.drained()
             await process.stop()
@@ -193,32 +193,7 @@ class LlamaPool:
             done.set()
         return True
 
-    def _cancel_idle_timer(self, alias: str) -> None:
-        timer = self._idle_timers.pop(alias, None)
-        if timer is not None:
-            timer.cancel()
-
-    def _schedule_idle(self, process: LlamaProcess) -> None:
-        keep_alive = self._keep_alive_secs()
-        if keep_alive < 0:
-            return
-        self._cancel_idle_timer(process.alias)
-        loop = asyncio.get_running_loop()
-        self._idle_timers[process.alias] = loop.call_later(
-            keep_alive, self._unload_if_idle, process, keep_alive)
-
-    def _unload_if_idle(self, process: LlamaProcess, keep_alive: int) -> None:
-        self._idle_timers.pop(process.alias, None)
-        idle_for = time.monotonic() - process.last_used
-        if process.in_flight or process.state is not ProcessState.READY or idle_for < keep_alive:
-            return
-        log.info("unloading model %s after %.1fs idle", process.alias, idle_for)
-        task = asyncio.create_task(process.stop_if_idle(), name=f"unload-{process.alias}")
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
     async def stop_all(self) -> None:
-        for alias in list(self._idle_timers):
-            self._cancel_idle_timer(alias)
+        self._idle.cancel_all()
         await asyncio.gather(*(p.stop() for p in self._processes.values()),
                              return_exceptions=True)

@@ -17,33 +17,34 @@ the companion talks to a child.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import re
 import secrets
-import signal
-import socket
 import sys
 import time
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from companion.core.child_process import (
+    CHILD_HOST,
+    ChildExited,
+    ChildNotReady,
+    free_port,
+    log_tail,
+    spawn,
+    terminate,
+    wait_healthy,
+)
 from companion.core.errors import ModelLoadError
-from companion.core.home import private_dir, private_opener
-from companion.core.upstream import ChildClient, ChildLost, ChildUnreachable
+from companion.core.parent_watch import PARENT_PID_ENV
+from companion.core.upstream import ChildClient
 from companion.inference.launcher import API_KEY_ENV, CORS_ORIGINS_ENV
-from companion.inference.parent_watch import PARENT_PID_ENV
 
 log = logging.getLogger(__name__)
 
-_STOP_GRACE_SECS = 5.0
-_HEALTH_POLL_SECS = 0.05
-_HEALTH_TIMEOUT_SECS = 2.0
 _EXIT_CONFIRM_SECS = 2.0
-# Children are for the companion alone: never bound beyond loopback, whatever the flags say.
-CHILD_HOST = "127.0.0.1"
 
 
 class ProcessState(StrEnum):
@@ -65,14 +66,8 @@ class LaunchConfig:
 
     def command(self) -> list[str]:
         if self.llama_server:
-            return [sys.executable, "-m", "companion.inference.exec_guard", self.llama_server]
+            return [sys.executable, "-m", "companion.core.exec_guard", self.llama_server]
         return [sys.executable, "-m", "companion.inference.launcher"]
-
-
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def _log_name(alias: str) -> str:
@@ -128,6 +123,9 @@ class LlamaProcess:
     async def drained(self) -> None:
         """Return once no request is in flight."""
         await self._drained.wait()
+
+    def is_ready(self) -> bool:
+        return self.state is ProcessState.READY
 
     def is_serving(self, embeddings: bool) -> bool:
         return self.state is ProcessState.READY and (self.embeddings or not embeddings)
@@ -197,25 +195,18 @@ class LlamaProcess:
     async def _start_locked(self, embeddings: bool) -> None:
         self.state = ProcessState.STARTING
         started = time.monotonic()
-        port = _free_port(CHILD_HOST)
+        port = free_port(CHILD_HOST)
         argv = self._argv(port, embeddings)
         self._api_key = secrets.token_urlsafe(32)
-        private_dir(self._config.log_dir)
         log.info("starting model %s: %s", self.alias, " ".join(argv))
-        # A local append-only file: opening it does not block the loop noticeably.
-        with open(self.log_path, "ab", opener=private_opener) as log_file:  # noqa: ASYNC230
-            log_file.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} "
-                           f"starting {' '.join(argv)}\n".encode())
-            log_file.flush()
-            proc = await asyncio.create_subprocess_exec(
-                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=log_file,
-                stderr=asyncio.subprocess.STDOUT, start_new_session=True, env=self._env())
+        proc = await spawn(argv, log_path=self.log_path, header=f"starting {' '.join(argv)}",
+                           env=self._env())
         self._proc, self.pid = proc, proc.pid
         self.base_url = f"http://{CHILD_HOST}:{port}"
         try:
             await self._wait_healthy(proc)
         except BaseException:
-            await self._terminate(proc)
+            await terminate(proc)
             self.state = ProcessState.STOPPED
             raise
         self.embeddings = embeddings
@@ -226,27 +217,17 @@ class LlamaProcess:
                  time.monotonic() - started)
 
     async def _wait_healthy(self, proc: asyncio.subprocess.Process) -> None:
-        deadline = time.monotonic() + self._config.ready_timeout
-        url = self.base_url + "/health"
-        while time.monotonic() < deadline:
-            if proc.returncode is not None:
-                raise ModelLoadError(f"The model '{self.alias}' failed to start "
-                                     f"(exit code {proc.returncode}): {self._log_tail()}")
-            with contextlib.suppress(ChildUnreachable, ChildLost):
-                if await self._client.status(url, auth=self.auth_headers,
-                                            limit_secs=_HEALTH_TIMEOUT_SECS) == 200:
-                    return
-            await asyncio.sleep(_HEALTH_POLL_SECS)
-        raise ModelLoadError(f"The model '{self.alias}' did not become ready within "
-                             f"{self._config.ready_timeout:g}s; see {self.log_path}")
-
-    def _log_tail(self, lines: int = 3) -> str:
         try:
-            text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return "no log"
-        tail = [line for line in text.splitlines() if line.strip()][-lines:]
-        return " | ".join(tail)[-600:]
+            await wait_healthy(proc, self._client, self.base_url + "/health",
+                               auth=self.auth_headers, within_secs=self._config.ready_timeout)
+        except ChildExited as exc:
+            raise ModelLoadError(f"The model '{self.alias}' failed to start "
+                                 f"(exit code {exc.returncode}): {log_tail(self.log_path)}"
+                                 ) from None
+        except ChildNotReady:
+            raise ModelLoadError(f"The model '{self.alias}' did not become ready within "
+                                 f"{self._config.ready_timeout:g}s; see {self.log_path}"
+                                 ) from None
 
     async def _watch(self, proc: asyncio.subprocess.Process) -> None:
         code = await proc.wait()
@@ -263,22 +244,9 @@ class LlamaProcess:
             return
         self.state = ProcessState.STOPPING
         log.info("stopping model %s (pid %s)", self.alias, proc.pid)
-        await self._terminate(proc)
+        await terminate(proc)
         if self._watcher is not None:
             self._watcher.cancel()
             self._watcher = None
         self._proc = self.pid = None
         self.state = ProcessState.STOPPED
-
-    @staticmethod
-    async def _terminate(proc: asyncio.subprocess.Process) -> None:
-        if proc.returncode is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), _STOP_GRACE_SECS)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            await proc.wait()

@@ -35,7 +35,8 @@ def api_token_verifier(tokens: ApiTokenService) -> BearerVerifier:
         if token is None:
             return None
         return Principal(PrincipalKind.API_TOKEN, role=token.role, user_id=token.user_id,
-                         scopes=token.scopes, token_id=token.id, models=token.models)
+                         scopes=token.scopes, token_id=token.id, models=token.models,
+                         mcps=token.mcps)
 
     return verify
 

@@ -25,8 +25,16 @@ H = TypeVar("H", bound=Callable[..., Any])
 
 
 def small_body(handler: H) -> H:
-    setattr(handler, _ATTR, SMALL_BODY_BYTES)
-    return handler
+    return body_limit(SMALL_BODY_BYTES)(handler)
+
+
+def body_limit(max_bytes: int) -> Callable[[H], H]:
+    """A route's own limit, below the application's."""
+    def mark(handler: H) -> H:
+        setattr(handler, _ATTR, max_bytes)
+        return handler
+
+    return mark
 
 
 def _route_limit(request: web.Request) -> int | None:

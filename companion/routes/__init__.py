@@ -9,6 +9,9 @@ from companion.routes import (
     downloads,
     events,
     identity,
+    mcp_oauth,
+    mcp_proxy,
+    mcps,
     metrics,
     models,
     oauth,
@@ -36,4 +39,7 @@ def setup_routes(app: web.Application) -> None:
     models.setup(app)
     downloads.setup(app)
     ollama.setup(app)
+    mcp_oauth.setup(app)
+    mcps.setup(app)
+    mcp_proxy.setup(app)
     metrics.setup(app)

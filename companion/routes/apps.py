@@ -21,7 +21,7 @@ from companion.middleware.auth import PRINCIPAL
 from companion.middleware.body_limit import small_body
 from companion.middleware.web_pages import refuse_web_pages
 from companion.routes.bodies import read_json
-from companion.routes.keys import APPS, INFERENCE, SERVER_INFO
+from companion.routes.keys import APPS, INFERENCE, MCPS, SERVER_INFO
 from companion.routes.paging import page_of, paginated
 
 EXTENSION = {PrincipalKind.EXTENSION}
@@ -39,7 +39,7 @@ class PairBody(BaseModel):
 class RequestedBody(BaseModel):
     scopes: list[str]
     models: list[str] | None = None
-    mcps: list[str] = []
+    mcps: list[dict[str, str]] = Field(default_factory=list, max_length=10)
 
     def value(self) -> Requested:
         return Requested(frozenset(self.scopes),
@@ -58,7 +58,7 @@ class RequestAccessBody(BaseModel):
 class ApproveBody(BaseModel):
     scopes: list[str]
     models: list[str] | None = None
-    mcps: list[str] = []
+    mcps: list[str] = Field(default_factory=list, max_length=10)   # bound instance ids
     remember: bool = False
     expires_in: int | None = Field(None, ge=60, le=366 * 24 * 3600)
 
@@ -110,7 +110,10 @@ async def review(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     found = await request.app[APPS].requests.get(request.match_info["id"], principal)
     models = [m.alias for m in request.app[INFERENCE].list_models(principal)]
-    return web.json_response({**found.to_json(), "available_models": models})
+    assert principal.user_id is not None
+    mcps = await request.app[MCPS].instances.candidates(principal.user_id,
+                                                        found.requested.mcps)
+    return web.json_response({**found.to_json(), "available_models": models, "mcps": mcps})
 
 
 @requires(Role.USER, kinds=EXTENSION_OR_SESSION)
@@ -170,7 +173,9 @@ async def list_grants(request: web.Request) -> web.Response:
     user_id = request[PRINCIPAL].user_id
     assert user_id is not None
     grants, total = await request.app[APPS].grants.page(user_id, page.page, page.page_size)
-    return paginated([g.to_json() for g in grants], total, page)
+    describe = request.app[MCPS].instances.describe
+    return paginated([{**g.to_json(), "mcps": await describe(g.user_id, g.mcps)}
+                      for g in grants], total, page)
 
 
 @requires(Role.USER, kinds=EXTENSION_OR_SESSION)

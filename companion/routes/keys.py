@@ -13,6 +13,12 @@ from companion.auth.owner_challenges import OwnerChallenges
 from companion.core.metrics import Metrics
 from companion.core.runtime_settings import RuntimeSettings
 from companion.inference.service import InferenceService
+from companion.mcp.calls import McpCalls
+from companion.mcp.instances import McpInstanceService
+from companion.mcp.oauth import McpOAuth
+from companion.mcp.proxy import McpProxy
+from companion.mcp.servers import McpServerService
+from companion.mcp.stdio_process import StdioServers
 from companion.models import ModelCatalog
 from companion.models.alias_store import AliasStore
 from companion.models.downloads import DownloadService
@@ -35,7 +41,20 @@ class ModelServices:
     downloads: DownloadService
 
 
+@dataclass(frozen=True)
+class McpServices:
+    """What the MCP routes use: the registry, users' instances, the proxy and direct calls."""
+
+    servers: McpServerService
+    instances: McpInstanceService
+    proxy: McpProxy
+    calls: McpCalls
+    oauth: McpOAuth
+    stdio: StdioServers
+
+
 INFERENCE = web.AppKey("inference", InferenceService)
+MCPS = web.AppKey("mcps", McpServices)
 MODELS = web.AppKey("models", ModelServices)
 METRICS = web.AppKey("metrics", Metrics)
 SERVER_INFO = web.AppKey("server_info", ServerInfo)

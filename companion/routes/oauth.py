@@ -9,12 +9,14 @@ errors as ``{"error", "error_description"}``.
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
 from multidict import MultiDictProxy, MultiMapping
 
 from companion.access.grants import ALLOW_ONCE_DEFAULT_SECS, GrantTerms
+from companion.access.mcp_binding import MAX_MCP_ASKS
 from companion.access.oauth import AuthorizeParams, RedirectError, redirect_with, server_metadata
 from companion.access.requests import OAUTH_KIND, AppAccessRequest
 from companion.auth.principal import PrincipalKind, Role
@@ -23,7 +25,7 @@ from companion.middleware.access import optional_auth, public, requires
 from companion.middleware.auth import PRINCIPAL
 from companion.middleware.body_limit import small_body
 from companion.routes.html_pages import esc, page
-from companion.routes.keys import APPS, INFERENCE, SERVER_INFO
+from companion.routes.keys import APPS, INFERENCE, MCPS, SERVER_INFO
 
 Form = MultiDictProxy[str | bytes | bytearray | web.FileField]
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -31,6 +33,7 @@ _SCOPE_TEXT = {
     "chat": "chat with your models",
     "embeddings": "turn text into embeddings (vectors for search)",
     "models": "see the list of your models",
+    "mcp": "use the MCP servers (tools) you connect below",
 }
 
 
@@ -38,7 +41,8 @@ def _params(query: MultiMapping[str]) -> AuthorizeParams:
     return AuthorizeParams(query.get("client_id", ""), query.get("redirect_uri", ""),
                            query.get("response_type", ""), query.get("scope", ""),
                            query.get("state"), query.get("code_challenge", ""),
-                           query.get("code_challenge_method", ""))
+                           query.get("code_challenge_method", ""),
+                           tuple(query.getall("mcp", []))[:MAX_MCP_ASKS + 1])
 
 
 def _checkbox(name: str, value: str, label: str, checked: bool) -> str:
@@ -60,7 +64,28 @@ def _model_boxes(models: list[str]) -> str:
                            for m in models)
 
 
-def _consent(draft: AppAccessRequest, models: list[str], redirect_uri: str) -> str:
+def _mcp_choices(candidates: list[dict[str, Any]]) -> str:
+    """One select per MCP server asked for: an instance of the user's, or not at all."""
+    if not candidates:
+        return ""
+    rows = []
+    for n, found in enumerate(candidates):
+        asked = esc(next(iter(found["requested"].values())))
+        options = "".join(f'<option value="{esc(i["id"])}">{esc(i["name"])} '
+                          f'({esc(i["slug"])})</option>' for i in found["instances"])
+        if not options:
+            why = ("no server is registered for it" if found["server"] is None
+                   else "you have no connection to it yet")
+            rows.append(f"<div><code>{asked}</code> <span class='muted'>— not allowed: "
+                        f"{why}</span></div>")
+            continue
+        rows.append(f"<label>{asked} <select name='mcp' data-testid='mcp-{n}'>{options}"
+                    "<option value=''>Don't allow</option></select></label>")
+    return f"<fieldset><legend>With MCP servers</legend>{''.join(rows)}</fieldset>"
+
+
+def _consent(draft: AppAccessRequest, models: list[str], redirect_uri: str,
+             mcps: list[dict[str, Any]]) -> str:
     name = esc(draft.app_name or draft.app)
     back_to = urlsplit(redirect_uri).netloc or redirect_uri
     return (f"<h1>Allow <strong>{name}</strong> to use your models?</h1>"
@@ -73,6 +98,7 @@ def _consent(draft: AppAccessRequest, models: list[str], redirect_uri: str) -> s
             "<fieldset><legend>It may</legend>"
             f"{_scope_boxes(sorted(draft.requested.scopes))}</fieldset>"
             f"<fieldset><legend>With models</legend>{_model_boxes(models)}</fieldset>"
+            f"{_mcp_choices(mcps)}"
             "<fieldset><legend>For how long</legend><label><input type='checkbox' "
             "name='remember' value='1' data-testid='remember'> <span>Until I revoke it. "
             f"Unticked, access ends after {ALLOW_ONCE_DEFAULT_SECS // 60} minutes.</span>"
@@ -107,14 +133,19 @@ async def authorize(request: web.Request) -> web.StreamResponse:
             "error": exc.error, "error_description": exc.description,
             "state": params.state})) from exc
     models = [m.alias for m in request.app[INFERENCE].list_models(principal)]
-    return page(f"Allow {client.name}? · Bodhi", _consent(draft, models, params.redirect_uri))
+    assert principal.user_id is not None
+    mcps = await request.app[MCPS].instances.candidates(principal.user_id,
+                                                        draft.requested.mcps)
+    return page(f"Allow {client.name}? · Bodhi",
+                _consent(draft, models, params.redirect_uri, mcps))
 
 
 def _terms(form: Form) -> GrantTerms:
     scopes = frozenset(str(s) for s in form.getall("scope", []))
     models = None if form.get("all_models") else frozenset(
         str(m) for m in form.getall("model", []))
-    return GrantTerms(scopes, models, remember=bool(form.get("remember")))
+    mcps = tuple(str(m) for m in form.getall("mcp", []) if m)
+    return GrantTerms(scopes, models, mcps, remember=bool(form.get("remember")))
 
 
 @requires(Role.USER, session_only=True)

@@ -25,6 +25,8 @@ class CreateToken(BaseModel):
     # null or absent: every model; a list: only these.
     models: list[str] | None = None
     expires_in: int | None = Field(default=None, gt=0)
+    # The MCP instances it may use: "all" of the user's, some ids, or none (absent).
+    mcps: Literal["all"] | list[str] | None = None
 
 
 class UpdateToken(BaseModel):
@@ -36,6 +38,7 @@ def token_json(token: ApiToken) -> dict[str, Any]:
     return {"id": token.id, "name": token.name, "scopes": " ".join(sorted(token.scopes)),
             "status": "active" if token.active else "inactive",
             "models": None if token.models is None else sorted(token.models),
+            "mcps": "all" if token.mcps is None else sorted(token.mcps),
             "expires_at": token.expires_at, "created_at": token.created_at,
             "updated_at": token.updated_at, "last_used_at": token.last_used_at}
 
@@ -54,7 +57,7 @@ async def create_token(request: web.Request) -> web.Response:
     user_id, role = _owner(request[PRINCIPAL])
     token, raw = await request.app[TOKENS].create(
         body.name, body.scope, user_id=user_id, creator_role=role, models=body.models,
-        expires_in=body.expires_in)
+        expires_in=body.expires_in, mcps=body.mcps)
     return web.json_response({**token_json(token), "token": raw}, status=201,
                              headers={"Cache-Control": "no-store"})
 

@@ -23,6 +23,7 @@ class ApiTokenRecord:
     user_id: str = "owner"
     models: str | None = None        # JSON list of model names; NULL grants every model
     expires_at: int | None = None
+    mcps: str | None = None          # NULL: no MCP instance; "*": every one; or a JSON list
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class TokenMatch:
 
 
 _COLUMNS = ("id, name, token_prefix, token_hash, scopes, status, created_at, updated_at,"
-            " last_used_at, user_id, models, expires_at")
+            " last_used_at, user_id, models, expires_at, mcps")
 _QUALIFIED = ", ".join(f"t.{c.strip()}" for c in _COLUMNS.split(","))
 
 
@@ -48,10 +49,10 @@ class ApiTokenRepository:
 
     async def insert(self, record: ApiTokenRecord) -> None:
         await self._conn.execute(
-            f"INSERT INTO api_tokens ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO api_tokens ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (record.id, record.name, record.token_prefix, record.token_hash, record.scopes,
              record.status, record.created_at, record.updated_at, record.last_used_at,
-             record.user_id, record.models, record.expires_at),
+             record.user_id, record.models, record.expires_at, record.mcps),
         )
 
     async def find_by_prefix(self, prefix: str) -> list[TokenMatch]:

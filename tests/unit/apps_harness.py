@@ -17,10 +17,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from companion.access import AppServices
+from companion.app import mcp_services
 from companion.auth import ApiTokenService
 from companion.auth.principal import OWNER_USER_ID, Principal, PrincipalKind, Role
 from companion.core.events import EventBus
-from companion.core.upstream import ChildClient, make_child_session
+from companion.core.secrets_box import SecretBox
+from companion.core.upstream import ChildClient, make_child_session, make_client
 from companion.inference import LaunchConfig, LlamaPool
 from companion.inference.service import InferenceService
 from companion.middleware import setup_middlewares
@@ -30,8 +32,17 @@ from companion.models.alias_store import AliasStore
 from companion.models.downloads import DownloadService
 from companion.models.files import ModelFiles
 from companion.routes import apps as apps_routes
-from companion.routes import downloads, events, models, oauth, ollama, openai
-from companion.routes.keys import APPS, INFERENCE, MODELS, SERVER_INFO, ModelServices, ServerInfo
+from companion.routes import downloads, events, mcp_proxy, mcps, models, oauth, ollama, openai
+from companion.routes.keys import (
+    APPS,
+    INFERENCE,
+    MCPS,
+    MODELS,
+    SERVER_INFO,
+    McpServices,
+    ModelServices,
+    ServerInfo,
+)
 from companion.storage import Database
 from companion.storage.downloads import DownloadRepository
 
@@ -61,6 +72,7 @@ class Harness:
     apps: AppServices
     credential: str          # a paired extension's credential (owner)
     db_path: Path
+    mcps: McpServices
 
     @property
     def ext(self) -> dict[str, str]:
@@ -113,15 +125,16 @@ def _pool(tmp_path: Path, client: ChildClient) -> LlamaPool:
 @pytest.fixture
 async def harness(aiohttp_client: Any, db: Database, tokens: ApiTokenService,
                   tmp_path: Path) -> AsyncIterator[Harness]:
-    apps = AppServices.build(db, tmp_path, BASE, EventBus())
-    session = make_child_session()
+    session, http = make_child_session(), make_client()
     local = ChildClient(session)
+    mcp = mcp_services(db, SecretBox(bytes(32)), http, local, tmp_path / "logs", lambda: 0)
+    apps = AppServices.build(db, tmp_path, BASE, EventBus(), mcp=mcp.instances)
     app = web.Application()
     setup_middlewares(app, allowed_hosts=allowed_hosts("127.0.0.1", ""), max_body=1 << 20,
                       tokens=tokens,
                       verifiers=[session_stand_in, apps.extension.verify, apps.tokens.verify],
                       origin_allowed=apps.grants.origin_has_grant)
-    app[APPS] = apps
+    app[APPS], app[MCPS] = apps, mcp
     (tmp_path / "aliases").mkdir(exist_ok=True)
     hub = tmp_path / "hf" / "hub"
     catalog = ModelCatalog(tmp_path / "aliases", hub)
@@ -129,12 +142,15 @@ async def harness(aiohttp_client: Any, db: Database, tokens: ApiTokenService,
     app[MODELS] = ModelServices(catalog, ModelFiles(hub), AliasStore(tmp_path / "aliases", catalog),
                                 DownloadService(DownloadRepository(db), hub))
     app[SERVER_INFO] = ServerInfo("test", BASE)
-    for module in (apps_routes, oauth, events, openai, models, ollama, downloads):
+    for module in (apps_routes, oauth, events, openai, models, ollama, downloads, mcps,
+                   mcp_proxy):
         module.setup(app)
     client: Client = await aiohttp_client(app)
     _, credential = await apps.extension.issue(OWNER_USER_ID, "ext-id", "chrome")
     try:
-        yield Harness(client, apps, credential, db.path)
+        yield Harness(client, apps, credential, db.path, mcp)
     finally:
+        await mcp.stdio.stop_all()
         await session.close()
+        await http.aclose()
         apps.close()

@@ -21,6 +21,7 @@ ROOT = Path(__file__).parents[2]
 EDITS: dict[str, tuple[str, Any]] = {
     "BODHI_LOG_LEVEL": ("error", "ERROR"),
     "BODHI_KEEP_ALIVE_SECS": ("60", 60),
+    "BODHI_MCP_KEEP_ALIVE_SECS": ("-1", -1),
     "BODHI_MAX_LOADED_MODELS": ("3", 3),
     "BODHI_MODEL_MEMORY_BUDGET_MB": ("512", 512),
     "BODHI_MAX_REQUESTS_PER_MODEL": ("4", 4),

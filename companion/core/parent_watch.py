@@ -14,8 +14,8 @@ import threading
 import time
 
 _PR_SET_PDEATHSIG = 1
-# From the companion to the llama.cpp children it starts; the leading underscore marks it as
-# internal, not a BODHI_* setting.
+# From a parent to the children it starts (llama.cpp children, MCP bridges and their stdio
+# servers); the leading underscore marks it as internal, not a BODHI_* setting.
 PARENT_PID_ENV = "_BODHI_PARENT_PID"
 
 

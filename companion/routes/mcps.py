@@ -1,0 +1,146 @@
+"""MCP registry and instances: servers (read by signed-in users, written by admins) and each
+user's own instances with their credentials and tool allow-list (browser session only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from companion.auth.principal import Principal, Role
+from companion.core.errors import ForbiddenError
+from companion.mcp.instances import InstanceBody
+from companion.mcp.servers import ServerBody
+from companion.middleware.access import requires
+from companion.middleware.auth import PRINCIPAL
+from companion.middleware.body_limit import small_body
+from companion.routes.bodies import read_json
+from companion.routes.keys import MCPS
+
+
+class AllowedTools(BaseModel):
+    allowed_tools: list[str] | None
+
+
+def _user(principal: Principal) -> str:
+    if principal.user_id is None:
+        raise ForbiddenError("This needs a signed-in user.", code="auth_error-insufficient_role")
+    return principal.user_id
+
+
+def _data(items: list[Any]) -> web.Response:
+    return web.json_response({"data": [i.to_json() for i in items]})
+
+
+@requires(Role.USER, session_only=True)
+async def list_servers(request: web.Request) -> web.Response:
+    return _data(await request.app[MCPS].servers.all())
+
+
+@requires(Role.USER, session_only=True)
+async def get_server(request: web.Request) -> web.Response:
+    server = await request.app[MCPS].servers.get(request.match_info["id"])
+    return web.json_response(server.to_json())
+
+
+@requires(Role.ADMIN, session_only=True)
+@small_body
+async def create_server(request: web.Request) -> web.Response:
+    body = ServerBody.model_validate(await read_json(request, ServerBody))
+    server = await request.app[MCPS].servers.create(body)
+    return web.json_response(server.to_json(), status=201)
+
+
+@requires(Role.ADMIN, session_only=True)
+@small_body
+async def update_server(request: web.Request) -> web.Response:
+    body = ServerBody.model_validate(await read_json(request, ServerBody))
+    server = await request.app[MCPS].servers.update(request.match_info["id"], body)
+    return web.json_response(server.to_json())
+
+
+@requires(Role.ADMIN, session_only=True)
+async def delete_server(request: web.Request) -> web.Response:
+    await request.app[MCPS].servers.delete(request.match_info["id"])
+    return web.Response(status=204)
+
+
+@requires(Role.USER, session_only=True)
+async def list_instances(request: web.Request) -> web.Response:
+    return _data(await request.app[MCPS].instances.of_user(_user(request[PRINCIPAL])))
+
+
+@requires(Role.USER, session_only=True)
+async def get_instance(request: web.Request) -> web.Response:
+    instance = await request.app[MCPS].instances.get_own(_user(request[PRINCIPAL]),
+                                                         request.match_info["id"])
+    return web.json_response(instance.to_json())
+
+
+@requires(Role.USER, session_only=True)
+@small_body
+async def create_instance(request: web.Request) -> web.Response:
+    body = InstanceBody.model_validate(await read_json(request, InstanceBody))
+    instance = await request.app[MCPS].instances.create(_user(request[PRINCIPAL]), body)
+    return web.json_response(instance.to_json(), status=201)
+
+
+@requires(Role.USER, session_only=True)
+@small_body
+async def update_instance(request: web.Request) -> web.Response:
+    body = InstanceBody.model_validate(await read_json(request, InstanceBody))
+    instance = await request.app[MCPS].instances.update(_user(request[PRINCIPAL]),
+                                                        request.match_info["id"], body)
+    return web.json_response(instance.to_json())
+
+
+@requires(Role.USER, session_only=True)
+async def delete_instance(request: web.Request) -> web.Response:
+    await request.app[MCPS].instances.delete(_user(request[PRINCIPAL]),
+                                             request.match_info["id"])
+    return web.Response(status=204)
+
+
+def _tools_json(instance: Any, tools: list[dict[str, Any]] | None) -> dict[str, Any]:
+    allowed = instance.allowed_tools
+    return {"tools": [{**t, "allowed": allowed is None or t.get("name") in allowed}
+                      for t in tools or []],
+            "fetched_at": instance.tools_fetched_at,
+            "allowed_tools": None if allowed is None else sorted(allowed)}
+
+
+@requires(Role.USER, session_only=True)
+async def get_tools(request: web.Request) -> web.Response:
+    """The server's tools as last fetched; fetched now when never fetched or ``?refresh=1``."""
+    mcps, user = request.app[MCPS], _user(request[PRINCIPAL])
+    instance = await mcps.instances.usable(request[PRINCIPAL], request.match_info["id"])
+    tools = instance.tools
+    if tools is None or request.query.get("refresh") in ("1", "true"):
+        tools = await mcps.calls.fetch_tools(instance)
+        instance = await mcps.instances.get_own(user, instance.id)
+    return web.json_response(_tools_json(instance, tools))
+
+
+@requires(Role.USER, session_only=True)
+@small_body
+async def set_tools(request: web.Request) -> web.Response:
+    body = AllowedTools.model_validate(await read_json(request, AllowedTools))
+    instance = await request.app[MCPS].instances.set_allowed_tools(
+        _user(request[PRINCIPAL]), request.match_info["id"], body.allowed_tools)
+    return web.json_response(_tools_json(instance, instance.tools))
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/bodhi/v1/mcps/servers", list_servers)
+    app.router.add_post("/bodhi/v1/mcps/servers", create_server)
+    app.router.add_get("/bodhi/v1/mcps/servers/{id}", get_server)
+    app.router.add_put("/bodhi/v1/mcps/servers/{id}", update_server)
+    app.router.add_delete("/bodhi/v1/mcps/servers/{id}", delete_server)
+    app.router.add_get("/bodhi/v1/mcps", list_instances)
+    app.router.add_post("/bodhi/v1/mcps", create_instance)
+    app.router.add_get("/bodhi/v1/mcps/{id}", get_instance)
+    app.router.add_put("/bodhi/v1/mcps/{id}", update_instance)
+    app.router.add_delete("/bodhi/v1/mcps/{id}", delete_instance)
+    app.router.add_get("/bodhi/v1/mcps/{id}/tools", get_tools)
+    app.router.add_put("/bodhi/v1/mcps/{id}/tools", set_tools)
