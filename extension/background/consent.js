@@ -35,12 +35,12 @@ function validRequest(params) {
   return { scopes, models, reason, mcps: validMcps(params.mcps, scopes) };
 }
 
-const MAX_MCPS = 20;
+const MAX_MCPS = 10;                   // as the companion allows
 
 function validServer(asked) {
   const keys = asked !== null && typeof asked === 'object' ? Object.keys(asked) : [];
   const value = keys.length === 1 ? asked[keys[0]] : undefined;
-  if (typeof value !== 'string' || value.length > 2048) return null;
+  if (typeof value !== 'string' || value.length > 2000) return null;
   if (keys[0] === 'name' && value.trim()) return { name: value };
   if (keys[0] === 'url' && /^https?:\/\/\S+$/.test(value)) return { url: value };
   return null;
