@@ -84,7 +84,7 @@ def granted(paired: Browser, site: Page, registered: dict[str, Any], mcp_url: st
         "consent-mcp-missing").inner_text()
     assert consent.get_by_test_id("scope-mcp").is_checked()
     consent.wait_for_selector("body[data-armed=true]")
-    screenshot(consent, "extension-consent.png", 420, 640)
+    screenshot(consent, "extension-consent.png", 420, 860)
 
     consent.get_by_test_id("consent-allow-once").click()
 
