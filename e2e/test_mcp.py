@@ -5,7 +5,7 @@ window.bodhi.mcp and through the official MCP TypeScript SDK's Client over
 window.bodhi.mcp.transport(); abort and timeouts; the popup shows the grant's MCP connection
 and revoking it ends MCP access at the next call.
 
-With BODHI_SCREENSHOTS=<folder> it saves the consent window and the popup as they appear here
+With E2E_SCREENSHOTS=<folder> it saves the consent window and the popup as they appear here
 (extension-consent.png, extension-popup.png; docs/images holds the ones the docs show).
 """
 
@@ -32,7 +32,7 @@ from tests.conftest import Companion
 from tests.mcp_servers import serving
 
 UNKNOWN_URL = "http://127.0.0.1:9/mcp"
-SHOTS = os.environ.get("BODHI_SCREENSHOTS")
+SHOTS = os.environ.get("E2E_SCREENSHOTS")
 
 
 def screenshot(page: Page, name: str, width: int, height: int) -> None:
