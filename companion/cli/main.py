@@ -20,6 +20,7 @@ from companion.auth.owner_login import issue_ticket, owner_login_url
 from companion.auth.setup import AuthMode, OidcConfig, SetupState
 from companion.auth.sign_in_mode import ModeChange
 from companion.auth.tokens import ApiToken
+from companion.cli import mcp as mcp_cli
 from companion.cli.database import new_pairing_code, with_database, with_oauth_clients
 from companion.core.errors import BadRequestError, BodhiError
 from companion.core.keyed_digest import KeyedDigest
@@ -75,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--models", nargs="+", metavar="MODEL",
                         help="only these models (default: every model)")
     create.add_argument("--expires-in", type=int, metavar="SECS", help="expire after SECS")
+    create.add_argument("--mcps", nargs="+", metavar="ID",
+                        help="MCP instances it may use: 'all' or instance ids (default: none)")
     token.add_parser("list", parents=[settings], help="list tokens")
     revoke = token.add_parser("revoke", parents=[settings], help="deactivate a token")
     revoke.add_argument("id")
@@ -86,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_identity_commands(commands, settings)
     _app_parsers(commands, settings)
     _native_host_parsers(commands, settings)
+    mcp_cli.add_parsers(commands, settings)
     return parser
 
 
@@ -189,7 +193,8 @@ def _token_command(args: argparse.Namespace, settings: Settings) -> None:
     if args.token_command == "create":
         token, raw = asyncio.run(_with_tokens(settings, lambda s: s.create(
             args.name, TokenScope(args.scope), models=args.models,
-            expires_in=args.expires_in)))
+            expires_in=args.expires_in,
+            mcps="all" if args.mcps == ["all"] else args.mcps)))
         print(f"Created API token '{token.name}' ({token.id}). It is shown only once:",
               file=sys.stderr)
         print(raw)
@@ -323,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
             _open_command(args, settings)
         elif args.command == "pull":
             _pull_command(args, settings)
+        elif args.command == "mcp":
+            mcp_cli.command(args, settings)
         elif args.command.endswith("-native-host"):
             _native_host_command(args, settings)
         else:
