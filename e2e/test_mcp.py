@@ -122,19 +122,21 @@ def test_list_tools_and_call_a_tool(site: Page, granted: str) -> None:
             tools: (await mcp.listTools(id)).tools.map((t) => t.name).sort(),
             sum: await mcp.callTool(id, 'add', {a: 2, b: 3}),
             resources: (await mcp.listResources(id)).resources.map((r) => r.uri),
+            templates: (await mcp.listResourceTemplates(id)).resourceTemplates,
             greeting: (await mcp.readResource(id, 'test://greeting')).contents[0].text,
             prompts: (await mcp.listPrompts(id)).prompts.map((p) => p.name),
             prompt: (await mcp.getPrompt(id, 'review', {code: 'x = 1'})).messages[0],
         };
     }""", granted)
 
-    [instance] = result["list"]["data"]
+    [instance] = result["list"]
     assert instance["id"] == granted and instance["slug"] == "tools-e2e"
     assert instance["server"]["name"] == "test-tools"
     assert {"add", "count", "echo", "whoami"} <= set(result["tools"])
     assert result["sum"]["isError"] is False
     assert result["sum"]["content"][0]["text"] == "5"
     assert result["resources"] == ["test://greeting"]
+    assert result["templates"] == []
     assert result["greeting"] == "hello from the test server"
     assert result["prompts"] == ["review"]
     assert "x = 1" in result["prompt"]["content"]["text"]

@@ -8,8 +8,8 @@ import { INFERENCE_HEADERS_TIMEOUT_MS, apiError } from './companion.js';
 import { appFetch } from './grants.js';
 import { sseJson } from './sse.js';
 
-const METHODS = new Set(['tools/list', 'tools/call', 'resources/list', 'resources/read',
-  'prompts/list', 'prompts/get']);
+const METHODS = new Set(['tools/list', 'tools/call', 'resources/list',
+  'resources/templates/list', 'resources/read', 'prompts/list', 'prompts/get']);
 const SESSION = 'Mcp-Session-Id';
 const VERSION = 'MCP-Protocol-Version';
 
@@ -43,9 +43,9 @@ async function json(origin, path, options) {
   return response.json();
 }
 
-/** `{data: [{id, name, slug, server: {name, kind, url}}]}`: the instances the grant holds. */
-export function list(origin, _params, { signal }) {
-  return json(origin, '/bodhi/v1/apps/mcps', { signal });
+/** `[{id, name, slug, server: {name, kind, url}}]`: the instances the grant holds. */
+export async function list(origin, _params, { signal }) {
+  return (await json(origin, '/bodhi/v1/apps/mcps', { signal })).data;
 }
 
 /** One MCP method on an instance; answers the MCP result object. */

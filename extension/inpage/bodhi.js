@@ -187,6 +187,8 @@
     callTool: (id, name, args = {}, options) => call(id, 'tools/call',
       { name, arguments: args }, options),
     listResources: (id, options) => call(id, 'resources/list', page(options), options),
+    listResourceTemplates: (id, options) => call(id, 'resources/templates/list', page(options),
+      options),
     readResource: (id, uri, options) => call(id, 'resources/read', { uri }, options),
     listPrompts: (id, options) => call(id, 'prompts/list', page(options), options),
     getPrompt: (id, name, args = {}, options) => call(id, 'prompts/get',
