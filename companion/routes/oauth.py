@@ -79,7 +79,8 @@ def _mcp_choices(candidates: list[dict[str, Any]]) -> str:
             rows.append(f"<div><code>{asked}</code> <span class='muted'>— not allowed: "
                         f"{why}</span></div>")
             continue
-        rows.append(f"<label>{asked} <select name='mcp' data-testid='mcp-{n}'>{options}"
+        rows.append(f"<label><code>{asked}</code> <select name='mcp' "
+                    f"data-testid='mcp-{n}'>{options}"
                     "<option value=''>Don't allow</option></select></label>")
     return f"<fieldset><legend>With MCP servers</legend>{''.join(rows)}</fieldset>"
 
