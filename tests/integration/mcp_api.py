@@ -85,6 +85,11 @@ class Bodhi:
             result: dict[str, Any] = tokens.json()
             return result
 
+    def call(self, instance: str, token: str, method: str, **params: Any) -> httpx.Response:
+        """``POST /bodhi/v1/apps/mcps/{id}/call`` with an app token."""
+        return httpx.post(f"{self.url}/bodhi/v1/apps/mcps/{instance}/call", headers=bearer(token),
+                          json={"method": method, "params": params or None}, timeout=WAIT_SECS)
+
     def revoke(self, grant_id: str) -> None:
         revoked = httpx.post(f"{self.url}/bodhi/v1/apps/grants/{grant_id}/revoke",
                              headers=bearer(self.credential), timeout=WAIT_SECS)

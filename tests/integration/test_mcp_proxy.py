@@ -4,6 +4,7 @@ session id and its end, keyed servers, refusals, the allow-list, the apps' list 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -82,10 +83,10 @@ async def test_the_sdk_client_works_through_the_proxy(path_and_token: tuple[str,
     [session_id] = seen.session_ids()
     # Leaving the session sent DELETE through the proxy; the server forgot the session.
     assert [s for m, s, _ in seen.replies if m == "DELETE"] == [200]
-    gone = httpx.post(url, headers={**bearer(token), **MCP_HEADERS,
-                                    "Mcp-Session-Id": session_id},
-                      json={"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
-                      timeout=WAIT_SECS)
+    async with httpx.AsyncClient(timeout=WAIT_SECS) as http:
+        gone = await http.post(url, headers={**bearer(token), **MCP_HEADERS,
+                                             "Mcp-Session-Id": session_id},
+                               json={"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
     assert gone.status_code == 404
     assert gone.json()["error"]["message"] == "Session not found", gone.text
 
@@ -138,7 +139,7 @@ async def test_a_revoked_grant_is_refused_mid_session(bodhi: Bodhi, tools: str,
     tokens = bodhi.grant([{"url": tools}], [public])
     async with sdk_session(_app_path(bodhi, public), tokens["access_token"]) as session:
         assert await call_text(session, "echo", text="before") == "before"
-        bodhi.revoke(tokens["grant_id"])
+        await asyncio.to_thread(bodhi.revoke, tokens["grant_id"])
         with anyio.fail_after(WAIT_SECS), pytest.raises(MCPError):
             await session.call_tool("echo", {"text": "after"})
 
@@ -198,9 +199,7 @@ async def test_a_tool_outside_the_allow_list(bodhi: Bodhi, tools: str) -> None:
         assert "'whoami' is not allowed" in refused.value.error.message
         assert await call_text(session, "echo", text="still fine") == "still fine"
     app = bodhi.grant([{"url": tools + "?limited"}], [instance])["access_token"]
-    call = httpx.post(f"{bodhi.url}/bodhi/v1/apps/mcps/{instance}/call", headers=bearer(app),
-                      json={"method": "tools/call", "params": {"name": "whoami"}},
-                      timeout=WAIT_SECS)
+    call = await asyncio.to_thread(bodhi.call, instance, app, "tools/call", name="whoami")
     assert call.status_code == 403 and error_of(call)["code"] == "mcp_tool_not_allowed"
 
 
@@ -213,9 +212,7 @@ def test_apps_list_and_call_only_granted_instances(bodhi: Bodhi, tools: str,
     assert listed[0]["mcp_path"] == f"/bodhi/v1/apps/mcps/{public}/mcp"
 
     def call(method: str, **params: Any) -> dict[str, Any]:
-        reply = httpx.post(f"{bodhi.url}/bodhi/v1/apps/mcps/{public}/call", headers=bearer(app),
-                           json={"method": method, "params": params or None},
-                           timeout=WAIT_SECS)
+        reply = bodhi.call(public, app, method, **params)
         assert reply.status_code == 200, reply.text
         result: dict[str, Any] = reply.json()["result"]
         return result
