@@ -4,10 +4,12 @@ input and with a server that is down."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from collections.abc import Iterator
 
+import anyio
 import httpx
 import pytest
 
@@ -19,6 +21,7 @@ from tests.integration.mcp_api import (
     bearer,
     bodhi_running,
     error_of,
+    sdk_session,
 )
 from tests.mcp_servers import ROOT, serving
 
@@ -172,3 +175,41 @@ def test_a_server_that_is_down(bodhi: Bodhi) -> None:
     assert down.status_code == 502
     assert error_of(down)["code"] == "mcp_upstream_unreachable"
     assert "'gone'" in error_of(down)["message"]
+
+
+async def test_an_oauth_instance_logs_in_and_refreshes(bodhi: Bodhi) -> None:
+    with serving("oauth_server", "--token-secs", "2") as url:
+        instance = await asyncio.to_thread(bodhi.connect, "oauth", url + "/mcp", type="oauth")
+        token = await asyncio.to_thread(bodhi.api_token, mcps=[instance])
+        shown = await asyncio.to_thread(bodhi.owner.get, f"{bodhi.url}/bodhi/v1/mcps/{instance}")
+        assert shown.json()["auth_status"] == "needs_login"
+        mcp_url = f"{bodhi.url}/bodhi/v1/mcps/{instance}/mcp"
+        async with httpx.AsyncClient(timeout=WAIT_SECS) as http:
+            early = await http.post(mcp_url, json=INITIALIZE,
+                                    headers={**bearer(token), **MCP_HEADERS})
+        assert early.status_code == 409 and error_of(early)["code"] == "mcp_needs_login"
+        assert "/oauth/login" in error_of(early)["message"]
+        assert await asyncio.to_thread(_log_in, bodhi, instance) == "ready"
+        async with sdk_session(mcp_url, token) as session:
+            with anyio.fail_after(WAIT_SECS):
+                first = await session.call_tool("add", {"a": 2, "b": 3})
+            assert first.structured_content == {"result": 5}
+            await anyio.sleep(2.5)   # the access token expired: the next call refreshes it
+            with anyio.fail_after(WAIT_SECS):
+                second = await session.call_tool("add", {"a": 1, "b": 1})
+            assert second.structured_content == {"result": 2}
+
+
+def _log_in(bodhi: Bodhi, instance: str) -> str:
+    """The owner's browser: start the login, the authorization server approves at once and
+    sends the browser back to the companion's callback, with the state cookie."""
+    started = bodhi.owner.post(f"{bodhi.url}/bodhi/v1/mcps/{instance}/oauth/login")
+    assert started.status_code == 200, started.text
+    approved = bodhi.owner.get(started.json()["authorize_url"])
+    assert approved.status_code == 302, approved.text
+    back = approved.headers["location"]
+    assert back.startswith(bodhi.url + "/bodhi/v1/mcps/oauth/callback?")
+    landed = bodhi.owner.get(back)
+    assert landed.status_code == 200 and "is ready" in landed.text, landed.text
+    status: str = bodhi.owner.get(f"{bodhi.url}/bodhi/v1/mcps/{instance}").json()["auth_status"]
+    return status

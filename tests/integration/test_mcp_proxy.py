@@ -123,6 +123,7 @@ async def test_keyed_servers(bodhi: Bodhi, option: str, auth: dict[str, Any]) ->
         unset = _initialize(bodhi, missing["id"], token)
         assert unset.status_code == 409 and error_of(unset)["code"] == "mcp_credentials_missing"
         assert key in error_of(unset)["message"]
+        assert f"'keyed {auth['type']}'" in error_of(unset)["message"]
         for reply in (refused, unset):
             assert KEY not in reply.text and "not-it" not in reply.text
     assert KEY not in bodhi.logs() and "not-it" not in bodhi.logs()
