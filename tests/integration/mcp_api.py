@@ -5,20 +5,19 @@ the MCP SDK's own Streamable HTTP client pointed at the companion's proxy."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx
 import httpx2
 from mcp import ClientSession
-from mcp.client.streamable_http import streamable_http_client
 
 from tests.conftest import Companion, running_companion
+from tests.integration.mcp_stdio import CALL_LIMIT_SECS, mcp_session
 
-WAIT_SECS = 20
+WAIT_SECS = CALL_LIMIT_SECS
 MCP_HEADERS = {"Accept": "application/json, text/event-stream",
                "Content-Type": "application/json"}
 INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
@@ -145,27 +144,10 @@ class Seen:
                 if m == "POST" and s == 200]
 
 
-@contextlib.asynccontextmanager
-async def sdk_session(url: str, token: str, seen: Seen | None = None
-                      ) -> AsyncIterator[ClientSession]:
+def sdk_session(url: str, token: str, seen: Seen | None = None
+                ) -> contextlib.AbstractAsyncContextManager[ClientSession]:
     """The MCP SDK's own client on ``url`` with a bearer token, initialised."""
-    hooks = {"response": [seen]} if seen is not None else {}
-    async with httpx2.AsyncClient(headers=bearer(token), timeout=httpx2.Timeout(WAIT_SECS),
-                                  event_hooks=hooks) as http, \
-            streamable_http_client(url, http_client=http) as (read, write), \
-            ClientSession(read, write) as session:
-        with anyio.fail_after(WAIT_SECS):
-            await session.initialize()
-        yield session
-
-
-async def call_text(session: ClientSession, tool: str, **arguments: object) -> str:
-    with anyio.fail_after(WAIT_SECS):
-        result = await session.call_tool(tool, dict(arguments))
-    assert not result.is_error, result
-    text = result.content[0]
-    assert text.type == "text"
-    return text.text
+    return mcp_session(url, bearer(token), seen)
 
 
 def error_of(reply: httpx.Response) -> dict[str, Any]:

@@ -7,11 +7,9 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Iterator
 
 import anyio
 import httpx
-import pytest
 
 from tests.integration.mcp_api import (
     INITIALIZE,
@@ -19,7 +17,6 @@ from tests.integration.mcp_api import (
     WAIT_SECS,
     Bodhi,
     bearer,
-    bodhi_running,
     error_of,
     sdk_session,
 )
@@ -29,18 +26,6 @@ CLIENT_SECRET = "client-s3cret-never-shown"
 ENV_SECRET = "env-s3cret-never-shown"
 KEY_SECRET = "key-s3cret-never-shown"
 MAX_BODY = 10 * 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def tools() -> Iterator[str]:
-    with serving("tools") as url:
-        yield url + "/mcp"
-
-
-@pytest.fixture(scope="module")
-def bodhi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bodhi]:
-    with bodhi_running(tmp_path_factory.mktemp("mcp-api")) as running:
-        yield running
 
 
 def _servers(bodhi: Bodhi) -> str:

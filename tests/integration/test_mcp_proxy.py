@@ -5,7 +5,6 @@ session id and its end, keyed servers, refusals, the allow-list, the apps' list 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -20,26 +19,13 @@ from tests.integration.mcp_api import (
     Bodhi,
     Seen,
     bearer,
-    bodhi_running,
-    call_text,
     error_of,
     sdk_session,
 )
+from tests.integration.mcp_stdio import call_text
 from tests.mcp_servers import serving
 
 KEY = "k3y-value-never-shown"
-
-
-@pytest.fixture(scope="module")
-def tools() -> Iterator[str]:
-    with serving("tools") as url:
-        yield url + "/mcp"
-
-
-@pytest.fixture(scope="module")
-def bodhi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bodhi]:
-    with bodhi_running(tmp_path_factory.mktemp("mcp-proxy")) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")
@@ -138,11 +124,15 @@ def _initialize(bodhi: Bodhi, instance: str, token: str, app: bool = False) -> h
 async def test_a_revoked_grant_is_refused_mid_session(bodhi: Bodhi, tools: str,
                                                       public: str) -> None:
     tokens = bodhi.grant([{"url": tools}], [public])
-    async with sdk_session(_app_path(bodhi, public), tokens["access_token"]) as session:
+    seen = Seen()
+    async with sdk_session(_app_path(bodhi, public), tokens["access_token"], seen) as session:
         assert await call_text(session, "echo", text="before") == "before"
         await asyncio.to_thread(bodhi.revoke, tokens["grant_id"])
         with anyio.fail_after(WAIT_SECS), pytest.raises(MCPError):
             await session.call_tool("echo", {"text": "after"})
+        assert [s for m, s, _ in seen.replies if m == "POST"][-1] == 401
+    after = await asyncio.to_thread(_initialize, bodhi, public, tokens["access_token"], True)
+    assert error_of(after)["code"] == "auth_error-grant_revoked"
 
 
 def test_disabled_unknown_and_ungranted_instances(bodhi: Bodhi, tools: str) -> None:

@@ -13,8 +13,8 @@ import pytest
 from mcp import MCPError
 
 from tests.conftest import alive, wait_until
-from tests.integration.mcp_api import WAIT_SECS, Bodhi, bodhi_running, call_text, sdk_session
-from tests.integration.mcp_stdio import descendants, kill_all
+from tests.integration.mcp_api import WAIT_SECS, Bodhi, bodhi_running, sdk_session
+from tests.integration.mcp_stdio import call_text, descendants, kill_all
 from tests.mcp_servers import ROOT
 
 STDIO = {"command": sys.executable, "args": ["-m", "tests.mcp_servers.tools", "--stdio"],
