@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from companion.auth.principal import Principal
-from companion.core.errors import UpstreamError
+from companion.core.errors import McpServerError, UpstreamError
 from companion.mcp import messages
 from companion.mcp.instances import McpInstance, McpInstanceService
 from companion.mcp.upstream import McpUpstreams
@@ -102,28 +102,50 @@ class McpProxy:
                 yield McpReply(200, {"content-type": "application/json"},
                                whole=json.dumps(inspected.refused).encode())
                 return
-        async with self._upstreams.endpoint(instance) as endpoint:
-            headers = {k: v for k, v in request.headers.items()
-                       if k.lower() in REQUEST_HEADERS}
-            upstream = self._client.build_request(
-                request.method, endpoint.url, headers={**headers, **endpoint.headers},
-                content=request.body if request.method == "POST" else None, timeout=TIMEOUT)
-            response = await self._send(instance, upstream)
-            try:
-                reply = self._reply(instance, response, inspected, pending)
-                yield reply
-            finally:
-                await response.aclose()
+        async with self._sent(instance, request) as response:
+            yield self._reply(instance, response, inspected, pending)
 
-    async def _send(self, instance: McpInstance, upstream: httpx.Request) -> httpx.Response:
+    @contextlib.asynccontextmanager
+    async def _sent(self, instance: McpInstance, request: McpRequest
+                    ) -> AsyncIterator[httpx.Response]:
+        """The upstream's response. A local server that died since it was last seen ready
+        (its bridge refuses connections, or answers 503 while it exits) is started again and
+        the request sent once more, as the llama.cpp relay does."""
+        for attempt in (1, 2):
+            async with self._upstreams.endpoint(instance) as endpoint:
+                headers = {k: v for k, v in request.headers.items()
+                           if k.lower() in REQUEST_HEADERS}
+                upstream = self._client.build_request(
+                    request.method, endpoint.url, headers={**headers, **endpoint.headers},
+                    content=request.body if request.method == "POST" else None,
+                    timeout=TIMEOUT)
+                response = await self._send(instance, upstream, retry=attempt == 1)
+                if response is None:
+                    continue
+                try:
+                    yield response
+                finally:
+                    await response.aclose()
+                return
+
+    async def _send(self, instance: McpInstance, upstream: httpx.Request, *, retry: bool
+                    ) -> httpx.Response | None:
+        """The response, or None when the local server exited and a retry may restart it."""
         server = instance.server.name
         try:
             response = await self._client.send(upstream, stream=True)
         except httpx.HTTPError as exc:
+            if retry and await self._upstreams.exited(instance):
+                return None
             log.warning("MCP server %s unreachable: %s", server, type(exc).__name__)
             raise UpstreamError(f"The MCP server '{server}' could not be reached "
                                 f"({type(exc).__name__}).", code="mcp_upstream_unreachable"
                                 ) from None
+        if response.status_code == 503 and instance.server.kind == "stdio":
+            await response.aclose()
+            if retry and await self._upstreams.exited(instance):
+                return None
+            raise McpServerError(f"The MCP server '{server}' exited; try again.")
         if response.status_code in (401, 403):
             await response.aclose()
             raise UpstreamError(

@@ -169,15 +169,31 @@ def _require_key(app: ASGIApp, key: str) -> ASGIApp:
     return guarded
 
 
+def _refuse_once_ended(app: ASGIApp, ended: anyio.Event) -> ASGIApp:
+    """503 once the stdio server is gone: until the bridge has exited, it would still answer
+    ``initialize`` itself and fail every call with "Connection closed"; the proxy takes the
+    503 as its cue to wait for the exit and start a new bridge."""
+
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and ended.is_set():
+            await JSONResponse({"error": "the stdio server exited"},
+                               status_code=503)(scope, receive, send)
+            return
+        await app(scope, receive, send)
+
+    return guarded
+
+
 async def _health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-def bridge_app(server: Server[Any], key: str) -> ASGIApp:
+def bridge_app(server: Server[Any], key: str, ended: anyio.Event | None = None) -> ASGIApp:
     app = server.streamable_http_app(
         streamable_http_path=MCP_PATH, host=CHILD_HOST,
         custom_starlette_routes=[Route(HEALTH_PATH, _health, methods=["GET"])])
-    return _require_key(app, key)
+    guarded = _require_key(app, key)
+    return guarded if ended is None else _refuse_once_ended(guarded, ended)
 
 
 class _Uvicorn(uvicorn.Server):
@@ -218,7 +234,7 @@ async def _serve_stdio(params: StdioServerParameters, key: str, port: int, errlo
             return 1
         name = init.server_info.name
         log.info("stdio server %r ready; serving it on port %s", name, port)
-        server = _listener(bridge_app(forwarding_server(session, init), key), port)
+        server = _listener(bridge_app(forwarding_server(session, init), key, ended), port)
         listening.append(server)
         async with anyio.create_task_group() as tg:
             tg.start_soon(_stop_when_set, ended, server)

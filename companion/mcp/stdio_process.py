@@ -55,6 +55,8 @@ __all__ = ["McpEndpoint", "StdioProcess", "StdioServers", "StdioSpec", "StdioSta
 log = logging.getLogger(__name__)
 
 READY_TIMEOUT_SECS = 60.0   # npx/uvx may fetch the server on its first start
+# How long a bridge whose stdio server is gone takes to exit (uvicorn's graceful stop).
+EXIT_CONFIRM_SECS = 5.0
 
 
 class StdioState(StrEnum):
@@ -112,6 +114,19 @@ class StdioProcess:
     def end_use(self) -> None:
         self.in_flight -= 1
         self.last_used = time.monotonic()
+
+    async def confirm_exit(self) -> bool:
+        """After a failed send: has the bridge exited? If so, mark it STOPPED."""
+        proc = self._proc
+        if proc is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(proc.wait()), EXIT_CONFIRM_SECS)
+            except TimeoutError:
+                return False
+        if self._proc is proc and self.state is StdioState.READY:
+            self.state = StdioState.STOPPED
+            self._proc = self.pid = None
+        return True
 
     async def stop(self) -> None:
         async with self._lock:
@@ -235,6 +250,11 @@ class StdioServers:
                                    client=self._client, ready_timeout=self._ready_timeout)
             self._processes[server_id] = process
         return process
+
+    async def confirm_exit(self, server_id: str) -> bool:
+        """Has the server's bridge exited (so the next lease starts a new one)?"""
+        process = self._processes.get(server_id)
+        return process is None or await process.confirm_exit()
 
     async def stop(self, server_id: str) -> bool:
         """Stop the server now (edited, disabled or deleted); False if it was not known."""

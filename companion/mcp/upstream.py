@@ -47,6 +47,12 @@ class McpUpstreams:
             return
         yield await self._remote(instance, server)
 
+    async def exited(self, instance: McpInstance) -> bool:
+        """After a failed send: did the instance's local server exit (start it again)?"""
+        server = instance.server
+        return server.kind == "stdio" and self.stdio is not None and \
+            await self.stdio.confirm_exit(server.id)
+
     async def _remote(self, instance: McpInstance, server: McpServer) -> McpEndpoint:
         assert server.url is not None
         if server.auth.type == "oauth":

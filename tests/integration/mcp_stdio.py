@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 
 import anyio
@@ -26,10 +26,15 @@ CALL_LIMIT_SECS = 20
 
 
 @contextlib.asynccontextmanager
-async def mcp_session(url: str, headers: Mapping[str, str]) -> AsyncIterator[ClientSession]:
-    """An initialised SDK client session over Streamable HTTP."""
+async def mcp_session(url: str, headers: Mapping[str, str],
+                      on_response: Callable[[httpx2.Response], Awaitable[None]] | None = None
+                      ) -> AsyncIterator[ClientSession]:
+    """An initialised SDK client session over Streamable HTTP (``on_response`` sees every
+    HTTP reply the SDK's client gets)."""
     client = create_mcp_http_client(headers=dict(headers),
                                     timeout=httpx2.Timeout(CALL_LIMIT_SECS))
+    if on_response is not None:
+        client.event_hooks["response"].append(on_response)
     async with client, streamable_http_client(url, http_client=client) as (read, write), \
             ClientSession(read, write) as session:
         with anyio.fail_after(CALL_LIMIT_SECS):
