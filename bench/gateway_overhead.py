@@ -34,8 +34,8 @@ from typing import Any, Protocol
 import httpx
 
 import companion as companion_package
-from companion.inference.launcher import API_KEY_ENV
 from companion.core.parent_watch import PARENT_PID_ENV
+from companion.inference.launcher import API_KEY_ENV
 from companion.models.catalog import embedded_model
 
 ALIAS = "smollm2:135m"
