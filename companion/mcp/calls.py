@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 import httpx2
 import mcp_types
@@ -42,6 +42,7 @@ CALLS: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
 MAX_TOOL_PAGES = 20
 
 HttpClientFactory = Callable[[dict[str, str]], httpx2.AsyncClient]
+T = TypeVar("T")
 
 
 class McpCalls:
@@ -60,8 +61,10 @@ class McpCalls:
             if not instance.allows_tool(name):
                 raise ForbiddenError(f"The tool '{name}' is not allowed on the MCP instance "
                                      f"'{instance.slug}'.", code="mcp_tool_not_allowed")
-        async with self._session(instance) as session:
-            result = await _send(instance, session, request, CALLS[method][1])
+        async def send(session: ClientSession) -> BaseModel:
+            return await _send(instance, session, request, CALLS[method][1])
+
+        result = await self._in_session(instance, send)
         dumped = result.model_dump(mode="json", by_alias=True, exclude_none=True)
         if method == "tools/list" and instance.allowed_tools is not None:
             dumped["tools"] = [t for t in dumped.get("tools", [])
@@ -70,9 +73,9 @@ class McpCalls:
 
     async def fetch_tools(self, instance: McpInstance) -> list[dict[str, Any]]:
         """Every tool the server offers (all pages), unfiltered, for the tools view."""
-        tools: list[dict[str, Any]] = []
-        cursor: str | None = None
-        async with self._session(instance) as session:
+        async def pages(session: ClientSession) -> list[dict[str, Any]]:
+            tools: list[dict[str, Any]] = []
+            cursor: str | None = None
             for _ in range(MAX_TOOL_PAGES):
                 params = {"cursor": cursor} if cursor else None
                 page = await _send(instance, session, _request("tools/list", params),
@@ -83,19 +86,31 @@ class McpCalls:
                 cursor = page.next_cursor
                 if not cursor:
                     break
+            return tools
+
+        tools = await self._in_session(instance, pages)
         await self._instances.save_tools(instance.id, tools)
         return tools
 
-    @contextlib.asynccontextmanager
-    async def _session(self, instance: McpInstance) -> AsyncIterator[ClientSession]:
-        async with self._upstreams.endpoint(instance) as endpoint:
+    async def _in_session(self, instance: McpInstance,
+                          work: Callable[[ClientSession], Awaitable[T]]) -> T:
+        """``work`` in one MCP session; a local server that died since it was last seen
+        ready is started again and the work done once more (as the proxy does)."""
+        for attempt in (1, 2):
             try:
-                async with _connected(endpoint, self._http) as session:
-                    yield session
-            except BodhiError:
-                raise
-            except Exception as exc:
-                raise _failure(instance, exc) from None
+                async with self._upstreams.endpoint(instance) as endpoint:
+                    try:
+                        async with _connected(endpoint, self._http) as session:
+                            return await work(session)
+                    except BodhiError:
+                        raise
+                    except Exception as exc:
+                        raise _failure(instance, exc) from None
+            except UpstreamError as exc:
+                answered = exc.code == "mcp_error"  # the server itself said no: no retry
+                if answered or attempt == 2 or not await self._upstreams.exited(instance):
+                    raise
+        raise AssertionError("unreachable")
 
 
 @contextlib.asynccontextmanager

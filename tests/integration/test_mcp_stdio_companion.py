@@ -66,3 +66,19 @@ def test_kill_9_of_the_companion_leaves_no_stdio_process(bodhi: Bodhi) -> None:
         assert wait_until(lambda: not alive(pids), WAIT_SECS), f"left behind: {alive(pids)}"
     finally:
         kill_all(alive(pids))
+
+
+def test_an_apps_call_right_after_a_crash_restarts_the_server(bodhi: Bodhi) -> None:
+    server = bodhi.server("local tools", **STDIO)
+    instance = bodhi.instance(server["id"], "local")["id"]
+    app = bodhi.grant([{"name": "local tools"}], [instance])["access_token"]
+
+    def whoami() -> str:
+        reply = bodhi.call(instance, app, "tools/call", name="whoami", arguments={})
+        assert reply.status_code == 200, reply.text
+        return str(reply.json()["result"]["content"][0]["text"])
+
+    first = whoami()
+    assert bodhi.call(instance, app, "tools/call", name="crash", arguments={}
+                      ).status_code == 502
+    assert whoami() != first  # the very next call, with no pause
