@@ -33,8 +33,10 @@ async def issue_ticket(db: Database, digest: KeyedDigest, ttl_secs: int = 60) ->
     return ticket
 
 
-def owner_login_url(base_url: str, ticket: str) -> str:
-    return f"{base_url.rstrip('/')}{OWNER_LOGIN_PATH}?{urlencode({'ticket': ticket})}"
+def owner_login_url(base_url: str, ticket: str, then: str | None = None) -> str:
+    """The one-time owner sign-in link; ``then``: a path of this server to continue to."""
+    query = {"ticket": ticket, **({"next": then} if then else {})}
+    return f"{base_url.rstrip('/')}{OWNER_LOGIN_PATH}?{urlencode(query)}"
 
 
 async def redeem_ticket(db: Database, digest: KeyedDigest, ticket: str) -> None:

@@ -7,7 +7,6 @@ import asyncio
 import os
 import sys
 import time
-import webbrowser
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -16,21 +15,19 @@ from companion import __version__
 from companion.access.extension import PAIRING_CODE_TTL_SECS
 from companion.auth import ApiTokenService, TokenScope
 from companion.auth.identity import checked_box, open_identity
-from companion.auth.owner_login import issue_ticket, owner_login_url
 from companion.auth.setup import AuthMode, OidcConfig, SetupState
 from companion.auth.sign_in_mode import ModeChange
 from companion.auth.tokens import ApiToken
 from companion.cli import mcp as mcp_cli
 from companion.cli.database import new_pairing_code, with_database, with_oauth_clients
+from companion.cli.owner_link import OPEN_NO_BROWSER_ENV, open_owner_link
 from companion.core.errors import BadRequestError, BodhiError
-from companion.core.keyed_digest import KeyedDigest
 from companion.core.settings import (
     SETTINGS,
     Settings,
     Source,
     load_settings,
     plain_value,
-    public_url,
     settings_markdown,
     shown_value,
 )
@@ -39,7 +36,6 @@ from companion.storage import ApiTokenRepository, Database, SettingOverrideRepos
 # Environment inputs of one command, named after it: not settings (not in the settings table,
 # the settings API or settings.yaml), so they do not look like one.
 SETUP_CLIENT_SECRET_ENV = "BODHI_SETUP_CLIENT_SECRET"
-OPEN_NO_BROWSER_ENV = "BODHI_OPEN_NO_BROWSER"
 
 
 def _settings_flags() -> argparse.ArgumentParser:
@@ -265,22 +261,8 @@ def _setup_command(args: argparse.Namespace, settings: Settings) -> None:
     print(f"Set up '{state.name}' in {state.auth_mode.value} mode.")
 
 
-def _may_open_browser() -> bool:
-    """Never in CI or without a display: a test or a server must not start a browser."""
-    if os.environ.get("CI") or os.environ.get(OPEN_NO_BROWSER_ENV):
-        return False
-    return sys.platform != "linux" or bool(os.environ.get("DISPLAY")
-                                           or os.environ.get("WAYLAND_DISPLAY"))
-
-
 def _open_command(args: argparse.Namespace, settings: Settings) -> None:
-    tickets = KeyedDigest.for_home(settings.home)
-    ticket = asyncio.run(with_database(settings, lambda db: issue_ticket(db, tickets)))
-    url = owner_login_url(public_url(settings), ticket)
-    print("Sign in as the owner (one use, within 60 seconds):", file=sys.stderr)
-    print(url)
-    if not args.no_browser and _may_open_browser():
-        webbrowser.open(url)
+    open_owner_link(settings, no_browser=args.no_browser)
 
 
 # Settings the native host needs to find this companion; baked into its launcher when they

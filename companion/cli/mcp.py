@@ -19,9 +19,10 @@ from typing import Any, TypeVar
 from companion.auth.identity import checked_box
 from companion.auth.principal import OWNER_USER_ID
 from companion.cli.database import with_database
-from companion.core.errors import NotFoundError
+from companion.cli.owner_link import open_owner_link
+from companion.core.errors import BadRequestError, NotFoundError
 from companion.core.settings import Settings, public_url
-from companion.mcp.instances import InstanceBody, McpInstanceService
+from companion.mcp.instances import InstanceBody, McpInstance, McpInstanceService
 from companion.mcp.servers import AuthConfig, McpServerService, ServerBody
 from companion.storage import Database
 from companion.storage.mcp import McpInstanceRepository, McpServerRepository
@@ -68,6 +69,10 @@ def add_parsers(commands: Any, settings: argparse.ArgumentParser) -> None:
     mcp.add_parser("list", parents=[settings], help="list your connections")
     disconnect = mcp.add_parser("disconnect", parents=[settings], help="remove a connection")
     disconnect.add_argument("slug")
+    login = mcp.add_parser("login", parents=[settings], help="log a connection in to its "
+                           "OAuth server, in the browser (the companion must be running)")
+    login.add_argument("slug")
+    login.add_argument("--no-browser", action="store_true", help="only print the link")
 
 
 def _secret(name: str) -> str:
@@ -129,7 +134,7 @@ def _instance_command(args: argparse.Namespace, settings: Settings) -> None:
                 server_id=server.id, name=args.name or server.name, slug=args.slug,
                 credentials={n: _secret(n) for n in args.key}))
         made = asyncio.run(_with_mcp(settings, connect))
-        login = " Log in from the web UI: its server uses OAuth." \
+        login = f" Its server uses OAuth: log in with `bodhi mcp login {made.slug}`." \
             if made.auth_status == "needs_login" else ""
         print(f"Connected '{made.slug}' (id {made.id}); MCP endpoint "
               f"{public_url(settings)}/bodhi/v1/mcps/{made.id}/mcp.{login}")
@@ -137,11 +142,23 @@ def _instance_command(args: argparse.Namespace, settings: Settings) -> None:
         for inst in asyncio.run(_with_mcp(settings, lambda _, i: i.of_user(OWNER_USER_ID))):
             state = inst.auth_status if inst.live else "disabled"
             print(f"{inst.slug:<24} {inst.server.name:<20} {state:<12} {inst.id}")
+    elif args.mcp_command == "login":
+        made = asyncio.run(_with_mcp(settings, lambda _, i: _own(i, args.slug)))
+        if made.server.auth.type != "oauth":
+            raise BadRequestError(f"'{args.slug}' needs no login: its server does not use "
+                                  "OAuth.", code="mcp_not_oauth")
+        open_owner_link(settings, then=f"/bodhi/v1/mcps/{made.id}/oauth/login",
+                        no_browser=args.no_browser,
+                        why=f"Open this to log '{args.slug}' in to {made.server.name}")
     else:
         async def disconnect(_: McpServerService, i: McpInstanceService) -> None:
-            found = [x for x in await i.of_user(OWNER_USER_ID) if x.slug == args.slug]
-            if not found:
-                raise NotFoundError(f"You have no MCP connection '{args.slug}'.")
-            await i.delete(OWNER_USER_ID, found[0].id)
+            await i.delete(OWNER_USER_ID, (await _own(i, args.slug)).id)
         asyncio.run(_with_mcp(settings, disconnect))
         print(f"Removed the connection '{args.slug}'.")
+
+
+async def _own(instances: McpInstanceService, slug: str) -> McpInstance:
+    found = [x for x in await instances.of_user(OWNER_USER_ID) if x.slug == slug]
+    if not found:
+        raise NotFoundError(f"You have no MCP connection '{slug}' (see: bodhi mcp list).")
+    return found[0]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hmac
 from html import escape
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from pydantic import BaseModel, Field
@@ -17,7 +18,7 @@ from companion.auth.owner_login import redeem_ticket
 from companion.auth.principal import OWNER_USER_ID, Principal, PrincipalKind, Role
 from companion.auth.sessions import SESSION_COOKIE, SESSION_TTL_SECS
 from companion.auth.setup import AuthMode, OidcConfig
-from companion.core.errors import AuthenticationError
+from companion.core.errors import AuthenticationError, BadRequestError
 from companion.middleware.access import optional_auth, public, requires
 from companion.middleware.auth import PRINCIPAL
 from companion.middleware.body_limit import small_body
@@ -50,6 +51,18 @@ class CallbackRequest(BaseModel):
 def _landing(request: web.Request) -> str:
     has_ui = any(r.canonical.startswith("/ui") for r in request.app.router.resources())
     return UI_PATH if has_ui else FALLBACK_LANDING
+
+
+def _local_path(target: str | None) -> str | None:
+    """``next`` after an owner login: a path on this server, never another site."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
+            or "\\" in target:
+        raise BadRequestError("'next' must be a path on this server.", code="invalid_next",
+                              param="next")
+    return target
 
 
 def _redirect_uri(request: web.Request) -> str:
@@ -128,9 +141,10 @@ async def choose_sign_in_mode(request: web.Request) -> web.Response:
 @public
 async def owner_login(request: web.Request) -> web.Response:
     identity = request.app[IDENTITY]
+    target = _local_path(request.query.get("next")) or _landing(request)
     await redeem_ticket(identity.db, identity.tickets, request.query.get("ticket", ""))
     session_id = await identity.sessions.start(OWNER_USER_ID, OWNER_USER_ID, Role.ADMIN)
-    response = _moving_on(_landing(request))
+    response = _moving_on(target)
     _set_session(request, response, session_id)
     return response
 

@@ -9,6 +9,7 @@ cookie set at the start, which must match the state the authorization server ret
 from __future__ import annotations
 
 import hmac
+import json
 
 from aiohttp import web
 
@@ -27,17 +28,33 @@ def redirect_uri(request: web.Request) -> str:
     return request.app[SERVER_INFO].url.rstrip("/") + CALLBACK_PATH
 
 
-@requires(Role.USER, session_only=True)
-async def login(request: web.Request) -> web.Response:
+async def _start(request: web.Request, response: web.Response) -> web.Response:
     user_id = request[PRINCIPAL].user_id
     assert user_id is not None
     pending = await request.app[MCPS].oauth.start(user_id, request.match_info["id"],
                                                   redirect_uri(request))
-    response = web.json_response({"authorize_url": pending.authorize_url})
+    if response.status == 302:
+        response.headers["Location"] = pending.authorize_url
+    else:
+        response.text = json.dumps({"authorize_url": pending.authorize_url})
     # Lax: the authorization server sends the browser back with a cross-site navigation.
     response.set_cookie(STATE_COOKIE, pending.state, httponly=True, samesite="Lax",
                         secure=request.secure, path=CALLBACK_PATH, max_age=600)
     return response
+
+
+@requires(Role.USER, session_only=True)
+async def login(request: web.Request) -> web.Response:
+    """``{"authorize_url"}`` for a page that sends the browser there itself."""
+    return await _start(request, web.Response(content_type="application/json"))
+
+
+@requires(Role.USER, session_only=True)
+async def login_redirect(request: web.Request) -> web.Response:
+    """The same as a navigation (``bodhi mcp login`` opens it after the owner's sign-in).
+    A cross-site navigation carries no session cookie (SameSite=Strict), so no other site
+    can start a login this way."""
+    return await _start(request, web.Response(status=302))
 
 
 @public
@@ -63,3 +80,4 @@ async def callback(request: web.Request) -> web.Response:
 def setup(app: web.Application) -> None:
     app.router.add_get(CALLBACK_PATH, callback)
     app.router.add_post("/bodhi/v1/mcps/{id}/oauth/login", login)
+    app.router.add_get("/bodhi/v1/mcps/{id}/oauth/login", login_redirect)

@@ -198,3 +198,31 @@ def _log_in(bodhi: Bodhi, instance: str) -> str:
     assert landed.status_code == 200 and "is ready" in landed.text, landed.text
     status: str = bodhi.owner.get(f"{bodhi.url}/bodhi/v1/mcps/{instance}").json()["auth_status"]
     return status
+
+
+def test_bodhi_mcp_login_signs_the_owner_in_and_logs_the_instance_in(bodhi: Bodhi) -> None:
+    """From a terminal: the link signs the owner in, continues to the server's login, and
+    the browser comes back connected."""
+    with serving("oauth_server") as url:
+        instance = bodhi.connect("oauth-cli", url + "/mcp", type="oauth")
+        link = bodhi.companion.cli("mcp", "login", "oauth-cli", "--no-browser").strip()
+        with httpx.Client(timeout=WAIT_SECS) as browser:
+            signed_in = browser.get(link)
+            assert signed_in.status_code == 200
+            assert f"/bodhi/v1/mcps/{instance}/oauth/login" in signed_in.text
+            started = browser.get(f"{bodhi.url}/bodhi/v1/mcps/{instance}/oauth/login")
+            assert started.status_code == 302, started.text
+            approved = browser.get(started.headers["location"])
+            landed = browser.get(approved.headers["location"])
+            assert landed.status_code == 200 and "is ready" in landed.text, landed.text
+        shown = bodhi.owner.get(f"{bodhi.url}/bodhi/v1/mcps/{instance}").json()
+        assert shown["auth_status"] == "ready"
+
+
+def test_an_owner_link_continues_only_to_this_server(bodhi: Bodhi) -> None:
+    ticket_link = bodhi.companion.cli("open", "--no-browser").strip().splitlines()[-1]
+    for elsewhere in ("https://evil.example/", "//evil.example/x", "/\\evil.example"):
+        refused = httpx.get(ticket_link, params={"next": elsewhere}, timeout=WAIT_SECS)
+        assert refused.status_code == 400, elsewhere
+    # The refusals did not use the one-time link up.
+    assert httpx.get(ticket_link, timeout=WAIT_SECS).status_code == 200
