@@ -81,8 +81,9 @@ def setup_logging(home: Path, level: str, to_stdout: bool) -> Path:
         root.addHandler(handler)
     root.setLevel(level)
     # One line per upstream call would double the log and cost time on the hot path.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # They would also log whole URLs, and an MCP server's key may be a query parameter.
+    for noisy in ("httpx", "httpcore", "httpx2", "mcp"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     # aiosqlite logs every statement with its parameters at debug level: stored secrets
     # (provider refresh tokens, the OIDC client secret) must not reach the log that way.
     logging.getLogger("aiosqlite").setLevel(logging.INFO)

@@ -102,6 +102,10 @@ async def test_keyed_servers(bodhi: Bodhi, option: str, auth: dict[str, Any]) ->
         token = bodhi.api_token(mcps="all")
         async with sdk_session(_user_path(bodhi, right["id"]), token) as session:
             assert await call_text(session, "echo", text="hi") == "hi"
+        # The tools view calls the server with the SDK's own client (httpx2), not the proxy's.
+        viewed = await asyncio.to_thread(
+            bodhi.owner.get, f"{bodhi.url}/bodhi/v1/mcps/{right['id']}/tools?refresh=1")
+        assert viewed.status_code == 200 and "echo" in viewed.text
         refused = _initialize(bodhi, wrong["id"], token)
         assert refused.status_code == 502
         assert error_of(refused)["code"] == "mcp_upstream_auth"
