@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ from typing import Any
 import httpx
 
 from companion import __version__
+from companion.core.self_command import module_command
 from companion.core.settings import Settings, load_settings, public_url
 from native_host.caller import Caller
 from native_host.companion_link import CompanionLink
@@ -82,7 +82,7 @@ def _log_tail(settings: Settings) -> str:
 def _launch(settings: Settings) -> subprocess.Popen[bytes]:
     # A new session, so the companion outlives this host (the browser ends the host when the
     # port closes); no inherited stdio, so nothing it prints can corrupt our frames.
-    return subprocess.Popen([sys.executable, "-m", "companion", "serve"],
+    return subprocess.Popen([*module_command("companion"), "serve"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True,
                             env=dict(os.environ), cwd=settings.home)

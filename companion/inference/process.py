@@ -21,7 +21,6 @@ import logging
 import os
 import re
 import secrets
-import sys
 import time
 from dataclasses import dataclass
 from enum import StrEnum
@@ -39,6 +38,7 @@ from companion.core.child_process import (
 )
 from companion.core.errors import ModelLoadError
 from companion.core.parent_watch import PARENT_PID_ENV
+from companion.core.self_command import module_command
 from companion.core.upstream import ChildClient
 from companion.inference.launcher import API_KEY_ENV, CORS_ORIGINS_ENV
 
@@ -66,8 +66,8 @@ class LaunchConfig:
 
     def command(self) -> list[str]:
         if self.llama_server:
-            return [sys.executable, "-m", "companion.core.exec_guard", self.llama_server]
-        return [sys.executable, "-m", "companion.inference.launcher"]
+            return [*module_command("companion.core.exec_guard"), self.llama_server]
+        return module_command("companion.inference.launcher")
 
 
 def _log_name(alias: str) -> str:

@@ -56,6 +56,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from companion.core.child_process import CHILD_HOST
 from companion.core.home import private_opener
 from companion.core.parent_watch import PARENT_PID_ENV, die_with_parent, start_parent_poll
+from companion.core.self_command import module_command
 from companion.mcp.stdio_spec import KEY_ENV, SPEC_ENV, StdioSpec
 
 HEALTH_PATH = "/health"
@@ -216,9 +217,9 @@ def _listener(app: ASGIApp, port: int) -> _Uvicorn:
 
 def stdio_parameters(spec: StdioSpec) -> StdioServerParameters:
     """Run the server through the exec guard, so that it dies with the bridge."""
+    guard, *guard_args = module_command("companion.core.exec_guard")
     return StdioServerParameters(
-        command=sys.executable,
-        args=["-m", "companion.core.exec_guard", spec.command, *spec.args],
+        command=guard, args=[*guard_args, spec.command, *spec.args],
         env={**spec.env, PARENT_PID_ENV: str(os.getpid())}, cwd=spec.cwd)
 
 

@@ -27,7 +27,6 @@ import logging
 import os
 import re
 import secrets
-import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from enum import StrEnum
@@ -46,6 +45,7 @@ from companion.core.child_process import (
 from companion.core.errors import McpServerError
 from companion.core.idle_stop import IdleStops
 from companion.core.parent_watch import PARENT_PID_ENV
+from companion.core.self_command import module_command
 from companion.core.upstream import ChildClient
 from companion.mcp.endpoint import McpEndpoint
 from companion.mcp.stdio_spec import KEY_ENV, SPEC_ENV, StdioSpec
@@ -152,7 +152,7 @@ class StdioProcess:
         started = time.monotonic()
         port = free_port(CHILD_HOST)
         self._key = secrets.token_urlsafe(32)
-        argv = [sys.executable, "-m", "companion.mcp.stdio_bridge", "--port", str(port),
+        argv = [*module_command("companion.mcp.stdio_bridge"), "--port", str(port),
                 "--log", str(self.log_path)]
         # The command and its arguments, never the environment: env values may be secrets.
         header = f"starting MCP server {self.slug}: {self.spec.command} {' '.join(self.spec.args)}"
