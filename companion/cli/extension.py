@@ -36,7 +36,8 @@ def add_parsers(commands: Any) -> None:
         "export", help="write the extension into DIR, ready to load in a browser",
         description="Write the browser extension into DIR (unpacked, and with --zip as a zip "
                     "too) and print how to load it.")
-    export.add_argument("dir", type=Path, metavar="DIR")
+    export.add_argument("dir", type=Path, metavar="DIR",
+                        help="folder to write into (created when missing)")
     export.add_argument("--browser", choices=[*EXTENSION_BROWSERS, "all"], default="all",
                         help="which build (default: all)")
     export.add_argument("--zip", action="store_true", help="also write the zip of each build")
