@@ -131,7 +131,7 @@ def test_grant_and_chat_in_firefox(driver: webdriver.Firefox, companion: Compani
     by_testid(driver, "settings-save").click()
     wait_for(lambda: "Saved" in by_testid(driver, "settings-status").text, "saved settings")
 
-    open_extension_page(driver, "popup/popup.html")
+    open_extension_page(driver, "popup/popup.html?details=1")
     wait_for(lambda: driver.execute_script("return document.body.dataset.rendered"), "popup")
     assert "bodhi install-native-host" in by_testid(driver, "native-missing").text
     by_testid(driver, "pair-code").send_keys(companion.cli("pair").strip().splitlines()[-1])
