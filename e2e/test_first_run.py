@@ -36,9 +36,12 @@ CHAT = """async (model) => {
 }"""
 
 
-def shoot(page: Page, name: str) -> None:
+def shoot(page: Page, name: str, width: int = 440, height: int = 420) -> None:
+    """With E2E_SCREENSHOTS=<folder>: `name`.png at the window's size (docs/images holds the
+    one the docs show, extension-guide.png)."""
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        page.set_viewport_size({"width": width, "height": height})
         page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
 
 
@@ -77,7 +80,7 @@ def allow_once_and_chat(browser: Browser, site: Page) -> list[str]:
     consent = wait_for_window(browser, "consent/consent.html")
     consent.wait_for_selector("body[data-ready=true]")
     assert site.evaluate("location.origin") in consent.get_by_test_id("consent-origin").inner_text()
-    shoot(consent, "first-run-consent")
+    shoot(consent, "first-run-consent", 440, 620)
     consent.get_by_test_id("consent-allow-once").click()
     outcome = access_outcome(site)
     assert outcome["result"]["granted"] is True, outcome
@@ -91,7 +94,7 @@ def test_the_toolbar_button_opens_on_the_guide(browser: Browser) -> None:
 
     popup.wait_for_url("**/guide/guide.html?popup=1")
     popup.wait_for_selector("body[data-rendered]")
-    shoot(popup, "guide-popup")
+    shoot(popup, "guide-popup", 388, 380)
     assert popup.get_by_test_id("guide-title").inner_text() == (
         "Pair this browser with the companion")
     assert popup.get_by_test_id("guide-pair").is_visible()
