@@ -37,8 +37,8 @@ CHAT = """async (model) => {
 
 
 def shoot(page: Page, name: str, width: int = 440, height: int = 420) -> None:
-    """With E2E_SCREENSHOTS=<folder>: `name`.png at the window's size (docs/images holds the
-    one the docs show, extension-guide.png)."""
+    """With E2E_SCREENSHOTS=<folder>: `name`.png at the window's size. extension-guide.png
+    is the one docs/extension.md shows (E2E_SCREENSHOTS=docs/images refreshes it)."""
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
         page.set_viewport_size({"width": width, "height": height})
@@ -80,7 +80,6 @@ def allow_once_and_chat(browser: Browser, site: Page) -> list[str]:
     consent = wait_for_window(browser, "consent/consent.html")
     consent.wait_for_selector("body[data-ready=true]")
     assert site.evaluate("location.origin") in consent.get_by_test_id("consent-origin").inner_text()
-    shoot(consent, "first-run-consent", 440, 620)
     consent.get_by_test_id("consent-allow-once").click()
     outcome = access_outcome(site)
     assert outcome["result"]["granted"] is True, outcome
@@ -106,7 +105,7 @@ def test_the_toolbar_button_opens_on_the_guide(browser: Browser) -> None:
 def test_closing_the_guide_rejects_with_setup_cancelled(browser: Browser, site: Page) -> None:
     guide = open_guide(browser, site)
     assert site.evaluate("location.origin") == guide.get_by_test_id("guide-site").inner_text()
-    shoot(guide, "guide-pair")
+    shoot(guide, "extension-guide")
 
     guide.close()
 
