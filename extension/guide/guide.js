@@ -52,8 +52,8 @@ function view({ server, native, paired }) {
   }
   if (server.status === 'unreachable' && native.available) {
     return { step: 'start', title: 'The Bodhi companion is not running',
-      text: 'It runs the models on this computer. Start it; it keeps running in the ' +
-        'background until you stop it or log out.', start: true };
+      text: 'It runs the models on this computer. Once started it keeps running in the ' +
+        'background, also after this window closes.', start: true };
   }
   if (server.status === 'unreachable') {
     return { step: 'start', title: 'The Bodhi companion does not answer',
@@ -79,16 +79,20 @@ async function handOver() {
     return;
   }
   // The background checks readiness itself, opens the consent window and closes this one.
-  const result = await callBackground('guideDone');
-  if (!result.continued) {
+  const result = await callBackground('guideDone').catch((err) => {
     handedOver = false;
+    throw err;
+  });
+  if (result.status !== 'ready') {
+    handedOver = false;                 // not ready after all: the next render shows why
+  } else if (!result.continued) {       // no page waits for it (any more)
     setText($('guide-text'), 'Pages you allow can now use your models. You can close this ' +
       'window.');
   }
 }
 
 async function render() {
-  if (busy || rendering) return;
+  if (busy || rendering || (handedOver && !inPopup)) return;
   rendering = true;
   try {
     const shown = view(await callBackground('status'));
