@@ -98,8 +98,30 @@ def test_the_toolbar_button_opens_on_the_guide(browser: Browser) -> None:
         "Pair this browser with the companion")
     assert popup.get_by_test_id("guide-pair").is_visible()
     assert popup.get_by_test_id("step-pair").get_attribute("data-state") == "current"
-    assert popup.get_by_test_id("guide-details").is_visible()
+    if SHOTS:
+        popup.emulate_media(color_scheme="dark")
+        shoot(popup, "guide-popup-dark", 388, 380)
+        popup.emulate_media(color_scheme="light")
+
+    popup.get_by_test_id("guide-details").click()           # More options: the full popup
+    popup.wait_for_url("**/popup/popup.html?details=1")
+    popup.wait_for_selector("body[data-rendered]")
+    popup.get_by_test_id("pair-code").fill("ZZZZ-2345")
+    popup.get_by_test_id("pair-code-submit").click()
+    error = popup.get_by_test_id("popup-error")
+    error.filter(has_text="tries left").wait_for()
+    assert "9 tries left" in error.inner_text()
     popup.close()
+
+
+def test_without_a_click_nothing_opens(browser: Browser) -> None:
+    server = PageServer()
+    page = browser.open(server.origin, "/app.html#ask-on-load")    # asks with no user action
+
+    assert access_outcome(page) == {"error": ["BodhiError", "not_paired"]}
+    assert not [p for p in browser.context.pages if "guide.html" in p.url]
+    page.close()
+    server.close()
 
 
 def test_closing_the_guide_rejects_with_setup_cancelled(browser: Browser, site: Page) -> None:
