@@ -114,7 +114,9 @@ class Browser:
         page.close()
 
     def popup(self) -> Page:
-        page = self.extension_page("popup/popup.html")
+        """The popup with its details (a fresh install's popup opens on the first-run guide
+        instead: see test_first_run.py)."""
+        page = self.extension_page("popup/popup.html?details=1")
         page.wait_for_selector("body[data-rendered]")
         return page
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
 import time
 import uuid
@@ -25,6 +26,7 @@ from tests.conftest import Companion
 from tests.mcp_servers import serving
 
 FIREFOX = Path("/usr/bin/firefox-esr")
+SHOTS = os.environ.get("E2E_SCREENSHOTS")
 
 
 def _geckodriver(folder: Path) -> Path:
@@ -117,6 +119,48 @@ def allow_once(driver: webdriver.Firefox, origin: str,
     return wait_for(lambda: driver.execute_script("return window.access"), "the grant")
 
 
+def set_server_url(driver: webdriver.Firefox, url: str) -> None:
+    open_extension_page(driver, "options/options.html")
+    wait_for(lambda: driver.execute_script("return document.body.dataset.ready"), "options")
+    by_testid(driver, "server-url").clear()
+    by_testid(driver, "server-url").send_keys(url)
+    by_testid(driver, "settings-save").click()
+    wait_for(lambda: "Saved" in by_testid(driver, "settings-status").text, "saved settings")
+
+
+def test_the_first_run_guide_in_firefox(driver: webdriver.Firefox, companion: Companion) -> None:
+    """Not paired, no native host: a page's request opens the guide, which explains
+    `bodhi install-native-host` and pairs by code (a wrong one says how many tries are left);
+    closing it rejects the page's request with setup_cancelled."""
+    set_server_url(driver, companion.url)
+    site = PageServer()
+    page_window = driver.current_window_handle
+    driver.get(site.origin + "/app.html")
+    wait_for(lambda: driver.execute_script("return window.seen && window.seen.ready"), "page")
+    by_testid(driver, "ask").click()
+    guide = wait_for(lambda: [h for h in driver.window_handles if h != page_window],
+                     "the guide window")[0]
+    driver.switch_to.window(guide)
+    wait_for(lambda: driver.execute_script("return document.body.dataset.rendered"), "guide")
+
+    assert "guide/guide.html" in driver.current_url
+    assert by_testid(driver, "guide-title").text == "Pair this browser with the companion"
+    assert "bodhi install-native-host" in by_testid(driver, "guide-native-missing").text
+    by_testid(driver, "guide-code").send_keys("ZZZZ-2345")
+    by_testid(driver, "guide-code-submit").click()
+    error = wait_for(lambda: by_testid(driver, "guide-error").text, "the refusal")
+    assert "9 tries left" in error, error
+    if SHOTS:
+        driver.set_window_size(440, 640)
+        driver.save_screenshot(str(Path(SHOTS) / "guide-firefox-code.png"))
+    driver.close()
+    driver.switch_to.window(page_window)
+
+    assert wait_for(lambda: driver.execute_script("return window.access"), "the refusal") == {
+        "error": ["BodhiError", "setup_cancelled"]}
+    site.close()
+
+
 def test_grant_and_chat_in_firefox(driver: webdriver.Firefox, companion: Companion,
                                    origins: tuple[PageServer, PageServer]) -> None:
     driver.get(origins[0].origin + "/app.html")
@@ -124,14 +168,9 @@ def test_grant_and_chat_in_firefox(driver: webdriver.Firefox, companion: Compani
                     "bodhi:ready")
     assert driver.execute_script("return window.seen.bodhiAtFirstScript") == "object"
 
-    open_extension_page(driver, "options/options.html")
-    wait_for(lambda: driver.execute_script("return document.body.dataset.ready"), "options")
-    by_testid(driver, "server-url").clear()
-    by_testid(driver, "server-url").send_keys(companion.url)
-    by_testid(driver, "settings-save").click()
-    wait_for(lambda: "Saved" in by_testid(driver, "settings-status").text, "saved settings")
+    set_server_url(driver, companion.url)
 
-    open_extension_page(driver, "popup/popup.html")
+    open_extension_page(driver, "popup/popup.html?details=1")
     wait_for(lambda: driver.execute_script("return document.body.dataset.rendered"), "popup")
     assert "bodhi install-native-host" in by_testid(driver, "native-missing").text
     by_testid(driver, "pair-code").send_keys(companion.cli("pair").strip().splitlines()[-1])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 
-from e2e.conftest import EXTENSION_URL, Browser, PageServer
+from e2e.conftest import EXTENSION_URL, Browser, PageServer, access_outcome
 from tests.conftest import running_companion
 
 
@@ -73,13 +73,14 @@ def test_a_fresh_companion_needs_no_setup_step(
 
 def test_calls_without_pairing_fail_with_a_code(
         browser: Browser, origins: tuple[PageServer, PageServer]) -> None:
-    page = browser.open(origins[0].origin)
+    """requestAccess here comes with no click (on load), so it fails at once; with a click it
+    opens the setup window instead (test_first_run.py)."""
     browser.set_server_url(browser.companion.url)
+    page = browser.open(origins[0].origin, "/app.html#ask-on-load")
 
     codes = page.evaluate("""async () => {
         const out = {};
         for (const [name, call] of [
-            ['requestAccess', () => window.bodhi.requestAccess({scopes: ['chat']})],
             ['chat', () => window.bodhi.chat({messages: [{role: 'user', content: 'hi'}]})],
             ['getToken', () => window.bodhi.getToken()]]) {
           try { await call(); out[name] = 'resolved'; }
@@ -88,8 +89,8 @@ def test_calls_without_pairing_fail_with_a_code(
         return out;
     }""")
 
-    assert codes == {"requestAccess": ["BodhiError", "not_paired"],
-                     "chat": ["BodhiError", "not_granted"],
+    assert access_outcome(page) == {"error": ["BodhiError", "not_paired"]}
+    assert codes == {"chat": ["BodhiError", "not_granted"],
                      "getToken": ["BodhiError", "not_granted"]}
 
 

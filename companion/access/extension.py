@@ -8,9 +8,11 @@ requests for browser origins.
 Pairing codes carry about 40 bits and the pairing endpoint is public, so guessing is bounded:
 guesses are judged one at a time, and the ``MAX_PAIRING_FAILURES``-th wrong one since the last
 successful pairing cancels every open code, so no more guesses than that are judged while a
-code is open, however many arrive at once. (Web pages cannot send guesses at all: the route
-refuses them first.) Codes are stored as keyed digests (``companion.core.keyed_digest``), so a
-digest read from the database cannot be reversed by trying every code.
+code is open, however many arrive at once. Each refusal says how many guesses are left
+(``tries_left``) and, at the last, that the open codes were cancelled (``codes_cancelled``).
+(Web pages cannot send guesses at all: the route refuses them first.) Codes are stored as
+keyed digests (``companion.core.keyed_digest``), so a digest read from the database cannot be
+reversed by trying every code.
 
 Validated credentials are cached in memory; the cache is dropped on any change here and
 whenever another process commits to the database (``ChangeWatch``), so a revoke from the CLI
@@ -121,23 +123,33 @@ class ExtensionService:
             used = await self._repo.use_code(
                 self._codes.of(PAIRING_DIGEST, normalise_code(code)), int(time.time()))
             if used is None:
-                await self._count_failure()
-                raise BadRequestError("This pairing code is wrong, expired or already used; "
-                                      "run 'bodhi pair' for a new one.",
-                                      code="pairing_code_invalid", param="code")
+                raise await self._count_failure()
             self._pairing_failures = 0
         _, raw = await self.issue(used.user_id, extension_id, browser)
         return raw
 
-    async def _count_failure(self) -> None:
-        """Count a wrong guess (under ``_judging``); the last one allowed cancels every code."""
+    async def _count_failure(self) -> BadRequestError:
+        """Count a wrong guess (under ``_judging``); the last one allowed cancels every code.
+        The refusal tells how many guesses are left (``tries_left``), so a typo is not a
+        mystery and the cancellation does not come as a surprise."""
         self._pairing_failures += 1
-        if self._pairing_failures < MAX_PAIRING_FAILURES:
-            return
+        tries_left = MAX_PAIRING_FAILURES - self._pairing_failures
+        if tries_left > 0:
+            tries = "1 try" if tries_left == 1 else f"{tries_left} tries"
+            return BadRequestError(
+                f"This pairing code is wrong, expired or already used; {tries} left before "
+                "every open code is cancelled. Run 'bodhi pair' for a new one if it expired.",
+                code="pairing_code_invalid", param="code",
+                details={"tries_left": tries_left, "codes_cancelled": False})
         self._pairing_failures = 0
         burned = await self._repo.burn_codes(int(time.time()))
         log.warning("%d wrong pairing codes: cancelled %d open code(s)", MAX_PAIRING_FAILURES,
                     burned)
+        return BadRequestError(
+            f"That was the {MAX_PAIRING_FAILURES}th wrong pairing code: every open code was "
+            "cancelled. Run 'bodhi pair' again for a new one.",
+            code="pairing_code_invalid", param="code",
+            details={"tries_left": 0, "codes_cancelled": True})
 
     async def purge_codes(self, now: int) -> int:
         """Delete expired pairing codes; how many."""

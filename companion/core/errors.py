@@ -2,7 +2,8 @@
 
 Every error the companion reports carries a stable machine-readable ``code``, an HTTP
 ``status`` and a Bodhi ``type``. The HTTP layer renders it in the caller's API family
-(Bodhi envelope, OpenAI, ...); nothing else builds error JSON.
+(Bodhi envelope, OpenAI, ...); nothing else builds error JSON. ``details`` are further
+machine-readable members of the Bodhi envelope's ``error`` object (e.g. ``tries_left``).
 
     BodhiError                      500 internal_server_error
     ├── ConfigError                 500 (startup / CLI: a bad setting or file)
@@ -25,6 +26,8 @@ Every error the companion reports carries a stable machine-readable ``code``, an
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class BodhiError(Exception):
     status = 500
@@ -32,7 +35,8 @@ class BodhiError(Exception):
     code = "internal_error"
 
     def __init__(self, message: str, *, code: str | None = None, param: str | None = None,
-                 retry_after: int | None = None) -> None:
+                 retry_after: int | None = None,
+                 details: Mapping[str, int | str | bool] | None = None) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
@@ -40,6 +44,8 @@ class BodhiError(Exception):
         self.param = param
         # Seconds after which trying again may succeed; rendered as a Retry-After header.
         self.retry_after = retry_after
+        # Extra members of the Bodhi envelope's error object; never secrets.
+        self.details: dict[str, int | str | bool] = dict(details or {})
 
 
 class ConfigError(BodhiError):

@@ -9,7 +9,8 @@ from companion.families.family import Family
 
 
 def error_body(error: BodhiError) -> dict[str, Any]:
-    body: dict[str, Any] = {"message": error.message, "type": error.type, "code": error.code}
+    body: dict[str, Any] = {**error.details, "message": error.message, "type": error.type,
+                            "code": error.code}
     if error.param is not None:
         body["param"] = error.param
     return {"error": body}

@@ -9,11 +9,15 @@
 // - after a refusal the companion makes the origin wait, longer each time (`cooldown`);
 // - one consent window at a time overall: other requests queue and open one after another,
 //   at most MAX_WAITING in all; a queued request whose page went away is dropped.
+//
+// Not paired, or the companion not running: with a click behind the request, the first-run
+// guide (guide.js) opens instead of failing, and the request goes on once the user is done.
 import { ALLOW_ONCE_SECS, SCOPES, api } from '../common/config.js';
 import { Code, ExtensionError } from '../common/errors.js';
 import { withCredential } from './companion.js';
 import * as events from './events.js';
 import { exchange, tokensForGrant } from './grants.js';
+import * as guide from './guide.js';
 
 const MAX_WAITING = 5;
 const pending = new Map();     // request id -> {origin, windowId, createdAt, resolve, reject}
@@ -60,6 +64,8 @@ function validMcps(mcps, scopes) {
   return checked;
 }
 
+const NEEDS_SETUP = new Set([Code.NOT_PAIRED, Code.UNREACHABLE]);
+
 function denied() {
   return new ExtensionError(Code.ACCESS_DENIED, 'the user denied access');
 }
@@ -86,9 +92,18 @@ async function askOnce(origin, { scopes, models, reason, mcps }, { signal, userA
   }
   const requested = { scopes, mcps };
   if (models) requested.models = models;
-  const answer = await withCredential('/bodhi/v1/apps/request-access', {
+  const ask = () => withCredential('/bodhi/v1/apps/request-access', {
     method: 'POST', body: { origin, reason, requested, interactive: userAction },
   });
+  let answer;
+  try {
+    answer = await ask();
+  } catch (err) {
+    // The user clicked on the page but Bodhi is not set up: guide them, then ask again.
+    if (!userAction || !NEEDS_SETUP.has(err.code)) throw err;
+    await guide.untilReady(origin, signal);
+    answer = await ask();
+  }
   if (answer.status === 'approved') {            // a remembered grant covers it: no question
     const entry = await tokensForGrant(origin, answer.grant_id);
     return { granted: true, scopes: entry.scopes, models: entry.models,

@@ -5,6 +5,7 @@ import { Code, ExtensionError } from '../common/errors.js';
 import { companionJson, withCredential } from './companion.js';
 import * as consent from './consent.js';
 import * as events from './events.js';
+import * as guide from './guide.js';
 import { revokeGrant } from './grants.js';
 import { callNative } from './native.js';
 import { nativeState, serverState } from './state.js';
@@ -14,12 +15,21 @@ import * as store from './store.js';
 const START_TIMEOUT_MS = 90_000;
 
 async function status() {
-  const [server, native] = await Promise.all([serverState(), nativeState()]);
+  let [server, native] = await Promise.all([serverState(), nativeState()]);
+  // Nothing answers at the stored URL, but the native host vouches for the companion at
+  // another one (it proved it holds the owner secret): that is where it runs.
+  if (server.status === 'unreachable' && native.running && native.url
+      && native.url !== server.url) {
+    await store.setServerUrl(native.url);
+    events.restart();
+    server = await serverState();
+  }
   return { server, native, paired: Boolean(await store.credential()) };
 }
 
 async function start() {
   const result = await callNative('start', {}, START_TIMEOUT_MS);
+  if (result.url) await store.setServerUrl(result.url);
   events.restart();
   events.emitLocal('server.state', { status: 'ready' });
   return result;
@@ -92,6 +102,7 @@ export const UI_ACTIONS = {
   deny: (params) => consent.deny(params),
   pending: () => consent.list(),
   focusRequest,
+  guideDone: () => guide.proceed(),
   grants: () => withCredential('/bodhi/v1/apps/grants?page_size=100'),
   revoke,
   getSettings: async () => ({ serverUrl: await store.serverUrl() }),

@@ -9,6 +9,7 @@ export const Code = Object.freeze({
   COOLDOWN: 'cooldown',               // refused recently: ask again after retry_after seconds
   RATE_LIMITED: 'rate_limited',       // asked too often: ask again after retry_after seconds
   USER_GESTURE_REQUIRED: 'user_gesture_required', // asking the user needs a click on the page
+  SETUP_CANCELLED: 'setup_cancelled', // the user closed the first-run guide before finishing
   TIMEOUT: 'timeout',
   ABORTED: 'aborted',
   NATIVE_HOST_MISSING: 'native_host_missing',   // UI only: `bodhi install-native-host`

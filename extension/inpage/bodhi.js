@@ -11,7 +11,7 @@
   const TO_PAGE = 'bodhi:content->page';
   const TIMEOUTS = {                       // milliseconds, per action
     default: 30_000,
-    requestAccess: 11 * 60_000,            // the user decides; drafts expire after 10 min
+    requestAccess: 21 * 60_000,            // first-run guide (10 min) + consent (10 min)
     chat: 10 * 60_000,                     // a cold model load plus a long answer
     'embeddings.create': 5 * 60_000,
     'mcp.call': 5 * 60_000,                // a tool may work a while; pass {timeout} to bound it

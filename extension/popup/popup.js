@@ -1,19 +1,21 @@
 // The popup: companion status and start, pairing, pending requests and granted sites. It
 // re-renders on every event the background forwards from the companion's event stream.
+import { setText } from '../common/dom.js';
 import { callBackground, subscribe } from '../common/messaging.js';
+import { pairingFailure } from '../common/pairing.js';
 
 const $ = (testid) => document.querySelector(`[data-testid="${testid}"]`);
 
-function showError(err) {
-  $('popup-error').textContent = err ? `${err.message} (${err.code ?? 'error'})` : '';
+function showError(err, describe = (e) => `${e.message} (${e.code ?? 'error'})`) {
+  setText($('popup-error'), err ? describe(err) : '');
 }
 
-async function act(action, params, options) {
+async function act(action, params, options, describe = undefined) {
   showError(null);
   try {
     return await callBackground(action, params, options);
   } catch (err) {
-    showError(err);
+    showError(err, describe);
     return null;
   } finally {
     await render();
@@ -139,11 +141,21 @@ function renderGrants(grants, status) {
 let rendering = null;
 let again = false;
 
+// A fresh install (not running, or not paired) opens on the first-run guide; "More options"
+// there comes back here with ?details.
+const showDetails = new URLSearchParams(window.location.search).has('details');
+let firstRender = true;
+
 async function renderOnce() {
   const status = await callBackground('status');
+  const ready = status.paired && status.server.status === 'ready';
+  if (firstRender && !ready && !showDetails) {
+    window.location.replace('../guide/guide.html?popup=1');
+    return;
+  }
+  firstRender = false;
   renderStatus(status);
   renderPending(await callBackground('pending'));
-  const ready = status.paired && status.server.status === 'ready';
   renderGrants(ready ? (await callBackground('grants')).data : [], status);
   document.body.dataset.rendered = String(Date.now());
 }
@@ -169,7 +181,7 @@ $('pair-native').addEventListener('click', () => act('pairNative', {}, STARTING)
 $('unpair').addEventListener('click', () => act('unpair'));
 $('pair-code-form').addEventListener('submit', (event) => {
   event.preventDefault();
-  act('pairCode', { code: $('pair-code').value });
+  act('pairCode', { code: $('pair-code').value }, {}, pairingFailure);
 });
 
 subscribe(() => render());

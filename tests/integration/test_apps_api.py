@@ -14,6 +14,7 @@ import openai
 import pytest
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
+from companion.access.extension import MAX_PAIRING_FAILURES
 from tests.conftest import Companion
 from tests.integration.test_downloads_api import power_token
 
@@ -31,6 +32,19 @@ def credential(shared_companion: Companion) -> str:
     assert resp.status_code == 200, resp.text
     raw: str = resp.json()["credential"]
     return raw
+
+
+def test_a_wrong_code_then_the_right_one(shared_companion: Companion) -> None:
+    """The refusal counts down the tries left; pairing with the right code resets it."""
+    pair = shared_companion.url + "/bodhi/v1/apps/extension/pair"
+    code = shared_companion.cli("pair").strip().splitlines()[-1]
+    wrong = [httpx.post(pair, json={"code": f"ZZZZ-{n:04d}"}).json()["error"] for n in (1, 2)]
+    assert httpx.post(pair, json={"code": code}).status_code == 200
+    after = httpx.post(pair, json={"code": "ZZZZ-0003"}).json()["error"]
+
+    assert wrong[1]["tries_left"] == wrong[0]["tries_left"] - 1
+    assert f"{wrong[1]['tries_left']} tries left" in wrong[1]["message"]
+    assert (after["tries_left"], after["codes_cancelled"]) == (MAX_PAIRING_FAILURES - 1, False)
 
 
 def _grant(companion: Companion, credential: str, **terms: Any) -> dict[str, Any]:

@@ -225,3 +225,28 @@ async def test_a_concurrent_burst_gets_no_more_than_the_documented_guesses(
     assert all(isinstance(r, BadRequestError) for r in results)
     with pytest.raises(BadRequestError):
         await service.redeem(code, "abc", "chrome")
+
+
+async def test_each_wrong_code_says_how_many_tries_are_left(harness: Harness) -> None:
+    await harness.apps.extension.new_pairing_code(OWNER_USER_ID)
+    refusals = []
+    for n in range(MAX_PAIRING_FAILURES):
+        wrong = await harness.client.post(PAIR, json={"code": f"ZZZZ-{n:04d}"})
+        assert wrong.status == 400
+        refusals.append((await wrong.json())["error"])
+
+    left = [r["tries_left"] for r in refusals]
+    assert left == list(range(MAX_PAIRING_FAILURES - 1, -1, -1))
+    assert f"{MAX_PAIRING_FAILURES - 1} tries left" in refusals[0]["message"]
+    assert "1 try left" in refusals[-2]["message"]
+    assert [r["codes_cancelled"] for r in refusals] == [False] * (MAX_PAIRING_FAILURES - 1) + [True]
+    last = refusals[-1]
+    assert (last["code"], last["param"]) == ("pairing_code_invalid", "code")
+    assert "cancelled" in last["message"] and "bodhi pair" in last["message"]
+    # The count starts again after the cancellation, and after a successful pairing.
+    again = await harness.client.post(PAIR, json={"code": "ZZZZ-9999"})
+    assert (await again.json())["error"]["tries_left"] == MAX_PAIRING_FAILURES - 1
+    code = await harness.apps.extension.new_pairing_code(OWNER_USER_ID)
+    assert (await harness.client.post(PAIR, json={"code": code})).status == 200
+    after = await harness.client.post(PAIR, json={"code": "ZZZZ-9998"})
+    assert (await after.json())["error"]["tries_left"] == MAX_PAIRING_FAILURES - 1
