@@ -1,0 +1,150 @@
+"""``bodhi chat MODEL [PROMPT]``: chat with a model in the terminal through the running
+companion's OpenAI-compatible API, the reply streamed as it is generated.
+
+Interactive: the conversation is kept and sent with each message; ``/bye`` or Ctrl-D leaves;
+Ctrl-C during a reply stops that reply (the stream is closed, so the model stops generating)
+and returns to the prompt; Ctrl-C at the prompt leaves. One-shot: with a PROMPT (or a prompt
+piped on stdin) the answer is printed and the command exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from typing import Any
+from urllib.parse import quote
+
+from companion.cli.client import CompanionClient
+from companion.cli.status import add_token_flag, token_of
+from companion.core.errors import BodhiError, NotFoundError
+from companion.core.settings import Settings
+
+PROMPT = ">>> "
+CONTINUED = "... "
+HELP = """Commands:
+  /bye      leave (also Ctrl-D, or Ctrl-C at the prompt)
+  /clear    forget the conversation so far
+  /?        this help
+Ctrl-C while a reply streams stops it. End a line with \\ to continue on the next one."""
+SHOWN_MODELS = 8
+
+
+def add_parser(commands: Any, settings: argparse.ArgumentParser) -> None:
+    chat = commands.add_parser(
+        "chat", parents=[settings], help="chat with a model in the terminal",
+        description="Chat with MODEL through the running companion, the reply streamed as it "
+                    "is generated. Without PROMPT (and with nothing piped on stdin) the chat "
+                    "is interactive: /bye or Ctrl-D leaves, Ctrl-C stops a reply. With PROMPT "
+                    "the answer is printed and the command exits.")
+    chat.add_argument("model", metavar="MODEL", help="a model name, e.g. smollm2:135m "
+                      "(see 'bodhi models')")
+    chat.add_argument("prompt", nargs="*", default=[], metavar="PROMPT",
+                      help="ask once and exit")
+    chat.add_argument("--system", metavar="TEXT", help="a system message to start with")
+    add_token_flag(chat)
+
+
+def _check_model(client: CompanionClient, model: str) -> None:
+    """Refuse an unknown model before the first prompt, naming some that exist."""
+    try:
+        client.get_json(f"/v1/models/{quote(model, safe='/:')}")
+    except BodhiError as exc:
+        if exc.status != 404:
+            raise
+        names = [m["id"] for m in client.get_json("/v1/models")["data"]]
+        shown = ", ".join(names[:SHOWN_MODELS]) + (", ..." if len(names) > SHOWN_MODELS
+                                                    else "")
+        raise NotFoundError(f"unknown model '{model}'. Available: {shown or 'none'} "
+                            "(see 'bodhi models')", code="model_not_found") from exc
+
+
+def _reply(client: CompanionClient, model: str, messages: list[dict[str, str]]) -> str:
+    """Stream one reply to stdout; returns its text."""
+    parts: list[str] = []
+    stream = client.stream_chat({"model": model, "messages": messages})
+    try:
+        for text in stream:
+            parts.append(text)
+            sys.stdout.write(text)
+            sys.stdout.flush()
+    finally:
+        stream.close()  # on Ctrl-C: closes the connection, so the generation stops
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+    return "".join(parts)
+
+
+def _read_message() -> str | None:
+    """One message from the prompt (lines ending in \\ continue); None to leave."""
+    lines: list[str] = []
+    prompt = PROMPT
+    while True:
+        try:
+            line = input(prompt)
+        except EOFError:
+            print()
+            return None
+        if not line.endswith("\\"):
+            lines.append(line)
+            return "\n".join(lines)
+        lines.append(line[:-1])
+        prompt = CONTINUED
+
+
+def _interactive(client: CompanionClient, model: str, start: list[dict[str, str]]) -> None:
+    with contextlib.suppress(ImportError):
+        import readline  # noqa: F401  (line editing and history for input())
+    messages = list(start)
+    print(f"Chatting with {model}. /? for help, /bye or Ctrl-D to leave.")
+    while True:
+        try:
+            text = _read_message()
+        except KeyboardInterrupt:
+            print()
+            return
+        if text is None or text.strip() == "/bye":
+            return
+        if not text.strip():
+            continue
+        if text.strip() in {"/?", "/help"}:
+            print(HELP)
+            continue
+        if text.strip() == "/clear":
+            messages = list(start)
+            print("Forgot the conversation.")
+            continue
+        messages.append({"role": "user", "content": text})
+        try:
+            messages.append({"role": "assistant", "content": _reply(client, model, messages)})
+        except KeyboardInterrupt:
+            messages.pop()  # an unfinished answer is not part of the conversation
+            print("\n(stopped)")
+        except BodhiError as exc:
+            messages.pop()
+            print(f"\nbodhi: {exc.message}", file=sys.stderr)
+
+
+def _prompt_of(args: argparse.Namespace) -> str:
+    if args.prompt:
+        return " ".join(args.prompt)
+    if not sys.stdin.isatty():
+        return sys.stdin.read().strip()
+    return ""
+
+
+def command(args: argparse.Namespace, settings: Settings) -> int:
+    prompt = _prompt_of(args)
+    start = [{"role": "system", "content": args.system}] if args.system else []
+    with CompanionClient(settings, token_of(args)) as client:
+        client.running_info()
+        client.sign_in()
+        _check_model(client, args.model)
+        if prompt:
+            _reply(client, args.model, [*start, {"role": "user", "content": prompt}])
+        elif sys.stdin.isatty():
+            _interactive(client, args.model, start)
+        else:
+            raise BodhiError("nothing to ask: give a PROMPT, pipe one on stdin, or run "
+                             "in a terminal to chat", code="no_prompt")
+    return 0
