@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+import time
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -41,7 +43,14 @@ def add_parser(commands: Any, settings: argparse.ArgumentParser) -> None:
                       "(see 'bodhi models')")
     chat.add_argument("prompt", nargs="*", default=[], metavar="PROMPT",
                       help="ask once and exit")
+    chat.rest_dest = "prompt"
     chat.add_argument("--system", metavar="TEXT", help="a system message to start with")
+    chat.add_argument("--max-tokens", type=int, metavar="N", help="end each reply after N "
+                      "tokens (default: the model's own limit)")
+    chat.add_argument("--temperature", type=float, metavar="T",
+                      help="sampling temperature (default: the model's)")
+    chat.add_argument("--verbose", action="store_true",
+                      help="after each reply, print its token counts and speed")
     add_token_flag(chat)
 
 
@@ -59,10 +68,26 @@ def _check_model(client: CompanionClient, model: str) -> None:
                             "(see 'bodhi models')", code="model_not_found") from exc
 
 
-def _reply(client: CompanionClient, model: str, messages: list[dict[str, str]]) -> str:
+@dataclass(frozen=True)
+class Asking:
+    """What every request of one chat carries besides the messages."""
+
+    model: str
+    max_tokens: int | None = None
+    temperature: float | None = None
+    verbose: bool = False
+
+    def body(self, messages: list[dict[str, str]]) -> dict[str, Any]:
+        options = {"max_tokens": self.max_tokens, "temperature": self.temperature}
+        return {"model": self.model, "messages": messages,
+                **{k: v for k, v in options.items() if v is not None}}
+
+
+def _reply(client: CompanionClient, asking: Asking, messages: list[dict[str, str]]) -> str:
     """Stream one reply to stdout; returns its text."""
     parts: list[str] = []
-    stream = client.stream_chat({"model": model, "messages": messages})
+    started = time.monotonic()
+    stream = client.stream_chat(asking.body(messages))
     try:
         for text in stream:
             parts.append(text)
@@ -72,7 +97,15 @@ def _reply(client: CompanionClient, model: str, messages: list[dict[str, str]]) 
         stream.close()  # on Ctrl-C: closes the connection, so the generation stops
     sys.stdout.write("\n")
     sys.stdout.flush()
+    if asking.verbose:
+        print(_stats(client.last_usage, time.monotonic() - started), file=sys.stderr)
     return "".join(parts)
+
+
+def _stats(usage: dict[str, Any], secs: float) -> str:
+    prompt, reply = usage.get("prompt_tokens", "?"), usage.get("completion_tokens", "?")
+    speed = f", {reply / secs:.1f} tokens/s" if isinstance(reply, int) and secs > 0 else ""
+    return f"(prompt {prompt} tokens, reply {reply} tokens in {secs:.1f} s{speed})"
 
 
 def _read_message() -> str | None:
@@ -92,11 +125,12 @@ def _read_message() -> str | None:
         prompt = CONTINUED
 
 
-def _interactive(client: CompanionClient, model: str, start: list[dict[str, str]]) -> None:
+def _interactive(client: CompanionClient, asking: Asking,
+                 start: list[dict[str, str]]) -> None:
     with contextlib.suppress(ImportError):
         import readline  # noqa: F401  (line editing and history for input())
     messages = list(start)
-    print(f"Chatting with {model}. /? for help, /bye or Ctrl-D to leave.")
+    print(f"Chatting with {asking.model}. /? for help, /bye or Ctrl-D to leave.")
     while True:
         try:
             text = _read_message()
@@ -116,7 +150,7 @@ def _interactive(client: CompanionClient, model: str, start: list[dict[str, str]
             continue
         messages.append({"role": "user", "content": text})
         try:
-            messages.append({"role": "assistant", "content": _reply(client, model, messages)})
+            messages.append({"role": "assistant", "content": _reply(client, asking, messages)})
         except KeyboardInterrupt:
             messages.pop()  # an unfinished answer is not part of the conversation
             print("\n(stopped)")
@@ -136,14 +170,15 @@ def _prompt_of(args: argparse.Namespace) -> str:
 def command(args: argparse.Namespace, settings: Settings) -> int:
     prompt = _prompt_of(args)
     start = [{"role": "system", "content": args.system}] if args.system else []
+    asking = Asking(args.model, args.max_tokens, args.temperature, args.verbose)
     with CompanionClient(settings, token_of(args)) as client:
         client.running_info()
         client.sign_in()
         _check_model(client, args.model)
         if prompt:
-            _reply(client, args.model, [*start, {"role": "user", "content": prompt}])
+            _reply(client, asking, [*start, {"role": "user", "content": prompt}])
         elif sys.stdin.isatty():
-            _interactive(client, args.model, start)
+            _interactive(client, asking, start)
         else:
             raise BodhiError("nothing to ask: give a PROMPT, pipe one on stdin, or run "
                              "in a terminal to chat", code="no_prompt")

@@ -56,6 +56,8 @@ class CompanionClient:
         self.url = public_url(settings)
         self._token = token
         self._session = False
+        # The token counts of the last streamed reply (OpenAI ``usage``), when it sent them.
+        self.last_usage: dict[str, Any] = {}
         self.http = httpx.Client(base_url=self.url, timeout=httpx.Timeout(
             CONNECT_SECS, read=READ_SECS))
 
@@ -114,13 +116,14 @@ class CompanionClient:
     def stream_chat(self, body: dict[str, Any]) -> Generator[str, None, None]:
         """The reply's text, piece by piece as it streams; closing the iterator (Ctrl-C)
         closes the connection, which stops the generation."""
+        self.last_usage = {}
+        body = {**body, "stream": True, "stream_options": {"include_usage": True}}
         try:
-            with self.http.stream("POST", "/v1/chat/completions",
-                                  json={**body, "stream": True}) as response:
+            with self.http.stream("POST", "/v1/chat/completions", json=body) as response:
                 if response.status_code != 200:
                     response.read()
                     raise api_error(response)
-                yield from _sse_text(response.iter_lines())
+                yield from _sse_text(response.iter_lines(), self.last_usage)
         except httpx.TransportError as exc:
             if self.info() is None:
                 raise not_running(self.settings) from exc
@@ -136,7 +139,9 @@ class CompanionClient:
         self.http.close()
 
 
-def _sse_text(lines: Iterator[str]) -> Iterator[str]:
+def _sse_text(lines: Iterator[str], usage: dict[str, Any]) -> Iterator[str]:
+    """The text of each event's first choice; the ``usage`` an event carries goes into
+    ``usage``."""
     for line in lines:
         if not line.startswith("data:"):
             continue
@@ -146,6 +151,7 @@ def _sse_text(lines: Iterator[str]) -> Iterator[str]:
         event = json.loads(data)
         if "error" in event:
             raise BodhiError(_message_of(event), code="stream_error")
+        usage.update(event.get("usage") or {})
         for choice in event.get("choices") or ():
             text = (choice.get("delta") or {}).get("content")
             if text:

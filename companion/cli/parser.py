@@ -25,11 +25,19 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
 class CliParser(argparse.ArgumentParser):
     """``argparse.ArgumentParser`` whose errors read as one line; subcommands inherit it."""
 
+    # A trailing ``nargs="*"`` positional that also takes the words given after an option
+    # (``bodhi chat MODEL --max-tokens 9 PROMPT``), which argparse alone would refuse.
+    rest_dest: str | None = None
+
     def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
                    namespace: argparse.Namespace | None = None) -> argparse.Namespace:
         parsed, extras = self.parse_known_args(args, namespace)
         if extras:
-            self._chosen(parsed).unknown(extras)
+            chosen = self._chosen(parsed)
+            if chosen.rest_dest and not any(word.startswith("-") for word in extras):
+                setattr(parsed, chosen.rest_dest, [*getattr(parsed, chosen.rest_dest), *extras])
+            else:
+                chosen.unknown(extras)
         return parsed
 
     def _chosen(self, parsed: argparse.Namespace) -> CliParser:
@@ -43,7 +51,7 @@ class CliParser(argparse.ArgumentParser):
             parser = action.choices[name]
 
     def unknown(self, extras: list[str]) -> NoReturn:
-        word = extras[0]
+        word = next((w for w in extras if w.startswith("-")), extras[0])
         if word.startswith("-"):
             flag = word.split("=", 1)[0]
             self.fail(f"unknown option '{flag}'{did_you_mean(flag, self._flags())}")
