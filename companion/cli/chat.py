@@ -34,7 +34,8 @@ SHOWN_MODELS = 8
 
 def add_parser(commands: Any, settings: argparse.ArgumentParser) -> None:
     chat = commands.add_parser(
-        "chat", parents=[settings], help="chat with a model in the terminal",
+        "chat", parents=[settings], usage="%(prog)s [options] MODEL [PROMPT ...]",
+        help="chat with a model in the terminal",
         description="Chat with MODEL through the running companion, the reply streamed as it "
                     "is generated. Without PROMPT (and with nothing piped on stdin) the chat "
                     "is interactive: /bye or Ctrl-D leaves, Ctrl-C stops a reply. With PROMPT "

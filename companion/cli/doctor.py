@@ -50,7 +50,8 @@ class Check:
 
 def add_parser(commands: Any, settings: argparse.ArgumentParser) -> None:
     commands.add_parser(
-        "doctor", parents=[settings], help="check this install and say how to fix problems",
+        "doctor", parents=[settings], usage="%(prog)s [options]",
+        help="check this install and say how to fix problems",
         description="Check the companion, the data directory, the models, the browser "
                     "native-messaging host, the extension pairing and the llama.cpp launcher. "
                     "Prints a fix for each failure; exits 1 when anything failed.")

@@ -17,7 +17,8 @@ from companion.models.files import ModelFile, ModelFiles
 
 def add_parser(commands: Any, settings: argparse.ArgumentParser) -> None:
     models = commands.add_parser(
-        "models", parents=[settings], help="list models: aliases, files, loaded",
+        "models", parents=[settings], usage="%(prog)s [options]",
+        help="list models: aliases, files, loaded",
         description="List the model names this install offers (aliases, and the model files "
                     "in the Hugging Face cache) and the models the running companion has "
                     "loaded. Remote API models are listed at /bodhi/v1/models.")

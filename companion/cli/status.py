@@ -30,7 +30,8 @@ def token_of(args: argparse.Namespace) -> str | None:
 
 def add_parser(commands: Any, settings: argparse.ArgumentParser) -> None:
     status = commands.add_parser(
-        "status", parents=[settings], help="is the companion running, and what it serves",
+        "status", parents=[settings], usage="%(prog)s [options]",
+        help="is the companion running, and what it serves",
         description="Show whether the companion is running, its URL and version, how people "
                     "sign in, the loaded models and whether the browser extension is paired. "
                     "Exits 1 when it is not running.")
