@@ -74,9 +74,10 @@ class CompanionClient:
             response = self.http.get("/bodhi/v1/info", timeout=CONNECT_SECS)
         except httpx.TransportError:
             return None
-        if response.status_code != 200:
+        try:
+            body = response.json() if response.status_code == 200 else None
+        except ValueError:
             return None
-        body = response.json()
         return body if isinstance(body, dict) else None
 
     def running_info(self) -> dict[str, Any]:
@@ -96,8 +97,14 @@ class CompanionClient:
         except ActionError as exc:
             if exc.code == "unreachable":
                 raise not_running(self.settings) from exc
-            raise BodhiError(f"{exc.message} (or pass --token / ${API_TOKEN_ENV})",
-                             code=f"owner_{exc.code}") from exc
+            if exc.code == "not_companion":
+                raise BodhiError(
+                    f"something answers at {self.url}, but it could not prove it is the "
+                    f"companion of {self.settings.home}, so nothing was sent to it. Stop what "
+                    "uses that port or run the companion on another one (--port or "
+                    f"BODHI_PORT); for a companion of another user, pass --token or set "
+                    f"{API_TOKEN_ENV}", code="not_companion") from exc
+            raise BodhiError(exc.message, code=f"owner_{exc.code}") from exc
         landed = self.http.get(str(url))
         if landed.status_code != 200:
             raise BodhiError(f"the owner sign-in failed: {error_message(landed)}",

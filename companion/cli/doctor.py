@@ -26,13 +26,16 @@ import httpx
 
 from companion import __version__
 from companion.cli.client import CONNECT_SECS, start_command
+from companion.cli.models import read_catalog
 from companion.cli.status import PAIR_HINT, paired_extensions
 from companion.core.errors import BodhiError
+from companion.core.owner_secret import OWNER_SECRET_FILE
 from companion.core.self_command import module_command
 from companion.core.settings import Settings, public_url
-from companion.models import ModelCatalog
 from companion.models.alias import AliasSource
 from companion.models.catalog import EMBEDDED_ALIAS
+from native_host.companion_link import CompanionLink
+from native_host.errors import ActionError
 
 LAUNCHER_MODULE = "companion.inference.launcher"
 LAUNCHER_TIMEOUT_SECS = 30.0
@@ -57,27 +60,48 @@ def add_parser(commands: Any, settings: argparse.ArgumentParser) -> None:
                     "Prints a fix for each failure; exits 1 when anything failed.")
 
 
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 def companion_check(settings: Settings) -> Check:
     url = public_url(settings)
     try:
         with httpx.Client(base_url=url, timeout=CONNECT_SECS) as http:
             info = http.get("/bodhi/v1/info")
             health = http.get("/health")
+            proven = _proven(settings, http)
     except httpx.TransportError:
         return Check("companion", False, f"nothing answers at {url}",
                      f"start it: {start_command(settings)}")
-    version = info.json().get("version") if info.status_code == 200 else None
-    if version is None:
-        return Check("companion", False, f"something answers at {url}, but not as the "
-                     "companion", "stop what uses that port, or choose another with --port")
+    version = _json(info).get("version") if info.status_code == 200 else None
+    if version is None or proven is False:
+        return Check("companion", False, f"something answers at {url}, but it is not the "
+                     f"companion of {settings.home}", "stop what uses that port, or run the "
+                     "companion on another one (--port or BODHI_PORT)")
     if health.status_code != 200:
-        reason = health.json().get("error", {}).get("message", f"HTTP {health.status_code}")
+        reason = _json(health).get("error", {}).get("message", f"HTTP {health.status_code}")
         return Check("companion", False, f"running at {url} ({version}), not ready: {reason}",
                      f"see its log in {settings.home / 'logs'}, then restart it")
     if version != __version__:
         return Check("companion", False, f"running at {url} is version {version}; this "
                      f"command is {__version__}", "restart the companion to run this version")
     return Check("companion", True, f"running at {url}, version {version}, ready")
+
+
+def _proven(settings: Settings, http: httpx.Client) -> bool | None:
+    """Whether the companion proves it holds this home's owner secret (None: no secret yet,
+    and the doctor creates nothing)."""
+    if not (settings.home / OWNER_SECRET_FILE).is_file():
+        return None
+    try:
+        return CompanionLink(public_url(settings), settings.home, http).prove() is not None
+    except ActionError:
+        return False
 
 
 def _writable(folder: Path) -> bool:
@@ -104,7 +128,11 @@ def home_check(settings: Settings) -> Check:
 
 
 def models_check(settings: Settings) -> Check:
-    aliases = ModelCatalog(settings.home / "aliases", settings.hf_home / "hub").list()
+    aliases, errors = read_catalog(settings)
+    if errors:
+        broken = errors[0]
+        return Check("models", False, f"the alias file {broken.path} cannot be used: "
+                     f"{broken.message}", f"correct or remove {broken.path}")
     embedded = any(a.source is AliasSource.EMBEDDED for a in aliases)
     users = sum(a.source is AliasSource.USER for a in aliases)
     files = sum(a.source is AliasSource.MODEL for a in aliases)

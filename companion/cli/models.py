@@ -4,14 +4,15 @@ Hugging Face cache), read from disk, and the models the running companion has lo
 from __future__ import annotations
 
 import argparse
+import logging
 from typing import Any
 
 from companion.cli.client import CompanionClient, not_running
 from companion.cli.status import add_token_flag, loaded_models, token_of
-from companion.core.errors import BodhiError
 from companion.core.settings import Settings
 from companion.models import ModelCatalog
 from companion.models.alias import ModelAlias
+from companion.models.catalog import AliasFileError
 from companion.models.files import ModelFile, ModelFiles
 
 
@@ -23,6 +24,17 @@ def add_parser(commands: Any, settings: argparse.ArgumentParser) -> None:
                     "in the Hugging Face cache) and the models the running companion has "
                     "loaded. Remote API models are listed at /bodhi/v1/models.")
     add_token_flag(models)
+
+
+def read_catalog(settings: Settings) -> tuple[list[ModelAlias], list[AliasFileError]]:
+    """The model names on disk, and the alias files that cannot be used (shown by the
+    caller rather than logged)."""
+    logging.disable(logging.WARNING)
+    try:
+        catalog = ModelCatalog(settings.home / "aliases", settings.hf_home / "hub")
+        return catalog.list(), catalog.errors
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 def size_text(size: int) -> str:
@@ -74,14 +86,16 @@ def _loaded(settings: Settings, token: str | None) -> list[dict[str, Any]] | Non
 
 def command(args: argparse.Namespace, settings: Settings) -> int:
     hub = settings.hf_home / "hub"
-    print_aliases(ModelCatalog(settings.home / "aliases", hub).list())
+    aliases, errors = read_catalog(settings)
+    print_aliases(aliases)
+    for broken in errors:
+        print(f"cannot use the alias file {broken.path}: {broken.message}")
     print()
     print_files(ModelFiles(hub).list())
     print()
     loaded = _loaded(settings, token_of(args))
     if loaded is None:
-        error: BodhiError = not_running(settings)
-        print(f"no model is loaded: {error.message}")
+        print(f"no model is loaded: {not_running(settings).message}")
         return 0
     print_loaded(loaded)
     return 0
