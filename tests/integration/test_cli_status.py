@@ -169,3 +169,18 @@ def test_first_start_prints_a_command_that_works_and_makes_no_token(tmp_path: Pa
             assert done.returncode == 0, done.stderr
             assert done.stdout.strip()
     assert api_tokens(home) == 0
+
+
+def test_a_companion_of_another_home_is_not_trusted(companion: Companion,
+                                                    tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    env = {**companion.env, "BODHI_HOME": str(other)}
+    assert bodhi(companion, "token", "list", env=env).returncode == 0  # makes owner.secret
+    doctor = bodhi(companion, "doctor", env=env)
+    assert doctor.returncode == 1
+    assert re.search(rf"^{FAILED} companion: something answers at {companion.url}, but it is "
+                     f"not the companion of {other}$", doctor.stdout, re.M)
+    status = bodhi(companion, "status", env=env)
+    assert status.returncode == 1
+    assert "could not prove it is the companion of" in status.stderr
+    assert "nothing was sent to it" in status.stderr
