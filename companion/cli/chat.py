@@ -126,38 +126,56 @@ def _read_message() -> str | None:
         prompt = CONTINUED
 
 
-def _interactive(client: CompanionClient, asking: Asking,
+class Conversation:
+    """The messages so far, and what each line typed at the prompt does to them."""
+
+    def __init__(self, client: CompanionClient, asking: Asking,
                  start: list[dict[str, str]]) -> None:
+        self.client, self.asking, self.start = client, asking, start
+        self.messages = list(start)
+
+    def take(self, text: str) -> bool:
+        """Act on one message or command; False to leave."""
+        word = text.strip()
+        if word == "/bye":
+            return False
+        if word in {"/?", "/help"}:
+            print(HELP)
+        elif word == "/clear":
+            self.messages = list(self.start)
+            print("Forgot the conversation.")
+        elif word.startswith("/") and " " not in word:
+            print(f"Unknown command '{word}'. /? for help.")
+        elif word:
+            self.ask(text)
+        return True
+
+    def ask(self, text: str) -> None:
+        self.messages.append({"role": "user", "content": text})
+        try:
+            answer = _reply(self.client, self.asking, self.messages)
+        except KeyboardInterrupt:
+            self.messages.pop()  # an unfinished answer is not part of the conversation
+            print("\n(stopped)")
+        except BodhiError as exc:
+            self.messages.pop()
+            print(f"\nbodhi: {exc.message}", file=sys.stderr)
+        else:
+            self.messages.append({"role": "assistant", "content": answer})
+
+
+def _interactive(conversation: Conversation) -> None:
     with contextlib.suppress(ImportError):
         import readline  # noqa: F401  (line editing and history for input())
-    messages = list(start)
-    print(f"Chatting with {asking.model}. /? for help, /bye or Ctrl-D to leave.")
+    print(f"Chatting with {conversation.asking.model}. /? for help, /bye or Ctrl-D to leave.")
     while True:
         try:
             text = _read_message()
         except KeyboardInterrupt:
             print()
             return
-        if text is None or text.strip() == "/bye":
+        if text is None or not conversation.take(text):
             return
-        if not text.strip():
-            continue
-        if text.strip() in {"/?", "/help"}:
-            print(HELP)
-            continue
-        if text.strip() == "/clear":
-            messages = list(start)
-            print("Forgot the conversation.")
-            continue
-        messages.append({"role": "user", "content": text})
-        try:
-            messages.append({"role": "assistant", "content": _reply(client, asking, messages)})
-        except KeyboardInterrupt:
-            messages.pop()  # an unfinished answer is not part of the conversation
-            print("\n(stopped)")
-        except BodhiError as exc:
-            messages.pop()
-            print(f"\nbodhi: {exc.message}", file=sys.stderr)
 
 
 def _prompt_of(args: argparse.Namespace) -> str:
@@ -179,7 +197,7 @@ def command(args: argparse.Namespace, settings: Settings) -> int:
         if prompt:
             _reply(client, asking, [*start, {"role": "user", "content": prompt}])
         elif sys.stdin.isatty():
-            _interactive(client, asking, start)
+            _interactive(Conversation(client, asking, start))
         else:
             raise BodhiError("nothing to ask: give a PROMPT, pipe one on stdin, or run "
                              "in a terminal to chat", code="no_prompt")
