@@ -76,6 +76,16 @@ def pairing_text(settings: Settings) -> str:
     return f"paired ({browser}since {since}){more}"
 
 
+_MODES = {"local": "local (only you, as the owner of this install)",
+          "oidc": "oidc (accounts of an OpenID Connect provider)"}
+
+
+def mode_text(info: dict[str, Any]) -> str:
+    mode = str(info.get("auth_mode"))
+    shown = _MODES.get(mode, mode)
+    return shown if info.get("status") == "ready" else f"{shown}, not set up yet"
+
+
 def _loaded_text(loaded: list[dict[str, Any]]) -> str:
     if not loaded:
         return "none (a model loads on its first request)"
@@ -88,7 +98,7 @@ def command(args: argparse.Namespace, settings: Settings) -> int:
         client.sign_in()
         loaded = loaded_models(client)
     rows = [("version", version_note(info.get("version"))),
-            ("sign-in mode", f"{info.get('auth_mode')} ({info.get('status')})"),
+            ("sign-in mode", mode_text(info)),
             ("loaded models", _loaded_text(loaded)),
             ("extension", pairing_text(settings)),
             ("data directory", str(settings.home))]

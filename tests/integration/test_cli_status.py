@@ -46,7 +46,7 @@ def test_status_of_a_running_companion(companion: Companion) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == f"Bodhi companion is running at {companion.url}"
     assert re.search(rf"version:\s+{re.escape(__version__)}$", done.stdout, re.M)
-    assert re.search(r"sign-in mode:\s+local \(ready\)", done.stdout)
+    assert re.search(r"sign-in mode:\s+local \(only you, ", done.stdout)
     assert re.search(r"extension:\s+not paired", done.stdout)
     bodhi(companion, "chat", MODEL, "hi", "--max-tokens", "2")
     loaded = bodhi(companion, "status")
