@@ -50,6 +50,7 @@ from companion.models.files import ModelFiles
 from companion.routes import setup_routes
 from companion.routes.keys import (
     APPS,
+    DATABASE,
     IDENTITY,
     INFERENCE,
     MCPS,
@@ -200,6 +201,7 @@ async def build_app(settings: Settings) -> web.Application:
     app[APPS], app[MODELS], app[METRICS], app[MCPS] = apps, models, metrics, mcps
     app[INFERENCE] = InferenceService(catalog, pool, children, metrics)
     app[SERVER_INFO] = ServerInfo(__version__, public_url(settings))
+    app[DATABASE] = db
     app[OWNER_CHALLENGES] = OwnerChallenges(read_owner_secret(home), public_url(settings))
     setup_routes(app)
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
+import shlex
+import shutil
 import signal
+import sys
+from pathlib import Path
 
 from aiohttp import web
 
@@ -15,7 +19,8 @@ from companion.core.errors import ConfigError
 from companion.core.home import secure_home
 from companion.core.listener import GuardedSite
 from companion.core.logs import AccessLogger, setup_logging
-from companion.core.settings import Settings, public_url
+from companion.core.settings import Settings, Source, public_url
+from companion.models.catalog import EMBEDDED_ALIAS, embedded_model
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +28,28 @@ log = logging.getLogger(__name__)
 # Longer than common clients' pool expiry (aiohttp 15 s, httpx 5 s), so a client never sends
 # on a connection the server is closing.
 KEEPALIVE_SECS = 75.0
+
+
+def _bodhi_command() -> str:
+    """How the user runs the ``bodhi`` that started this server: ``bodhi`` when that is the
+    one on PATH, else its full path (a virtual environment's), else ``python -m companion``."""
+    started = Path(sys.argv[0])
+    if started.name in {"__main__.py", ""} or not started.exists():
+        return f"{shlex.quote(sys.executable)} -m companion"
+    on_path = shutil.which(started.name)
+    if on_path and Path(on_path).resolve() == started.resolve():
+        return started.name
+    return shlex.quote(str(started.resolve()))
+
+
+def try_it(settings: Settings) -> str:
+    """One command to paste that chats with this server: it signs in as the owner for that
+    command only, so no API token is made (or piles up) on each start."""
+    flags = [f"{row.flag} {shlex.quote(str(settings.resolved(row.name).value))}"
+             for row in (Settings.home, Settings.host, Settings.port, Settings.public_host)
+             if settings.source(row.name) is Source.COMMAND_LINE]
+    model = EMBEDDED_ALIAS if embedded_model() else "MODEL"
+    return " ".join([_bodhi_command(), "chat", model, shlex.quote("Say hello"), *flags])
 
 
 def _raise_descriptor_limit() -> None:
@@ -61,8 +88,10 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     log.info("Bodhi companion %s listening on %s:%s", __version__, host, port)
     print(f"Bodhi companion {__version__} is ready at {public_url(settings)}\n"
-          f"  data directory: {settings.home}\n  log file:       {log_file}",
-          flush=True)
+          f"  data directory: {settings.home}\n  log file:       {log_file}\n"
+          f"Try it:\n  {try_it(settings)}\n"
+          "For scripts and SDKs (the OpenAI-compatible API at /v1), make an API token once:\n"
+          f"  {_bodhi_command()} token create --name NAME", flush=True)
     try:
         await stop.wait()
     finally:

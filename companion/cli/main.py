@@ -18,10 +18,12 @@ from companion.auth.identity import checked_box, open_identity
 from companion.auth.setup import AuthMode, OidcConfig, SetupState
 from companion.auth.sign_in_mode import ModeChange
 from companion.auth.tokens import ApiToken
+from companion.cli import chat, doctor, models, status
 from companion.cli import extension as extension_cli
 from companion.cli import mcp as mcp_cli
 from companion.cli.database import new_pairing_code, with_database, with_oauth_clients
 from companion.cli.owner_link import OPEN_NO_BROWSER_ENV, open_owner_link
+from companion.cli.parser import CliParser
 from companion.core.errors import BadRequestError, BodhiError
 from companion.core.settings import (
     SETTINGS,
@@ -39,8 +41,8 @@ from companion.storage import ApiTokenRepository, Database, SettingOverrideRepos
 SETUP_CLIENT_SECRET_ENV = "BODHI_SETUP_CLIENT_SECRET"
 
 
-def _settings_flags() -> argparse.ArgumentParser:
-    parent = argparse.ArgumentParser(add_help=False)
+def _settings_flags() -> CliParser:
+    parent = CliParser(add_help=False)
     group = parent.add_argument_group("settings (command line > environment > database "
                                       "edits > $BODHI_HOME/settings.yaml > default)")
     for setting in SETTINGS:
@@ -53,12 +55,14 @@ def _settings_flags() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     settings = _settings_flags()
-    parser = argparse.ArgumentParser(prog="bodhi", description="Bodhi companion: your local "
-                                     "LLM resource server.")
+    parser = CliParser(prog="bodhi", description="Bodhi companion: your local LLM resource "
+                       "server.")
     parser.add_argument("--version", action="version", version=f"bodhi {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("serve", parents=[settings], help="run the server in the foreground",
                         description="Run the companion in the foreground.")
+    for module in (status, models, chat, doctor):
+        module.add_parser(commands, settings)
     config = commands.add_parser("config", parents=[settings], help="show effective settings",
                                  description="Show every setting's effective value and its "
                                  "source.")
@@ -292,10 +296,18 @@ def _native_host_command(args: argparse.Namespace, settings: Settings) -> None:
         print(f"installed {item.browser}: {item.manifest}{key}")
 
 
+# Commands with a module of their own: ``command(args, settings)`` returns the exit status.
+_COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
+    "status": status.command, "models": models.command, "chat": chat.command,
+    "doctor": doctor.command}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = _cli_settings(args)
+        if args.command in _COMMANDS:
+            return _COMMANDS[args.command](args, settings)
         if args.command == "serve":
             from companion.server import run
 

@@ -23,6 +23,7 @@ from companion.models import ModelCatalog
 from companion.models.alias_store import AliasStore
 from companion.models.downloads import DownloadService
 from companion.models.files import ModelFiles
+from companion.storage import Database
 
 
 @dataclass(frozen=True)
@@ -63,3 +64,4 @@ IDENTITY = web.AppKey("identity", Identity)
 TOKENS = web.AppKey("tokens", ApiTokenService)
 RUNTIME_SETTINGS = web.AppKey("runtime_settings", RuntimeSettings)
 OWNER_CHALLENGES = web.AppKey("owner_challenges", OwnerChallenges)
+DATABASE = web.AppKey("database", Database)

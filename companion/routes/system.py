@@ -4,17 +4,27 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from companion.core.errors import ServiceUnavailableError
 from companion.middleware.access import optional_auth, public
-from companion.routes.keys import IDENTITY, SERVER_INFO
+from companion.routes.keys import DATABASE, IDENTITY, SERVER_INFO
+
+# How soon a client may ask /health again after "not ready".
+RETRY_AFTER_SECS = 5
 
 
 @public
 async def ping(request: web.Request) -> web.Response:
+    """Liveness: the process answers."""
     return web.json_response({"message": "pong"})
 
 
 @public
 async def health(request: web.Request) -> web.Response:
+    """Readiness: 200 only while the database answers with every migration applied."""
+    problem = await request.app[DATABASE].problem()
+    if problem is not None:
+        raise ServiceUnavailableError(f"Not ready: {problem}.", code="not_ready",
+                                      retry_after=RETRY_AFTER_SECS)
     info = request.app[SERVER_INFO]
     return web.json_response({"status": "ok", "version": info.version})
 

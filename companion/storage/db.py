@@ -6,6 +6,7 @@ transaction, and recorded in ``schema_migrations``. They are never edited once r
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import sqlite3
@@ -18,6 +19,9 @@ import aiosqlite
 from companion.core.home import PRIVATE_FILE_MODE, private_dir
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+# A readiness probe answers within this, even when the database is stuck behind a lock.
+READINESS_TIMEOUT_SECS = 2.0
 
 
 def _migrations(folder: str) -> list[tuple[int, str, str]]:
@@ -37,6 +41,7 @@ class Database:
         self.conn = conn
         self.path = path
         self._migrations = migrations
+        self._file = _file_identity(path)
 
     @classmethod
     async def open(cls, path: Path, migrations: str = "migrations") -> Database:
@@ -86,6 +91,34 @@ class Database:
 
     async def close(self) -> None:
         await self.conn.close()
+
+    async def problem(self) -> str | None:
+        """Why this database cannot serve now, or None when it can: its file is still the one
+        opened (a removed or replaced file would take every later write nowhere), it answers a
+        query, and every migration is applied."""
+        try:
+            if _file_identity(self.path) != self._file:
+                return f"the database file {self.path} was replaced since the companion started"
+        except FileNotFoundError:
+            return f"the database file {self.path} is missing"
+        try:
+            async with asyncio.timeout(READINESS_TIMEOUT_SECS):
+                async with self.conn.execute("SELECT version FROM schema_migrations") as cur:
+                    applied = {row[0] for row in await cur.fetchall()}
+        except TimeoutError:
+            return f"the database did not answer within {READINESS_TIMEOUT_SECS:g} seconds"
+        except (sqlite3.Error, ValueError) as exc:  # aiosqlite: ValueError once closed
+            return f"the database does not answer ({exc})"
+        pending = [name for version, name, _ in _migrations(self._migrations)
+                   if version not in applied]
+        if pending:
+            return f"{len(pending)} database migration(s) not applied: {', '.join(pending)}"
+        return None
+
+
+def _file_identity(path: Path) -> tuple[int, int]:
+    stat = os.stat(path)
+    return stat.st_dev, stat.st_ino
 
 
 def _statements(sql: str) -> list[str]:

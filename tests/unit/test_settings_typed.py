@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from companion.cli.client import API_TOKEN_ENV
 from companion.cli.main import OPEN_NO_BROWSER_ENV, SETUP_CLIENT_SECRET_ENV
 from companion.core.runtime_settings import RuntimeSettings
 from companion.core.settings import SETTINGS, Settings, Source, load_settings, plain_value
@@ -81,8 +82,9 @@ async def test_attributes_follow_runtime_edits(settings: Settings, db: Database)
         assert readers[name]() == defaults[name]
 
 
-# Names that are not settings: the input of one CLI command, named after the command.
-COMMAND_INPUTS = {SETUP_CLIENT_SECRET_ENV, OPEN_NO_BROWSER_ENV}
+# Names that are not settings: the input of one CLI command, named after the command, and
+# the API token of the commands that use the running companion's API (status, models, chat).
+COMMAND_INPUTS = {SETUP_CLIENT_SECRET_ENV, OPEN_NO_BROWSER_ENV, API_TOKEN_ENV}
 PRODUCT_CODE = ("companion", "native_host", "bench", "scripts", "e2e")
 
 
