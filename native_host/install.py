@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from companion.core.errors import ConfigError
+from companion.core.self_command import module_command
 from native_host.ids import CHROME_EXTENSION_ID, FIREFOX_EXTENSION_ID, HOST_NAME
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "manifests"
@@ -85,8 +86,8 @@ def launcher_text(env: dict[str, str]) -> str:
     exports = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items()))
     return ("#!/bin/sh\n"
             "# Written by `bodhi install-native-host`: the browser starts the Bodhi native\n"
-            "# host through this script, with the Python that installed it.\n"
-            f"{exports}exec {shlex.quote(sys.executable)} -m native_host \"$@\"\n")
+            "# host through this script, with the Python (or the binary) that installed it.\n"
+            f"{exports}exec {shlex.join(module_command('native_host'))} \"$@\"\n")
 
 
 def manifest_text(browser: str, launcher: Path) -> str:

@@ -1,0 +1,202 @@
+"""The one-file binary on a machine without Python: PATH holds only a folder with ``bodhi``.
+
+``scripts/build_binary`` builds ``dist/bodhi`` (and returns at once when its inputs are
+unchanged). Each test runs the binary with an environment built from scratch, as ``env -i``
+would: no PYTHONPATH, no VIRTUAL_ENV, and ``TMPDIR`` in the test's folder so that the folders
+the binary unpacks itself into can be counted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+
+from native_host.framing import read_frame, write_frame
+from native_host.ids import CHROME_EXTENSION_ID, HOST_NAME
+from tests.conftest import free_port, wait_until
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD_TIMEOUT = 1500
+START_TIMEOUT = 60.0
+
+
+@pytest.fixture(scope="module")
+def binary_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding only a copy of the freshly built binary: the test's whole PATH."""
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "build_binary")], check=True,
+                   timeout=BUILD_TIMEOUT, cwd=ROOT)
+    folder = tmp_path_factory.mktemp("bin")
+    shutil.copy2(ROOT / "dist" / "bodhi", folder / "bodhi")
+    return folder
+
+
+class Machine:
+    """A scratch HOME, BODHI_HOME, HF cache and TMPDIR, and PATH with only the binary."""
+
+    def __init__(self, root: Path, binary_dir: Path) -> None:
+        self.bin = binary_dir / "bodhi"
+        self.tmp = root / "tmp"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        for folder in ("home", "tmp"):
+            (root / folder).mkdir()
+        self.env = {"PATH": str(binary_dir), "HOME": str(root / "home"),
+                    "BODHI_HOME": str(root / "home" / ".bodhi"), "HF_HOME": str(root / "hf"),
+                    "TMPDIR": str(self.tmp), "BODHI_PORT": str(self.port),
+                    "BODHI_KEEP_ALIVE_SECS": "-1"}
+
+    def run(self, *args: str, stdin: bytes = b"", **env: str) -> str:
+        done = subprocess.run(["bodhi", *args], env={**self.env, **env}, input=stdin,
+                              capture_output=True, timeout=120)
+        assert done.returncode == 0, done.stderr.decode(errors="replace")
+        return done.stdout.decode()
+
+    def unpacked(self) -> list[Path]:
+        return sorted(self.tmp.glob("_MEI*"))
+
+    def answers(self) -> bool:
+        try:
+            return httpx.get(self.url + "/ping", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def chat(self) -> dict[str, Any]:
+        token = self.run("token", "create", "--name", "binary").strip().splitlines()[-1]
+        reply = httpx.post(self.url + "/v1/chat/completions", timeout=120,
+                           headers={"Authorization": f"Bearer {token}"},
+                           json={"model": "smollm2:135m", "max_tokens": 8,
+                                 "messages": [{"role": "user", "content": "Say hi"}]})
+        assert reply.status_code == 200, reply.text
+        return dict(reply.json())
+
+    def log(self) -> str:
+        path = Path(self.env["BODHI_HOME"]) / "logs" / "bodhi.log"
+        return path.read_text(errors="replace") if path.exists() else "(no log)"
+
+    def stop_listener(self) -> None:
+        """Stop whatever serves our port (a companion this test started), with its children."""
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr.port == self.port and conn.pid:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    proc = psutil.Process(conn.pid)
+                    proc.terminate()
+                    proc.wait(30)
+
+
+@contextlib.contextmanager
+def serving(machine: Machine, **env: str) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(["bodhi", "serve"], env={**machine.env, **env},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_until(lambda: machine.answers() or proc.poll() is not None, START_TIMEOUT)
+        assert proc.poll() is None, machine.log()
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGTERM)     # the bootloader passes it on to the companion
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def launcher_children(proc_pid: int) -> list[psutil.Process]:
+    return [p for p in psutil.Process(proc_pid).children(recursive=True)
+            if "companion.inference.launcher" in p.cmdline()]
+
+
+def test_help_and_version_without_python(tmp_path: Path, binary_dir: Path) -> None:
+    machine = Machine(tmp_path, binary_dir)
+
+    assert machine.run("--version").strip().startswith("bodhi ")
+    usage = machine.run("--help")
+    assert "serve" in usage and "__module" not in usage
+    assert machine.unpacked() == []          # the unpacked folder is gone after exit
+
+
+def test_serve_answers_ping_and_chats_with_the_embedded_model(tmp_path: Path,
+                                                              binary_dir: Path) -> None:
+    machine = Machine(tmp_path, binary_dir)
+    with serving(machine) as proc:
+        assert httpx.get(machine.url + "/ping", timeout=5).json() == {"message": "pong"}
+        reply = machine.chat()
+        assert reply["model"] == "smollm2:135m"
+        assert reply["choices"][0]["message"]["role"] == "assistant"
+
+        [child] = launcher_children(proc.pid)
+        assert child.cmdline()[:3] == [str(machine.bin), "__module",
+                                       "companion.inference.launcher"]
+        # The llama.cpp child reused the companion's unpacked files instead of its own copy.
+        assert len(machine.unpacked()) == 1
+    assert wait_until(lambda: machine.unpacked() == [], 30)
+
+
+def test_llama_server_setting_overrides_the_bundled_launcher(tmp_path: Path,
+                                                             binary_dir: Path) -> None:
+    machine = Machine(tmp_path, binary_dir)
+    seen = tmp_path / "llama-server.env"
+    # A stand-in for a real llama-server binary: it notes its environment, then runs the
+    # bundled one (as a program of its own, which unpacks its own copy of the binary).
+    script = tmp_path / "llama-server"
+    script.write_text(f"#!/bin/sh\n/usr/bin/env > {seen}\n"
+                      f"exec {machine.bin} __module companion.inference.launcher \"$@\"\n")
+    script.chmod(0o755)
+    with serving(machine, BODHI_LLAMA_SERVER=str(script)):
+        assert machine.chat()["choices"]
+    env = dict(line.split("=", 1) for line in seen.read_text().splitlines() if "=" in line)
+    # A program that is not ours sees the environment the binary was started with.
+    assert not [name for name in env if name.startswith("_PYI_")]
+    assert "LD_LIBRARY_PATH" not in env
+    assert env["PATH"] == machine.env["PATH"]
+
+
+def _host(launcher: Path, machine: Machine, *messages: dict[str, Any]) -> list[dict[str, Any]]:
+    """Run the host as a browser does: the launcher, frames on stdin, the extension's origin."""
+    request = io.BytesIO()
+    for message in messages:
+        write_frame(request, message)
+    origin = f"chrome-extension://{CHROME_EXTENSION_ID}/"
+    done = subprocess.run([str(launcher), origin], env=machine.env, input=request.getvalue(),
+                          capture_output=True, timeout=180)
+    replies, stream = [], io.BytesIO(done.stdout)
+    while (reply := read_frame(stream)) is not None:
+        replies.append(reply)
+    assert replies, done.stderr.decode(errors="replace")
+    return replies
+
+
+def test_native_host_launcher_runs_the_binary_and_starts_a_lasting_companion(
+        tmp_path: Path, binary_dir: Path) -> None:
+    machine = Machine(tmp_path, binary_dir)
+    profile = tmp_path / "profile"
+    machine.run("install-native-host", "--user-data-dir", str(profile))
+    manifest = json.loads((profile / "NativeMessagingHosts" / f"{HOST_NAME}.json").read_text())
+    launcher = Path(manifest["path"])
+    assert f"{machine.bin} __module native_host" in launcher.read_text()
+
+    try:
+        pong, started = _host(launcher, machine, {"id": 1, "action": "ping"},
+                              {"id": 2, "action": "start"})
+        assert pong["ok"] is True and pong["result"]["pong"] is True, pong
+        assert started["ok"] is True and started["result"]["started"] is True, started
+        # The host has exited and its unpacked folder is gone; the companion it started has
+        # its own, so it still reads its files (the model, the migrations) and chats.
+        assert wait_until(lambda: len(machine.unpacked()) == 1, 30), machine.unpacked()
+        assert machine.answers()
+        assert machine.chat()["choices"]
+    finally:
+        machine.stop_listener()
