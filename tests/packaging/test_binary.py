@@ -23,6 +23,7 @@ import httpx
 import psutil
 import pytest
 
+from companion.core.parent_watch import PARENT_PID_ENV
 from native_host.framing import read_frame, write_frame
 from native_host.ids import CHROME_EXTENSION_ID, HOST_NAME
 from tests.conftest import free_port, wait_until
@@ -150,9 +151,10 @@ def test_llama_server_setting_overrides_the_bundled_launcher(tmp_path: Path,
     machine = Machine(tmp_path, binary_dir)
     seen = tmp_path / "llama-server.env"
     # A stand-in for a real llama-server binary: it notes its environment, then runs the
-    # bundled one (as a program of its own, which unpacks its own copy of the binary).
+    # bundled one as a program of its own (which unpacks its own copy of the binary, so the
+    # companion is its grandparent: the exec guard's death signal covers it, not the pid).
     script = tmp_path / "llama-server"
-    script.write_text(f"#!/bin/sh\n/usr/bin/env > {seen}\n"
+    script.write_text(f"#!/bin/sh\n/usr/bin/env > {seen}\nunset {PARENT_PID_ENV}\n"
                       f"exec {machine.bin} __module companion.inference.launcher \"$@\"\n")
     script.chmod(0o755)
     with serving(machine, BODHI_LLAMA_SERVER=str(script)):

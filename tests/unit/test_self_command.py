@@ -19,6 +19,8 @@ from companion.core.self_command import (
     sharing_env,
 )
 from companion.inference.process import LaunchConfig
+from companion.mcp.stdio_bridge import stdio_parameters
+from companion.mcp.stdio_spec import StdioSpec
 from native_host.install import launcher_text
 
 MEI = "/tmp/_MEI123"
@@ -104,3 +106,19 @@ def test_anything_else_is_the_cli_and_its_help_hides_the_entry(
     assert done.value.code == 0
     assert capsys.readouterr().out.startswith("bodhi ")
     assert MODULE_ENTRY not in build_parser().format_help()
+
+
+def test_an_mcp_stdio_server_is_guarded_by_a_process_sharing_our_files(
+        in_binary: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The SDK starts the guard with a minimal environment plus ``env``: without the
+    # bootloader's variables the guard would unpack a copy of its own, and as the
+    # bootloader's child it would not see the bridge as its parent.
+    for name, value in BOOTLOADER_ENV.items():
+        monkeypatch.setenv(name, value)
+    params = stdio_parameters(StdioSpec("npx", ("server",), env={"API_KEY": "k"}))
+
+    assert [params.command, *params.args] == [in_binary, MODULE_ENTRY,
+                                              "companion.core.exec_guard", "npx", "server"]
+    assert params.env is not None
+    assert params.env["_PYI_APPLICATION_HOME_DIR"] == MEI
+    assert params.env["API_KEY"] == "k"

@@ -1,0 +1,148 @@
+"""Start-up of the one-file binary against the Python install, in the same run.
+
+    .venv/bin/python bench/binary_startup.py [--rounds 3]
+
+Needs ``dist/bodhi`` (``scripts/build_binary``). Alternating round by round, it times from
+starting ``bodhi serve`` (a fresh BODHI_HOME each time, a free loopback port) to its first
+``/ping`` answer, for ``dist/bodhi`` and for ``python -m companion``; then ``bodhi --version``
+for both; then the cost of a child that re-runs the binary (what the llama.cpp launcher, the
+exec guard and the MCP bridge are): ``bodhi --version`` with the ``_PYI_*`` environment of a
+running binary (it reuses that binary's unpacked files) against one with
+``PYINSTALLER_RESET_ENVIRONMENT=1`` (it unpacks its own copy, as the companion started by the
+native host does). Medians; the last lines are machine-readable ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+BINARY = ROOT / "dist" / "bodhi"
+PYTHON = [sys.executable, "-m", "companion"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _env(home: Path, port: int) -> dict[str, str]:
+    return {**os.environ, "BODHI_HOME": str(home / "bodhi"), "HF_HOME": str(home / "hf"),
+            "BODHI_PORT": str(port), "BODHI_LOG_LEVEL": "warning"}
+
+
+Started = tuple[float, subprocess.Popen[bytes], tempfile.TemporaryDirectory[str]]
+
+
+def _first_ping(command: list[str]) -> Started:
+    tmp = tempfile.TemporaryDirectory(prefix="bodhi-bench-")
+    port = _free_port()
+    started = time.perf_counter()
+    proc = subprocess.Popen([*command, "serve"], env=_env(Path(tmp.name), port),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = started + 120
+    while time.perf_counter() < deadline and proc.poll() is None:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/ping", timeout=1).status_code == 200:
+                return time.perf_counter() - started, proc, tmp
+        except httpx.TransportError:
+            time.sleep(0.02)
+    proc.kill()
+    raise SystemExit(f"{command[0]} serve did not answer /ping")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+def _serve_time(command: list[str]) -> float:
+    seconds, proc, tmp = _first_ping(command)
+    _stop(proc)
+    tmp.cleanup()
+    return seconds
+
+
+def _run_time(argv: list[str], env: dict[str, str] | None = None) -> float:
+    started = time.perf_counter()
+    subprocess.run(argv, env=env, check=True, capture_output=True, timeout=120)
+    return time.perf_counter() - started
+
+
+def _bootloader_env(pid: int) -> dict[str, str]:
+    """The environment of the running binary's Python process (the bootloader's child)."""
+    import psutil
+
+    for proc in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
+        env = proc.environ()
+        if "_PYI_APPLICATION_HOME_DIR" in env:
+            return env
+    raise SystemExit("no _PYI_ environment found in the running binary")
+
+
+def _child_times(rounds: int) -> tuple[float, float]:
+    _, proc, tmp = _first_ping([str(BINARY)])
+    try:
+        shared_env = _bootloader_env(proc.pid)
+        reset_env = {**shared_env, "PYINSTALLER_RESET_ENVIRONMENT": "1"}
+        shared, fresh = [], []
+        for _ in range(rounds):
+            shared.append(_run_time([str(BINARY), "--version"], shared_env))
+            fresh.append(_run_time([str(BINARY), "--version"], reset_env))
+        return statistics.median(shared), statistics.median(fresh)
+    finally:
+        _stop(proc)
+        tmp.cleanup()
+
+
+def _median(rounds: int, *measures: Callable[[], float]) -> list[float]:
+    samples: list[list[float]] = [[] for _ in measures]
+    for _ in range(rounds):
+        for sample, measure in zip(samples, measures, strict=True):
+            sample.append(measure())
+    return [statistics.median(s) for s in samples]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    if not BINARY.is_file():
+        raise SystemExit("dist/bodhi is missing: run scripts/build_binary")
+    size = BINARY.stat().st_size / 2**20
+    binary_ping, python_ping = _median(args.rounds, lambda: _serve_time([str(BINARY)]),
+                                       lambda: _serve_time(PYTHON))
+    binary_version, python_version = _median(
+        args.rounds, lambda: _run_time([str(BINARY), "--version"]),
+        lambda: _run_time([*PYTHON, "--version"]))
+    shared_child, fresh_child = _child_times(args.rounds)
+    print(f"{'':34}{'binary':>10}{'python':>10}")
+    print(f"{'start to first /ping (s)':34}{binary_ping:10.2f}{python_ping:10.2f}")
+    print(f"{'bodhi --version (s)':34}{binary_version:10.2f}{python_version:10.2f}")
+    print(f"child re-running the binary: {shared_child:.2f} s sharing the parent's files, "
+          f"{fresh_child:.2f} s unpacking its own")
+    print(f"binary_size_mib={size:.0f}")
+    print(f"first_ping_ratio={binary_ping / python_ping:.2f}")
+    print(f"version_ratio={binary_version / python_version:.2f}")
+    print(f"child_shared_vs_fresh_ratio={shared_child / fresh_child:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
