@@ -9,12 +9,15 @@ for both; then the cost of a child that re-runs the binary (what the llama.cpp l
 exec guard and the MCP bridge are): ``bodhi --version`` with the ``_PYI_*`` environment of a
 running binary (it reuses that binary's unpacked files) against one with
 ``PYINSTALLER_RESET_ENVIRONMENT=1`` (it unpacks its own copy, as the companion started by the
-native host does). Medians; the last lines are machine-readable ratios.
+native host does); and a native-messaging ``ping`` answered by a freshly started native host
+(``bodhi __module native_host``, as the browser's launcher runs it, against
+``python -m native_host``). Medians; the last lines are machine-readable ratios.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import socket
 import statistics
@@ -26,6 +29,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+
+from native_host.framing import read_frame, write_frame
 
 ROOT = Path(__file__).resolve().parent.parent
 BINARY = ROOT / "dist" / "bodhi"
@@ -111,6 +116,19 @@ def _child_times(rounds: int) -> tuple[float, float]:
         tmp.cleanup()
 
 
+def _host_ping(command: list[str]) -> float:
+    request = io.BytesIO()
+    write_frame(request, {"id": 1, "action": "ping"})
+    started = time.perf_counter()
+    done = subprocess.run(command, input=request.getvalue(), capture_output=True, timeout=120,
+                          env={k: v for k, v in os.environ.items() if not k.startswith("_PYI")})
+    seconds = time.perf_counter() - started
+    reply = read_frame(io.BytesIO(done.stdout))
+    if not reply or not reply.get("ok"):
+        raise SystemExit(f"the native host did not answer ping: {done.stderr.decode()}")
+    return seconds
+
+
 def _median(rounds: int, *measures: Callable[[], float]) -> list[float]:
     samples: list[list[float]] = [[] for _ in measures]
     for _ in range(rounds):
@@ -132,14 +150,19 @@ def main() -> int:
         args.rounds, lambda: _run_time([str(BINARY), "--version"]),
         lambda: _run_time([*PYTHON, "--version"]))
     shared_child, fresh_child = _child_times(args.rounds)
+    binary_host, python_host = _median(
+        args.rounds, lambda: _host_ping([str(BINARY), "__module", "native_host"]),
+        lambda: _host_ping([sys.executable, "-m", "native_host"]))
     print(f"{'':34}{'binary':>10}{'python':>10}")
     print(f"{'start to first /ping (s)':34}{binary_ping:10.2f}{python_ping:10.2f}")
     print(f"{'bodhi --version (s)':34}{binary_version:10.2f}{python_version:10.2f}")
+    print(f"{'native host start and ping (s)':34}{binary_host:10.2f}{python_host:10.2f}")
     print(f"child re-running the binary: {shared_child:.2f} s sharing the parent's files, "
           f"{fresh_child:.2f} s unpacking its own")
     print(f"binary_size_mib={size:.0f}")
     print(f"first_ping_ratio={binary_ping / python_ping:.2f}")
     print(f"version_ratio={binary_version / python_version:.2f}")
+    print(f"native_host_ping_ratio={binary_host / python_host:.2f}")
     print(f"child_shared_vs_fresh_ratio={shared_child / fresh_child:.2f}")
     return 0
 
