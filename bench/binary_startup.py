@@ -65,7 +65,9 @@ def _first_ping(command: list[str]) -> Started:
         except httpx.TransportError:
             time.sleep(0.02)
     proc.kill()
-    raise SystemExit(f"{command[0]} serve did not answer /ping")
+    log = Path(tmp.name) / "bodhi" / "logs" / "bodhi.log"
+    tail = log.read_text(errors="replace")[-2000:] if log.exists() else "(no log)"
+    raise SystemExit(f"{command[0]} serve did not answer /ping (exit {proc.poll()}):\n{tail}")
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
