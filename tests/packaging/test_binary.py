@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import psutil
 import pytest
@@ -27,6 +28,8 @@ from companion.core.parent_watch import PARENT_PID_ENV
 from native_host.framing import read_frame, write_frame
 from native_host.ids import CHROME_EXTENSION_ID, HOST_NAME
 from tests.conftest import free_port, wait_until
+from tests.integration.mcp_api import sdk_session
+from tests.integration.mcp_stdio import call_text
 
 pytestmark = pytest.mark.slow
 
@@ -83,6 +86,17 @@ class Machine:
                                  "messages": [{"role": "user", "content": "Say hi"}]})
         assert reply.status_code == 200, reply.text
         return dict(reply.json())
+
+    @property
+    def home(self) -> Path:
+        return Path(self.env["BODHI_HOME"])
+
+    def owner(self) -> httpx.Client:
+        """The owner's browser, signed in with the one-time link ``bodhi open`` prints."""
+        link = self.run("open", "--no-browser").strip().splitlines()[-1]
+        client = httpx.Client(base_url=self.url, timeout=60)
+        assert client.get(link).status_code == 200
+        return client
 
     def log(self) -> str:
         path = Path(self.env["BODHI_HOME"]) / "logs" / "bodhi.log"
@@ -202,3 +216,33 @@ def test_native_host_launcher_runs_the_binary_and_starts_a_lasting_companion(
         assert machine.chat()["choices"]
     finally:
         machine.stop_listener()
+
+
+def test_a_stdio_mcp_server_runs_under_the_binarys_guard(tmp_path: Path,
+                                                          binary_dir: Path) -> None:
+    """The bridge and its exec guard are the binary again; the server is a program of its own
+    (here the test suite's Python MCP server, named by its full path)."""
+    machine = Machine(tmp_path, binary_dir)
+    with serving(machine) as proc, contextlib.closing(machine.owner()) as owner:
+        server = owner.post("/bodhi/v1/mcps/servers", json={
+            "name": "local tools", "command": sys.executable, "cwd": str(ROOT),
+            "args": ["-m", "tests.mcp_servers.tools", "--stdio"]})
+        assert server.status_code == 201, server.text
+        instance = owner.post("/bodhi/v1/mcps", json={
+            "server_id": server.json()["id"], "name": "local", "slug": "local"})
+        assert instance.status_code == 201, instance.text
+        token = owner.post("/bodhi/v1/tokens", json={"name": "mcp",
+                                                     "mcps": [instance.json()["id"]]})
+        assert token.status_code == 201, token.text
+
+        async def add() -> str:
+            url = f"{machine.url}/bodhi/v1/mcps/{instance.json()['id']}/mcp"
+            async with sdk_session(url, token.json()["token"]) as session:
+                return await call_text(session, "add", a=2, b=2)
+
+        assert anyio.run(add) == "4", machine.log()
+        bridges = [p for p in psutil.Process(proc.pid).children(recursive=True)
+                   if "companion.mcp.stdio_bridge" in p.cmdline()]
+        assert [b.cmdline()[:2] for b in bridges] == [[str(machine.bin), "__module"]]
+        # The bridge and the guard shared the companion's unpacked files.
+        assert len(machine.unpacked()) == 1
