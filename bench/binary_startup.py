@@ -2,16 +2,17 @@
 
     .venv/bin/python bench/binary_startup.py [--rounds 3]
 
-Needs ``dist/bodhi`` (``scripts/build_binary``). Alternating round by round, it times from
-starting ``bodhi serve`` (a fresh BODHI_HOME each time, a free loopback port) to its first
-``/ping`` answer, for ``dist/bodhi`` and for ``python -m companion``; then ``bodhi --version``
-for both; then the cost of a child that re-runs the binary (what the llama.cpp launcher, the
-exec guard and the MCP bridge are): ``bodhi --version`` with the ``_PYI_*`` environment of a
-running binary (it reuses that binary's unpacked files) against one with
-``PYINSTALLER_RESET_ENVIRONMENT=1`` (it unpacks its own copy, as the companion started by the
-native host does); and a native-messaging ``ping`` answered by a freshly started native host
-(``bodhi __module native_host``, as the browser's launcher runs it, against
-``python -m native_host``). Medians; the last lines are machine-readable ratios.
+Needs ``dist/bodhi`` (``scripts/build_binary``). Alternating round by round between
+``dist/bodhi`` and ``python -m companion``, it times: from starting ``bodhi serve`` (a fresh
+BODHI_HOME each time, a free loopback port) to its first ``/ping`` answer; ``bodhi
+--version``; the first chat (1 token: the llama.cpp child starts and loads the model); and a
+native-messaging ``ping`` answered by a freshly started native host (``bodhi __module
+native_host``, as the browser's launcher runs it, against ``python -m native_host``). Then the
+cost of a child that re-runs the binary (what the llama.cpp launcher, the exec guard and the
+MCP bridge are): ``bodhi --version`` with the ``_PYI_*`` environment of a running binary (it
+reuses that binary's unpacked files) against one with ``PYINSTALLER_RESET_ENVIRONMENT=1`` (it
+unpacks its own copy, as the companion started by the native host does). Medians; the last
+lines are machine-readable ratios.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -48,20 +50,39 @@ def _env(home: Path, port: int) -> dict[str, str]:
             "BODHI_PORT": str(port), "BODHI_LOG_LEVEL": "warning"}
 
 
-Started = tuple[float, subprocess.Popen[bytes], tempfile.TemporaryDirectory[str]]
+@dataclass
+class Started:
+    seconds: float
+    proc: subprocess.Popen[bytes]
+    tmp: tempfile.TemporaryDirectory[str]
+    env: dict[str, str]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.env['BODHI_PORT']}"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+        self.tmp.cleanup()
 
 
 def _first_ping(command: list[str]) -> Started:
     tmp = tempfile.TemporaryDirectory(prefix="bodhi-bench-")
-    port = _free_port()
+    env = _env(Path(tmp.name), _free_port())
     started = time.perf_counter()
-    proc = subprocess.Popen([*command, "serve"], env=_env(Path(tmp.name), port),
+    proc = subprocess.Popen([*command, "serve"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = started + 120
     while time.perf_counter() < deadline and proc.poll() is None:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/ping", timeout=1).status_code == 200:
-                return time.perf_counter() - started, proc, tmp
+            if httpx.get(f"http://127.0.0.1:{env['BODHI_PORT']}/ping",
+                         timeout=1).status_code == 200:
+                return Started(time.perf_counter() - started, proc, tmp, env)
         except httpx.TransportError:
             time.sleep(0.02)
     proc.kill()
@@ -70,20 +91,28 @@ def _first_ping(command: list[str]) -> Started:
     raise SystemExit(f"{command[0]} serve did not answer /ping (exit {proc.poll()}):\n{tail}")
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
-
-
 def _serve_time(command: list[str]) -> float:
-    seconds, proc, tmp = _first_ping(command)
-    _stop(proc)
-    tmp.cleanup()
-    return seconds
+    started = _first_ping(command)
+    started.stop()
+    return started.seconds
+
+
+def _first_chat(command: list[str]) -> float:
+    """The first chat (1 token): the llama.cpp child starts and loads the model."""
+    started = _first_ping(command)
+    try:
+        made = subprocess.run([*command, "token", "create", "--name", "bench"],
+                              env=started.env, capture_output=True, check=True, timeout=120)
+        token = made.stdout.decode().strip().splitlines()[-1]
+        begin = time.perf_counter()
+        reply = httpx.post(started.url + "/v1/chat/completions", timeout=300,
+                           headers={"Authorization": f"Bearer {token}"},
+                           json={"model": "smollm2:135m", "max_tokens": 1,
+                                 "messages": [{"role": "user", "content": "Hi"}]})
+        reply.raise_for_status()
+        return time.perf_counter() - begin
+    finally:
+        started.stop()
 
 
 def _run_time(argv: list[str], env: dict[str, str] | None = None) -> float:
@@ -104,9 +133,9 @@ def _bootloader_env(pid: int) -> dict[str, str]:
 
 
 def _child_times(rounds: int) -> tuple[float, float]:
-    _, proc, tmp = _first_ping([str(BINARY)])
+    started = _first_ping([str(BINARY)])
     try:
-        shared_env = _bootloader_env(proc.pid)
+        shared_env = _bootloader_env(started.proc.pid)
         reset_env = {**shared_env, "PYINSTALLER_RESET_ENVIRONMENT": "1"}
         shared, fresh = [], []
         for _ in range(rounds):
@@ -114,8 +143,7 @@ def _child_times(rounds: int) -> tuple[float, float]:
             fresh.append(_run_time([str(BINARY), "--version"], reset_env))
         return statistics.median(shared), statistics.median(fresh)
     finally:
-        _stop(proc)
-        tmp.cleanup()
+        started.stop()
 
 
 def _host_ping(command: list[str]) -> float:
@@ -151,6 +179,8 @@ def main() -> int:
     binary_version, python_version = _median(
         args.rounds, lambda: _run_time([str(BINARY), "--version"]),
         lambda: _run_time([*PYTHON, "--version"]))
+    binary_chat, python_chat = _median(args.rounds, lambda: _first_chat([str(BINARY)]),
+                                       lambda: _first_chat(PYTHON))
     shared_child, fresh_child = _child_times(args.rounds)
     binary_host, python_host = _median(
         args.rounds, lambda: _host_ping([str(BINARY), "__module", "native_host"]),
@@ -158,12 +188,14 @@ def main() -> int:
     print(f"{'':34}{'binary':>10}{'python':>10}")
     print(f"{'start to first /ping (s)':34}{binary_ping:10.2f}{python_ping:10.2f}")
     print(f"{'bodhi --version (s)':34}{binary_version:10.2f}{python_version:10.2f}")
+    print(f"{'first chat, model load (s)':34}{binary_chat:10.2f}{python_chat:10.2f}")
     print(f"{'native host start and ping (s)':34}{binary_host:10.2f}{python_host:10.2f}")
     print(f"child re-running the binary: {shared_child:.2f} s sharing the parent's files, "
           f"{fresh_child:.2f} s unpacking its own")
     print(f"binary_size_mib={size:.0f}")
     print(f"first_ping_ratio={binary_ping / python_ping:.2f}")
     print(f"version_ratio={binary_version / python_version:.2f}")
+    print(f"first_chat_ratio={binary_chat / python_chat:.2f}")
     print(f"native_host_ping_ratio={binary_host / python_host:.2f}")
     print(f"child_shared_vs_fresh_ratio={shared_child / fresh_child:.2f}")
     return 0
