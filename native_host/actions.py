@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from companion import __version__
-from companion.core.self_command import module_command
+from companion.core.self_command import module_command, outliving_env
 from companion.core.settings import Settings, load_settings, public_url
 from native_host.caller import Caller
 from native_host.companion_link import CompanionLink
@@ -81,11 +81,13 @@ def _log_tail(settings: Settings) -> str:
 
 def _launch(settings: Settings) -> subprocess.Popen[bytes]:
     # A new session, so the companion outlives this host (the browser ends the host when the
-    # port closes); no inherited stdio, so nothing it prints can corrupt our frames.
+    # port closes), and so from the one-file binary with a copy of the binary's files that
+    # this host's exit does not remove; no inherited stdio, so nothing it prints can corrupt
+    # our frames.
     return subprocess.Popen([*module_command("companion"), "serve"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True,
-                            env=dict(os.environ), cwd=settings.home)
+                            env=outliving_env(os.environ), cwd=settings.home)
 
 
 def _await_companion(link: CompanionLink, proc: subprocess.Popen[bytes],

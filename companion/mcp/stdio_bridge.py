@@ -56,7 +56,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from companion.core.child_process import CHILD_HOST
 from companion.core.home import private_opener
 from companion.core.parent_watch import PARENT_PID_ENV, die_with_parent, start_parent_poll
-from companion.core.self_command import module_command
+from companion.core.self_command import module_command, sharing_env
 from companion.mcp.stdio_spec import KEY_ENV, SPEC_ENV, StdioSpec
 
 HEALTH_PATH = "/health"
@@ -216,11 +216,15 @@ def _listener(app: ASGIApp, port: int) -> _Uvicorn:
 
 
 def stdio_parameters(spec: StdioSpec) -> StdioServerParameters:
-    """Run the server through the exec guard, so that it dies with the bridge."""
+    """Run the server through the exec guard, so that it dies with the bridge.
+
+    The SDK starts it with a minimal environment plus ``env``; from the one-file binary that
+    includes what lets the guard reuse the binary's unpacked files."""
     guard, *guard_args = module_command("companion.core.exec_guard")
     return StdioServerParameters(
         command=guard, args=[*guard_args, spec.command, *spec.args],
-        env={**spec.env, PARENT_PID_ENV: str(os.getpid())}, cwd=spec.cwd)
+        env={**sharing_env(os.environ), **spec.env, PARENT_PID_ENV: str(os.getpid())},
+        cwd=spec.cwd)
 
 
 async def _serve_stdio(params: StdioServerParameters, key: str, port: int, errlog: TextIO,
