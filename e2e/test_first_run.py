@@ -10,19 +10,17 @@ unpaired extension, the zero-config test pairs it, the last one unpairs and stop
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 from playwright.sync_api import Page
 
 from e2e.conftest import EXTENSION_URL, REQUEST_ACCESS, Browser, PageServer, access_outcome
-from tests.conftest import Companion
+from tests.conftest import Companion, listener_on, stop_listener
 
 MODEL = "smollm2:135m"
 START_TIMEOUT_MS = 120_000
@@ -152,12 +150,6 @@ def test_zero_config_a_page_asks_the_guide_pairs_and_the_page_chats(
     popup.close()
 
 
-def _listener_on(port: int) -> psutil.Process | None:
-    for conn in psutil.net_connections(kind="tcp"):
-        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
-            return psutil.Process(conn.pid)
-    return None
-
 
 @pytest.fixture
 def stopped(browser: Browser) -> Iterator[Companion]:
@@ -170,11 +162,7 @@ def stopped(browser: Browser) -> Iterator[Companion]:
     companion = browser.companion
     companion.stop()
     yield companion
-    started = _listener_on(companion.port)
-    if started is not None:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            started.terminate()
-            started.wait(20)
+    stop_listener(companion.port)
 
 
 def test_companion_stopped_the_guide_starts_it_then_pairs(
@@ -185,7 +173,7 @@ def test_companion_stopped_the_guide_starts_it_then_pairs(
 
     guide.get_by_test_id("guide-start").click()
     guide.get_by_test_id("guide-pair").wait_for(state="visible", timeout=START_TIMEOUT_MS)
-    started = _listener_on(stopped.port)
+    started = listener_on(stopped.port)
     assert started is not None and started.cmdline()[-2:] == ["companion", "serve"]
     guide.get_by_test_id("guide-pair").click()
 

@@ -3,22 +3,13 @@ native host (which launches `bodhi serve` detached and waits until it answers)."
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 
 import httpx
-import psutil
 import pytest
 
 from e2e.conftest import Browser
-from tests.conftest import Companion
-
-
-def _listener_on(port: int) -> psutil.Process | None:
-    for conn in psutil.net_connections(kind="tcp"):
-        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
-            return psutil.Process(conn.pid)
-    return None
+from tests.conftest import Companion, listener_on, stop_listener
 
 
 @pytest.fixture
@@ -26,11 +17,7 @@ def stopped(browser: Browser) -> Iterator[Companion]:
     companion = browser.companion
     companion.stop()
     yield companion
-    started = _listener_on(companion.port)         # the one the native host launched
-    if started is not None:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            started.terminate()
-            started.wait(20)
+    stop_listener(companion.port)
 
 
 def test_the_start_button_brings_the_companion_back(browser: Browser,
@@ -46,6 +33,6 @@ def test_the_start_button_brings_the_companion_back(browser: Browser,
         timeout=120_000)
     assert popup.get_by_test_id("server-start").is_hidden()
     assert httpx.get(stopped.url + "/ping", timeout=5).json() == {"message": "pong"}
-    started = _listener_on(stopped.port)
+    started = listener_on(stopped.port)
     assert started is not None
     assert started.cmdline()[-2:] == ["companion", "serve"]

@@ -106,6 +106,23 @@ class Companion:
             return self.proc.wait(5)
 
 
+def listener_on(port: int) -> psutil.Process | None:
+    """The process listening on a TCP port (e.g. a companion that a native host started)."""
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
+            return psutil.Process(conn.pid)
+    return None
+
+
+def stop_listener(port: int, timeout: float = 30) -> None:
+    """Stop, by its PID, whatever a test left listening on ``port``."""
+    with contextlib.suppress(psutil.NoSuchProcess):
+        started = listener_on(port)
+        if started is not None:
+            started.terminate()
+            started.wait(timeout)
+
+
 def _is_running(proc: psutil.Process) -> bool:
     try:
         return proc.status() != psutil.STATUS_ZOMBIE

@@ -4,7 +4,6 @@ running starts it the same way, then asks it for the credential over HTTP."""
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import subprocess
@@ -14,12 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 import pytest
 
 from native_host.framing import read_frame, write_frame
 from native_host.ids import CHROME_EXTENSION_ID
-from tests.conftest import free_port
+from tests.conftest import free_port, stop_listener
 
 
 def host(env: dict[str, str], *messages: dict[str, Any], argv: tuple[str, ...] = ()
@@ -41,12 +39,7 @@ def env(tmp_path: Path) -> Iterator[dict[str, str]]:
     env = {**os.environ, "BODHI_HOME": str(tmp_path / "bodhi"), "BODHI_PORT": str(port),
            "HF_HOME": str(tmp_path / "hf")}
     yield env
-    for conn in psutil.net_connections(kind="tcp"):
-        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                started = psutil.Process(conn.pid)
-                started.terminate()
-                started.wait(20)
+    stop_listener(port)
 
 
 def test_start_launches_a_companion_that_outlives_the_host(env: dict[str, str]) -> None:

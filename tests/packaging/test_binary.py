@@ -27,7 +27,7 @@ import pytest
 from companion.core.parent_watch import PARENT_PID_ENV
 from native_host.framing import read_frame, write_frame
 from native_host.ids import CHROME_EXTENSION_ID, HOST_NAME
-from tests.conftest import free_port, wait_until
+from tests.conftest import free_port, stop_listener, wait_until
 from tests.integration.mcp_api import sdk_session
 from tests.integration.mcp_stdio import call_text
 
@@ -101,15 +101,6 @@ class Machine:
     def log(self) -> str:
         path = Path(self.env["BODHI_HOME"]) / "logs" / "bodhi.log"
         return path.read_text(errors="replace") if path.exists() else "(no log)"
-
-    def stop_listener(self) -> None:
-        """Stop whatever serves our port (a companion this test started), with its children."""
-        for conn in psutil.net_connections(kind="tcp"):
-            if conn.status == psutil.CONN_LISTEN and conn.laddr.port == self.port and conn.pid:
-                with contextlib.suppress(psutil.NoSuchProcess):
-                    proc = psutil.Process(conn.pid)
-                    proc.terminate()
-                    proc.wait(30)
 
 
 @contextlib.contextmanager
@@ -228,7 +219,7 @@ def test_native_host_launcher_runs_the_binary_and_starts_a_lasting_companion(
         assert machine.answers()
         assert machine.chat()["choices"]
     finally:
-        machine.stop_listener()
+        stop_listener(machine.port)
 
 
 def test_a_stdio_mcp_server_runs_under_the_binarys_guard(tmp_path: Path,
