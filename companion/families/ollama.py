@@ -39,6 +39,33 @@ _OPTIONS = {"temperature": "temperature", "top_p": "top_p", "top_k": "top_k", "m
             "mirostat_tau": "mirostat_tau", "mirostat_eta": "mirostat_eta"}
 
 
+# Ollama model parameter (``/api/create``) -> llama-server launch flag.
+_LAUNCH_PARAMETERS = {"num_ctx": "--ctx-size", "num_batch": "--batch-size",
+                      "num_gpu": "--n-gpu-layers", "num_thread": "--threads",
+                      "num_keep": "--keep"}
+
+
+def alias_params(parameters: Any) -> tuple[dict[str, Any], list[str]]:
+    """Ollama's ``parameters`` of a created model as an alias's (request_params,
+    context_params); a parameter with no counterpart is refused, not dropped."""
+    if parameters is None:
+        return {}, []
+    if not isinstance(parameters, dict):
+        raise BadRequestError("'parameters' must be an object.", param="parameters")
+    request: dict[str, Any] = {}
+    launch: list[str] = []
+    for name, value in parameters.items():
+        if name in _OPTIONS:
+            request[_OPTIONS[name]] = value
+        elif name in _LAUNCH_PARAMETERS and isinstance(value, int):
+            launch.append(f"{_LAUNCH_PARAMETERS[name]} {value}")
+        else:
+            raise BadRequestError(f"The parameter {name!r} is not supported here (supported: "
+                                  f"{', '.join(sorted([*_OPTIONS, *_LAUNCH_PARAMETERS]))}).",
+                                  param="parameters")
+    return request, launch
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 

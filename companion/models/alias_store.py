@@ -74,8 +74,16 @@ class AliasStore:
         return alias
 
     def copy(self, name: str, new_name: str) -> ModelAlias:
+        return self.derive(name, new_name)
+
+    def derive(self, name: str, new_name: str, request_params: dict[str, Any] | None = None,
+               context_params: list[str] | None = None) -> ModelAlias:
+        """A new user alias on the file of alias ``name`` (any source), with its defaults
+        updated by ``request_params`` and followed by ``context_params``."""
         source = self._catalog.resolve_alias(name)
-        return self.create({**alias_document(source), "alias": new_name})
+        return self.create({**alias_document(source), "alias": new_name,
+                            "request_params": {**source.request_params, **(request_params or {})},
+                            "context_params": [*source.context_params, *(context_params or [])]})
 
     def delete(self, name: str) -> None:
         self._file_of(name).unlink(missing_ok=True)

@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
@@ -186,6 +186,19 @@ class DownloadService:
         if task is not None:
             await asyncio.shield(task)
         return await self.get(job_id)
+
+    async def follow(self, job_id: str, every: float = 0.5) -> AsyncIterator[DownloadJob]:
+        """The job now and then every ``every`` seconds, until (and including) its end."""
+        while True:
+            job = await self.get(job_id)
+            yield job
+            if job.status not in (JobStatus.PENDING, JobStatus.RUNNING):
+                return
+            task = self._tasks.get(job_id)
+            if task is None:
+                await asyncio.sleep(every)
+            else:
+                await asyncio.wait({task}, timeout=every)
 
     async def stop(self) -> None:
         """Stop every transfer, leaving the jobs unfinished so the next start resumes them."""

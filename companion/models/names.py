@@ -48,3 +48,19 @@ def check_revision(revision: str) -> str:
 def is_safe_hub_token(value: str | None) -> bool:
     """An etag or commit id from a hub, about to become a file or folder name."""
     return value is not None and bool(_HUB_TOKEN.match(value)) and value not in {".", ".."}
+
+
+_HUB_HOSTS = ("hf.co/", "huggingface.co/")
+
+
+def hub_file(name: str) -> tuple[str, str]:
+    """A model name of the form ``[hf.co/]owner/repo/path/file.gguf`` as (repo, filename)."""
+    for host in _HUB_HOSTS:
+        name = name.removeprefix(host)
+    parts = name.split("/")
+    if len(parts) < 3 or not parts[-1].lower().endswith(".gguf"):
+        raise BadRequestError(f"Cannot pull {name!r}: name a GGUF file on the Hugging Face hub "
+                              "as 'hf.co/owner/repo/file.gguf'.", code="invalid_model_name",
+                              param="model")
+    repo, filename = "/".join(parts[:2]), "/".join(parts[2:])
+    return check_repo(repo), check_filename(filename)

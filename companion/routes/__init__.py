@@ -16,6 +16,7 @@ from companion.routes import (
     models,
     oauth,
     ollama,
+    ollama_models,
     openai,
     owner,
     settings,
@@ -39,6 +40,7 @@ def setup_routes(app: web.Application) -> None:
     models.setup(app)
     downloads.setup(app)
     ollama.setup(app)
+    ollama_models.setup(app)
     mcp_oauth.setup(app)
     mcps.setup(app)
     mcp_proxy.setup(app)

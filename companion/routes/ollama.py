@@ -11,10 +11,10 @@ import hashlib
 import json
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
 
 from companion import __version__
 from companion.auth.principal import Role
@@ -36,6 +36,26 @@ class _Named(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     model: StrictStr = Field(min_length=1)
+
+
+class NamedOrOld(BaseModel):
+    """show, pull, delete and create: Ollama still reads ``name``, the older ``model``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: StrictStr | None = Field(default=None, min_length=1)
+    name: StrictStr | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _named(self) -> Self:
+        if self.model is None and self.name is None:
+            raise ValueError("'model' is required")
+        return self
+
+
+def model_of(body: dict[str, Any]) -> str:
+    """The model a ``NamedOrOld`` body names."""
+    return str(body.get("model") or body["name"])
 
 
 class _Chat(_Named):
@@ -84,8 +104,8 @@ async def tags(request: web.Request) -> web.Response:
 
 @requires(Role.USER, app_scope="models")
 async def show(request: web.Request) -> web.Response:
-    body = await read_json(request, _Named)
-    alias = request.app[INFERENCE].get_model(body["model"], request[PRINCIPAL])
+    body = await read_json(request, NamedOrOld)
+    alias = request.app[INFERENCE].get_model(model_of(body), request[PRINCIPAL])
     _, info, mtime = _describe(request.app, alias)
     model_info: dict[str, Any] = {}
     if info is not None and info.architecture:
