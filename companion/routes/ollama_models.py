@@ -72,8 +72,9 @@ async def _pull_progress(downloads: DownloadService, job: DownloadJob | None,
                 raise UpstreamError(f"pull model manifest: {state.error}", code="download_failed")
             if state.status is JobStatus.CANCELLED:
                 raise ConflictError("The download was cancelled.", code="download_cancelled")
-            yield {"status": f"downloading {digest}", "digest": digest,
-                   "total": state.total_bytes or 0, "completed": state.downloaded_bytes}
+            if state.total_bytes is not None:  # not before the hub has said how big
+                yield {"status": f"downloading {digest}", "digest": digest,
+                       "total": state.total_bytes, "completed": state.downloaded_bytes}
     for status in ("verifying sha256 digest", "writing manifest", "success"):
         yield {"status": status}
 
