@@ -11,6 +11,7 @@ from companion.core.errors import BadRequestError
 from companion.core.metrics import ReplyWatch
 from companion.families import ollama
 from companion.families.translation import upstream_error
+from companion.models.names import hub_file
 
 
 def sse(*events: dict[str, Any]) -> bytes:
@@ -93,3 +94,29 @@ def test_reply_watch_counts_tokens_across_chunk_boundaries() -> None:
     watch.saw(body[:30], 1.0)
     watch.saw(body[30:], 2.0)
     assert (watch.tokens_in, watch.tokens_out, watch.first_chunk) == (12, 34, 1.0)
+
+
+def test_created_model_parameters_become_alias_defaults() -> None:
+    request, launch = ollama.alias_params({"temperature": 0.1, "num_predict": 64,
+                                           "stop": ["\n"], "num_ctx": 2048})
+    assert request == {"temperature": 0.1, "max_tokens": 64, "stop": ["\n"]}
+    assert launch == ["--ctx-size 2048"]
+    assert ollama.alias_params(None) == ({}, [])
+    for refused in ({"num_ctx": "2048"}, {"penalize_newline": True}, ["temperature"]):
+        with pytest.raises(BadRequestError):
+            ollama.alias_params(refused)
+
+
+@pytest.mark.parametrize(("name", "repo", "filename"), [
+    ("hf.co/o/r/m-Q4_0.gguf", "o/r", "m-Q4_0.gguf"),
+    ("huggingface.co/o/r/sub/m.gguf", "o/r", "sub/m.gguf"),
+    ("o/r/m.GGUF", "o/r", "m.GGUF")])
+def test_pull_names_are_hub_files(name: str, repo: str, filename: str) -> None:
+    assert hub_file(name) == (repo, filename)
+
+
+@pytest.mark.parametrize("name", ["llama3.2", "llama3.2:1b", "hf.co/o/r", "hf.co/o/r:Q4_0",
+                                  "o/r/m.bin", "o/../m.gguf", "o/r/../m.gguf"])
+def test_other_pull_names_are_refused(name: str) -> None:
+    with pytest.raises(BadRequestError):
+        hub_file(name)
