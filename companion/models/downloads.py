@@ -21,15 +21,22 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from companion.core.errors import BadRequestError, ConflictError, NotFoundError
-from companion.models.hf_cache import cached_file_path
-from companion.models.hf_download import DownloadFailed, FileRequest, TransferStopped, fetch
+from companion.core.errors import BadRequestError, ConflictError, NotFoundError, UpstreamError
+from companion.models.hf_cache import cached_file_path, is_shard, quant_of
+from companion.models.hf_download import (
+    DownloadFailed,
+    FileRequest,
+    TransferStopped,
+    fetch,
+    repo_files,
+)
 from companion.models.names import check_filename, check_repo
 from companion.storage.downloads import DownloadRecord, DownloadRepository
 
 log = logging.getLogger(__name__)
 
 PERSIST_EVERY_SECS = 2.0
+DEFAULT_QUANT = "Q4_K_M"  # what Ollama takes for a hub repository named without a tag
 _RATE_WINDOW_SECS = 5.0
 
 
@@ -89,6 +96,22 @@ class _Transfer:
         return (d1 - d0) / (t1 - t0) if t1 > t0 else None
 
 
+def pick_quant(repo: str, files: list[str], quant: str | None) -> str:
+    """The single-file GGUF of ``repo`` in ``quant``; without one, the default quantisation
+    or else the repository's only GGUF."""
+    ggufs = {quant_of(f).upper(): f for f in sorted(files, reverse=True)
+             if f.lower().endswith(".gguf") and not is_shard(f)
+             and not f.rsplit("/", 1)[-1].startswith("mmproj")}
+    wanted = (quant or DEFAULT_QUANT).upper()
+    if wanted in ggufs:
+        return ggufs[wanted]
+    if quant is None and len(ggufs) == 1:
+        return next(iter(ggufs.values()))
+    raise NotFoundError(f"'{repo}' has no single-file GGUF in {wanted}; it has: "
+                        f"{', '.join(sorted(ggufs)) or 'none'}.", code="model_file_not_found",
+                        param="model")
+
+
 def _now() -> int:
     return int(time.time())
 
@@ -144,6 +167,16 @@ class DownloadService:
             return await self.pull(repo, filename)
         self._schedule(record.id)
         return _job(record, None), True
+
+    async def hub_file(self, repo: str, quant: str | None) -> str:
+        """The file of ``repo`` on the hub in quantisation ``quant`` (see ``pick_quant``)."""
+        loop = asyncio.get_running_loop()
+        try:
+            files = await loop.run_in_executor(None, repo_files, repo, self._endpoint,
+                                               self._token)
+        except DownloadFailed as exc:
+            raise UpstreamError(str(exc), code="download_failed") from exc
+        return pick_quant(repo, files, quant)
 
     async def get(self, job_id: str) -> DownloadJob:
         return _job(await self._record(job_id), self._transfers.get(job_id))

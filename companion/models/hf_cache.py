@@ -20,9 +20,19 @@ class CachedFile:
 
     @property
     def quant(self) -> str:
-        stem = _SHARD.sub("", Path(self.filename).name.removesuffix(".gguf"))
-        match = _QUANT.search(stem)
-        return match.group(1).upper() if match else stem
+        return quant_of(self.filename)
+
+
+def quant_of(filename: str) -> str:
+    """The quantisation a GGUF file name ends with (``x-Q4_K_M.gguf``: Q4_K_M), else its stem."""
+    stem = _SHARD.sub("", Path(filename).name.removesuffix(".gguf"))
+    match = _QUANT.search(stem)
+    return match.group(1).upper() if match else stem
+
+
+def is_shard(filename: str) -> bool:
+    """One part of a model split over several files (``-00001-of-00003.gguf``)."""
+    return _SHARD.search(Path(filename).name.removesuffix(".gguf")) is not None
 
 
 def _repo_id(folder_name: str) -> str:

@@ -18,7 +18,7 @@ from typing import BinaryIO, Protocol
 
 import httpx
 from filelock import FileLock
-from huggingface_hub import get_hf_file_metadata, hf_hub_url
+from huggingface_hub import HfApi, get_hf_file_metadata, hf_hub_url
 from huggingface_hub.errors import (
     GatedRepoError,
     HfHubHTTPError,
@@ -77,6 +77,15 @@ def _describe(exc: Exception, request: FileRequest) -> DownloadFailed:
     else:
         text = f"Downloading '{repo}/{name}' failed: {type(exc).__name__}: {exc}"
     return DownloadFailed(text)
+
+
+def repo_files(repo: str, endpoint: str | None, token: str | None) -> list[str]:
+    """The names of the files in a hub repository (blocking: run it in a worker thread)."""
+    try:
+        info = HfApi(endpoint=endpoint, token=token).model_info(repo)
+    except Exception as exc:  # whatever the hub or the network did
+        raise _describe(exc, FileRequest(repo, "", endpoint=endpoint, token=token)) from exc
+    return [sibling.rfilename for sibling in info.siblings or []]
 
 
 def fetch(hub_dir: Path, request: FileRequest, progress: Progress) -> Path:

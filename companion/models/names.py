@@ -7,6 +7,7 @@ folder it belongs in: no absolute paths, no ``..`` or empty segments, no backsla
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from companion.core.errors import BadRequestError
 
@@ -53,14 +54,26 @@ def is_safe_hub_token(value: str | None) -> bool:
 _HUB_HOSTS = ("hf.co/", "huggingface.co/")
 
 
-def hub_file(name: str) -> tuple[str, str]:
-    """A model name of the form ``[hf.co/]owner/repo/path/file.gguf`` as (repo, filename)."""
+@dataclass(frozen=True)
+class HubModelName:
+    """A model on the Hugging Face hub: one of its files, or a quantisation to look for."""
+
+    repo: str
+    filename: str | None = None   # named outright
+    quant: str | None = None      # else this quantisation (None: the default one)
+
+
+def hub_model(name: str) -> HubModelName:
+    """``[hf.co/]owner/repo/path/file.gguf`` or Ollama's ``hf.co/owner/repo[:QUANT]``."""
+    bare = name
     for host in _HUB_HOSTS:
-        name = name.removeprefix(host)
-    parts = name.split("/")
-    if len(parts) < 3 or not parts[-1].lower().endswith(".gguf"):
-        raise BadRequestError(f"Cannot pull {name!r}: name a GGUF file on the Hugging Face hub "
-                              "as 'hf.co/owner/repo/file.gguf'.", code="invalid_model_name",
-                              param="model")
-    repo, filename = "/".join(parts[:2]), "/".join(parts[2:])
-    return check_repo(repo), check_filename(filename)
+        bare = bare.removeprefix(host)
+    parts = bare.split("/")
+    if len(parts) >= 3 and parts[-1].lower().endswith(".gguf"):
+        return HubModelName(check_repo("/".join(parts[:2])), check_filename("/".join(parts[2:])))
+    repo, _, tag = bare.partition(":")
+    if bare != name and repo.count("/") == 1:
+        return HubModelName(check_repo(repo), quant=None if tag in ("", "latest") else tag)
+    raise BadRequestError(f"Cannot pull {name!r}: name a model on the Hugging Face hub as "
+                          "'hf.co/owner/repo:QUANT' or 'hf.co/owner/repo/file.gguf'.",
+                          code="invalid_model_name", param="model")

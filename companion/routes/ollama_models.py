@@ -1,7 +1,8 @@
 """Ollama's model management under ``/api``: pull, delete, copy and create.
 
-Names: ``/api/pull`` takes a file on the Hugging Face hub as ``hf.co/owner/repo/file.gguf``
-(``huggingface.co/`` or no host also do) and runs it as a Bodhi download job, so a second pull
+Names: ``/api/pull`` takes a model on the Hugging Face hub as Ollama does,
+``hf.co/owner/repo:QUANT`` (the repository's single-file GGUF of that quantisation), or a file
+outright as ``hf.co/owner/repo/file.gguf``, and runs it as a Bodhi download job, so a second pull
 of the same file follows the same job and a stopped one resumes. Its progress goes out as
 Ollama's status objects, one JSON per line (``stream: false``: only the last one); a failure
 once the stream has begun is the last line, ``{"error": "..."}``. Delete, copy and create work
@@ -26,7 +27,7 @@ from companion.families.family import NDJSON
 from companion.middleware.access import requires
 from companion.models.alias import AliasSource
 from companion.models.downloads import DownloadJob, DownloadService, JobStatus
-from companion.models.names import hub_file
+from companion.models.names import hub_model
 from companion.routes.bodies import read_json
 from companion.routes.keys import INFERENCE, MODELS
 from companion.routes.ollama import NamedOrOld, model_of
@@ -99,8 +100,9 @@ async def _answer(request: web.Request, body: dict[str, Any],
 @requires(Role.POWER_USER, all_models=True)
 async def pull(request: web.Request) -> web.StreamResponse:
     body = await read_json(request, NamedOrOld)
-    repo, filename = hub_file(model_of(body))
-    downloads = request.app[MODELS].downloads
+    name, downloads = hub_model(model_of(body)), request.app[MODELS].downloads
+    repo = name.repo
+    filename = name.filename or await downloads.hub_file(repo, name.quant)
     job = await _start(downloads, repo, filename)
     return await _answer(request, body,
                          _pull_progress(downloads, job, _digest(repo, filename)))

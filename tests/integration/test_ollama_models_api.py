@@ -86,6 +86,19 @@ def test_pull_follows_the_running_job(companion: Companion, hub: HubServer,
     assert old.json() == {"status": "success"}
 
 
+def test_pull_by_quantisation_as_ollama_names_hub_models(power: ollama.Client) -> None:
+    """``hf.co/owner/repo:QUANT``: the repository's GGUF file of that quantisation."""
+    parts = list(power.pull(f"hf.co/{REPO}:q4_1", stream=True))
+    assert parts[0].status == "pulling manifest" and parts[-1].status == "success"
+    assert f"{REPO}:Q4_1" in _names(power)
+    with pytest.raises(ollama.ResponseError) as err:
+        power.pull(f"hf.co/{REPO}:Q8_0")
+    assert err.value.status_code == 404 and "it has: Q4_1" in err.value.error
+    with pytest.raises(ollama.ResponseError) as err:
+        power.pull("hf.co/bodhi-test/no-such-repo")
+    assert err.value.status_code == 502 and "not found" in err.value.error
+
+
 def test_pull_errors_in_ollamas_shape(companion: Companion, power: ollama.Client) -> None:
     with pytest.raises(ollama.ResponseError) as err:
         power.pull("llama3.2:1b")

@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
-from companion.core.errors import BadRequestError
+from companion.core.errors import BadRequestError, NotFoundError
 from companion.core.metrics import ReplyWatch
 from companion.families import ollama
 from companion.families.translation import upstream_error
-from companion.models.names import hub_file
+from companion.models.downloads import pick_quant
+from companion.models.names import HubModelName, hub_model
 
 
 def sse(*events: dict[str, Any]) -> bytes:
@@ -107,16 +108,33 @@ def test_created_model_parameters_become_alias_defaults() -> None:
             ollama.alias_params(refused)
 
 
-@pytest.mark.parametrize(("name", "repo", "filename"), [
-    ("hf.co/o/r/m-Q4_0.gguf", "o/r", "m-Q4_0.gguf"),
-    ("huggingface.co/o/r/sub/m.gguf", "o/r", "sub/m.gguf"),
-    ("o/r/m.GGUF", "o/r", "m.GGUF")])
-def test_pull_names_are_hub_files(name: str, repo: str, filename: str) -> None:
-    assert hub_file(name) == (repo, filename)
+@pytest.mark.parametrize(("name", "ref"), [
+    ("hf.co/o/r/m-Q4_0.gguf", HubModelName("o/r", "m-Q4_0.gguf")),
+    ("huggingface.co/o/r/sub/m.gguf", HubModelName("o/r", "sub/m.gguf")),
+    ("o/r/m.GGUF", HubModelName("o/r", "m.GGUF")),
+    ("hf.co/o/r:Q4_K_M", HubModelName("o/r", quant="Q4_K_M")),
+    ("hf.co/o/r", HubModelName("o/r")),
+    ("hf.co/o/r:latest", HubModelName("o/r"))])
+def test_pull_names_are_hub_models(name: str, ref: HubModelName) -> None:
+    assert hub_model(name) == ref
 
 
-@pytest.mark.parametrize("name", ["llama3.2", "llama3.2:1b", "hf.co/o/r", "hf.co/o/r:Q4_0",
-                                  "o/r/m.bin", "o/../m.gguf", "o/r/../m.gguf"])
+@pytest.mark.parametrize("name", ["llama3.2", "llama3.2:1b", "o/r:Q4_0", "hf.co/o", "hf.co/o/r/x",
+                                  "o/r/m.bin", "o/../m.gguf", "o/r/../m.gguf", "hf.co/../r:Q4"])
 def test_other_pull_names_are_refused(name: str) -> None:
     with pytest.raises(BadRequestError):
-        hub_file(name)
+        hub_model(name)
+
+
+FILES = ["README.md", "m-Q4_K_M.gguf", "m-Q8_0.gguf", "sub/m-F16.gguf",
+         "big-Q6_K-00001-of-00002.gguf", "big-Q6_K-00002-of-00002.gguf", "mmproj-m-F32.gguf"]
+
+
+def test_a_quantisation_picks_the_single_file_gguf() -> None:
+    assert pick_quant("o/r", FILES, "q8_0") == "m-Q8_0.gguf"
+    assert pick_quant("o/r", FILES, "F16") == "sub/m-F16.gguf"
+    assert pick_quant("o/r", FILES, None) == "m-Q4_K_M.gguf"
+    assert pick_quant("o/r", ["a-Q2_K.gguf"], None) == "a-Q2_K.gguf"
+    for quant in ("Q6_K", "F32", "Q5_0"):  # split, a projector, absent
+        with pytest.raises(NotFoundError, match="it has: F16, Q4_K_M, Q8_0"):
+            pick_quant("o/r", FILES, quant)
