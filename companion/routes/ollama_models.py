@@ -93,6 +93,8 @@ async def _answer(request: web.Request, body: dict[str, Any],
             await response.write(NDJSON.frame(status))
     except BodhiError as exc:  # the status is sent; the error is the last line
         await response.write(ollama.FAMILY.stream_error(exc))
+    except ConnectionResetError:
+        return response  # the client left; a download job goes on without it
     await response.write_eof()
     return response
 

@@ -175,6 +175,9 @@ def test_only_power_users_manage_models(companion: Companion, model_path: Path) 
     raw = companion.cli("token", "create", "--name", "u", "--scope",
                         "scope_token_user").strip().splitlines()[-1]
     user = {"Authorization": f"Bearer {raw}"}
+    limited = companion.cli("token", "create", "--name", "l", "--scope",
+                            "scope_token_power_user", "--models",
+                            EMBEDDED).strip().splitlines()[-1]
     calls = [("POST", "/api/pull", {"model": f"hf.co/{REPO}/{model_path.name}"}),
              ("DELETE", "/api/delete", {"model": EMBEDDED}),
              ("POST", "/api/copy", {"source": EMBEDDED, "destination": "mine"}),
@@ -183,6 +186,9 @@ def test_only_power_users_manage_models(companion: Companion, model_path: Path) 
         refused = httpx.request(method, companion.url + path, json=body, headers=user)
         assert refused.status_code == 403, (path, refused.text)
         assert list(refused.json()) == ["error"]
+        only_some = httpx.request(method, companion.url + path, json=body,
+                                  headers={"Authorization": f"Bearer {limited}"})
+        assert only_some.status_code == 403 and "limited" in only_some.json()["error"]
         anonymous = httpx.request(method, companion.url + path, json=body)
         assert anonymous.status_code == 401
     jobs = httpx.get(companion.url + PULLS, headers=power_token(companion)).json()
