@@ -46,7 +46,7 @@ class _Copy(BaseModel):
 class _Create(NamedOrOld):
     model_config = ConfigDict(extra="allow")
 
-    from_: StrictStr = Field(alias="from", min_length=1)
+    from_: StrictStr | None = Field(default=None, alias="from", min_length=1)
 
 
 def _digest(repo: str, filename: str) -> str:
@@ -138,15 +138,24 @@ async def _created(digest: str) -> AsyncIterator[Status]:
         yield {"status": status}
 
 
-@requires(Role.POWER_USER, all_models=True)
-async def create(request: web.Request) -> web.StreamResponse:
-    body = await read_json(request, _Create)
+def _base_of(body: dict[str, Any]) -> str:
+    """The model a create body builds on; what needs Ollama's own model store is refused."""
     refused = [field for field in _UNSUPPORTED_CREATE if body.get(field)]
     if refused:
         raise BadRequestError(f"'{refused[0]}' is not supported: create makes an alias of a "
                               "model already here, given as 'from'.", param=refused[0])
+    if not body.get("from"):
+        raise BadRequestError("'from' is required: the model the new one is made from.",
+                              param="from")
+    return str(body["from"])
+
+
+@requires(Role.POWER_USER, all_models=True)
+async def create(request: web.Request) -> web.StreamResponse:
+    body = await read_json(request, _Create)
+    base = _base_of(body)
     request_params, context_params = ollama.alias_params(body.get("parameters"))
-    alias = request.app[MODELS].aliases.derive(body["from"], model_of(body), request_params,
+    alias = request.app[MODELS].aliases.derive(base, model_of(body), request_params,
                                                context_params)
     return await _answer(request, body, _created(_digest(alias.repo, alias.filename)))
 

@@ -157,6 +157,12 @@ def test_create_refuses_what_it_cannot_do(power: ollama.Client) -> None:
         with pytest.raises(ollama.ResponseError) as err:
             power.create(**refused)  # type: ignore[arg-type]
         assert err.value.status_code in (400, 404), refused
+    with pytest.raises(ollama.ResponseError) as err:
+        power.create(model="a", files={"m.gguf": "sha256:" + "0" * 64})
+    assert "'files' is not supported" in err.value.error
+    with pytest.raises(ollama.ResponseError) as err:
+        power.create(model="a")
+    assert err.value.status_code == 400 and "'from' is required" in err.value.error
     assert "a" not in _names(power)
 
 
