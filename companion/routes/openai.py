@@ -20,13 +20,15 @@ from companion.routes.openai_schemas import (
     ChatCompletionRequest,
     CompletionRequest,
     EmbeddingRequest,
+    describe_error,
 )
 from companion.routes.relay import relay
 
 
 def _model_json(alias: ModelAlias) -> dict[str, Any]:
-    return {"id": alias.alias, "object": "model", "created": 0,
-            "owned_by": alias.source.value}
+    # OpenAI's own models say "system"; where a model came from (a user alias, a file in the
+    # cache, the embedded one) is ours to report, on /bodhi/v1/models.
+    return {"id": alias.alias, "object": "model", "created": 0, "owned_by": "system"}
 
 
 @requires(Role.USER, app_scope="models")
@@ -43,7 +45,7 @@ async def get_model(request: web.Request) -> web.Response:
 
 async def _relay(request: web.Request, endpoint: Endpoint, schema: type[BaseModel]
                  ) -> web.StreamResponse:
-    body = await read_json(request, schema)
+    body = await read_json(request, schema, describe_error)
     return await relay(request, ApiFamily.OPENAI, endpoint, body, PASSTHROUGH)
 
 
