@@ -11,7 +11,6 @@ from pydantic import BaseModel, ValidationError
 from companion.core import json_limits
 from companion.core.errors import BadRequestError
 
-
 Describe = Callable[[ValidationError], BadRequestError]
 
 
