@@ -20,6 +20,7 @@ from companion.routes.openai_schemas import (
     ChatCompletionRequest,
     CompletionRequest,
     EmbeddingRequest,
+    ResponseRequest,
     describe_error,
 )
 from companion.routes.relay import relay
@@ -64,9 +65,15 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
     return await _relay(request, Endpoint.EMBEDDINGS, EmbeddingRequest)
 
 
+@requires(Role.USER, app_scope="chat")
+async def responses(request: web.Request) -> web.StreamResponse:
+    return await _relay(request, Endpoint.RESPONSES, ResponseRequest)
+
+
 def setup(app: web.Application) -> None:
     app.router.add_get("/v1/models", list_models)
     app.router.add_get("/v1/models/{model:.+}", get_model)
     app.router.add_post("/v1/chat/completions", chat_completions)
     app.router.add_post("/v1/completions", completions)
     app.router.add_post("/v1/embeddings", embeddings)
+    app.router.add_post("/v1/responses", responses)

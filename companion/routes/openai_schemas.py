@@ -49,6 +49,15 @@ class CompletionRequest(_Generation):
     prompt: StrictStr | list[StrictStr] | list[StrictInt] | list[list[StrictInt]]
 
 
+class ResponseRequest(_Open):
+    """OpenAI's Responses API, which llama.cpp serves itself (text and function input)."""
+
+    model: StrictStr = Field(min_length=1)
+    input: StrictStr | list[dict[str, Any]]
+    stream: StrictBool | None = None
+    max_output_tokens: StrictInt | None = Field(default=None, ge=1)
+
+
 class EmbeddingRequest(_Open):
     model: StrictStr = Field(min_length=1)
     input: StrictStr | list[StrictStr] | list[StrictInt] | list[list[StrictInt]]

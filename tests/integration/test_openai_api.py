@@ -198,3 +198,34 @@ def test_hf_cache_files_and_yaml_aliases(shared_companion: Companion, client: op
     assert args  # children are running
     cmdlines = [" ".join(p.cmdline()) for p in shared_companion.children()]
     assert any("--alias smol-short" in c and "--ctx-size 512" in c for c in cmdlines), cmdlines
+
+
+def test_stream_include_usage_ends_with_a_usage_chunk(client: openai.OpenAI) -> None:
+    chunks = list(client.chat.completions.create(
+        model=MODEL, messages=HELLO, max_tokens=4, temperature=0, stream=True,
+        stream_options={"include_usage": True}))
+    last = chunks[-1]
+    assert last.choices == [] and last.usage is not None
+    assert 0 < last.usage.completion_tokens <= 4
+    assert all(c.usage is None for c in chunks[:-1])
+
+
+def test_responses_api(client: openai.OpenAI) -> None:
+    reply = client.responses.create(model=MODEL, input="Say hello.", max_output_tokens=8)
+    assert reply.object == "response" and reply.status == "completed"
+    assert reply.output_text
+    assert reply.usage is not None and 0 < reply.usage.output_tokens <= 8
+    events = [e.type for e in client.responses.create(model=MODEL, input="Say hello.",
+                                                      max_output_tokens=4, stream=True)]
+    assert events[0] == "response.created" and events[-1] == "response.completed"
+    assert "response.output_text.delta" in events
+
+
+def test_responses_api_keeps_model_grants(shared_companion: Companion) -> None:
+    raw = shared_companion.cli("token", "create", "--name", "other-models", "--models",
+                               "some-other-model")
+    with pytest.raises(openai.NotFoundError) as err, openai.OpenAI(
+            base_url=shared_companion.url + "/v1", max_retries=0,
+            api_key=raw.strip().splitlines()[-1]) as sdk:
+        sdk.responses.create(model=MODEL, input="Say hello.", max_output_tokens=4)
+    assert isinstance(err.value.body, dict) and err.value.body["code"] == "model_not_found"
