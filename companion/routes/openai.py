@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from companion.auth.principal import Role
 from companion.families import ApiFamily
 from companion.families.openai import PASSTHROUGH
+from companion.families.openai_tools import ToolReplies, chat_request
 from companion.inference.service import Endpoint
 from companion.middleware.access import requires
 from companion.middleware.auth import PRINCIPAL
@@ -52,7 +53,9 @@ async def _relay(request: web.Request, endpoint: Endpoint, schema: type[BaseMode
 
 @requires(Role.USER, app_scope="chat")
 async def chat_completions(request: web.Request) -> web.StreamResponse:
-    return await _relay(request, Endpoint.CHAT, ChatCompletionRequest)
+    chat = chat_request(await read_json(request, ChatCompletionRequest, describe_error))
+    translation = ToolReplies(legacy=chat.legacy) if chat.uses_tools else PASSTHROUGH
+    return await relay(request, ApiFamily.OPENAI, Endpoint.CHAT, chat.body, translation)
 
 
 @requires(Role.USER, app_scope="chat")
