@@ -2,7 +2,8 @@
 
 Requests: llama.cpp ignores the legacy ``functions`` / ``function_call`` and takes
 ``tool_choice`` only as a string (an object is logged as a wrong type and treated as
-``auto``). So legacy fields become ``tools`` / ``tool_choice``, and a named choice
+``auto``). So legacy fields become ``tools`` / ``tool_choice`` (and legacy turns in the
+history, ``function_call`` and ``role: "function"``, tool calls and results), and a named choice
 (``{"type": "function", "function": {"name": "f"}}``) becomes ``required`` with only ``f`` in
 ``tools``: the same constraint, in a form the child honours.
 
@@ -42,11 +43,32 @@ def _named(choice: Any) -> str | None:
     return None
 
 
+def _legacy_history(messages: list[Any]) -> list[Any]:
+    """Legacy turns as tool turns: an assistant ``function_call`` becomes a tool call, and
+    the ``function`` message after it that call's ``tool`` result (paired by an id)."""
+    out, last_id = [], ""
+    for number, message in enumerate(messages):
+        if not isinstance(message, dict):
+            out.append(message)
+        elif isinstance(message.get("function_call"), dict):
+            last_id = f"call_{number}"
+            rest = {k: v for k, v in message.items() if k != "function_call"}
+            out.append({**rest, "tool_calls": [{"id": last_id, "type": "function",
+                                                 "function": message["function_call"]}]})
+        elif message.get("role") == "function":
+            rest = {k: v for k, v in message.items() if k != "role"}
+            out.append({**rest, "role": "tool", "tool_call_id": last_id})
+        else:
+            out.append(message)
+    return out
+
+
 def chat_request(body: dict[str, Any]) -> ToolRequest:
     """The chat body as llama.cpp understands its tool fields."""
     out = dict(body)
     legacy = "functions" in out and "tools" not in out
     if legacy:
+        out["messages"] = _legacy_history(out["messages"])
         out["tools"] = [{"type": "function", "function": f} for f in out.pop("functions") or []]
         if "function_call" in out:
             out["tool_choice"] = _legacy_choice(out.pop("function_call"))

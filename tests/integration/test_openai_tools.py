@@ -89,6 +89,22 @@ def test_legacy_functions_reach_the_model_as_tools(shared_companion: Companion, 
         tools=TOOLS[1:])
 
 
+def test_a_legacy_conversation_reaches_the_model_as_tool_turns(
+        shared_companion: Companion, token: str, tools_alias: str) -> None:
+    call = {"name": "get_weather", "arguments": '{"city": "Paris"}'}
+    legacy = [*ASK, {"role": "assistant", "content": None, "function_call": call},
+              {"role": "function", "name": "get_weather", "content": "Sunny, 21 C."}]
+    current = [*ASK, {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "call_1", "type": "function", "function": call}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "Sunny, 21 C."}]
+
+    def tokens(**fields: Any) -> int:
+        return _prompt_tokens(shared_companion, token, tools_alias, **fields)
+
+    assert tokens(messages=legacy, functions=[WEATHER]) == tokens(
+        messages=current, tools=TOOLS[:1]) > tokens(tools=TOOLS[:1])
+
+
 def test_the_sdk_gets_a_reply_to_a_named_tool_choice(client: openai.OpenAI,  # noqa: F811
                                                      tools_alias: str) -> None:
     reply = client.chat.completions.create(

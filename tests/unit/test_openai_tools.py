@@ -133,3 +133,16 @@ def test_stream_of_a_current_client_passes_its_tool_calls() -> None:
     event = _event({"tool_calls": [{"index": 0, "function": {"arguments": "{}"}}]})
     out = b"".join(ToolReplies(legacy=False).frames(event))
     assert json.loads(out.split(b"\n")[0][6:]) == json.loads(event.split(b"\n")[0][6:])
+
+
+def test_legacy_history_becomes_tool_turns() -> None:
+    call = {"name": "get_weather", "arguments": '{"city": "Paris"}'}
+    messages = [{"role": "user", "content": "Weather?"},
+                {"role": "assistant", "content": None, "function_call": call},
+                {"role": "function", "name": "get_weather", "content": "sunny"}]
+    tools = chat_request({**BASE, "messages": messages, "functions": [WEATHER]})
+    assert tools.body["messages"] == [
+        {"role": "user", "content": "Weather?"},
+        {"role": "assistant", "content": None,
+         "tool_calls": [{"id": "call_1", "type": "function", "function": call}]},
+        {"role": "tool", "name": "get_weather", "content": "sunny", "tool_call_id": "call_1"}]
