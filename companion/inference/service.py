@@ -156,7 +156,7 @@ class InferenceService:
         embeddings = endpoint is Endpoint.EMBEDDINGS
         started, watch, stream = time.monotonic(), ReplyWatch(), bool(body.get("stream"))
         async with self._pool.lease(model, embeddings=embeddings) as lease:
-            if endpoint is Endpoint.CHAT and body.get("tools"):
+            if endpoint in (Endpoint.CHAT, Endpoint.RESPONSES) and body.get("tools"):
                 await self._check_tools(lease, model.alias.alias)
             response = await self._send(lease, endpoint, payload, stream, embeddings)
             try:

@@ -224,8 +224,14 @@ def test_responses_api(client: openai.OpenAI) -> None:
 def test_responses_api_keeps_model_grants(shared_companion: Companion) -> None:
     raw = shared_companion.cli("token", "create", "--name", "other-models", "--models",
                                "some-other-model")
-    with pytest.raises(openai.NotFoundError) as err, openai.OpenAI(
-            base_url=shared_companion.url + "/v1", max_retries=0,
-            api_key=raw.strip().splitlines()[-1]) as sdk:
-        sdk.responses.create(model=MODEL, input="Say hello.", max_output_tokens=4)
-    assert isinstance(err.value.body, dict) and err.value.body["code"] == "model_not_found"
+    with openai.OpenAI(base_url=shared_companion.url + "/v1", max_retries=0,
+                       api_key=raw.strip().splitlines()[-1]) as sdk:
+        with pytest.raises(openai.NotFoundError) as ungranted:
+            sdk.responses.create(model=MODEL, input="Say hello.", max_output_tokens=4)
+        with pytest.raises(openai.NotFoundError) as unknown:
+            sdk.responses.create(model="no-such-model", input="Say hello.")
+    # Exactly the answer for a model that does not exist.
+    assert isinstance(ungranted.value.body, dict) and isinstance(unknown.value.body, dict)
+    assert ungranted.value.body["code"] == "model_not_found"
+    assert ungranted.value.body == {**unknown.value.body, "message": unknown.value.body[
+        "message"].replace("no-such-model", MODEL)}

@@ -67,6 +67,16 @@ def _prompt_tokens(companion: Companion, token: str, alias: str, **fields: Any) 
 # which tools reached the model. (This build of llama.cpp does not hold SmolLM2 to a call, even
 # with ``required``, so the calls themselves cannot be asserted here; ``ToolReplies`` is tested
 # on llama.cpp's reply shapes in tests/unit/test_openai_tools.py.)
+def test_tools_on_the_responses_api_to_a_template_without_tools_are_400(
+        shared_companion: Companion, token: str) -> None:
+    reply = httpx.post(shared_companion.url + "/v1/responses", timeout=120,
+                       headers={"Authorization": f"Bearer {token}"},
+                       json={"model": MODEL, "input": "Weather in Paris?",
+                             "tools": [{"type": "function", **WEATHER}]})
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["error"]["code"] == "tools_not_supported"
+
+
 def test_named_tool_choice_sends_only_that_tool(shared_companion: Companion, token: str,
                                                 tools_alias: str) -> None:
     def tokens(**fields: Any) -> int:
