@@ -43,6 +43,11 @@ class _Generation(_Open):
 
 class ChatCompletionRequest(_Generation):
     messages: list[ChatMessage] = Field(min_length=1)
+    # Rewritten before relaying (families/openai_tools.py), so their shape is checked here.
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: StrictStr | dict[str, Any] | None = None
+    functions: list[dict[str, Any]] | None = None
+    function_call: StrictStr | dict[str, Any] | None = None
 
 
 class CompletionRequest(_Generation):

@@ -118,6 +118,9 @@ MISSING, TYPE, VALUE = "missing_required_parameter", "invalid_type", "invalid_va
         ({**GOOD_CHAT, "stream": "yes"}, "stream", TYPE),
         ({**GOOD_CHAT, "stream": 1}, "stream", TYPE),
         ({**GOOD_CHAT, "temperature": -0.5}, "temperature", VALUE),
+        ({**GOOD_CHAT, "functions": "f"}, "functions", TYPE),
+        ({**GOOD_CHAT, "tools": [1]}, "tools[0]", TYPE),
+        ({**GOOD_CHAT, "tool_choice": 1}, "tool_choice", TYPE),
     ],
 )
 async def test_schema_errors_name_the_param_as_openai_does(
