@@ -3,6 +3,7 @@ that serves the same file with a Qwen2.5-style template that can render tools.""
 
 from __future__ import annotations
 
+import json
 import shlex
 from pathlib import Path
 from typing import Any
@@ -64,9 +65,8 @@ def _prompt_tokens(companion: Companion, token: str, alias: str, **fields: Any) 
 
 
 # The template writes every tool the child gets into the prompt, so the prompt's length shows
-# which tools reached the model. (This build of llama.cpp does not hold SmolLM2 to a call, even
-# with ``required``, so the calls themselves cannot be asserted here; ``ToolReplies`` is tested
-# on llama.cpp's reply shapes in tests/unit/test_openai_tools.py.)
+# which tools reached the model. (This build of llama.cpp does not hold SmolLM2 to a call with
+# ``required``, so which tool it calls cannot show it.)
 def test_tools_on_the_responses_api_to_a_template_without_tools_are_400(
         shared_companion: Companion, token: str) -> None:
     reply = httpx.post(shared_companion.url + "/v1/responses", timeout=120,
@@ -115,16 +115,54 @@ def test_a_legacy_conversation_reaches_the_model_as_tool_turns(
         messages=current, tools=TOOLS[:1]) > tokens(tools=TOOLS[:1])
 
 
-def test_the_sdk_gets_a_reply_to_a_named_tool_choice(client: openai.OpenAI,  # noqa: F811
-                                                     tools_alias: str) -> None:
-    reply = client.chat.completions.create(
-        model=tools_alias, messages=ASK, tools=TOOLS, max_tokens=8, temperature=0,
-        tool_choice={"type": "function", "function": {"name": "get_weather"}})
+# SmolLM2 calls a tool when its answer is begun for it (an assistant prefill that opens a
+# ``<tool_call>``); stopping at the close gives exactly one call, which llama.cpp parses into
+# ``tool_calls`` (with ``content: ""``).
+CALLING: dict[str, Any] = {
+    "messages": [*ASK, {"role": "assistant",
+                        "content": '<tool_call>\n{"name": "get_weather", "arguments": {"city'}],
+    "stop": ["</tool_call>"], "max_tokens": 40, "temperature": 0}
+
+
+def test_a_tool_call_has_null_content(client: openai.OpenAI,  # noqa: F811
+                                      tools_alias: str) -> None:
+    reply = client.chat.completions.create(model=tools_alias, tools=TOOLS, **CALLING)
     choice = reply.choices[0]
-    assert choice.message.role == "assistant"
-    if choice.message.tool_calls:  # when the model does call, OpenAI's shape
-        assert choice.message.content is None and choice.finish_reason == "tool_calls"
-        assert choice.message.tool_calls[0].function.name == "get_weather"
+    assert choice.finish_reason == "tool_calls"
+    assert choice.message.content is None
+    assert choice.message.tool_calls and choice.message.tool_calls[0].type == "function"
+    call = choice.message.tool_calls[0].function
+    assert call.name == "get_weather" and isinstance(json.loads(call.arguments), dict)
+
+
+def test_legacy_functions_answer_with_function_call(client: openai.OpenAI,  # noqa: F811
+                                                    tools_alias: str) -> None:
+    reply = client.chat.completions.create(model=tools_alias, functions=[WEATHER, TIME],
+                                           **CALLING)
+    choice = reply.choices[0]
+    assert choice.finish_reason == "function_call"
+    assert choice.message.tool_calls is None and choice.message.content is None
+    assert choice.message.function_call is not None
+    assert choice.message.function_call.name == "get_weather"
+    assert isinstance(json.loads(choice.message.function_call.arguments), dict)
+
+
+def test_legacy_functions_stream_function_call_deltas(client: openai.OpenAI,  # noqa: F811
+                                                      tools_alias: str) -> None:
+    chunks = list(client.chat.completions.create(model=tools_alias, functions=[WEATHER],
+                                                 stream=True, **CALLING))
+    deltas = [c.choices[0].delta for c in chunks if c.choices]
+    assert not any(d.tool_calls for d in deltas)
+    calls = [d.function_call for d in deltas if d.function_call]
+    assert calls and calls[0].name == "get_weather"
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "function_call"
+    # The same arguments as the tool-call deltas of the same request in today's form
+    # (llama.cpp streams only what follows the prefill).
+    current = list(client.chat.completions.create(model=tools_alias, tools=TOOLS[:1],
+                                                  stream=True, **CALLING))
+    pieces = [call.function.arguments or "" for c in current if c.choices
+              for call in c.choices[0].delta.tool_calls or [] if call.function]
+    assert "".join(c.arguments or "" for c in calls) == "".join(pieces) != ""
 
 
 def test_unknown_named_tool_is_400(shared_companion: Companion, token: str,
