@@ -12,7 +12,7 @@ machine-readable members of the Bodhi envelope's ``error`` object (e.g. ``tries_
     ├── AuthenticationError         401 authentication_error
     ├── ForbiddenError              403 forbidden_error
     ├── NotFoundError               404 not_found_error
-    │   └── ModelNotFoundError
+    │   └── ModelNotFoundError  invalid_request_error (as OpenAI types it)
     ├── ConflictError               409 conflict_error
     ├── TooManyRequestsError        429 rate_limit_error (with Retry-After)
     ├── UpstreamError               502 (a model server answered badly or died)
@@ -82,11 +82,14 @@ class NotFoundError(BodhiError):
 
 
 class ModelNotFoundError(NotFoundError):
+    # OpenAI's wording, type and (absent) param, which its clients and test suites match;
+    # a model the caller may not use gets the very same answer.
+    type = "invalid_request_error"
     code = "model_not_found"
 
     def __init__(self, model: str) -> None:
-        super().__init__(f"The model '{model}' does not exist or is not available.",
-                         param="model")
+        super().__init__(f"The model `{model}` does not exist or you do not have access "
+                         "to it.")
         self.model = model
 
 

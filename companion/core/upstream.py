@@ -9,7 +9,9 @@ The MCP SDK's own client needs ``httpx2``: ``make_mcp_client`` makes one per MCP
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import httpx
@@ -110,6 +112,18 @@ class ChildClient:
         except aiohttp.ClientConnectorError as exc:
             raise ChildUnreachable(type(exc).__name__) from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ChildLost(type(exc).__name__) from exc
+
+    async def get_json(self, url: str, *, auth: dict[str, str], limit_secs: float) -> Any:
+        """A small JSON document (``/props``); raises ``ChildUnreachable``/``ChildLost``."""
+        try:
+            async with self._session.get(url, headers=auth,
+                                         timeout=aiohttp.ClientTimeout(total=limit_secs)) as reply:
+                reply.raise_for_status()
+                return json.loads(await reply.read())
+        except aiohttp.ClientConnectorError as exc:
+            raise ChildUnreachable(type(exc).__name__) from exc
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise ChildLost(type(exc).__name__) from exc
 
     async def post_json(self, url: str, payload: bytes, *, stream: bool,

@@ -90,6 +90,7 @@ class LlamaProcess:
         self._config = config
         self._client = client
         self._api_key = ""
+        self._tools: bool | None = None  # the running child's template can render tools
         self._proc: asyncio.subprocess.Process | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -119,6 +120,19 @@ class LlamaProcess:
                 return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
         except (OSError, ValueError, IndexError):
             return None
+
+    async def supports_tools(self) -> bool:
+        """Whether the running child's chat template can render tools, from llama.cpp's
+        ``/props`` (``chat_template_caps.supports_tools``); a template that cannot just
+        drops them, and the model answers in text. A server that does not report its
+        template's capabilities (an older llama-server) is trusted to handle them."""
+        if self._tools is None:
+            props = await self._client.get_json(self.base_url + "/props",
+                                                auth=self.auth_headers, limit_secs=10)
+            caps = props.get("chat_template_caps") if isinstance(props, dict) else None
+            self._tools = bool(caps.get("supports_tools", True)) if isinstance(caps, dict) \
+                else True
+        return self._tools
 
     async def drained(self) -> None:
         """Return once no request is in flight."""
@@ -198,6 +212,7 @@ class LlamaProcess:
         port = free_port(CHILD_HOST)
         argv = self._argv(port, embeddings)
         self._api_key = secrets.token_urlsafe(32)
+        self._tools = None
         log.info("starting model %s: %s", self.alias, " ".join(argv))
         proc = await spawn(argv, log_path=self.log_path, header=f"starting {' '.join(argv)}",
                            env=self._env())

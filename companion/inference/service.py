@@ -21,7 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from companion.auth.principal import Principal, PrincipalKind, Role
-from companion.core.errors import BodhiError, ForbiddenError, ModelNotFoundError, UpstreamError
+from companion.core.errors import (
+    BadRequestError,
+    BodhiError,
+    ForbiddenError,
+    ModelNotFoundError,
+    UpstreamError,
+)
 from companion.core.metrics import Metrics, ReplyWatch
 from companion.core.upstream import ChildClient, ChildLost, ChildReply, ChildUnreachable
 from companion.inference.pool import Lease, LlamaPool
@@ -40,6 +46,7 @@ class Endpoint(StrEnum):
     CHAT = "/v1/chat/completions"
     COMPLETIONS = "/v1/completions"
     EMBEDDINGS = "/v1/embeddings"
+    RESPONSES = "/v1/responses"
 
 
 class UpstreamReply:
@@ -149,6 +156,8 @@ class InferenceService:
         embeddings = endpoint is Endpoint.EMBEDDINGS
         started, watch, stream = time.monotonic(), ReplyWatch(), bool(body.get("stream"))
         async with self._pool.lease(model, embeddings=embeddings) as lease:
+            if endpoint in (Endpoint.CHAT, Endpoint.RESPONSES) and body.get("tools"):
+                await self._check_tools(lease, model.alias.alias)
             response = await self._send(lease, endpoint, payload, stream, embeddings)
             try:
                 yield UpstreamReply(response, model.alias.alias, watch)
@@ -156,6 +165,18 @@ class InferenceService:
                 response.finish()
                 watch.report(self._metrics, model.alias.alias, endpoint.value, started,
                              time.monotonic(), stream)
+
+    @staticmethod
+    async def _check_tools(lease: Lease, alias: str) -> None:
+        try:
+            supported = await lease.process.supports_tools()
+        except (ChildUnreachable, ChildLost) as exc:
+            raise _lost(alias, exc) from exc
+        if not supported:
+            raise BadRequestError(f"The model '{alias}' cannot use tools: its chat template "
+                                  "has no place for them. Give it a template that does "
+                                  "(an alias's --chat-template).", code="tools_not_supported",
+                                  param="tools")
 
     async def _send(self, lease: Lease, endpoint: Endpoint, payload: bytes, stream: bool,
                     embeddings: bool) -> ChildReply:

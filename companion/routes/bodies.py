@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -9,6 +10,8 @@ from pydantic import BaseModel, ValidationError
 
 from companion.core import json_limits
 from companion.core.errors import BadRequestError
+
+Describe = Callable[[ValidationError], BadRequestError]
 
 
 def _describe(exc: ValidationError) -> BadRequestError:
@@ -19,8 +22,10 @@ def _describe(exc: ValidationError) -> BadRequestError:
                            param=param)
 
 
-async def read_json(request: web.Request, schema: type[BaseModel]) -> dict[str, Any]:
-    """The body as a dict, checked against ``schema`` (which may allow extra fields)."""
+async def read_json(request: web.Request, schema: type[BaseModel],
+                    describe: Describe = _describe) -> dict[str, Any]:
+    """The body as a dict, checked against ``schema`` (which may allow extra fields);
+    ``describe`` words the first schema error as the caller's API family does."""
     raw = await request.read()
     try:
         body = json_limits.loads(raw)
@@ -32,5 +37,5 @@ async def read_json(request: web.Request, schema: type[BaseModel]) -> dict[str, 
     try:
         schema.model_validate(body)
     except ValidationError as exc:
-        raise _describe(exc) from exc
+        raise describe(exc) from exc
     return body

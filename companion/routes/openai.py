@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from companion.auth.principal import Role
 from companion.families import ApiFamily
 from companion.families.openai import PASSTHROUGH
+from companion.families.openai_tools import ToolReplies, chat_request
 from companion.inference.service import Endpoint
 from companion.middleware.access import requires
 from companion.middleware.auth import PRINCIPAL
@@ -20,13 +21,16 @@ from companion.routes.openai_schemas import (
     ChatCompletionRequest,
     CompletionRequest,
     EmbeddingRequest,
+    ResponseRequest,
+    describe_error,
 )
 from companion.routes.relay import relay
 
 
 def _model_json(alias: ModelAlias) -> dict[str, Any]:
-    return {"id": alias.alias, "object": "model", "created": 0,
-            "owned_by": alias.source.value}
+    # OpenAI's own models say "system"; where a model came from (a user alias, a file in the
+    # cache, the embedded one) is ours to report, on /bodhi/v1/models.
+    return {"id": alias.alias, "object": "model", "created": 0, "owned_by": "system"}
 
 
 @requires(Role.USER, app_scope="models")
@@ -43,13 +47,15 @@ async def get_model(request: web.Request) -> web.Response:
 
 async def _relay(request: web.Request, endpoint: Endpoint, schema: type[BaseModel]
                  ) -> web.StreamResponse:
-    body = await read_json(request, schema)
+    body = await read_json(request, schema, describe_error)
     return await relay(request, ApiFamily.OPENAI, endpoint, body, PASSTHROUGH)
 
 
 @requires(Role.USER, app_scope="chat")
 async def chat_completions(request: web.Request) -> web.StreamResponse:
-    return await _relay(request, Endpoint.CHAT, ChatCompletionRequest)
+    chat = chat_request(await read_json(request, ChatCompletionRequest, describe_error))
+    translation = ToolReplies(legacy=chat.legacy) if chat.uses_tools else PASSTHROUGH
+    return await relay(request, ApiFamily.OPENAI, Endpoint.CHAT, chat.body, translation)
 
 
 @requires(Role.USER, app_scope="chat")
@@ -62,9 +68,15 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
     return await _relay(request, Endpoint.EMBEDDINGS, EmbeddingRequest)
 
 
+@requires(Role.USER, app_scope="chat")
+async def responses(request: web.Request) -> web.StreamResponse:
+    return await _relay(request, Endpoint.RESPONSES, ResponseRequest)
+
+
 def setup(app: web.Application) -> None:
     app.router.add_get("/v1/models", list_models)
     app.router.add_get("/v1/models/{model:.+}", get_model)
     app.router.add_post("/v1/chat/completions", chat_completions)
     app.router.add_post("/v1/completions", completions)
     app.router.add_post("/v1/embeddings", embeddings)
+    app.router.add_post("/v1/responses", responses)

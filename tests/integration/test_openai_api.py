@@ -74,8 +74,9 @@ def test_unknown_model_is_404_naming_it(client: openai.OpenAI) -> None:
         client.chat.completions.create(model="no-such-model", messages=HELLO)
     body = err.value.body
     assert isinstance(body, dict)
-    assert "no-such-model" in body["message"]
-    assert body["code"] == "model_not_found"
+    assert body == {"message": "The model `no-such-model` does not exist or you do not have "
+                               "access to it.", "type": "invalid_request_error", "param": None,
+                    "code": "model_not_found"}
 
 
 def test_missing_token_is_401(shared_companion: Companion) -> None:
@@ -125,7 +126,9 @@ def test_foreign_host_header_is_403(shared_companion: Companion, token: str) -> 
     (b'{"model": 7, "messages": [{"role": "user", "content": "hi"}]}', "model"),
     (b'{"model": "smollm2:135m", "messages": [{"role": "user", "content": "hi"}],'
      b' "max_tokens": "5"}', "max_tokens"),
-    (b'{"model": "smollm2:135m", "messages": [{"content": "hi"}]}', "messages.0.role"),
+    (b'{"model": "smollm2:135m", "messages": [{"content": "hi"}]}', "messages[0].role"),
+    (b'{"model": "smollm2:135m", "messages": [{"role": "wizard", "content": "hi"}]}',
+     "messages[0].role"),
 ])
 def test_bad_requests_are_400_and_the_server_keeps_serving(
         shared_companion: Companion, token: str, body: bytes, param: str | None) -> None:
@@ -185,8 +188,8 @@ def test_hf_cache_files_and_yaml_aliases(shared_companion: Companion, client: op
         "context_params: ['--ctx-size 512', '--parallel 1']\n"
         "request_params: {max_tokens: 2, temperature: 0}\n")
     ids = {m.id: m.owned_by for m in client.models.list()}
-    assert ids["test-org/smol:Q4_1"] == "model"
-    assert ids["smol-short"] == "user"
+    # OpenAI's word for models the service provides; the source is on /bodhi/v1/models.
+    assert ids["test-org/smol:Q4_1"] == ids["smol-short"] == ids[MODEL] == "system"
     short = client.chat.completions.create(model="smol-short", messages=HELLO)
     assert short.usage is not None and short.usage.completion_tokens == 2
     longer = client.chat.completions.create(model="smol-short", messages=HELLO, max_tokens=5)
@@ -195,3 +198,40 @@ def test_hf_cache_files_and_yaml_aliases(shared_companion: Companion, client: op
     assert args  # children are running
     cmdlines = [" ".join(p.cmdline()) for p in shared_companion.children()]
     assert any("--alias smol-short" in c and "--ctx-size 512" in c for c in cmdlines), cmdlines
+
+
+def test_stream_include_usage_ends_with_a_usage_chunk(client: openai.OpenAI) -> None:
+    chunks = list(client.chat.completions.create(
+        model=MODEL, messages=HELLO, max_tokens=4, temperature=0, stream=True,
+        stream_options={"include_usage": True}))
+    last = chunks[-1]
+    assert last.choices == [] and last.usage is not None
+    assert 0 < last.usage.completion_tokens <= 4
+    assert all(c.usage is None for c in chunks[:-1])
+
+
+def test_responses_api(client: openai.OpenAI) -> None:
+    reply = client.responses.create(model=MODEL, input="Say hello.", max_output_tokens=8)
+    assert reply.object == "response" and reply.status == "completed"
+    assert reply.output_text
+    assert reply.usage is not None and 0 < reply.usage.output_tokens <= 8
+    events = [e.type for e in client.responses.create(model=MODEL, input="Say hello.",
+                                                      max_output_tokens=4, stream=True)]
+    assert events[0] == "response.created" and events[-1] == "response.completed"
+    assert "response.output_text.delta" in events
+
+
+def test_responses_api_keeps_model_grants(shared_companion: Companion) -> None:
+    raw = shared_companion.cli("token", "create", "--name", "other-models", "--models",
+                               "some-other-model")
+    with openai.OpenAI(base_url=shared_companion.url + "/v1", max_retries=0,
+                       api_key=raw.strip().splitlines()[-1]) as sdk:
+        with pytest.raises(openai.NotFoundError) as ungranted:
+            sdk.responses.create(model=MODEL, input="Say hello.", max_output_tokens=4)
+        with pytest.raises(openai.NotFoundError) as unknown:
+            sdk.responses.create(model="no-such-model", input="Say hello.")
+    # Exactly the answer for a model that does not exist.
+    assert isinstance(ungranted.value.body, dict) and isinstance(unknown.value.body, dict)
+    assert ungranted.value.body["code"] == "model_not_found"
+    assert ungranted.value.body == {**unknown.value.body, "message": unknown.value.body[
+        "message"].replace("no-such-model", MODEL)}

@@ -16,6 +16,7 @@ from companion.routes.openai_schemas import (
     ChatCompletionRequest,
     CompletionRequest,
     EmbeddingRequest,
+    describe_error,
 )
 
 Client = TestClient[web.Request, web.Application]
@@ -25,7 +26,7 @@ GOOD_CHAT: dict[str, Any] = {"model": "m", "messages": [{"role": "user", "conten
 
 def echo(schema: type[ChatCompletionRequest | CompletionRequest | EmbeddingRequest]) -> Any:
     async def handler(request: web.Request) -> web.Response:
-        return web.json_response({"body": await read_json(request, schema)})
+        return web.json_response({"body": await read_json(request, schema, describe_error)})
 
     return handler
 
@@ -91,33 +92,53 @@ async def test_body_must_be_an_object(client: Client, data: str) -> None:
     assert "object" in error["message"]
 
 
+MISSING, TYPE, VALUE = "missing_required_parameter", "invalid_type", "invalid_value"
+
+
 @pytest.mark.parametrize(
-    ("body", "param"),
+    ("body", "param", "code"),
     [
-        ({"model": "m"}, "messages"),
-        ({"messages": GOOD_CHAT["messages"]}, "model"),
-        ({**GOOD_CHAT, "model": ""}, "model"),
-        ({**GOOD_CHAT, "model": 5}, "model"),
-        ({**GOOD_CHAT, "messages": "hello"}, "messages"),
-        ({**GOOD_CHAT, "messages": []}, "messages"),
-        ({**GOOD_CHAT, "messages": ["hello"]}, "messages.0"),
-        ({**GOOD_CHAT, "messages": [{"content": "hi"}]}, "messages.0.role"),
-        ({**GOOD_CHAT, "messages": [{"role": 1, "content": "hi"}]}, "messages.0.role"),
-        ({**GOOD_CHAT, "max_tokens": "5"}, "max_tokens"),
-        ({**GOOD_CHAT, "max_tokens": 5.5}, "max_tokens"),
-        ({**GOOD_CHAT, "max_tokens": -1}, "max_tokens"),
-        ({**GOOD_CHAT, "stream": "yes"}, "stream"),
-        ({**GOOD_CHAT, "stream": 1}, "stream"),
-        ({**GOOD_CHAT, "temperature": -0.5}, "temperature"),
+        ({"model": "m"}, "messages", MISSING),
+        ({"messages": GOOD_CHAT["messages"]}, "model", MISSING),
+        ({**GOOD_CHAT, "model": ""}, "model", VALUE),
+        ({**GOOD_CHAT, "model": 5}, "model", TYPE),
+        ({**GOOD_CHAT, "messages": "hello"}, "messages", TYPE),
+        ({**GOOD_CHAT, "messages": []}, "messages", VALUE),
+        ({**GOOD_CHAT, "messages": ["hello"]}, "messages[0]", TYPE),
+        ({**GOOD_CHAT, "messages": [{"content": "hi"}]}, "messages[0].role", MISSING),
+        ({**GOOD_CHAT, "messages": [{"role": 1, "content": "hi"}]}, "messages[0].role", VALUE),
+        ({**GOOD_CHAT, "messages": [{"role": "user", "content": "hi"},
+                                    {"role": "wizard", "content": "hi"}]},
+         "messages[1].role", VALUE),
+        ({**GOOD_CHAT, "messages": [{"role": "user", "content": 5}]}, "messages[0].content",
+         TYPE),
+        ({**GOOD_CHAT, "max_tokens": "5"}, "max_tokens", TYPE),
+        ({**GOOD_CHAT, "max_tokens": 5.5}, "max_tokens", TYPE),
+        ({**GOOD_CHAT, "max_tokens": -1}, "max_tokens", VALUE),
+        ({**GOOD_CHAT, "stream": "yes"}, "stream", TYPE),
+        ({**GOOD_CHAT, "stream": 1}, "stream", TYPE),
+        ({**GOOD_CHAT, "temperature": -0.5}, "temperature", VALUE),
+        ({**GOOD_CHAT, "functions": "f"}, "functions", TYPE),
+        ({**GOOD_CHAT, "tools": [1]}, "tools[0]", TYPE),
+        ({**GOOD_CHAT, "tool_choice": 1}, "tool_choice", TYPE),
     ],
 )
-async def test_schema_errors_name_the_param(client: Client, body: dict[str, Any],
-                                            param: str) -> None:
+async def test_schema_errors_name_the_param_as_openai_does(
+        client: Client, body: dict[str, Any], param: str, code: str) -> None:
     error = await post_error(client, json.dumps(body))
 
-    assert error["code"] == "invalid_value"
-    assert error["param"] == param
-    assert f"'{param}'" in error["message"]
+    assert (error["param"], error["code"]) == (param, code)
+    assert f"'{param}'" in error["message"] or "Supported values are" in error["message"]
+
+
+async def test_an_invalid_role_is_named_with_the_roles_openai_accepts(client: Client) -> None:
+    error = await post_error(client, json.dumps(
+        {**GOOD_CHAT, "messages": [{"role": "wizard", "content": "hi"}]}))
+
+    assert error == {"message": "Invalid value: 'wizard'. Supported values are: 'system', "
+                                "'developer', 'user', 'assistant', 'tool' or 'function'.",
+                     "type": "invalid_request_error", "param": "messages[0].role",
+                     "code": "invalid_value"}
 
 
 async def test_valid_body_is_returned_unchanged_with_extra_fields(client: Client) -> None:

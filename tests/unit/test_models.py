@@ -258,7 +258,10 @@ def test_unknown_model_raises_model_not_found(hub: Path, aliases: Path) -> None:
         catalog.resolve("nope/nothing:Q4_K_M")
 
     assert info.value.code == "model_not_found"
-    assert info.value.param == "model"
+    assert info.value.param is None  # as OpenAI answers it
+    assert info.value.type == "invalid_request_error"
+    assert info.value.message == ("The model `nope/nothing:Q4_K_M` does not exist or you do "
+                                  "not have access to it.")
     assert info.value.status == 404
 
 
