@@ -19,7 +19,7 @@ from companion.core.errors import ConfigError
 from companion.core.home import secure_home
 from companion.core.listener import GuardedSite
 from companion.core.logs import AccessLogger, setup_logging
-from companion.core.settings import Settings, Source, public_url
+from companion.core.settings import Settings, public_url, reaching_flags
 from companion.models.catalog import EMBEDDED_ALIAS, embedded_model
 
 log = logging.getLogger(__name__)
@@ -45,11 +45,9 @@ def _bodhi_command() -> str:
 def try_it(settings: Settings) -> str:
     """One command to paste that chats with this server: it signs in as the owner for that
     command only, so no API token is made (or piles up) on each start."""
-    flags = [f"{row.flag} {shlex.quote(str(settings.resolved(row.name).value))}"
-             for row in (Settings.home, Settings.host, Settings.port, Settings.public_host)
-             if settings.source(row.name) is Source.COMMAND_LINE]
     model = EMBEDDED_ALIAS if embedded_model() else "MODEL"
-    return " ".join([_bodhi_command(), "chat", model, shlex.quote("Say hello"), *flags])
+    return " ".join([_bodhi_command(), "chat", model, shlex.quote("Say hello"),
+                     *reaching_flags(settings)])
 
 
 def _raise_descriptor_limit() -> None:

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from companion.core.errors import BodhiError, ServiceUnavailableError
-from companion.core.settings import Settings, Source, public_url
+from companion.core.settings import Settings, public_url, reaching_flags
 from native_host.companion_link import CompanionLink
 from native_host.errors import ActionError
 
@@ -37,10 +37,7 @@ class NotRunningError(ServiceUnavailableError):
 
 def start_command(settings: Settings) -> str:
     """The command that starts a companion these settings reach."""
-    flags = [f"{row.flag} {settings.resolved(row.name).value}"
-             for row in (Settings.home, Settings.host, Settings.port)
-             if settings.source(row.name) is Source.COMMAND_LINE]
-    return " ".join(["bodhi serve", *flags])
+    return " ".join(["bodhi serve", *reaching_flags(settings)])
 
 
 def not_running(settings: Settings) -> NotRunningError:

@@ -11,6 +11,7 @@ database.
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -340,6 +341,14 @@ def plain_value(value: Any) -> Any:
 def shown_value(setting: Setting[Any], value: Any) -> Any:
     """What a listing may show of ``value``: secrets only as whether they are set."""
     return MASKED if setting.secret and value else plain_value(value)
+
+
+def reaching_flags(settings: Settings) -> list[str]:
+    """The flags given on this command line that another ``bodhi`` command needs to reach the
+    same companion (its home, address and public host), quoted for a shell."""
+    return [f"{row.flag} {shlex.quote(str(settings.resolved(row.name).value))}"
+            for row in (Settings.home, Settings.host, Settings.port, Settings.public_host)
+            if settings.source(row.name) is Source.COMMAND_LINE]
 
 
 def public_url(settings: Settings) -> str:
