@@ -19,6 +19,7 @@ from companion.core.errors import ConfigError
 from companion.core.home import secure_home
 from companion.core.listener import GuardedSite
 from companion.core.logs import AccessLogger, setup_logging
+from companion.core.self_command import frozen
 from companion.core.settings import Settings, public_url, reaching_flags
 from companion.models.catalog import EMBEDDED_ALIAS, embedded_model
 
@@ -32,8 +33,9 @@ KEEPALIVE_SECS = 75.0
 
 def _bodhi_command() -> str:
     """How the user runs the ``bodhi`` that started this server: ``bodhi`` when that is the
-    one on PATH, else its full path (a virtual environment's), else ``python -m companion``."""
-    started = Path(sys.argv[0])
+    one on PATH, else its full path (a virtual environment's), else ``python -m companion``.
+    The one-file binary is its own executable, whatever name it was started by."""
+    started = Path(sys.executable) if frozen() else Path(sys.argv[0])
     if started.name in {"__main__.py", ""} or not started.exists():
         return f"{shlex.quote(sys.executable)} -m companion"
     on_path = shutil.which(started.name)

@@ -18,9 +18,11 @@ from companion.core.self_command import (
     outliving_env,
     sharing_env,
 )
+from companion.core.settings import load_settings
 from companion.inference.process import LaunchConfig
 from companion.mcp.stdio_bridge import stdio_parameters
 from companion.mcp.stdio_spec import StdioSpec
+from companion.server import try_it
 from native_host.install import launcher_text
 
 MEI = "/tmp/_MEI123"
@@ -122,3 +124,19 @@ def test_an_mcp_stdio_server_is_guarded_by_a_process_sharing_our_files(
     assert params.env is not None
     assert params.env["_PYI_APPLICATION_HOME_DIR"] == MEI
     assert params.env["API_KEY"] == "k"
+
+
+def test_the_pasted_chat_command_names_the_binary_on_path(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    binary = tmp_path / "bodhi"
+    binary.write_text("#!/bin/sh\n")
+    binary.chmod(0o755)
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(binary))
+    monkeypatch.setattr(sys, "argv", ["bodhi", "serve"])
+    monkeypatch.chdir(tmp_path.parent)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    settings = load_settings({"BODHI_PORT": "18999"})
+
+    assert try_it(settings).startswith("bodhi chat ")
+    assert try_it(settings).endswith("--port 18999")
