@@ -30,6 +30,7 @@ from companion.core.errors import (
 )
 from companion.core.metrics import Metrics, ReplyWatch
 from companion.core.upstream import ChildClient, ChildLost, ChildReply, ChildUnreachable
+from companion.families.translation import upstream_error
 from companion.inference.pool import Lease, LlamaPool
 from companion.inference.process import LlamaProcess
 from companion.models import ModelAlias, ModelCatalog, ResolvedModel
@@ -92,6 +93,10 @@ class InferenceService:
 
     def list_models(self, caller: Principal) -> list[ModelAlias]:
         return [m for m in self._catalog.list() if caller.may_use_model(m.alias)]
+
+    def model_names(self, caller: Principal) -> list[str]:
+        """Every model name the caller may ask for (the families' model lists)."""
+        return [m.alias for m in self.list_models(caller)]
 
     def alias_file_errors(self, caller: Principal) -> list[AliasFileError]:
         """Broken alias files, named only to callers not limited to granted models."""
@@ -165,6 +170,46 @@ class InferenceService:
                 response.finish()
                 watch.report(self._metrics, model.alias.alias, endpoint.value, started,
                              time.monotonic(), stream)
+
+    async def count_tokens(self, body: dict[str, Any], caller: Principal) -> int:
+        """The input tokens of an OpenAI chat body, as the model would see them: the child
+        renders the messages (and tools) with the model's own chat template
+        (``/apply-template``), then tokenizes that prompt (``/tokenize``)."""
+        model = self._resolve_for(str(body["model"]), caller)
+        template = {k: body[k] for k in ("messages", "tools") if body.get(k)}
+        async with self._pool.lease(model) as lease:
+            prompt = await self._child_json(lease, "/apply-template", template)
+            tokens = await self._child_json(lease, "/tokenize",
+                                            {"content": prompt.get("prompt", ""),
+                                             "add_special": True})
+        if not isinstance(tokens.get("tokens"), list):
+            raise UpstreamError("The model server did not count the tokens.",
+                                code="model_server_reply")
+        return len(tokens["tokens"])
+
+    async def _child_json(self, lease: Lease, path: str, body: dict[str, Any]
+                          ) -> dict[str, Any]:
+        process = lease.process
+        try:
+            reply = await self._children.post_json(lease.base_url + path,
+                                                   json.dumps(body).encode(), stream=False,
+                                                   auth=process.auth_headers)
+            try:
+                raw = b"".join([chunk async for chunk in reply.chunks()])
+            finally:
+                reply.finish()
+        except (ChildUnreachable, ChildLost) as exc:
+            raise _lost(process.alias, exc) from exc
+        if reply.status != 200:
+            raise upstream_error(reply.status, raw)
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise UpstreamError("The model server's reply was not JSON.",
+                                code="model_server_reply")
+        return parsed
 
     @staticmethod
     async def _check_tools(lease: Lease, alias: str) -> None:

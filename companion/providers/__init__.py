@@ -1,0 +1,1 @@
+"""Remote API models: records, keys, the provider calls and router aliases."""
