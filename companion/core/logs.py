@@ -17,11 +17,12 @@ from companion.core.home import private_dir, private_opener
 # Every secret we issue or hold, by shape: our token prefixes (API tokens, extension
 # credentials, app refresh tokens, owner-login tickets), bearer values, JWTs (app access
 # tokens, ID tokens), and secrets named in a query string, form or JSON body (OIDC and OAuth
-# codes, pairing codes, client secrets, provider tokens).
+# codes, pairing codes, client secrets, provider tokens), and API keys in a query string
+# (Gemini's ``?key=``).
 _SECRET_NAMES = r"ticket|code|client_secret|refresh_token|access_token|id_token|token|credential"
 _SECRET = re.compile(
     r"(bodhi(?:app|ext|ol|ref)_|Bearer\s+|\beyJ|"
-    rf"\b(?:{_SECRET_NAMES})=|[\"'](?:{_SECRET_NAMES})[\"']\s*:\s*[\"'])"
+    rf"\b(?:{_SECRET_NAMES}|key|api_key)=|[\"'](?:{_SECRET_NAMES})[\"']\s*:\s*[\"'])"
     r"[A-Za-z0-9._~+/=%-]+", re.IGNORECASE)
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -8,6 +8,7 @@ from companion.routes import (
     apps,
     downloads,
     events,
+    gemini,
     identity,
     mcp_oauth,
     mcp_proxy,
@@ -41,6 +42,7 @@ def setup_routes(app: web.Application) -> None:
     downloads.setup(app)
     ollama.setup(app)
     ollama_models.setup(app)
+    gemini.setup(app)
     mcp_oauth.setup(app)
     mcps.setup(app)
     mcp_proxy.setup(app)

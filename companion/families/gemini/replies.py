@@ -1,0 +1,165 @@
+"""OpenAI chat replies as Gemini ``GenerateContentResponse`` objects, whole or streamed.
+
+A stream's text goes out as it comes, one chunk per OpenAI chunk. Google sends a function call
+whole, so the pieces of a streamed tool call are gathered and go out with the finish, in the
+last chunk, which also carries ``finishReason`` and ``usageMetadata`` (OpenAI sends the usage
+in a chunk of its own after the finish). A model server's error event mid-stream becomes our
+``UpstreamError``, which the relay writes as Gemini's error event.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from companion.core.errors import UpstreamError
+from companion.families.gemini.client import JSON_CONTENT_TYPE, SSE
+from companion.families.translation import WholeReply
+
+_FINISH = {"stop": "STOP", "length": "MAX_TOKENS", "tool_calls": "STOP",
+           "function_call": "STOP", "content_filter": "SAFETY"}
+
+
+def finish_reason(openai: str | None) -> str:
+    return _FINISH.get(openai or "stop", "OTHER")
+
+
+def _args(arguments: str) -> dict[str, Any]:
+    try:
+        parsed = json.loads(arguments or "{}")
+    except ValueError:
+        return {"_raw": arguments}
+    return parsed if isinstance(parsed, dict) else {"value": parsed}
+
+
+def _call_part(call: dict[str, Any]) -> dict[str, Any]:
+    function = call.get("function") or {}
+    part: dict[str, Any] = {"name": function.get("name") or "",
+                            "args": _args(function.get("arguments") or "")}
+    if call.get("id"):
+        part["id"] = call["id"]
+    return {"functionCall": part}
+
+
+def usage_metadata(usage: dict[str, Any]) -> dict[str, Any]:
+    prompt = int(usage.get("prompt_tokens") or 0)
+    output = int(usage.get("completion_tokens") or 0)
+    return {"promptTokenCount": prompt, "candidatesTokenCount": output,
+            "totalTokenCount": int(usage.get("total_tokens") or prompt + output)}
+
+
+def _candidate(choice: dict[str, Any]) -> dict[str, Any]:
+    message = choice.get("message") or {}
+    parts: list[dict[str, Any]] = []
+    if message.get("content"):
+        parts.append({"text": message["content"]})
+    parts += [_call_part(c) for c in message.get("tool_calls") or []]
+    return {"content": {"role": "model", "parts": parts},
+            "finishReason": finish_reason(choice.get("finish_reason")),
+            "index": choice.get("index", 0)}
+
+
+def whole_response(reply: dict[str, Any], model: str) -> dict[str, Any]:
+    """A ``chat.completion`` as one ``GenerateContentResponse``."""
+    response: dict[str, Any] = {
+        "candidates": [_candidate(c) for c in reply.get("choices") or []],
+        "usageMetadata": usage_metadata(reply.get("usage") or {}), "modelVersion": model}
+    if reply.get("id"):
+        response["responseId"] = str(reply["id"])
+    return response
+
+
+class ReplyTranslator:
+    """OpenAI replies to a Gemini client (a ``ReplyTranslation``). ``array``: the reply of
+    ``streamGenerateContent`` without ``alt=sse``, a JSON array of responses."""
+
+    relays_refusals: ClassVar[bool] = False
+
+    def __init__(self, model: str, *, array: bool = False) -> None:
+        self._model = model
+        self._array = array
+        self._buffer = b""
+        self._id: str | None = None
+        self._calls: dict[int, dict[str, Any]] = {}
+        self._finish: dict[int, str] = {}
+        self._usage: dict[str, Any] | None = None
+        self._closed = False
+
+    def reply(self, whole: WholeReply) -> WholeReply:
+        response = whole_response(json.loads(whole.body), self._model)
+        body = [response] if self._array else response
+        return WholeReply(200, JSON_CONTENT_TYPE, json.dumps(body).encode())
+
+    def frames(self, chunk: bytes) -> Sequence[bytes]:
+        self._buffer += chunk
+        *lines, self._buffer = self._buffer.split(b"\n")
+        out: list[bytes] = []
+        for line in lines:
+            event = _event(line)
+            if event is not None:
+                out += [SSE.frame(r) for r in self._absorb(event)]
+        return out
+
+    def _absorb(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        if "error" in event:
+            error = event["error"]
+            message = error.get("message") if isinstance(error, dict) else str(error)
+            raise UpstreamError(str(message or "The model server failed mid-stream."),
+                                code="model_server_stream_error")
+        self._id = self._id or event.get("id")
+        self._usage = event.get("usage") or self._usage
+        candidates = []
+        for choice in event.get("choices") or []:
+            candidate = self._choice(choice)
+            if candidate is not None:
+                candidates.append(candidate)
+        return [self._response(candidates)] if candidates else []
+
+    def _choice(self, choice: dict[str, Any]) -> dict[str, Any] | None:
+        index = int(choice.get("index", 0))
+        delta = choice.get("delta") or {}
+        for call in delta.get("tool_calls") or []:
+            slot = self._calls.setdefault(int(call.get("index", len(self._calls))),
+                                          {"id": None, "function": {"name": "",
+                                                                    "arguments": ""}})
+            slot["id"] = slot["id"] or call.get("id")
+            function = call.get("function") or {}
+            slot["function"]["name"] += function.get("name") or ""
+            slot["function"]["arguments"] += function.get("arguments") or ""
+        if choice.get("finish_reason"):
+            self._finish[index] = choice["finish_reason"]
+        if not delta.get("content"):
+            return None
+        return {"content": {"role": "model", "parts": [{"text": delta["content"]}]},
+                "index": index}
+
+    def _response(self, candidates: list[dict[str, Any]]) -> dict[str, Any]:
+        response: dict[str, Any] = {"candidates": candidates, "modelVersion": self._model}
+        if self._id:
+            response["responseId"] = self._id
+        return response
+
+    def closing_frames(self) -> Sequence[bytes]:
+        """The last chunk: gathered function calls, finish reasons and the usage."""
+        rest, self._buffer = self._buffer, b""
+        out = list(self.frames(rest + b"\n")) if rest.strip() else []
+        candidates = []
+        for index, reason in sorted(self._finish.items() or [(0, "stop")]):
+            parts = [_call_part(c) for _, c in sorted(self._calls.items())] if index == 0 else []
+            candidates.append({"content": {"role": "model", "parts": parts},
+                               "finishReason": finish_reason(reason), "index": index})
+        last = self._response(candidates)
+        last["usageMetadata"] = usage_metadata(self._usage or {})
+        return [*out, SSE.frame(last)]
+
+
+def _event(line: bytes) -> dict[str, Any] | None:
+    line = line.strip()
+    if not line.startswith(b"data:") or line == b"data: [DONE]":
+        return None
+    try:
+        event = json.loads(line[5:])
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) else None
