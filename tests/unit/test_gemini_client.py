@@ -248,7 +248,7 @@ def test_an_error_event_mid_stream_raises_for_the_relay() -> None:
     frame = ApiFamily.GEMINI.value.stream_error(UpstreamError("boom"))
     assert frame.endswith(b"\r\n\r\n")
     assert json.loads(frame[6:]) == {"error": {"code": 502, "message": "boom",
-                                               "status": "UNAVAILABLE"}}
+                                               "status": "INTERNAL"}}
 
 
 def test_the_family_claims_v1beta_and_takes_goog_keys() -> None:

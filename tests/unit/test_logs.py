@@ -131,7 +131,8 @@ def _every_secret_we_issue() -> list[str]:
 @pytest.mark.parametrize("template", [
     "GET /callback?code={}&state=s", '{{"code": "{}"}}', "refresh_token={}",
     '{{"refresh_token": "{}"}}', "{{'client_secret': '{}'}}", '{{"token": "{}"}}',
-    "Authorization: Bearer {}",
+    "Authorization: Bearer {}", "POST /v1beta/models/m:generateContent?key={}&alt=sse",
+    "GET /models?api_key={}",
 ])
 def test_every_issued_secret_is_scrubbed_in_every_shape(
         capture: tuple[logging.Logger, io.StringIO], template: str) -> None:
