@@ -259,3 +259,15 @@ def test_the_family_claims_v1beta_and_takes_goog_keys() -> None:
     entry = client.model_entry("owner/repo:Q4_K_M")
     assert entry["name"] == "models/owner/repo:Q4_K_M"
     assert "generateContent" in entry["supportedGenerationMethods"]
+
+
+def test_thinking_becomes_thought_parts() -> None:
+    reply = {"choices": [{"index": 0, "finish_reason": "stop", "message": {
+        "role": "assistant", "content": "4", "reasoning_content": "2+2"}}]}
+    whole = ReplyTranslator("m").reply(WholeReply(200, "application/json",
+                                                  json.dumps(reply).encode()))
+    parts = json.loads(whole.body)["candidates"][0]["content"]["parts"]
+    assert parts == [{"text": "2+2", "thought": True}, {"text": "4"}]
+    events = _translate(_sse(_chunk({"reasoning_content": "hm"}), _chunk({"content": "ok"}),
+                             _chunk({}, "stop")), 9)
+    assert events[0]["candidates"][0]["content"]["parts"] == [{"text": "hm", "thought": True}]

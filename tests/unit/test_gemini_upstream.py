@@ -200,3 +200,14 @@ def test_garbage_is_a_malformed_reply(raw: bytes) -> None:
     translator = DIALECT.chat_stream("m", False)
     with pytest.raises(MalformedReply):
         translator.feed(b"data: " + raw + b"\r\n\r\n")
+
+
+def test_thought_parts_become_reasoning_content() -> None:
+    raw = json.dumps({"candidates": [{"index": 0, "finishReason": "STOP", "content": {
+        "role": "model", "parts": [{"text": "hm", "thought": True}, {"text": "4"}]}}]})
+    message = DIALECT.chat_reply(raw.encode(), "m")["choices"][0]["message"]
+    assert (message["content"], message["reasoning_content"]) == ("4", "hm")
+    translator = DIALECT.chat_stream("m", False)
+    frames = [*translator.feed(b"data: " + raw.encode() + b"\r\n\r\n"), *translator.close()]
+    deltas = [json.loads(f[6:])["choices"][0]["delta"] for f in frames[:-1]]
+    assert {"reasoning_content": "hm"} in deltas and {"content": "4"} in deltas

@@ -52,6 +52,8 @@ def usage_metadata(usage: dict[str, Any]) -> dict[str, Any]:
 def _candidate(choice: dict[str, Any]) -> dict[str, Any]:
     message = choice.get("message") or {}
     parts: list[dict[str, Any]] = []
+    if message.get("reasoning_content"):  # llama.cpp's thinking, as Google marks it
+        parts.append({"text": message["reasoning_content"], "thought": True})
     if message.get("content"):
         parts.append({"text": message["content"]})
     parts += [_call_part(c) for c in message.get("tool_calls") or []]
@@ -129,10 +131,14 @@ class ReplyTranslator:
             slot["function"]["arguments"] += function.get("arguments") or ""
         if choice.get("finish_reason"):
             self._finish[index] = choice["finish_reason"]
-        if not delta.get("content"):
+        parts: list[dict[str, Any]] = []
+        if delta.get("reasoning_content"):
+            parts.append({"text": delta["reasoning_content"], "thought": True})
+        if delta.get("content"):
+            parts.append({"text": delta["content"]})
+        if not parts:
             return None
-        return {"content": {"role": "model", "parts": [{"text": delta["content"]}]},
-                "index": index}
+        return {"content": {"role": "model", "parts": parts}, "index": index}
 
     def _response(self, candidates: list[dict[str, Any]]) -> dict[str, Any]:
         response: dict[str, Any] = {"candidates": candidates, "modelVersion": self._model}

@@ -106,8 +106,8 @@ class StreamTranslator:
             self._started.add(index)
             deltas.append({"role": "assistant", "content": ""})
         for part in candidate.content.parts if candidate.content else []:
-            if part.text and not part.thought:
-                deltas.append({"content": part.text})
+            if part.text:
+                deltas.append({"reasoning_content" if part.thought else "content": part.text})
             elif part.function_call is not None:
                 deltas.append({"tool_calls": [self._call(index, part.function_call)]})
         return deltas

@@ -176,6 +176,9 @@ def _choice(candidate: wire.Candidate, number: int) -> dict[str, Any]:
                            "arguments": json.dumps(p.function_call.args or {})}}
              for p in parts if p.function_call is not None]
     message: dict[str, Any] = {"role": "assistant", "content": text or (None if calls else "")}
+    thought = "".join(p.text for p in parts if p.text is not None and p.thought)
+    if thought:
+        message["reasoning_content"] = thought
     if calls:
         message["tool_calls"] = calls
     return {"index": candidate.index if candidate.index is not None else number,
