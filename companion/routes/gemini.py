@@ -108,7 +108,7 @@ async def _embed(request: web.Request, requests: list[wire.EmbedContentRequest]
         raw = await reply.read()
         if reply.status != 200:
             raise upstream_error(reply.status, raw)
-    return client.embeddings(json.loads(raw))
+    return client.embeddings(json.loads(raw), requests)
 
 
 @requires(Role.USER, app_scope="embeddings")

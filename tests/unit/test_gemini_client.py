@@ -140,14 +140,15 @@ def test_embed_requests_become_one_embeddings_call() -> None:
         {"model": "models/e", "content": {"parts": [{"text": "a"}, {"text": "b"}]},
          "outputDimensionality": 8},
         {"model": "models/e", "content": {"parts": [{"text": "c"}]}, "outputDimensionality": 8}]})
-    assert client.embed_body(batch.requests, "e") == {"model": "e", "input": ["a\nb", "c"],
-                                                      "dimensions": 8}
+    assert client.embed_body(batch.requests, "e") == {"model": "e", "input": ["a\nb", "c"]}
     other = wire.EmbedContentRequest.model_validate({"model": "models/x",
                                                      "content": {"parts": [{"text": "a"}]}})
     with pytest.raises(BadRequestError, match=re.escape("requests[0].model")):
         client.embed_body([other], "e")
-    reply = {"data": [{"index": 1, "embedding": [2.0]}, {"index": 0, "embedding": [1.0]}]}
-    assert client.embeddings(reply) == [{"values": [1.0]}, {"values": [2.0]}]
+    reply = {"data": [{"index": 1, "embedding": [2.0] * 10},
+                      {"index": 0, "embedding": [1.0] * 10}]}
+    assert client.embeddings(reply, batch.requests) == [{"values": [1.0] * 8},
+                                                        {"values": [2.0] * 8}]
 
 
 def test_schema_conversion_is_recursive() -> None:

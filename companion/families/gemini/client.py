@@ -209,17 +209,17 @@ def embed_body(requests: list[wire.EmbedContentRequest], model: str) -> dict[str
             raise BadRequestError(f"Invalid value at 'requests[{number}].model': "
                                   f"{request.model!r} is not the model of the URL "
                                   f"('models/{model}').", param=f"requests[{number}].model")
-    body: dict[str, Any] = {"model": model, "input": [_embed_text(r) for r in requests]}
-    dimensions = {r.output_dimensionality for r in requests} - {None}
-    if len(dimensions) == 1:
-        body["dimensions"] = dimensions.pop()
-    return body
+    return {"model": model, "input": [_embed_text(r) for r in requests]}
 
 
-def embeddings(reply: dict[str, Any]) -> list[dict[str, Any]]:
-    """An OpenAI embeddings reply as Gemini ``ContentEmbedding`` objects, in input order."""
+def embeddings(reply: dict[str, Any], requests: list[wire.EmbedContentRequest]
+               ) -> list[dict[str, Any]]:
+    """An OpenAI embeddings reply as Gemini ``ContentEmbedding`` objects, in input order.
+    ``outputDimensionality`` is Google's: the values past it are cut off the end (not
+    OpenAI's ``dimensions``, which some servers ignore and others refuse)."""
     items = sorted(reply.get("data") or [], key=lambda d: d.get("index", 0))
-    return [{"values": item["embedding"]} for item in items]
+    return [{"values": item["embedding"][:request.output_dimensionality]}
+            for item, request in zip(items, requests, strict=True)]
 
 
 def model_entry(name: str) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from companion.core.errors import BadRequestError
 from companion.families.gemini import wire
 from companion.families.gemini.stream import StreamTranslator, finish_reason, openai_usage
-from companion.families.provider import MalformedReply, ProviderRequest
+from companion.families.provider import MalformedReply, ProviderDialect, ProviderRequest
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -258,4 +258,4 @@ class GeminiDialect:
         return message or f"HTTP {status}"
 
 
-DIALECT = GeminiDialect()
+DIALECT: ProviderDialect = GeminiDialect()
