@@ -89,6 +89,18 @@ def test_function_responses_pair_with_calls_by_id_then_name() -> None:
                                    {"functionResponse": {"name": "a", "response": {}}}]}]}
     messages = _body(request)["messages"]
     assert [m.get("tool_call_id") for m in messages[2:]] == ["xb", "call_1"]
+    # A response whose id matches nothing is paired by its name.
+    request["contents"][2]["parts"][0]["functionResponse"]["id"] = "stale"
+    messages = _body(request)["messages"]
+    assert [m.get("tool_call_id") for m in messages[2:]] == ["xb", "call_1"]
+
+
+def test_several_parts_stay_parts() -> None:
+    request = {"contents": [{"parts": [{"text": "a"}, {"text": "b"}, {"inlineData": {
+        "mimeType": "audio/wav", "data": "UklG"}}]}]}
+    assert _body(request)["messages"][0]["content"] == [
+        {"type": "text", "text": "a"}, {"type": "text", "text": "b"},
+        {"type": "input_audio", "input_audio": {"data": "UklG", "format": "wav"}}]
 
 
 def test_a_function_response_without_a_call_is_400() -> None:

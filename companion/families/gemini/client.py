@@ -44,10 +44,12 @@ class _Calls:
         return call_id
 
     def answer(self, given: str | None, name: str, where: str) -> str:
-        for i, (pending_name, call_id) in enumerate(self.pending):
-            if (given and call_id == given) or (not given and pending_name == name):
-                del self.pending[i]
-                return call_id
+        """The id of the call a response answers: by its id, else the oldest of its name."""
+        for by_id in (True, False):
+            for number, (pending_name, call_id) in enumerate(self.pending):
+                if (call_id == given) if by_id else (pending_name == name):
+                    del self.pending[number]
+                    return call_id
         raise BadRequestError(f"Invalid value at '{where}': the functionResponse for "
                               f"'{name}' answers no earlier functionCall.", param=where)
 
@@ -56,17 +58,28 @@ def _text(parts: list[wire.Part]) -> str:
     return "".join(p.text for p in parts if p.text is not None and not p.thought)
 
 
+# Audio goes as OpenAI's ``input_audio``, which names only these formats.
+_AUDIO = {"audio/wav": "wav", "audio/x-wav": "wav", "audio/mp3": "mp3", "audio/mpeg": "mp3"}
+
+
+def _blob(blob: wire.Blob) -> dict[str, Any]:
+    if blob.mime_type in _AUDIO:
+        return {"type": "input_audio",
+                "input_audio": {"data": blob.data, "format": _AUDIO[blob.mime_type]}}
+    return {"type": "image_url", "image_url": {"url": f"data:{blob.mime_type};base64,"
+                                                      f"{blob.data}"}}
+
+
 def _user_content(parts: list[wire.Part]) -> str | list[dict[str, Any]]:
-    if all(p.text is not None for p in parts):
-        return _text(parts)
+    """One text part as a string; several parts (text, images, audio) as OpenAI's parts."""
+    if len(parts) == 1 and parts[0].text is not None:
+        return parts[0].text
     out: list[dict[str, Any]] = []
     for part in parts:
         if part.text is not None:
             out.append({"type": "text", "text": part.text})
         elif part.inline_data is not None:
-            blob = part.inline_data
-            out.append({"type": "image_url",
-                        "image_url": {"url": f"data:{blob.mime_type};base64,{blob.data}"}})
+            out.append(_blob(part.inline_data))
         elif part.file_data is not None:
             out.append({"type": "image_url", "image_url": {"url": part.file_data.file_uri}})
     return out
