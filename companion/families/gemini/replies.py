@@ -83,13 +83,17 @@ class ReplyTranslator:
         self._array = array
         self._buffer = b""
         self._id: str | None = None
-        self._calls: dict[int, dict[str, Any]] = {}
+        self._calls: dict[tuple[int, int], dict[str, Any]] = {}  # (choice, call) -> call
         self._finish: dict[int, str] = {}
         self._usage: dict[str, Any] | None = None
-        self._closed = False
 
     def reply(self, whole: WholeReply) -> WholeReply:
-        response = whole_response(json.loads(whole.body), self._model)
+        try:
+            reply = json.loads(whole.body)
+        except ValueError as exc:
+            raise UpstreamError("The model server's reply is not JSON.",
+                                code="model_server_reply") from exc
+        response = whole_response(reply, self._model)
         body = [response] if self._array else response
         return WholeReply(200, JSON_CONTENT_TYPE, json.dumps(body).encode())
 
@@ -122,7 +126,7 @@ class ReplyTranslator:
         index = int(choice.get("index", 0))
         delta = choice.get("delta") or {}
         for call in delta.get("tool_calls") or []:
-            slot = self._calls.setdefault(int(call.get("index", len(self._calls))),
+            slot = self._calls.setdefault((index, int(call.get("index", 0))),
                                           {"id": None, "function": {"name": "",
                                                                     "arguments": ""}})
             slot["id"] = slot["id"] or call.get("id")
@@ -152,7 +156,8 @@ class ReplyTranslator:
         out = list(self.frames(rest + b"\n")) if rest.strip() else []
         candidates = []
         for index, reason in sorted(self._finish.items() or [(0, "stop")]):
-            parts = [_call_part(c) for _, c in sorted(self._calls.items())] if index == 0 else []
+            parts = [_call_part(c) for (choice, _), c in sorted(self._calls.items())
+                     if choice == index]
             candidates.append({"content": {"role": "model", "parts": parts},
                                "finishReason": finish_reason(reason), "index": index})
         last = self._response(candidates)
