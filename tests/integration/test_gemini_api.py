@@ -100,12 +100,18 @@ def test_models_list_and_get(gemini: genai.Client) -> None:
 
 
 def test_model_names_with_a_slash_and_colons(gemini: genai.Client, shared_companion: Companion,
-                                             model_path: Path) -> None:
+                                             token: str, model_path: Path) -> None:
     # The SDK puts the name in the path as it is: /v1beta/models/test-org/smol:Q4_1:countTokens
     _cache_model(shared_companion.hf_home, model_path, "test-org/smol", "c0ffee")
     name = "test-org/smol:Q4_1"
     assert gemini.models.get(model=name).name == f"models/{name}"
     assert (gemini.models.count_tokens(model=name, contents=HELLO).total_tokens or 0) > 0
+    # A client that percent-encodes the name reaches the same model.
+    reply = _raw(shared_companion, "POST", "/models/test-org%2Fsmol%3AQ4_1:countTokens",
+                 headers={"x-goog-api-key": token}, json={"contents": [{"parts": [
+                     {"text": HELLO}]}]})
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["totalTokens"] > 0
 
 
 def test_a_function_call_round_trip(gemini: genai.Client,
