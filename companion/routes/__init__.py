@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from companion.routes import (
+    api_models,
     apps,
     downloads,
     events,
@@ -38,6 +39,7 @@ def setup_routes(app: web.Application) -> None:
     apps.setup(app)
     oauth.setup(app)
     events.setup(app)
+    api_models.setup(app)
     models.setup(app)
     downloads.setup(app)
     ollama.setup(app)
