@@ -26,7 +26,7 @@ from typing import Any, Literal, Self, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-MODELS = ("gemini-test", "gemini-embed")
+MODELS = ("gemini-test", "text-embedding-004")
 
 
 class _Strict(BaseModel):

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from companion.core.errors import UpstreamError
 
@@ -97,3 +97,12 @@ class ProviderDialect(Protocol):
     def error_message(self, status: int, raw: bytes) -> str:
         """The provider's own message from an error reply (never echoing the key)."""
         ...
+
+
+@runtime_checkable
+class KeyRefusals(Protocol):
+    """A dialect whose provider refuses a wrong key with a status other than 401/403 says so
+    (Google answers 400 ``INVALID_ARGUMENT`` with the reason ``API_KEY_INVALID``); the caller
+    then reports it as it reports a 401: the provider refused its API key."""
+
+    def refused_key(self, status: int, raw: bytes) -> bool: ...

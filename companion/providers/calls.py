@@ -5,7 +5,8 @@ The provider's answer is streamed through as it arrives (frame by frame once the
 translated it); nothing waits for the whole stream. A refusal becomes, whatever the client
 family:
 
-* 401/403: 401 ``provider_auth_error`` naming the record, never the key;
+* 401/403 (or what the dialect knows to mean a wrong key: Google's 400 ``API_KEY_INVALID``):
+  401 ``provider_auth_error`` naming the record, never the key;
 * 429: 429 with the provider's ``Retry-After``;
 * any other 4xx: 400 with the provider's message;
 * 5xx: 502; no connection at all: 502 ``provider_unreachable``;
@@ -31,7 +32,12 @@ from companion.core.errors import (
     UpstreamError,
 )
 from companion.core.upstream import ProviderClient, ProviderLost, ProviderReply, ProviderUnreachable
-from companion.families.provider import ProviderDialect, ProviderRequest, StreamTranslator
+from companion.families.provider import (
+    KeyRefusals,
+    ProviderDialect,
+    ProviderRequest,
+    StreamTranslator,
+)
 from companion.providers.dialects import dialect_for
 from companion.providers.records import Provider
 
@@ -194,13 +200,17 @@ class ProviderCalls:
         message = dialect.error_message(reply.status, raw)
         if provider.api_key:
             message = message.replace(provider.api_key, "***")
-        raise refusal(provider.label, reply.status, message, reply.retry_after)
+        key_refused = isinstance(dialect, KeyRefusals) and dialect.refused_key(reply.status, raw)
+        raise refusal(provider.label, reply.status, message, reply.retry_after,
+                      key_refused=key_refused)
 
 
-def refusal(label: str, status: int, message: str, retry_after: str | None) -> BodhiError:
-    """A provider's refusal in our error tree (see the module docstring)."""
+def refusal(label: str, status: int, message: str, retry_after: str | None, *,
+            key_refused: bool = False) -> BodhiError:
+    """A provider's refusal in our error tree (see the module docstring); ``key_refused``:
+    the dialect knows this status to mean a wrong key (``provider.KeyRefusals``)."""
     log.warning("provider %s refused a call: HTTP %s", label, status)
-    if status in (401, 403):
+    if status in (401, 403) or key_refused:
         return AuthenticationError(f"The provider '{label}' refused its API key (HTTP "
                                    f"{status}): {message}", code="provider_auth_error")
     if status == 429:

@@ -12,7 +12,12 @@ import pytest
 
 from companion.core.errors import BadRequestError
 from companion.families.gemini import DIALECT
-from companion.families.provider import MalformedReply, ProviderRequest, ProviderStreamError
+from companion.families.provider import (
+    KeyRefusals,
+    MalformedReply,
+    ProviderRequest,
+    ProviderStreamError,
+)
 from tests.fake_gemini import FakeGemini
 
 KEY = "goog-unit-key"
@@ -151,12 +156,12 @@ def test_streamed_tool_calls(fake: FakeGemini) -> None:
 
 def test_embeddings_count_tokens_and_models(fake: FakeGemini) -> None:
     reply = _send(fake, DIALECT.embeddings({"input": ["a", "b"], "dimensions": 8},
-                                           "gemini-embed"))
-    listed = DIALECT.embeddings_reply(reply.content, "gemini-embed")
+                                           "text-embedding-004"))
+    listed = DIALECT.embeddings_reply(reply.content, "text-embedding-004")
     assert [d["index"] for d in listed["data"]] == [0, 1] and listed["object"] == "list"
     assert listed["data"][0]["embedding"] != listed["data"][1]["embedding"]
     with pytest.raises(BadRequestError):
-        DIALECT.embeddings({"input": [[1, 2]]}, "gemini-embed")
+        DIALECT.embeddings({"input": [[1, 2]]}, "text-embedding-004")
     plain = _send(fake, DIALECT.count_tokens({"messages": ASK[1:]}, "gemini-test"))
     assert DIALECT.count_tokens_reply(plain.content) == 6
     nested = _send(fake, DIALECT.count_tokens({"messages": ASK, "max_tokens": 3},
@@ -164,7 +169,7 @@ def test_embeddings_count_tokens_and_models(fake: FakeGemini) -> None:
     assert DIALECT.count_tokens_reply(nested.content) == 8
     assert "generateContentRequest" in (fake.requests[-1][2] or {})
     models = _send(fake, DIALECT.list_models())
-    assert DIALECT.models_reply(models.content) == ["gemini-test", "gemini-embed"]
+    assert DIALECT.models_reply(models.content) == ["gemini-test", "text-embedding-004"]
 
 
 def test_provider_errors_give_googles_message(fake: FakeGemini) -> None:
@@ -211,3 +216,14 @@ def test_thought_parts_become_reasoning_content() -> None:
     frames = [*translator.feed(b"data: " + raw.encode() + b"\r\n\r\n"), *translator.close()]
     deltas = [json.loads(f[6:])["choices"][0]["delta"] for f in frames[:-1]]
     assert {"reasoning_content": "hm"} in deltas and {"content": "4"} in deltas
+
+
+def test_a_wrong_key_is_known_as_one(fake: FakeGemini) -> None:
+    # Google says a wrong key with 400; the providers layer reports it as a refused key.
+    wrong = _send(fake, DIALECT.list_models(), key="nope")
+    assert isinstance(DIALECT, KeyRefusals)
+    assert DIALECT.refused_key(wrong.status_code, wrong.content) is True
+    other = _send(fake, ProviderRequest("POST", "/models/gemini-test:generateContent", {}))
+    assert other.status_code == 400
+    assert DIALECT.refused_key(other.status_code, other.content) is False
+    assert DIALECT.refused_key(400, b"garbage") is False

@@ -250,6 +250,15 @@ class GeminiDialect:
         return [m.name.removeprefix("models/") for m in parse(wire.ListModelsResponse,
                                                                raw).models]
 
+    def refused_key(self, status: int, raw: bytes) -> bool:
+        """Google answers a wrong key with 400 ``INVALID_ARGUMENT``, reason
+        ``API_KEY_INVALID`` (and a missing one with 403)."""
+        try:
+            details = wire.ErrorResponse.model_validate_json(raw).error.details or []
+        except ValidationError:
+            return False
+        return status == 400 and any(d.get("reason") == "API_KEY_INVALID" for d in details)
+
     def error_message(self, status: int, raw: bytes) -> str:
         try:
             message = wire.ErrorResponse.model_validate_json(raw).error.message

@@ -227,6 +227,7 @@ class ErrorDetail(Wire):
     code: StrictInt | None = None
     message: StrictStr = ""
     status: StrictStr | None = None
+    details: list[dict[str, Any]] | None = None   # google.rpc ErrorInfo and the like
 
 
 class ErrorResponse(Wire):
