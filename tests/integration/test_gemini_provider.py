@@ -170,6 +170,27 @@ def test_a_cut_stream_ends_with_the_familys_error_event(oai: openai.OpenAI,
         list(gemini.models.generate_content_stream(model=CHAT_MODEL, contents="CUT"))
 
 
+def test_a_providers_error_event_ends_the_stream_in_each_family(shared_companion: Companion,
+                                                                token: str,
+                                                                provider: str) -> None:
+    google = httpx.post(shared_companion.url + f"/v1beta/models/{CHAT_MODEL}:"
+                        "streamGenerateContent", params={"alt": "sse"}, timeout=30,
+                        headers={"x-goog-api-key": token},
+                        json={"contents": [{"parts": [{"text": "STREAM_ERROR"}]}]})
+    events = [json.loads(e) for e in google.text.split("\r\n\r\n") if e.startswith("data: ")
+              for e in [e[6:]]]
+    assert google.status_code == 200
+    assert events[0]["candidates"][0]["content"]["parts"] == [{"text": "Hello"}]
+    assert events[-1]["error"]["code"] == 502
+    assert "overloaded" in events[-1]["error"]["message"]
+    oai = httpx.post(shared_companion.url + "/v1/chat/completions", timeout=30,
+                     headers={"Authorization": f"Bearer {token}"},
+                     json={"model": CHAT_MODEL, "stream": True,
+                           "messages": [{"role": "user", "content": "STREAM_ERROR"}]})
+    last = [line[6:] for line in oai.text.splitlines() if line.startswith("data: ")][-1]
+    assert "overloaded" in json.loads(last)["error"]["message"]
+
+
 def test_a_wrong_provider_key_is_401_in_each_family(shared_companion: Companion, token: str,
                                                     admin: dict[str, str],
                                                     fake: FakeGemini) -> None:

@@ -258,6 +258,13 @@ def test_an_error_event_mid_stream_raises_for_the_relay() -> None:
     assert translator.frames(b'data: {"choices": [{"index": 0, "delta": {"content": "a"}}]}\n')
     with pytest.raises(UpstreamError, match="boom"):
         translator.frames(b'data: {"error": {"code": 500, "message": "boom"}}\n\n')
+    # In the same chunk as text before it: the text goes out first, then the error.
+    translator = ReplyTranslator("m")
+    frames = translator.frames(b'data: {"choices": [{"index": 0, "delta": {"content": "a"}}]}'
+                               b'\n\ndata: {"error": {"message": "boom"}}\n\n')
+    assert len(frames) == 1 and b'"a"' in frames[0]
+    with pytest.raises(UpstreamError, match="boom"):
+        translator.closing_frames()
     frame = ApiFamily.GEMINI.value.stream_error(UpstreamError("boom"))
     assert frame.endswith(b"\r\n\r\n")
     assert json.loads(frame[6:]) == {"error": {"code": 502, "message": "boom",

@@ -227,3 +227,14 @@ def test_a_wrong_key_is_known_as_one(fake: FakeGemini) -> None:
     assert other.status_code == 400
     assert DIALECT.refused_key(other.status_code, other.content) is False
     assert DIALECT.refused_key(400, b"garbage") is False
+
+
+def test_an_error_after_text_in_one_chunk_keeps_the_text() -> None:
+    translator = DIALECT.chat_stream("m", False)
+    text = {"candidates": [{"index": 0, "content": {"role": "model", "parts": [{"text": "a"}]}}]}
+    error = {"error": {"code": 503, "message": "overloaded", "status": "UNAVAILABLE"}}
+    frames = translator.feed(b"data: " + json.dumps(text).encode() + b"\r\n\r\ndata: " +
+                             json.dumps(error).encode() + b"\r\n\r\n")
+    assert b'"content": "a"' in b"".join(frames)
+    with pytest.raises(ProviderStreamError, match="overloaded"):
+        translator.close()

@@ -86,6 +86,7 @@ class ReplyTranslator:
         self._calls: dict[tuple[int, int], dict[str, Any]] = {}  # (choice, call) -> call
         self._finish: dict[int, str] = {}
         self._usage: dict[str, Any] | None = None
+        self._pending: UpstreamError | None = None   # raised on the next call
 
     def reply(self, whole: WholeReply) -> WholeReply:
         try:
@@ -98,14 +99,27 @@ class ReplyTranslator:
         return WholeReply(200, JSON_CONTENT_TYPE, json.dumps(body).encode())
 
     def frames(self, chunk: bytes) -> Sequence[bytes]:
+        """Frames for the complete events so far. An error event raises, but only once the
+        frames of the events before it (in the same chunk) have been written."""
+        self._raise_pending()
         self._buffer += chunk
         *lines, self._buffer = self._buffer.split(b"\n")
         out: list[bytes] = []
         for line in lines:
             event = _event(line)
-            if event is not None:
-                out += [SSE.frame(r) for r in self._absorb(event)]
+            try:
+                out += [SSE.frame(r) for r in self._absorb(event)] if event else []
+            except UpstreamError as exc:
+                if not out:
+                    raise
+                self._pending = exc
+                break
         return out
+
+    def _raise_pending(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            raise pending
 
     def _absorb(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         if "error" in event:
@@ -152,6 +166,7 @@ class ReplyTranslator:
 
     def closing_frames(self) -> Sequence[bytes]:
         """The last chunk: gathered function calls, finish reasons and the usage."""
+        self._raise_pending()
         rest, self._buffer = self._buffer, b""
         out = list(self.frames(rest + b"\n")) if rest.strip() else []
         candidates = []

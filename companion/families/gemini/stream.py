@@ -59,17 +59,31 @@ class StreamTranslator:
         self._calls: dict[int, int] = {}     # candidate -> tool calls sent so far
         self._finished = False
         self._usage: wire.UsageMetadata | None = None
+        self._pending: Exception | None = None   # raised on the next call
 
     def feed(self, chunk: bytes) -> Sequence[bytes]:
+        """Frames for the complete events so far. An event that fails raises, but only once
+        the frames of the events before it (in the same chunk) have been handed out."""
+        self._raise_pending()
         self._buffer += chunk.replace(b"\r\n", b"\n")
         *events, self._buffer = self._buffer.split(b"\n\n")
         out: list[bytes] = []
         for event in events:
             data = b"\n".join(line[5:].strip() for line in event.split(b"\n")
                               if line.startswith(b"data:"))
-            if data:
-                out += self._event(data)
+            try:
+                out += self._event(data) if data else []
+            except (MalformedReply, ProviderStreamError) as exc:
+                if not out:
+                    raise
+                self._pending = exc
+                break
         return out
+
+    def _raise_pending(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            raise pending
 
     def _event(self, data: bytes) -> list[bytes]:
         try:
@@ -125,6 +139,7 @@ class StreamTranslator:
                 "choices": [{"index": index, "delta": delta, "finish_reason": reason}]}
 
     def close(self) -> Sequence[bytes]:
+        self._raise_pending()
         out = list(self.feed(b"\n\n")) if self._buffer.strip() else []
         if not self._finished:
             raise ProviderStreamError("The Gemini provider's stream ended before it said "
