@@ -209,7 +209,11 @@ def test_a_wrong_provider_key_is_401_in_each_family(shared_companion: Companion,
                             json={"contents": [{"parts": [{"text": "Hi"}]}]})
         assert google.status_code == 401, google.text
         assert google.json()["error"]["status"] == "UNAUTHENTICATED"
-        assert "wrong-key" not in oai.text + google.text
+        oll = httpx.post(shared_companion.url + "/api/chat", timeout=30,
+                         headers={"Authorization": f"Bearer {token}"},
+                         json={"model": "bad/gemini-test", "messages": ASK})
+        assert oll.status_code == 401 and "refused its API key" in oll.json()["error"]
+        assert "wrong-key" not in oai.text + google.text + oll.text
         assert "wrong-key" not in shared_companion.log_text()
 
 
