@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from companion.routes import (
+    anthropic,
     apps,
     downloads,
     events,
@@ -41,6 +42,7 @@ def setup_routes(app: web.Application) -> None:
     downloads.setup(app)
     ollama.setup(app)
     ollama_models.setup(app)
+    anthropic.setup(app)
     mcp_oauth.setup(app)
     mcps.setup(app)
     mcp_proxy.setup(app)
