@@ -32,8 +32,10 @@ STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_
 
 
 def describe_error(exc: ValidationError) -> BadRequestError:
-    """The first schema error as Anthropic words it: ``messages.0.role: Input should be ...``."""
-    first = exc.errors()[0]
+    """A schema error as Anthropic words it: ``messages.0.role: Input should be ...``. Of a
+    union's branches, the one that went deepest says what was meant (a block list with a bad
+    block, rather than "not a string")."""
+    first = max(exc.errors(), key=lambda error: len(error["loc"]))
     loc = ".".join(str(part) for part in first["loc"]
                    if not (isinstance(part, str) and ("[" in part or part in _BRANCHES)))
     return BadRequestError(f"{loc}: {first['msg']}" if loc else first["msg"],

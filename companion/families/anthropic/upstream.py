@@ -176,6 +176,13 @@ def openai_usage(usage: wire.Usage) -> dict[str, int]:
             "total_tokens": prompt + usage.output_tokens}
 
 
+def _stopping_word(reason: str | None, sequence: str | None) -> dict[str, str]:
+    """The stop sequence that ended the reply, under llama.cpp's name for it, so an
+    Anthropic client of an Anthropic model still learns it through the OpenAI pivot (OpenAI's
+    clients ignore the member)."""
+    return {"stopping_word": sequence} if reason == "stop_sequence" and sequence else {}
+
+
 def completion_id(message_id: str) -> str:
     return "chatcmpl-" + message_id.removeprefix("msg_")
 
@@ -206,11 +213,11 @@ class AnthropicDialect:
             message["tool_calls"] = calls
         elif not text:
             message["content"] = ""
+        choice = {"index": 0, "message": message, "logprobs": None,
+                  "finish_reason": FINISH_REASONS.get(reply.stop_reason or "", "stop"),
+                  **_stopping_word(reply.stop_reason, reply.stop_sequence)}
         return {"id": completion_id(reply.id), "object": "chat.completion",
-                "created": int(time.time()), "model": model,
-                "choices": [{"index": 0, "message": message, "logprobs": None,
-                             "finish_reason": FINISH_REASONS.get(reply.stop_reason or "",
-                                                                 "stop")}],
+                "created": int(time.time()), "model": model, "choices": [choice],
                 "usage": openai_usage(reply.usage)}
 
     def chat_stream(self, model: str, include_usage: bool) -> StreamTranslator:
@@ -319,11 +326,13 @@ class StreamTranslator:
         if event.usage.input_tokens is not None:
             self._usage.input_tokens = event.usage.input_tokens
         reason = FINISH_REASONS.get(event.delta.stop_reason or "", "stop")
-        return [self._frame({}, finish_reason=reason)]
+        return [self._frame({}, finish_reason=reason,
+                            **_stopping_word(event.delta.stop_reason, event.delta.stop_sequence))]
 
-    def _frame(self, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
+    def _frame(self, delta: dict[str, Any], finish_reason: str | None = None,
+               **extra: Any) -> bytes:
         return self._chunk([{"index": 0, "delta": delta, "logprobs": None,
-                             "finish_reason": finish_reason}])
+                             "finish_reason": finish_reason, **extra}])
 
     def _chunk(self, choices: list[dict[str, Any]], **extra: Any) -> bytes:
         chunk = {"id": self._id, "object": "chat.completion.chunk", "created": self._created,
