@@ -78,7 +78,7 @@ def test_tool_choice(choice: dict[str, Any], tools: list[str], openai_choice: st
 
 
 def test_an_unknown_named_tool_is_refused() -> None:
-    with pytest.raises(BadRequestError, match="tool_choice.name"):
+    with pytest.raises(BadRequestError, match=r"tool_choice\.name"):
         client.chat_body({"model": "m", "max_tokens": 5, "tools": [WEATHER],
                           "tool_choice": {"type": "tool", "name": "nope"},
                           "messages": [{"role": "user", "content": "hi"}]})
