@@ -224,3 +224,18 @@ def test_a_malformed_version_is_400(shared_companion: Companion, token: str) -> 
     missing = httpx.post(shared_companion.url + "/v1/messages", json=body, timeout=60,
                          headers={"Authorization": f"Bearer {token}"})
     assert missing.status_code == 200, missing.text
+
+
+def test_model_refusals_come_in_anthropics_envelope(sdk: anthropic.Anthropic) -> None:
+    # The embedded model has no vision projector and no template for tools.
+    image: Any = {"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                              "data": "iVBORw0KGgo="}}
+    with pytest.raises(anthropic.APIStatusError) as caught:
+        sdk.messages.create(model=MODEL, max_tokens=4, messages=[
+            {"role": "user", "content": [image, {"type": "text", "text": "What is it?"}]}])
+    body: Any = caught.value.body
+    assert body["type"] == "error" and "image" in body["error"]["message"]
+    with pytest.raises(anthropic.BadRequestError) as refused:
+        sdk.messages.create(model=MODEL, max_tokens=4, messages=ASK, tools=[WEATHER])
+    tools: Any = refused.value.body
+    assert tools["error"]["type"] == "invalid_request_error"

@@ -63,7 +63,8 @@ def _blocks(content: Any) -> list[dict[str, Any]]:
     blocks = []
     for part in content:
         if part.get("type") == "text":
-            blocks.append({"type": "text", "text": part.get("text", "")})
+            if part.get("text"):  # Anthropic refuses empty text blocks
+                blocks.append({"type": "text", "text": part["text"]})
         elif part.get("type") == "image_url":
             image = part.get("image_url")
             blocks.append(_image(image["url"] if isinstance(image, dict) else str(image)))
