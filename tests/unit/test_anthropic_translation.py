@@ -19,7 +19,7 @@ WEATHER = {"name": "get_weather", "description": "Weather.",
 TIME = {**WEATHER, "name": "get_time"}
 CONVERSATION: dict[str, Any] = {
     "model": "m", "max_tokens": 50, "system": "Be brief.", "stop_sequences": ["END"],
-    "temperature": 0.5, "top_k": 3, "tools": [WEATHER],
+    "temperature": 0.5, "top_k": 3, "tools": [WEATHER], "metadata": {"user_id": "u-7"},
     "messages": [
         {"role": "user", "content": [
             {"type": "text", "text": "Weather here?"},
@@ -50,6 +50,7 @@ def test_a_conversation_becomes_an_openai_chat_body() -> None:
         "name": "get_weather", "description": "Weather.", "parameters": WEATHER["input_schema"]}}]
     assert (body["max_tokens"], body["stop"], body["temperature"], body["top_k"]) == (
         50, ["END"], 0.5, 3)
+    assert body["user"] == "u-7"
     assert "stream" not in body
 
 

@@ -7,8 +7,8 @@ message (ahead of the rest of its user turn, as OpenAI orders them) and ``tool_u
 assistant ``tool_calls`` entry with the same id; images become ``image_url`` parts (data URLs
 for base64); a plain-text document becomes text. ``tool_choice`` ``any`` is ``required``,
 ``{"type": "tool", "name": f}`` is ``required`` with only ``f`` offered (the form llama.cpp
-honours, as ``openai_tools.py`` does for OpenAI's named choice). ``thinking`` and ``metadata``
-are accepted and not translated: the pivot has no counterpart.
+honours, as ``openai_tools.py`` does for OpenAI's named choice). ``metadata.user_id`` is
+OpenAI's ``user``; ``thinking`` is accepted and not translated: the pivot has no counterpart.
 """
 
 from __future__ import annotations
@@ -171,6 +171,8 @@ def chat_body(raw: dict[str, Any]) -> dict[str, Any]:
             body[name] = getattr(request, name)
     if request.stop_sequences:
         body["stop"] = request.stop_sequences
+    if request.metadata is not None and request.metadata.user_id:
+        body["user"] = request.metadata.user_id
     if request.stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
