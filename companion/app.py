@@ -27,9 +27,11 @@ from companion.core.settings import Settings, public_url
 from companion.core.upstream import (
     CHILD_HTTP_THREADS,
     ChildClient,
+    ProviderClient,
     make_child_session,
     make_client,
     make_mcp_client,
+    make_provider_session,
 )
 from companion.inference import LaunchConfig, LlamaPool
 from companion.inference.pool import PoolLimits
@@ -47,6 +49,13 @@ from companion.models import ModelCatalog
 from companion.models.alias_store import AliasStore
 from companion.models.downloads import DownloadService
 from companion.models.files import ModelFiles
+from companion.providers import (
+    ApiModelService,
+    Cooldowns,
+    ProviderCalls,
+    RemoteModels,
+    RouterAliasService,
+)
 from companion.routes import setup_routes
 from companion.routes.keys import (
     APPS,
@@ -57,6 +66,7 @@ from companion.routes.keys import (
     METRICS,
     MODELS,
     OWNER_CHALLENGES,
+    REMOTE_MODELS,
     RUNTIME_SETTINGS,
     SERVER_INFO,
     TOKENS,
@@ -65,6 +75,7 @@ from companion.routes.keys import (
     ServerInfo,
 )
 from companion.storage import ApiTokenRepository, ChangeWatch, Database, SettingOverrideRepository
+from companion.storage.api_models import ApiModelRepository, RouterAliasRepository
 from companion.storage.downloads import DownloadRepository
 from companion.storage.mcp import McpInstanceRepository, McpServerRepository
 
@@ -162,6 +173,19 @@ def mcp_services(db: Database, box: SecretBox, http: httpx.AsyncClient,
                        McpCalls(instances, upstreams, make_mcp_client), oauth, stdio)
 
 
+async def remote_models(settings: Settings, db: Database, box: SecretBox,
+                        catalog: ModelCatalog, client: ProviderClient) -> RemoteModels:
+    """API model records and router aliases, read into memory, and the provider calls."""
+    routers: RouterAliasService | None = None
+    api = ApiModelService(ApiModelRepository(db), box, catalog,
+                          router_names=lambda: routers.names() if routers else ())
+    routers = RouterAliasService(RouterAliasRepository(db), catalog, api,
+                                 Cooldowns(lambda: settings.router_cooldown_secs))
+    await api.load()
+    await routers.load()
+    return RemoteModels(api, routers, ProviderCalls(client))
+
+
 async def build_app(settings: Settings) -> web.Application:
     home = settings.home
     ensure_owner_secret(home)
@@ -172,6 +196,7 @@ async def build_app(settings: Settings) -> web.Application:
     box = await checked_box(home, settings.encryption_key, db)
     # The upstream clients (core/upstream.py), made once here and closed in ``close``.
     http, child_session = make_client(), make_child_session()
+    provider_session = make_provider_session()
     children = ChildClient(child_session)
     identity = await open_identity(settings, db, tokens, box, http)
     runtime = RuntimeSettings(settings, SettingOverrideRepository(db), {
@@ -185,6 +210,7 @@ async def build_app(settings: Settings) -> web.Application:
     catalog = ModelCatalog(home / "aliases", settings.hf_home / "hub",
                            on_change=lambda names: bus.publish(MODELS_CHANGED, {"models": names}))
     models = model_services(settings, db, catalog, metrics)
+    remote = await remote_models(settings, db, box, catalog, ProviderClient(provider_session))
     mcps = mcp_services(db, box, http, children, home / "logs",
                         lambda: settings.mcp_keep_alive_secs)
     apps = AppServices.build(db, home, public_url(settings), bus,
@@ -199,7 +225,8 @@ async def build_app(settings: Settings) -> web.Application:
                       origin_allowed=apps.grants.origin_has_grant)
     app[IDENTITY], app[TOKENS], app[RUNTIME_SETTINGS] = identity, tokens, runtime
     app[APPS], app[MODELS], app[METRICS], app[MCPS] = apps, models, metrics, mcps
-    app[INFERENCE] = InferenceService(catalog, pool, children, metrics)
+    app[INFERENCE] = InferenceService(catalog, pool, children, metrics, remote)
+    app[REMOTE_MODELS] = remote
     app[SERVER_INFO] = ServerInfo(__version__, public_url(settings))
     app[DATABASE] = db
     app[OWNER_CHALLENGES] = OwnerChallenges(read_owner_secret(home), public_url(settings))
@@ -214,7 +241,8 @@ async def build_app(settings: Settings) -> web.Application:
         await asyncio.gather(pool.stop_all(), mcps.stdio.stop_all())
 
     async def close(_: web.Application) -> None:
-        await asyncio.gather(http.aclose(), child_session.close(), identity.close())
+        await asyncio.gather(http.aclose(), child_session.close(), provider_session.close(),
+                             identity.close())
         await db.close()
         watch.close()
         apps.close()

@@ -193,6 +193,10 @@ class SettingsTable:
         "How long a request waits for its model to load (and for room to load it).")
     max_downloads = Setting("BODHI_MAX_DOWNLOADS", _parse_positive_int, lambda: 2,
                             "Model downloads that run at once; more wait their turn.")
+    router_cooldown_secs = Setting(
+        "BODHI_ROUTER_COOLDOWN_SECS", _parse_positive_int, lambda: 30,
+        "A router alias skips a target that failed (429, 5xx, unreachable) for this many "
+        "seconds, or for the Retry-After its provider gave.", runtime_editable=True)
     app_token_secs = Setting(
         "BODHI_APP_TOKEN_SECS", _parse_positive_int, lambda: 900,
         "Lifetime of the access tokens given to apps (web pages, OAuth clients); they refresh "

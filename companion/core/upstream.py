@@ -3,7 +3,10 @@
 Two kinds, each made once by the composition root, injected, and closed by it:
 ``make_client`` (httpx) for the identity provider and everything else upstream, and
 ``make_child_session`` (aiohttp's client) wrapped in ``ChildClient`` for our own llama.cpp
-children, both the relay and the health poll. A test hands either a real local server.
+children, both the relay and the health poll, and ``make_provider_session`` (aiohttp's client
+again, a separate pool) wrapped in ``ProviderClient`` for remote API providers (OpenAI,
+Anthropic, Gemini and anything speaking their formats). A test hands any of them a real local
+server.
 The MCP SDK's own client needs ``httpx2``: ``make_mcp_client`` makes one per MCP session.
 """
 
@@ -139,3 +142,72 @@ class ChildClient:
         except aiohttp.ClientError as exc:
             raise ChildLost(type(exc).__name__) from exc
         return ChildReply(response, stream)
+
+
+class ProviderUnreachable(Exception):
+    """No connection to the provider: refused, DNS failed, TLS failed or timed out."""
+
+
+class ProviderLost(Exception):
+    """The connection to the provider failed while sending or reading."""
+
+
+class ProviderReply:
+    """A provider's reply whose body has not been read yet; ``finish`` releases it."""
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+        self.status = response.status
+        self.content_type: str = response.headers.get("content-type", "application/json")
+        self.retry_after: str | None = response.headers.get("retry-after")
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The body as it arrives, never buffered; raises ``ProviderLost`` when cut."""
+        try:
+            async for chunk in self._response.content.iter_any():
+                yield chunk
+        except aiohttp.ClientError as exc:
+            raise ProviderLost(type(exc).__name__) from exc
+
+    async def read(self) -> bytes:
+        return b"".join([chunk async for chunk in self.chunks()])
+
+    def finish(self) -> None:
+        if self._response.content.at_eof():
+            self._response.release()
+        else:
+            self._response.close()  # an unread reply must not go back to the pool
+
+
+def make_provider_session() -> aiohttp.ClientSession:
+    """The session for ``ProviderClient``; call it with the event loop running.
+
+    Connecting gets 10 s; reading has no limit, since a remote model may think for minutes
+    before its first token and a stream may run longer still.
+    """
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=32, keepalive_timeout=30.0)
+    return aiohttp.ClientSession(
+        connector=connector, trust_env=False,
+        timeout=aiohttp.ClientTimeout(total=None, connect=10.0, sock_connect=10.0))
+
+
+class ProviderClient:
+    """Calls on remote API providers. Whoever made the session closes it."""
+
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        self._session = session
+
+    async def send(self, method: str, url: str, *, headers: dict[str, str],
+                   payload: bytes | None = None, query: dict[str, str] | None = None
+                   ) -> ProviderReply:
+        """Raises ``ProviderUnreachable`` (no connection) or ``ProviderLost``."""
+        sent = {"Content-Type": "application/json", **headers} if payload is not None \
+            else headers
+        try:
+            response = await self._session.request(method, url, data=payload, headers=sent,
+                                                   params=query or None)
+        except (aiohttp.ClientConnectorError, TimeoutError) as exc:
+            raise ProviderUnreachable(type(exc).__name__) from exc
+        except aiohttp.ClientError as exc:
+            raise ProviderLost(type(exc).__name__) from exc
+        return ProviderReply(response)

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from companion.core.errors import BodhiError
 from companion.families.family import SSE, Family
+from companion.families.openai_upstream import DIALECT
 from companion.families.translation import WholeReply
 
 
@@ -34,3 +35,5 @@ class Passthrough:
 
 
 PASSTHROUGH = Passthrough()
+
+__all__ = ["DIALECT", "FAMILY", "PASSTHROUGH", "Passthrough", "error_body"]

@@ -7,6 +7,12 @@ Only the HTTP client seam is used here; no web framework.
 Every lookup by name checks the caller's model grant before the catalog is asked, and a name
 outside the grant fails exactly like an unknown one, so a credential limited to some models
 cannot learn which others exist, nor their repository, file or alias file.
+
+A name resolves in order: user alias → model-file alias (the catalog) → API model (an exact
+exposed name, or a prefix its record forwards everything under) → router alias. Remote
+models answer through ``companion.providers`` with replies already in OpenAI's shape, so the
+families cannot tell them from local ones. A router alias tries its targets in turn, moving
+on when one fails before its reply began (see ``providers.routers``).
 """
 
 from __future__ import annotations
@@ -16,9 +22,10 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from companion.auth.principal import Principal, PrincipalKind, Role
 from companion.core.errors import (
@@ -34,7 +41,9 @@ from companion.families.translation import upstream_error
 from companion.inference.pool import Lease, LlamaPool
 from companion.inference.process import LlamaProcess
 from companion.models import ModelAlias, ModelCatalog, ResolvedModel
+from companion.models.alias import AliasSource
 from companion.models.catalog import AliasFileError
+from companion.providers import ApiModel, RemoteModels, RouterAlias
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +57,34 @@ class Endpoint(StrEnum):
     COMPLETIONS = "/v1/completions"
     EMBEDDINGS = "/v1/embeddings"
     RESPONSES = "/v1/responses"
+
+
+class ModelReply(Protocol):
+    """What ``forward`` yields, from a child or a provider: a reply not read yet."""
+
+    status: int
+    content_type: str
+
+    @property
+    def is_event_stream(self) -> bool: ...
+
+    def chunks(self) -> AsyncIterator[bytes]: ...
+
+    async def read(self) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    model: ApiModel
+    upstream: str   # the provider's id for the name asked
+
+
+Route = ResolvedModel | ApiRoute | RouterAlias
+
+
+def _retryable(status: int) -> bool:
+    """A router moves on after these (before any byte of the reply went to the client)."""
+    return status in (404, 429) or status >= 500
 
 
 class UpstreamReply:
@@ -85,19 +122,25 @@ def _lost(alias: str, exc: Exception) -> UpstreamError:
 
 class InferenceService:
     def __init__(self, catalog: ModelCatalog, pool: LlamaPool, children: ChildClient,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None, remote: RemoteModels | None = None) -> None:
         self._catalog = catalog
         self._pool = pool
         self._children = children
         self._metrics = metrics or Metrics()
+        self._remote = remote
 
     def list_models(self, caller: Principal) -> list[ModelAlias]:
-        return [m for m in self._catalog.list() if caller.may_use_model(m.alias)]
+        """Local models, then API models (their listed names), then router aliases."""
+        remote: list[ModelAlias] = []
+        if self._remote is not None:
+            remote = [m.as_alias(m.prefix + name, name) for m in self._remote.api.all()
+                      for name in m.models]
+            remote += [_router_alias(r) for r in self._remote.routers.all()]
+        return [m for m in self._catalog.list() + remote if caller.may_use_model(m.alias)]
 
     def model_names(self, caller: Principal) -> list[str]:
         """Every model name the caller may ask for (the families' model lists)."""
         return [m.alias for m in self.list_models(caller)]
-
     def alias_file_errors(self, caller: Principal) -> list[AliasFileError]:
         """Broken alias files, named only to callers not limited to granted models."""
         if caller.models is not None or caller.kind is PrincipalKind.APP_TOKEN:
@@ -128,7 +171,11 @@ class InferenceService:
 
     async def load(self, name: str, caller: Principal) -> LlamaProcess:
         """Load the model now (as a request would) and return its child."""
-        model = self._resolve_for(name, caller)
+        self._check_granted(name, caller)
+        model = self._route(name)
+        if not isinstance(model, ResolvedModel):
+            raise BadRequestError(f"'{name}' is a remote model; there is nothing to load.",
+                                  code="model_not_local", param="model")
         async with self._pool.lease(model) as lease:
             return lease.process
 
@@ -138,6 +185,9 @@ class InferenceService:
             raise ForbiddenError(f"Unloading a model needs the role {UNLOAD_ROLE.value} or "
                                  "higher.", code="auth_error-insufficient_role")
         self._check_granted(name, caller)
+        with contextlib.suppress(BodhiError):  # an alias whose file is gone may be loaded
+            if not isinstance(self._route(name), ResolvedModel):
+                return False  # a remote model is never loaded here
         return await self._pool.unload(self._catalog.resolve_alias(name).alias)
 
     @staticmethod
@@ -146,17 +196,89 @@ class InferenceService:
         if not caller.may_use_model(name):
             raise ModelNotFoundError(name)
 
-    def _resolve_for(self, name: str, caller: Principal) -> ResolvedModel:
-        self._check_granted(name, caller)
+    def _route(self, name: str) -> Route:
+        """Where ``name`` goes, grants aside. A local name wins; a name that is neither
+        local nor remote gets the catalog's answer (which rescans the cache first)."""
+        if self._remote is not None and self._catalog.find(name) is None:
+            found = self._remote.api.resolve(name)
+            if found is not None:
+                return ApiRoute(*found)
+            router = self._remote.routers.find(name)
+            if router is not None:
+                return router
         return self._catalog.resolve(name)
 
     def get_model(self, name: str, caller: Principal) -> ModelAlias:
-        return self._resolve_for(name, caller).alias
+        self._check_granted(name, caller)
+        route = self._route(name)
+        if isinstance(route, ApiRoute):
+            return route.model.as_alias(name, route.upstream)
+        if isinstance(route, RouterAlias):
+            return _router_alias(route)
+        return route.alias
 
     @contextlib.asynccontextmanager
     async def forward(self, endpoint: Endpoint, body: dict[str, Any], caller: Principal
-                      ) -> AsyncIterator[UpstreamReply]:
-        model = self._resolve_for(str(body["model"]), caller)
+                      ) -> AsyncIterator[ModelReply]:
+        name = str(body["model"])
+        self._check_granted(name, caller)
+        async with self._forward_to(endpoint, body, name) as reply:
+            yield reply
+
+    @contextlib.asynccontextmanager
+    async def _forward_to(self, endpoint: Endpoint, body: dict[str, Any], asked: str
+                          ) -> AsyncIterator[ModelReply]:
+        """``body`` to the model ``body["model"]`` names; replies name ``asked``."""
+        route = self._route(str(body["model"]))
+        started = time.monotonic()
+        if isinstance(route, RouterAlias):
+            async with self._forward_router(endpoint, body, route) as reply:
+                yield reply
+        elif isinstance(route, ApiRoute):
+            assert self._remote is not None
+            provider = self._remote.api.provider(route.model.id)
+            try:
+                async with self._remote.calls.forward(provider, endpoint.value, body,
+                                                      route.upstream, asked) as api_reply:
+                    yield api_reply
+            finally:
+                self._metrics.duration.labels(asked, endpoint.value).observe(
+                    time.monotonic() - started)
+        else:
+            async with self._forward_local(endpoint, body, route) as local_reply:
+                yield local_reply
+
+    @contextlib.asynccontextmanager
+    async def _forward_router(self, endpoint: Endpoint, body: dict[str, Any],
+                              router: RouterAlias) -> AsyncIterator[ModelReply]:
+        """Each target in turn until one answers; never once its reply has begun."""
+        assert self._remote is not None
+        cooldowns, last = self._remote.routers.cooldowns, None
+        for target in self._remote.routers.order(router):
+            stack = contextlib.AsyncExitStack()
+            try:
+                reply = await stack.enter_async_context(
+                    self._forward_to(endpoint, {**body, "model": target}, router.alias))
+                if _retryable(reply.status):  # a local child's refusal
+                    raise upstream_error(reply.status, await reply.read())
+            except BodhiError as exc:
+                await stack.aclose()
+                if not _retryable(exc.status):
+                    raise
+                log.info("router %s: target %s failed (%s), trying the next", router.alias,
+                         target, exc.code)
+                cooldowns.failed(target, exc.retry_after)
+                last = exc
+                continue
+            async with stack:
+                yield reply
+            return
+        assert last is not None
+        raise last
+
+    @contextlib.asynccontextmanager
+    async def _forward_local(self, endpoint: Endpoint, body: dict[str, Any],
+                             model: ResolvedModel) -> AsyncIterator[ModelReply]:
         payload = json.dumps(model.alias.fill_request(body)).encode()
         embeddings = endpoint is Endpoint.EMBEDDINGS
         started, watch, stream = time.monotonic(), ReplyWatch(), bool(body.get("stream"))
@@ -172,10 +294,25 @@ class InferenceService:
                              time.monotonic(), stream)
 
     async def count_tokens(self, body: dict[str, Any], caller: Principal) -> int:
-        """The input tokens of an OpenAI chat body, as the model would see them: the child
-        renders the messages (and tools) with the model's own chat template
-        (``/apply-template``), then tokenizes that prompt (``/tokenize``)."""
-        model = self._resolve_for(str(body["model"]), caller)
+        """The input tokens of an OpenAI chat body, as the model would see them. Local: the
+        child renders the messages (and tools) with the model's own chat template
+        (``/apply-template``), then tokenizes that prompt (``/tokenize``). Remote: the
+        provider counts, where its format can; a router alias asks its first ready target."""
+        name = str(body["model"])
+        self._check_granted(name, caller)
+        route = self._route(name)
+        if isinstance(route, RouterAlias):
+            assert self._remote is not None
+            route = self._route(self._remote.routers.order(route)[0])
+        if isinstance(route, ApiRoute):
+            assert self._remote is not None
+            return await self._remote.calls.count_tokens(
+                self._remote.api.provider(route.model.id), body, route.upstream)
+        if isinstance(route, RouterAlias):
+            raise AssertionError("a router alias's target is never a router alias")
+        return await self._count_local(body, route)
+
+    async def _count_local(self, body: dict[str, Any], model: ResolvedModel) -> int:
         template = {k: body[k] for k in ("messages", "tools") if body.get(k)}
         async with self._pool.lease(model) as lease:
             prompt = await self._child_json(lease, "/apply-template", template)
@@ -238,3 +375,9 @@ class InferenceService:
                     raise _lost(process.alias, exc) from exc
                 await process.ensure_ready(embeddings=embeddings)
         raise AssertionError("unreachable")
+
+
+def _router_alias(router: RouterAlias) -> ModelAlias:
+    """A router alias as a catalog entry, for the model lists (``repo`` ``router``)."""
+    return ModelAlias(alias=router.alias, repo="router", filename=",".join(router.targets),
+                      snapshot=router.strategy, source=AliasSource.ROUTER)

@@ -16,6 +16,8 @@ class AliasSource(StrEnum):
     USER = "user"          # $BODHI_HOME/aliases/*.yaml
     MODEL = "model"        # a GGUF file found in the HF cache
     EMBEDDED = "embedded"  # shipped inside an installed Python package
+    API = "api"            # a remote provider's model (companion.providers)
+    ROUTER = "router"      # a router alias over other models (companion.providers)
 
 
 class ModelAlias(BaseModel):

@@ -176,6 +176,20 @@ class ModelCatalog:
             raise self._not_found(name)
         return alias
 
+    def has(self, name: str) -> bool:
+        """Whether ``name`` is a local model (rescanning on a miss, as a request would)."""
+        try:
+            self.resolve_alias(name)
+        except NotFoundError:
+            return False
+        return True
+
+    def find(self, name: str) -> ModelAlias | None:
+        """``name``'s alias without the rescan a miss costs: the request path of names that
+        belong to remote models asks this on every call."""
+        self._refresh_if_changed()
+        return self._by_name.get(name)
+
     def _not_found(self, name: str) -> NotFoundError:
         """Name the broken alias file when one looks like it meant to define ``name``."""
         for error in self.errors:

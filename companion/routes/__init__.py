@@ -6,6 +6,7 @@ from aiohttp import web
 
 from companion.routes import (
     anthropic,
+    api_models,
     apps,
     downloads,
     events,
@@ -38,6 +39,7 @@ def setup_routes(app: web.Application) -> None:
     apps.setup(app)
     oauth.setup(app)
     events.setup(app)
+    api_models.setup(app)
     models.setup(app)
     downloads.setup(app)
     ollama.setup(app)

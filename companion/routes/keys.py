@@ -23,6 +23,7 @@ from companion.models import ModelCatalog
 from companion.models.alias_store import AliasStore
 from companion.models.downloads import DownloadService
 from companion.models.files import ModelFiles
+from companion.providers import RemoteModels
 from companion.storage import Database
 
 
@@ -65,3 +66,4 @@ TOKENS = web.AppKey("tokens", ApiTokenService)
 RUNTIME_SETTINGS = web.AppKey("runtime_settings", RuntimeSettings)
 OWNER_CHALLENGES = web.AppKey("owner_challenges", OwnerChallenges)
 DATABASE = web.AppKey("database", Database)
+REMOTE_MODELS = web.AppKey("remote_models", RemoteModels)

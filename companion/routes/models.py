@@ -14,9 +14,11 @@ from companion.inference.service import UNLOAD_ROLE
 from companion.middleware.access import requires
 from companion.middleware.auth import PRINCIPAL
 from companion.models import ModelAlias
+from companion.models.alias import AliasSource
 from companion.models.alias_store import alias_document
 from companion.models.catalog import AliasFileError
 from companion.models.files import ModelFile
+from companion.providers.records import describe_alias
 from companion.routes.bodies import read_json
 from companion.routes.keys import INFERENCE, MODELS
 from companion.routes.paging import page_of, paginated
@@ -33,6 +35,11 @@ class CopyBody(BaseModel):
 
 
 def alias_json(alias: ModelAlias) -> dict[str, Any]:
+    if alias.source is AliasSource.API:
+        return describe_alias(alias)
+    if alias.source is AliasSource.ROUTER:
+        return {"alias": alias.alias, "source": alias.source.value,
+                "targets": alias.filename.split(","), "strategy": alias.snapshot}
     return {**alias_document(alias), "source": alias.source.value}
 
 

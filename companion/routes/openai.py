@@ -15,6 +15,7 @@ from companion.inference.service import Endpoint
 from companion.middleware.access import requires
 from companion.middleware.auth import PRINCIPAL
 from companion.models import ModelAlias
+from companion.models.alias import AliasSource
 from companion.routes.bodies import read_json
 from companion.routes.keys import INFERENCE
 from companion.routes.openai_schemas import (
@@ -28,9 +29,13 @@ from companion.routes.relay import relay
 
 
 def _model_json(alias: ModelAlias) -> dict[str, Any]:
-    # OpenAI's own models say "system"; where a model came from (a user alias, a file in the
-    # cache, the embedded one) is ours to report, on /bodhi/v1/models.
-    return {"id": alias.alias, "object": "model", "created": 0, "owned_by": "system"}
+    # OpenAI's own models say "system" (or the organisation that made them); where a local
+    # model came from (a user alias, a file in the cache, the embedded one) is ours to report,
+    # on /bodhi/v1/models. A remote model is owned by its provider, so it names the API
+    # format it is reached with ("openai", "anthropic", "gemini"), as OpenAI-compatible
+    # gateways name the upstream that owns a model.
+    owner = alias.snapshot if alias.source is AliasSource.API else "system"
+    return {"id": alias.alias, "object": "model", "created": 0, "owned_by": owner}
 
 
 @requires(Role.USER, app_scope="models")

@@ -18,7 +18,7 @@ from companion.core.errors import UpstreamError
 from companion.families import ApiFamily
 from companion.families.family import Family
 from companion.families.translation import ReplyTranslation, WholeReply, upstream_error
-from companion.inference.service import Endpoint, UpstreamReply
+from companion.inference.service import Endpoint, ModelReply
 from companion.middleware.auth import PRINCIPAL
 from companion.routes.keys import INFERENCE
 
@@ -36,7 +36,7 @@ async def relay(request: web.Request, family: ApiFamily, endpoint: Endpoint,
         return await _stream(request, reply, family.value, translation)
 
 
-async def _stream(request: web.Request, reply: UpstreamReply, family: Family,
+async def _stream(request: web.Request, reply: ModelReply, family: Family,
                   translation: ReplyTranslation) -> web.StreamResponse:
     framing = family.stream
     if framing is None:
