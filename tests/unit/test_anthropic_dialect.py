@@ -120,6 +120,16 @@ def test_a_tool_call_round_trip(fake: FakeAnthropic) -> None:
     assert result == {"type": "tool_result", "tool_use_id": calls[0].id, "content": "Sunny."}
 
 
+def test_anthropic_only_members_pass_through(fake: FakeAnthropic) -> None:
+    """A record's ``extra_body`` reaches Anthropic when it names Anthropic's own members;
+    OpenAI-only members never do (the fake forbids unknown members)."""
+    thinking = {"type": "enabled", "budget_tokens": 1024}
+    request = DIALECT.chat({"model": "x", "messages": ASK, "thinking": thinking, "n": 1,
+                            "frequency_penalty": 0.5, "logprobs": True}, "claude-text")
+    assert request.body is not None and request.body["thinking"] == thinking
+    assert not {"n", "frequency_penalty", "logprobs"} & set(request.body)
+
+
 def test_named_tool_choice(fake: FakeAnthropic) -> None:
     chat(fake, {"model": "x", "messages": ASK, "tools": [TOOL], "tool_choice": {
         "type": "function", "function": {"name": "get_weather"}}}, "claude-tools")

@@ -34,6 +34,9 @@ DEFAULT_MAX_TOKENS = 4096
 FINISH_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length",
                   "tool_use": "tool_calls", "pause_turn": "stop", "refusal": "content_filter",
                   "model_context_window_exceeded": "length"}
+# Anthropic request members OpenAI has no name for: they pass through as they are, so a
+# record's ``extra_body`` can set them (``{"thinking": {"type": "enabled", ...}}``).
+ANTHROPIC_ONLY = ("thinking", "container", "mcp_servers", "context_management")
 _EVENT: TypeAdapter[Any] = TypeAdapter(wire.StreamEvent)
 M = TypeVar("M", bound=BaseModel)
 
@@ -195,7 +198,8 @@ class AnthropicDialect:
         return {"x-api-key": api_key, "anthropic-version": API_VERSION}
 
     def chat(self, body: dict[str, Any], model: str) -> ProviderRequest:
-        request = {**_conversation(body, model), **_sampling(body),
+        request = {**{k: body[k] for k in ANTHROPIC_ONLY if k in body},
+                   **_conversation(body, model), **_sampling(body),
                    "max_tokens": body.get("max_completion_tokens") or body.get("max_tokens")
                    or DEFAULT_MAX_TOKENS}
         stream = bool(body.get("stream"))
