@@ -29,6 +29,8 @@ JSON_CONTENT_TYPE = "application/json"
 # OpenAI finish_reason -> Anthropic stop_reason.
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use",
                 "function_call": "tool_use", "content_filter": "refusal"}
+# A union's failed branch adds its own name (``str``, ``list[...]``) to an error's location.
+_BRANCHES = frozenset({"str", "int", "bool", "float", "dict", "list", "none"})
 
 
 def describe_error(exc: ValidationError) -> BadRequestError:
@@ -40,9 +42,6 @@ def describe_error(exc: ValidationError) -> BadRequestError:
                    if not (isinstance(part, str) and ("[" in part or part in _BRANCHES)))
     return BadRequestError(f"{loc}: {first['msg']}" if loc else first["msg"],
                            code="invalid_request", param=loc or None)
-
-
-_BRANCHES = frozenset({"str", "int", "bool", "float", "dict", "list", "none"})
 
 
 def _text(blocks: str | list[wire.TextBlock] | None) -> str:
