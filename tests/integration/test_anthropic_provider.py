@@ -198,3 +198,20 @@ def test_an_error_event_mid_stream_reaches_each_family(oai: openai.OpenAI,
             sdk.messages.stream(model=model, max_tokens=5, messages=ASK) as stream:
         for _ in stream:
             pass
+
+
+def test_fetch_models_and_test_a_record(shared_companion: Companion,
+                                        fake: FakeAnthropic) -> None:
+    headers = power_token(shared_companion)
+    fields = {"api_format": "anthropic", "base_url": fake.url, "api_key": KEY}
+    fetched = httpx.post(shared_companion.url + RECORDS + "/fetch-models", headers=headers,
+                         json=fields, timeout=30)
+    assert fetched.status_code == 200, fetched.text
+    assert fetched.json()["models"][:3] == MODELS
+    tried = httpx.post(shared_companion.url + RECORDS + "/test", headers=headers, timeout=30,
+                       json={**fields, "model": "claude-text"})
+    assert tried.status_code == 200, tried.text
+    assert tried.json() == {"ok": True, "reply": "Hello from Claude."}
+    refused = httpx.post(shared_companion.url + RECORDS + "/fetch-models", headers=headers,
+                         json={**fields, "api_key": "sk-ant-nope-9999"}, timeout=30)
+    assert refused.status_code == 401 and "sk-ant-nope" not in refused.text
