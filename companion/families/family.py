@@ -27,14 +27,20 @@ class StreamFraming:
     headers: tuple[tuple[str, str], ...]
     before: bytes
     after: bytes
+    # Server-sent events that name themselves (Anthropic's ``event: <type>`` line before
+    # ``data:``): the name is the event's own ``type`` member.
+    named: bool = False
 
     def frame(self, event: Mapping[str, Any]) -> bytes:
-        return self.before + json.dumps(event).encode() + self.after
+        name = f"event: {event['type']}\n".encode() if self.named else b""
+        return name + self.before + json.dumps(event).encode() + self.after
 
 
 # Server-sent events, as OpenAI and llama.cpp stream them. Proxies must not buffer them.
 SSE = StreamFraming((("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache"),
                      ("X-Accel-Buffering", "no")), b"data: ", b"\n\n")
+# Server-sent events with an ``event:`` line naming each, as Anthropic streams them.
+NAMED_SSE = StreamFraming(SSE.headers, b"data: ", b"\n\n", named=True)
 # One JSON object per line, as Ollama streams them.
 NDJSON = StreamFraming((("Content-Type", "application/x-ndjson"),), b"", b"\n")
 

@@ -7,13 +7,14 @@ companion can call now. Adding a format's dialect is one line here.
 from __future__ import annotations
 
 from companion.core.errors import BadRequestError
-from companion.families import gemini, openai
+from companion.families import anthropic, gemini, openai
 from companion.families.provider import ProviderDialect
 
 API_FORMATS = ("openai", "anthropic", "gemini")
 
 DIALECTS: dict[str, ProviderDialect] = {
     "openai": openai.DIALECT,
+    "anthropic": anthropic.DIALECT,
     "gemini": gemini.DIALECT,
 }
 

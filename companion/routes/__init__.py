@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from companion.routes import (
+    anthropic,
     api_models,
     apps,
     downloads,
@@ -44,6 +45,7 @@ def setup_routes(app: web.Application) -> None:
     downloads.setup(app)
     ollama.setup(app)
     ollama_models.setup(app)
+    anthropic.setup(app)
     gemini.setup(app)
     mcp_oauth.setup(app)
     mcps.setup(app)

@@ -4,7 +4,7 @@ standing in for a llama.cpp child (the real ``ChildClient`` and ``UpstreamReply`
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from companion.auth.principal import Principal, PrincipalKind
 from companion.core.upstream import ChildClient, make_child_session
 from companion.families import ApiFamily, ollama
+from companion.families.anthropic import client as anthropic
 from companion.families.openai import PASSTHROUGH
 from companion.families.translation import ReplyTranslation
 from companion.inference.service import Endpoint, UpstreamReply
@@ -72,12 +73,12 @@ class ChildOnly:
             reply.finish()
 
 
-def _route(family: ApiFamily, translation: type[ReplyTranslation] | None = None
+def _route(family: ApiFamily, translation: Callable[[], ReplyTranslation] | None = None
            ) -> web.Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
         request[PRINCIPAL] = Principal(PrincipalKind.ANONYMOUS)
         body = await request.json()
-        chosen = ollama.ReplyTranslator("m", chat=True) if translation else PASSTHROUGH
+        chosen = translation() if translation else PASSTHROUGH
         return await relay(request, family, Endpoint.CHAT, body, chosen)
 
     return handler
@@ -93,7 +94,10 @@ async def client(aiohttp_client: Any) -> AsyncIterator[Client]:
     app = web.Application(middlewares=[error_middleware()])
     app[INFERENCE] = ChildOnly(ChildClient(session), str(server.make_url("")).rstrip("/"))  # type: ignore[arg-type]
     app.router.add_post("/v1/chat", _route(ApiFamily.OPENAI))
-    app.router.add_post("/api/chat", _route(ApiFamily.OLLAMA, ollama.ReplyTranslator))
+    app.router.add_post("/api/chat", _route(ApiFamily.OLLAMA,
+                                            lambda: ollama.ReplyTranslator("m", chat=True)))
+    app.router.add_post("/v1/messages", _route(ApiFamily.ANTHROPIC,
+                                               lambda: anthropic.ReplyTranslator("m")))
     try:
         yield await aiohttp_client(app)
     finally:
@@ -146,3 +150,36 @@ async def test_ollama_whole_replies_and_refusals(client: Client) -> None:
     assert (await whole.json())["message"]["content"] == "Hello"
     refused = await client.post("/api/chat", json={"model": "m", "refuse": True})
     assert (refused.status, await refused.json()) == (400, {"error": "context too long"})
+
+
+async def test_anthropic_streams_named_events(client: Client) -> None:
+    resp = await client.post("/v1/messages", json={"model": "m", "stream": True})
+    assert (resp.status, resp.headers["Content-Type"]) == (200, "text/event-stream")
+    events = (await resp.read()).decode().split("\n\n")
+    assert events[-1] == ""
+    names = [event.split("\n")[0] for event in events[:-1]]
+    assert names == ["event: message_start", "event: ping", "event: content_block_start",
+                     "event: content_block_delta", "event: content_block_delta",
+                     "event: content_block_stop", "event: message_delta", "event: message_stop"]
+
+
+async def test_anthropic_mid_stream_loss_is_an_error_event(client: Client) -> None:
+    resp = await client.post("/v1/messages", json={"model": "m", "stream": True, "die": True})
+    events = (await resp.read()).decode().split("\n\n")
+    assert events[-1] == ""
+    name, data = events[-2].split("\n")
+    assert name == "event: error"
+    assert json.loads(data.removeprefix("data: ")) == {
+        "type": "error", "error": {"type": "api_error", "message": LOST}}
+    assert events[2].startswith("event: content_block_start")
+
+
+async def test_anthropic_whole_replies_and_refusals(client: Client) -> None:
+    whole = await client.post("/v1/messages", json={"model": "m"})
+    message = await whole.json()
+    assert message["content"] == [{"type": "text", "text": "Hello"}]
+    assert message["stop_reason"] == "end_turn" and message["usage"] == {
+        "input_tokens": 3, "output_tokens": 2}
+    refused = await client.post("/v1/messages", json={"model": "m", "refuse": True})
+    assert (refused.status, await refused.json()) == (400, {"type": "error", "error": {
+        "type": "invalid_request_error", "message": "context too long"}})
