@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import anthropic
 import httpx
 import openai
 import pytest
@@ -159,6 +160,24 @@ def test_gemini_sdk_embeddings_and_models(gemini: genai.Client, fake: FakeGemini
         [1, 1]
     names = [m.name for m in gemini.models.list()]
     assert f"models/{CHAT_MODEL}" in names
+
+
+def test_anthropic_sdk_reaches_the_gemini_provider(shared_companion: Companion, token: str,
+                                                   provider: str) -> None:
+    # Anthropic -> OpenAI -> Gemini and back, with a tool call.
+    with anthropic.Anthropic(base_url=shared_companion.url + "/anthropic", api_key=token,
+                             max_retries=0, timeout=60) as claude:
+        text = claude.messages.create(model=CHAT_MODEL, max_tokens=50, messages=[
+            {"role": "user", "content": "Hi"}])
+        assert [b.text for b in text.content if b.type == "text"] == ["Hello from Gemini."]
+        function = WEATHER["function"]
+        called = claude.messages.create(
+            model=CHAT_MODEL, max_tokens=50, messages=ASK,  # type: ignore[arg-type]
+            tools=[{"name": function["name"], "description": function["description"],  # type: ignore[index]
+                    "input_schema": function["parameters"]}])  # type: ignore[index]
+        assert called.stop_reason == "tool_use"
+        [use] = [b for b in called.content if b.type == "tool_use"]
+        assert (use.name, use.input) == ("get_weather", {"city": "Paris"})
 
 
 def test_a_cut_stream_ends_with_the_familys_error_event(oai: openai.OpenAI,
