@@ -54,6 +54,13 @@ class Family:
     credential_query: str | None = None       # a query parameter tried after the headers
     stream: StreamFraming | None = None       # None: the family has no streamed routes
 
+    def credential_places(self) -> str:
+        """Where this family's clients may send a token, for the "missing token" message."""
+        places = ["'Authorization: Bearer <token>'", *(f"'{h}'" for h in self.credential_headers)]
+        if self.credential_query is not None:
+            places.append(f"'?{self.credential_query}='")
+        return " or ".join(places)
+
     def stream_error(self, error: BodhiError) -> bytes:
         """A failure once a stream has begun: the status line is gone, so it is an event."""
         if self.stream is None:

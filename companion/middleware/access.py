@@ -88,8 +88,10 @@ def session_only(rule: AccessRule) -> bool:
     return rule.kinds == frozenset({PrincipalKind.SESSION})
 
 
-def check(rule: AccessRule, principal: Principal) -> None:
-    """Raise 401 for a missing or wrong kind of credential, 403 for too little of it."""
+def check(rule: AccessRule, principal: Principal,
+          credential_places: str = "'Authorization: Bearer <token>'") -> None:
+    """Raise 401 for a missing or wrong kind of credential, 403 for too little of it.
+    ``credential_places``: where the caller's API family sends a token, for the message."""
     if not principal.is_authenticated:
         if rule.anonymous_ok:
             return
@@ -97,7 +99,7 @@ def check(rule: AccessRule, principal: Principal) -> None:
             raise AuthenticationError("Sign in first: this endpoint needs a browser session.",
                                       code="auth_error-missing_session")
         raise AuthenticationError("Authentication required: send an API token as "
-                                  "'Authorization: Bearer <token>'.",
+                                  f"{credential_places}.",
                                   code="auth_error-missing_token")
     if rule.kinds is not None and principal.kind not in rule.kinds:
         needed = " or ".join(sorted(k.value.replace("_", " ") for k in rule.kinds))

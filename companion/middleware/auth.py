@@ -21,6 +21,7 @@ from aiohttp.typedefs import Handler, Middleware
 from companion.auth import ApiTokenService, Principal
 from companion.auth.principal import ANONYMOUS, PrincipalKind
 from companion.core.errors import AuthenticationError
+from companion.families import family_for
 from companion.middleware.access import check, rule_for
 from companion.middleware.credentials import CREDENTIAL
 
@@ -65,7 +66,7 @@ def access_middleware() -> Middleware:
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         rule = rule_for(request)
         principal = request.get(PRINCIPAL, ANONYMOUS) if rule.resolve else ANONYMOUS
-        check(rule, principal)
+        check(rule, principal, family_for(request.path).value.credential_places())
         request[PRINCIPAL] = principal
         return await handler(request)
 

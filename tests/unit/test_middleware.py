@@ -339,7 +339,9 @@ async def test_anthropic_errors(client: Client, bearer: dict[str, str], prefix: 
 
     resp = await client.get(f"{prefix}/missing")
     assert resp.status == 401
-    assert (await resp.json())["error"]["type"] == "authentication_error"
+    error = (await resp.json())["error"]
+    assert error["type"] == "authentication_error"
+    assert "'x-api-key'" in error["message"]
 
 
 async def test_gemini_errors(client: Client, bearer: dict[str, str]) -> None:
@@ -356,6 +358,8 @@ async def test_gemini_errors(client: Client, bearer: dict[str, str]) -> None:
     assert resp.status == 401
     error = (await resp.json())["error"]
     assert (error["code"], error["status"]) == (401, "UNAUTHENTICATED")
+    # The message names where a Gemini client puts its key, not only Bearer.
+    assert "'x-goog-api-key'" in error["message"] and "'?key='" in error["message"]
 
 
 async def test_ollama_errors(client: Client, bearer: dict[str, str]) -> None:
