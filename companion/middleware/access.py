@@ -81,7 +81,11 @@ def rule_for_match(match: AbstractMatchInfo) -> AccessRule:
         # Only a caller who may use the API learns which paths do not exist; a wrong method
         # on a real route is answered (405) for anyone.
         return PUBLIC_RULE if refusal.status == 405 else DEFAULT_RULE
-    return getattr(match.handler, _ATTR, DEFAULT_RULE)
+    return rule_for_handler(match.handler)
+
+
+def rule_for_handler(handler: object) -> AccessRule:
+    return getattr(handler, _ATTR, DEFAULT_RULE)
 
 
 def session_only(rule: AccessRule) -> bool:

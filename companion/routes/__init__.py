@@ -6,6 +6,7 @@ from aiohttp import web
 
 from companion.routes import (
     anthropic,
+    api_docs,
     api_models,
     apps,
     downloads,
@@ -51,3 +52,4 @@ def setup_routes(app: web.Application) -> None:
     mcps.setup(app)
     mcp_proxy.setup(app)
     metrics.setup(app)
+    api_docs.setup(app)

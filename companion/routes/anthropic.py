@@ -21,6 +21,7 @@ from companion.families.anthropic import client, wire
 from companion.inference.service import Endpoint
 from companion.middleware.access import requires
 from companion.middleware.auth import PRINCIPAL
+from companion.middleware.docs import QueryParam, documented
 from companion.routes.bodies import read_json
 from companion.routes.keys import INFERENCE
 from companion.routes.relay import relay
@@ -38,6 +39,8 @@ def _check_version(request: web.Request) -> None:
 
 
 @requires(Role.USER, app_scope="chat")
+@documented("Anthropic: Messages", body=wire.MessagesRequest, response=wire.Message,
+            stream="text/event-stream", errors=(404, 429, 502, 503))
 async def messages(request: web.Request) -> web.StreamResponse:
     _check_version(request)
     body = await read_json(request, wire.MessagesRequest, client.describe_error)
@@ -46,12 +49,21 @@ async def messages(request: web.Request) -> web.StreamResponse:
 
 
 @requires(Role.USER, app_scope="chat")
+@documented("Anthropic: count tokens", body=wire.CountTokensRequest, response=wire.CountTokensReply,
+            errors=(404, 502, 503))
 async def count_tokens(request: web.Request) -> web.Response:
     _check_version(request)
     body = await read_json(request, wire.CountTokensRequest, client.describe_error)
     tokens = await request.app[INFERENCE].count_tokens(client.count_body(body),
                                                        request[PRINCIPAL])
     return web.json_response({"input_tokens": tokens})
+
+
+_LIST_QUERY = (
+    QueryParam("limit", "1 to 1000.", {"type": "integer", "minimum": 1, "maximum": 1000}),
+    QueryParam("after_id", "Page after this model."),
+    QueryParam("before_id", "Page before this model."),
+)
 
 
 def _model_json(name: str) -> dict[str, Any]:
@@ -81,6 +93,8 @@ def _page(names: list[str], query: Any) -> dict[str, Any]:
 
 
 @requires(Role.USER, app_scope="models")
+@documented("Anthropic: models", response=wire.ModelList,
+            query=_LIST_QUERY)
 async def list_models(request: web.Request) -> web.Response:
     _check_version(request)
     names = request.app[INFERENCE].model_names(request[PRINCIPAL])
@@ -88,6 +102,7 @@ async def list_models(request: web.Request) -> web.Response:
 
 
 @requires(Role.USER, app_scope="models")
+@documented("Anthropic: one model", response=wire.ModelInfo)
 async def get_model(request: web.Request) -> web.Response:
     _check_version(request)
     name = request.match_info["model"]

@@ -12,6 +12,7 @@ from companion.auth.principal import PrincipalKind, Role
 from companion.core.errors import BadRequestError
 from companion.middleware.access import requires
 from companion.middleware.body_limit import small_body
+from companion.middleware.docs import PAGING, documented
 from companion.providers import Provider, RemoteModels
 from companion.providers.records import ApiModelBody
 from companion.providers.routers import RouterBody
@@ -62,6 +63,7 @@ manager = requires(Role.POWER_USER, kinds=MANAGERS, all_models=True)
 
 
 @manager
+@documented("API models (remote providers)", query=PAGING)
 async def list_api_models(request: web.Request) -> web.Response:
     page = page_of(request)
     found = _remote(request).api.all()
@@ -70,18 +72,21 @@ async def list_api_models(request: web.Request) -> web.Response:
 
 @manager
 @small_body
+@documented("Add an API model", body=ApiModelBody, status=201, errors=(409,))
 async def create_api_model(request: web.Request) -> web.Response:
     body = ApiModelBody.model_validate(await read_json(request, ApiModelBody))
     return web.json_response((await _remote(request).api.create(body)).to_json(), status=201)
 
 
 @manager
+@documented("One API model")
 async def get_api_model(request: web.Request) -> web.Response:
     return web.json_response(_remote(request).api.get(request.match_info["id"]).to_json())
 
 
 @manager
 @small_body
+@documented("Change an API model", body=ApiModelBody, errors=(409,))
 async def update_api_model(request: web.Request) -> web.Response:
     raw = await read_json(request, ApiModelBody)
     updated = await _remote(request).api.update(request.match_info["id"],
@@ -91,6 +96,7 @@ async def update_api_model(request: web.Request) -> web.Response:
 
 
 @manager
+@documented("Delete an API model", status=204, media=None, errors=(409,))
 async def delete_api_model(request: web.Request) -> web.Response:
     await _remote(request).api.delete(request.match_info["id"])
     return web.Response(status=204)
@@ -98,6 +104,7 @@ async def delete_api_model(request: web.Request) -> web.Response:
 
 @manager
 @small_body
+@documented("Test a provider with a short prompt", body=TestBody, errors=(502,))
 async def test_api_model(request: web.Request) -> web.Response:
     body = TestBody.model_validate(await read_json(request, TestBody))
     remote = _remote(request)
@@ -112,6 +119,7 @@ async def test_api_model(request: web.Request) -> web.Response:
 
 @manager
 @small_body
+@documented("The models a provider offers", body=FetchBody, errors=(502,))
 async def fetch_models(request: web.Request) -> web.Response:
     body = FetchBody.model_validate(await read_json(request, FetchBody))
     remote = _remote(request)
@@ -127,6 +135,7 @@ def _router_json(router: Any) -> dict[str, Any]:
 
 
 @manager
+@documented("Router aliases", query=PAGING)
 async def list_routers(request: web.Request) -> web.Response:
     page = page_of(request)
     found = _remote(request).routers.all()
@@ -135,6 +144,7 @@ async def list_routers(request: web.Request) -> web.Response:
 
 @manager
 @small_body
+@documented("Add a router alias", body=RouterBody, status=201, errors=(409,))
 async def create_router(request: web.Request) -> web.Response:
     body = RouterBody.model_validate(await read_json(request, RouterBody))
     return web.json_response(_router_json(await _remote(request).routers.create(body)),
@@ -142,6 +152,7 @@ async def create_router(request: web.Request) -> web.Response:
 
 
 @manager
+@documented("One router alias")
 async def get_router(request: web.Request) -> web.Response:
     return web.json_response(_router_json(_remote(request).routers.get(
         request.match_info["alias"])))
@@ -149,6 +160,7 @@ async def get_router(request: web.Request) -> web.Response:
 
 @manager
 @small_body
+@documented("Change a router alias", body=RouterBody, errors=(409,))
 async def update_router(request: web.Request) -> web.Response:
     body = RouterBody.model_validate(await read_json(request, RouterBody))
     router = await _remote(request).routers.update(request.match_info["alias"], body)
@@ -156,6 +168,7 @@ async def update_router(request: web.Request) -> web.Response:
 
 
 @manager
+@documented("Delete a router alias", status=204, media=None)
 async def delete_router(request: web.Request) -> web.Response:
     await _remote(request).routers.delete(request.match_info["alias"])
     return web.Response(status=204)

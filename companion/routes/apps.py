@@ -19,6 +19,7 @@ from companion.core.errors import BadRequestError
 from companion.middleware.access import public, requires
 from companion.middleware.auth import PRINCIPAL
 from companion.middleware.body_limit import small_body
+from companion.middleware.docs import documented
 from companion.middleware.web_pages import refuse_web_pages
 from companion.routes.bodies import read_json
 from companion.routes.keys import APPS, INFERENCE, MCPS, SERVER_INFO
@@ -81,6 +82,7 @@ async def _body(request: web.Request, schema: type[M]) -> M:
 
 @public
 @small_body
+@documented("Pair the browser extension with a one-time code", body=PairBody, errors=(429,))
 async def pair(request: web.Request) -> web.Response:
     refuse_web_pages(request)   # before the guess is judged: a page must not spend them
     body = await _body(request, PairBody)
@@ -90,6 +92,7 @@ async def pair(request: web.Request) -> web.Response:
 
 @requires(Role.USER, kinds=EXTENSION)
 @small_body
+@documented("An app asks for access (through the extension)", body=RequestAccessBody, status=201)
 async def request_access(request: web.Request) -> web.Response:
     body = await _body(request, RequestAccessBody)
     principal = request[PRINCIPAL]
@@ -106,6 +109,7 @@ async def request_access(request: web.Request) -> web.Response:
 
 
 @requires(Role.USER, kinds=EXTENSION_OR_SESSION)
+@documented("An app's access request, for review")
 async def review(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     found = await request.app[APPS].requests.get(request.match_info["id"], principal)
@@ -118,6 +122,7 @@ async def review(request: web.Request) -> web.Response:
 
 @requires(Role.USER, kinds=EXTENSION_OR_SESSION)
 @small_body
+@documented("Approve an app's access request", body=ApproveBody, errors=(409,))
 async def approve(request: web.Request) -> web.Response:
     body = await _body(request, ApproveBody)
     decided, grant = await request.app[APPS].requests.approve(
@@ -128,6 +133,7 @@ async def approve(request: web.Request) -> web.Response:
 
 @requires(Role.USER, kinds=EXTENSION_OR_SESSION)
 @small_body
+@documented("Deny an app's access request", errors=(409,))
 async def deny(request: web.Request) -> web.Response:
     decided = await request.app[APPS].requests.deny(request.match_info["id"],
                                                     request[PRINCIPAL])
@@ -135,6 +141,7 @@ async def deny(request: web.Request) -> web.Response:
 
 
 @public
+@documented("The state of an app's access request")
 async def request_status(request: web.Request) -> web.Response:
     app_id = request.query.get("app", "")
     if not app_id:
@@ -146,6 +153,7 @@ async def request_status(request: web.Request) -> web.Response:
 
 @requires(Role.USER, kinds=EXTENSION)
 @small_body
+@documented("An app token for a grant", body=TokenBody)
 async def token(request: web.Request) -> web.Response:
     body = await _body(request, TokenBody)
     apps = request.app[APPS]
@@ -168,6 +176,7 @@ def _need(value: str | None, param: str) -> str:
 
 
 @requires(Role.USER, kinds=EXTENSION_OR_SESSION)
+@documented("Apps granted access")
 async def list_grants(request: web.Request) -> web.Response:
     page = page_of(request)
     user_id = request[PRINCIPAL].user_id
@@ -180,6 +189,7 @@ async def list_grants(request: web.Request) -> web.Response:
 
 @requires(Role.USER, kinds=EXTENSION_OR_SESSION)
 @small_body
+@documented("Revoke an app's grant", errors=(409,))
 async def revoke_grant(request: web.Request) -> web.Response:
     grant = await request.app[APPS].grants.revoke(request.match_info["id"], request[PRINCIPAL])
     return web.json_response(grant.to_json())

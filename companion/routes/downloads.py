@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, StrictStr
 
 from companion.auth.principal import Role
 from companion.middleware.access import requires
+from companion.middleware.docs import PAGING, documented
 from companion.models.downloads import DownloadJob
 from companion.routes.bodies import read_json
 from companion.routes.keys import MODELS
@@ -30,6 +31,8 @@ def job_json(job: DownloadJob) -> dict[str, Any]:
 
 
 @requires(Role.POWER_USER, all_models=True)
+@documented("Download a model file (201 new, 200 already there or running)", body=PullRequest,
+            status=201)
 async def start_pull(request: web.Request) -> web.Response:
     body = await read_json(request, PullRequest)
     job, created = await request.app[MODELS].downloads.pull(body["repo"], body["filename"])
@@ -37,6 +40,7 @@ async def start_pull(request: web.Request) -> web.Response:
 
 
 @requires(Role.POWER_USER, all_models=True)
+@documented("Download jobs", query=PAGING)
 async def list_pulls(request: web.Request) -> web.Response:
     page = page_of(request)
     jobs, total = await request.app[MODELS].downloads.list(page.page, page.page_size)
@@ -44,18 +48,21 @@ async def list_pulls(request: web.Request) -> web.Response:
 
 
 @requires(Role.POWER_USER, all_models=True)
+@documented("One download job")
 async def get_pull(request: web.Request) -> web.Response:
     job = await request.app[MODELS].downloads.get(request.match_info["id"])
     return web.json_response(job_json(job))
 
 
 @requires(Role.POWER_USER, all_models=True)
+@documented("Cancel a download", errors=(409,))
 async def cancel_pull(request: web.Request) -> web.Response:
     job = await request.app[MODELS].downloads.cancel(request.match_info["id"])
     return web.json_response(job_json(job))
 
 
 @requires(Role.POWER_USER, all_models=True)
+@documented("Retry a failed download", errors=(409,))
 async def retry_pull(request: web.Request) -> web.Response:
     job = await request.app[MODELS].downloads.retry(request.match_info["id"])
     return web.json_response(job_json(job))

@@ -24,6 +24,7 @@ from companion.core.errors import AuthenticationError
 from companion.core.events import Subscription
 from companion.middleware.access import optional_auth
 from companion.middleware.auth import PRINCIPAL
+from companion.middleware.docs import documented
 from companion.middleware.hosts import own_origin
 from companion.routes.keys import APPS, SERVER_INFO
 
@@ -97,6 +98,8 @@ def _session_of_our_origin(request: web.Request) -> Principal | None:
 
 
 @optional_auth
+@documented("WebSocket of change events (models, downloads, requests)", media=None, status=101,
+            errors=(400,))
 async def events_socket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_CLIENT_MESSAGE_BYTES)
     await ws.prepare(request)

@@ -16,7 +16,7 @@ import json
 from typing import TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, RootModel
 
 from companion.auth.principal import Role
 from companion.core.errors import BadRequestError, ModelNotFoundError, NotFoundError
@@ -27,6 +27,7 @@ from companion.families.translation import upstream_error
 from companion.inference.service import Endpoint
 from companion.middleware.access import requires
 from companion.middleware.auth import PRINCIPAL
+from companion.middleware.docs import QueryParam, documented
 from companion.routes.bodies import read_json
 from companion.routes.keys import INFERENCE
 from companion.routes.relay import relay
@@ -34,6 +35,21 @@ from companion.routes.relay import relay
 W = TypeVar("W", bound=BaseModel)
 _PAGE_SIZE = 50
 _MAX_PAGE_SIZE = 1000
+
+
+_LIST_QUERY = (
+    QueryParam("pageSize", "Models per page.", {"type": "integer", "minimum": 0}),
+    QueryParam("pageToken", "Where the page starts."),
+)
+
+
+_STREAM_QUERY = (
+    QueryParam("alt", "sse for Server-Sent Events."),
+)
+
+
+class GenerateContentStream(RootModel[list[wire.GenerateContentResponse]]):
+    """``streamGenerateContent`` without ``?alt=sse``: the replies as one JSON array."""
 
 
 async def _read(request: web.Request, schema: type[W]) -> W:
@@ -56,6 +72,8 @@ def _page(request: web.Request) -> tuple[int, int]:
 
 
 @requires(Role.USER, app_scope="models")
+@documented("Gemini: models", response=wire.ListModelsResponse,
+            query=_LIST_QUERY)
 async def list_models(request: web.Request) -> web.Response:
     names = sorted(request.app[INFERENCE].model_names(request[PRINCIPAL]))
     size, start = _page(request)
@@ -67,6 +85,7 @@ async def list_models(request: web.Request) -> web.Response:
 
 
 @requires(Role.USER, app_scope="models")
+@documented("Gemini: one model", response=wire.Model)
 async def get_model(request: web.Request) -> web.Response:
     name = _model(request)
     if name not in request.app[INFERENCE].model_names(request[PRINCIPAL]):
@@ -75,6 +94,8 @@ async def get_model(request: web.Request) -> web.Response:
 
 
 @requires(Role.USER, app_scope="chat")
+@documented("Gemini: generate content", body=wire.GenerateContentRequest,
+            response=wire.GenerateContentResponse, errors=(429, 502, 503))
 async def generate_content(request: web.Request) -> web.StreamResponse:
     body = await _read(request, wire.GenerateContentRequest)
     model = _model(request)
@@ -83,6 +104,11 @@ async def generate_content(request: web.Request) -> web.StreamResponse:
 
 
 @requires(Role.USER, app_scope="chat")
+@documented("Gemini: stream generated content (a JSON array, or SSE with ?alt=sse)",
+            body=wire.GenerateContentRequest,
+            response=GenerateContentStream,
+            stream="text/event-stream", query=_STREAM_QUERY,
+            errors=(429, 502, 503))
 async def stream_generate_content(request: web.Request) -> web.StreamResponse:
     body = await _read(request, wire.GenerateContentRequest)
     model = _model(request)
@@ -93,6 +119,8 @@ async def stream_generate_content(request: web.Request) -> web.StreamResponse:
 
 
 @requires(Role.USER, app_scope="chat")
+@documented("Gemini: count tokens", body=wire.CountTokensRequest, response=wire.CountTokensResponse,
+            errors=(502, 503))
 async def count_tokens(request: web.Request) -> web.Response:
     body = await _read(request, wire.CountTokensRequest)
     openai_body = client.count_body(body, _model(request))
@@ -112,18 +140,23 @@ async def _embed(request: web.Request, requests: list[wire.EmbedContentRequest]
 
 
 @requires(Role.USER, app_scope="embeddings")
+@documented("Gemini: embed content", body=wire.EmbedContentRequest,
+            response=wire.EmbedContentResponse, errors=(429, 502, 503))
 async def embed_content(request: web.Request) -> web.Response:
     body = await _read(request, wire.EmbedContentRequest)
     return web.json_response({"embedding": (await _embed(request, [body]))[0]})
 
 
 @requires(Role.USER, app_scope="embeddings")
+@documented("Gemini: embed several contents", body=wire.BatchEmbedContentsRequest,
+            response=wire.BatchEmbedContentsResponse, errors=(429, 502, 503))
 async def batch_embed_contents(request: web.Request) -> web.Response:
     body = await _read(request, wire.BatchEmbedContentsRequest)
     return web.json_response({"embeddings": await _embed(request, body.requests)})
 
 
 @requires(Role.USER, app_scope="chat")
+@documented("Gemini: any other model method (not supported: 404)", status=404)
 async def unknown_method(request: web.Request) -> web.Response:
     method = request.match_info["model"].rpartition(":")[2]
     raise NotFoundError(f"Method '{method}' is not found for the models resource (supported: "

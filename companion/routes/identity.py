@@ -22,6 +22,7 @@ from companion.core.errors import AuthenticationError, BadRequestError
 from companion.middleware.access import optional_auth, public, requires
 from companion.middleware.auth import PRINCIPAL
 from companion.middleware.body_limit import small_body
+from companion.middleware.docs import QueryParam, documented
 from companion.middleware.session import refuse_cross_site
 from companion.routes.bodies import read_json
 from companion.routes.html_pages import esc, page
@@ -46,6 +47,18 @@ class SetupRequest(BaseModel):
 class CallbackRequest(BaseModel):
     code: str = Field(min_length=1)
     state: str = Field(min_length=1)
+
+
+_OWNER_LOGIN_QUERY = (
+    QueryParam("ticket", "The one-time ticket."),
+    QueryParam("next", "A path on this server to land on."),
+)
+
+
+_CALLBACK_QUERY = (
+    QueryParam("code", "The authorization code."),
+    QueryParam("state", "The login state."),
+)
 
 
 def _landing(request: web.Request) -> str:
@@ -116,6 +129,8 @@ def signed_in_body(principal: Principal) -> str:
 
 
 @optional_auth
+@documented("The page a browser lands on after signing in", media="text/html",
+            response={"type": "string"})
 async def signed_in(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     if principal.kind is not PrincipalKind.SESSION:
@@ -126,6 +141,7 @@ async def signed_in(request: web.Request) -> web.Response:
 
 
 @owner_only
+@documented("Choose the sign-in mode (local owner or OIDC), once", body=SetupRequest, errors=(409,))
 async def choose_sign_in_mode(request: web.Request) -> web.Response:
     """Choose or change the sign-in mode: only with the owner's proof (no setup window)."""
     body = SetupRequest.model_validate(await read_json(request, SetupRequest))
@@ -139,6 +155,10 @@ async def choose_sign_in_mode(request: web.Request) -> web.Response:
 
 
 @public
+@documented("Redeem a one-time owner sign-in link for a browser session", media="text/html",
+            response={"type": "string"}, status=302,
+            query=_OWNER_LOGIN_QUERY,
+            errors=(400, 401))
 async def owner_login(request: web.Request) -> web.Response:
     identity = request.app[IDENTITY]
     target = _local_path(request.query.get("next")) or _landing(request)
@@ -160,6 +180,7 @@ def _remember_state(response: web.StreamResponse, state: str, secure: bool) -> N
 
 
 @public
+@documented("Start an OIDC sign-in: where to send the browser")
 async def initiate(request: web.Request) -> web.Response:
     location, state = await _begin(request)
     response = web.json_response({"location": location})
@@ -168,6 +189,7 @@ async def initiate(request: web.Request) -> web.Response:
 
 
 @public
+@documented("Start an OIDC sign-in by redirect", media=None, status=302)
 async def initiate_redirect(request: web.Request) -> web.Response:
     location, state = await _begin(request)
     response = web.Response(status=302, headers={"Location": location})
@@ -189,6 +211,10 @@ async def _finish(request: web.Request, code: str, state: str) -> str:
 
 
 @public
+@documented("Finish an OIDC sign-in (browser redirect)", media="text/html",
+            response={"type": "string"},
+            query=_CALLBACK_QUERY,
+            errors=(400, 401))
 async def callback_redirect(request: web.Request) -> web.Response:
     if "error" in request.query:
         raise AuthenticationError(f"Sign-in failed: the provider answered "
@@ -201,6 +227,7 @@ async def callback_redirect(request: web.Request) -> web.Response:
 
 @public
 @small_body
+@documented("Finish an OIDC sign-in (JSON)", body=CallbackRequest, errors=(401,))
 async def callback(request: web.Request) -> web.Response:
     body = CallbackRequest.model_validate(await read_json(request, CallbackRequest))
     session_id = await _finish(request, body.code, body.state)
@@ -209,6 +236,7 @@ async def callback(request: web.Request) -> web.Response:
 
 @public
 @small_body
+@documented("Sign out: end this browser session")
 async def logout(request: web.Request) -> web.Response:
     session_id = request.cookies.get(SESSION_COOKIE)
     if session_id:
@@ -232,6 +260,7 @@ def _user_json(principal: Principal) -> dict[str, Any]:
 
 
 @optional_auth
+@documented("Who is calling: user, role and credential kind")
 async def user(request: web.Request) -> web.Response:
     return web.json_response(_user_json(request[PRINCIPAL]))
 
@@ -244,12 +273,14 @@ def request_json(record: RoleRequestRecord) -> dict[str, Any]:
 
 @requires(None, session_only=True)
 @small_body
+@documented("Ask the admins for a role", status=201, errors=(409,))
 async def request_access(request: web.Request) -> web.Response:
     record = await request.app[IDENTITY].users.request_access(request[PRINCIPAL])
     return web.json_response(request_json(record), status=201)
 
 
 @requires(None, session_only=True)
+@documented("The state of your role request")
 async def request_status(request: web.Request) -> web.Response:
     record = await request.app[IDENTITY].users.request_status(request[PRINCIPAL])
     return web.json_response(request_json(record))

@@ -17,11 +17,18 @@ from companion.auth.principal import Role
 from companion.core.errors import BadRequestError, BodhiError
 from companion.middleware.access import public, requires
 from companion.middleware.auth import PRINCIPAL
+from companion.middleware.docs import QueryParam, documented
 from companion.routes.html_pages import esc, page
 from companion.routes.keys import MCPS, SERVER_INFO
 
 CALLBACK_PATH = "/bodhi/v1/mcps/oauth/callback"
 STATE_COOKIE = "bodhiapp_mcp_oauth_state"
+
+
+_CALLBACK_QUERY = (
+    QueryParam("code", "The authorization code."),
+    QueryParam("state", "The flow state."),
+)
 
 
 def redirect_uri(request: web.Request) -> str:
@@ -44,12 +51,15 @@ async def _start(request: web.Request, response: web.Response) -> web.Response:
 
 
 @requires(Role.USER, session_only=True)
+@documented("MCP OAuth: start signing an instance in (JSON: where to go)", errors=(400, 502))
 async def login(request: web.Request) -> web.Response:
     """``{"authorize_url"}`` for a page that sends the browser there itself."""
     return await _start(request, web.Response(content_type="application/json"))
 
 
 @requires(Role.USER, session_only=True)
+@documented("MCP OAuth: start signing an instance in (redirect)", media=None, status=302,
+            errors=(400, 502))
 async def login_redirect(request: web.Request) -> web.Response:
     """The same as a navigation (``bodhi mcp login`` opens it after the owner's sign-in).
     A cross-site navigation carries no session cookie (SameSite=Strict), so no other site
@@ -58,6 +68,10 @@ async def login_redirect(request: web.Request) -> web.Response:
 
 
 @public
+@documented("MCP OAuth: the provider redirects back here", media="text/html",
+            response={"type": "string"},
+            query=_CALLBACK_QUERY,
+            errors=(400,))
 async def callback(request: web.Request) -> web.Response:
     state = request.query.get("state", "")
     expected = request.cookies.get(STATE_COOKIE, "")

@@ -20,6 +20,7 @@ from companion.mcp.proxy import McpReply, McpRequest, failure_event
 from companion.middleware.access import requires
 from companion.middleware.auth import PRINCIPAL
 from companion.middleware.body_limit import body_limit
+from companion.middleware.docs import documented
 from companion.routes.bodies import read_json
 from companion.routes.keys import MCPS
 
@@ -70,17 +71,22 @@ async def _stream(request: web.Request, reply: McpReply) -> web.StreamResponse:
 
 @requires(Role.USER, kinds=USERS)
 @body_limit(MCP_BODY_BYTES)
+@documented("MCP Streamable HTTP to one of your instances (JSON-RPC)", stream="text/event-stream",
+            response={}, errors=(400, 502, 503))
 async def user_proxy(request: web.Request) -> web.StreamResponse:
     return await _proxy(request)
 
 
 @requires(Role.USER, kinds={PrincipalKind.APP_TOKEN}, app_scope="mcp")
 @body_limit(MCP_BODY_BYTES)
+@documented("MCP Streamable HTTP for an app (JSON-RPC)", stream="text/event-stream", response={},
+            errors=(400, 502, 503))
 async def app_proxy(request: web.Request) -> web.StreamResponse:
     return await _proxy(request)
 
 
 @requires(Role.USER, kinds={PrincipalKind.APP_TOKEN, PrincipalKind.API_TOKEN}, app_scope="mcp")
+@documented("The MCP instances granted to this app")
 async def granted(request: web.Request) -> web.Response:
     instances = await request.app[MCPS].instances.granted(request[PRINCIPAL])
     return web.json_response({"data": [
@@ -91,6 +97,7 @@ async def granted(request: web.Request) -> web.Response:
 
 @requires(Role.USER, kinds={PrincipalKind.APP_TOKEN}, app_scope="mcp")
 @body_limit(MCP_BODY_BYTES)
+@documented("Call an MCP method on a granted instance", body=CallBody, errors=(502, 503))
 async def call(request: web.Request) -> web.Response:
     body = CallBody.model_validate(await read_json(request, CallBody))
     result = await request.app[MCPS].calls.call(request[PRINCIPAL], request.match_info["id"],

@@ -15,6 +15,7 @@ from companion.mcp.servers import ServerBody
 from companion.middleware.access import requires
 from companion.middleware.auth import PRINCIPAL
 from companion.middleware.body_limit import small_body
+from companion.middleware.docs import documented
 from companion.routes.bodies import read_json
 from companion.routes.keys import MCPS
 
@@ -34,11 +35,13 @@ def _data(items: list[Any]) -> web.Response:
 
 
 @requires(Role.USER, session_only=True)
+@documented("MCP servers (registry)")
 async def list_servers(request: web.Request) -> web.Response:
     return _data(await request.app[MCPS].servers.all())
 
 
 @requires(Role.USER, session_only=True)
+@documented("One MCP server")
 async def get_server(request: web.Request) -> web.Response:
     server = await request.app[MCPS].servers.get(request.match_info["id"])
     return web.json_response(server.to_json())
@@ -46,6 +49,7 @@ async def get_server(request: web.Request) -> web.Response:
 
 @requires(Role.ADMIN, session_only=True)
 @small_body
+@documented("Add an MCP server", body=ServerBody, status=201, errors=(409,))
 async def create_server(request: web.Request) -> web.Response:
     body = ServerBody.model_validate(await read_json(request, ServerBody))
     server = await request.app[MCPS].servers.create(body)
@@ -54,6 +58,7 @@ async def create_server(request: web.Request) -> web.Response:
 
 @requires(Role.ADMIN, session_only=True)
 @small_body
+@documented("Change an MCP server", body=ServerBody, errors=(409,))
 async def update_server(request: web.Request) -> web.Response:
     body = ServerBody.model_validate(await read_json(request, ServerBody))
     server = await request.app[MCPS].servers.update(request.match_info["id"], body)
@@ -61,17 +66,20 @@ async def update_server(request: web.Request) -> web.Response:
 
 
 @requires(Role.ADMIN, session_only=True)
+@documented("Delete an MCP server", status=204, media=None, errors=(409,))
 async def delete_server(request: web.Request) -> web.Response:
     await request.app[MCPS].servers.delete(request.match_info["id"])
     return web.Response(status=204)
 
 
 @requires(Role.USER, session_only=True)
+@documented("Your MCP instances")
 async def list_instances(request: web.Request) -> web.Response:
     return _data(await request.app[MCPS].instances.of_user(_user(request[PRINCIPAL])))
 
 
 @requires(Role.USER, session_only=True)
+@documented("One of your MCP instances")
 async def get_instance(request: web.Request) -> web.Response:
     instance = await request.app[MCPS].instances.get_own(_user(request[PRINCIPAL]),
                                                          request.match_info["id"])
@@ -80,6 +88,7 @@ async def get_instance(request: web.Request) -> web.Response:
 
 @requires(Role.USER, session_only=True)
 @small_body
+@documented("Connect an MCP server (an instance)", body=InstanceBody, status=201, errors=(409,))
 async def create_instance(request: web.Request) -> web.Response:
     body = InstanceBody.model_validate(await read_json(request, InstanceBody))
     instance = await request.app[MCPS].instances.create(_user(request[PRINCIPAL]), body)
@@ -88,6 +97,7 @@ async def create_instance(request: web.Request) -> web.Response:
 
 @requires(Role.USER, session_only=True)
 @small_body
+@documented("Change one of your MCP instances", body=InstanceBody, errors=(409,))
 async def update_instance(request: web.Request) -> web.Response:
     body = InstanceBody.model_validate(await read_json(request, InstanceBody))
     instance = await request.app[MCPS].instances.update(_user(request[PRINCIPAL]),
@@ -96,6 +106,7 @@ async def update_instance(request: web.Request) -> web.Response:
 
 
 @requires(Role.USER, session_only=True)
+@documented("Delete one of your MCP instances", status=204, media=None)
 async def delete_instance(request: web.Request) -> web.Response:
     await request.app[MCPS].instances.delete(_user(request[PRINCIPAL]),
                                              request.match_info["id"])
@@ -111,6 +122,7 @@ def _tools_json(instance: Any, tools: list[dict[str, Any]] | None) -> dict[str, 
 
 
 @requires(Role.USER, session_only=True)
+@documented("An instance's tools and which are allowed", errors=(502, 503))
 async def get_tools(request: web.Request) -> web.Response:
     """The server's tools as last fetched; fetched now when never fetched or ``?refresh=1``."""
     mcps, user = request.app[MCPS], _user(request[PRINCIPAL])
@@ -124,6 +136,7 @@ async def get_tools(request: web.Request) -> web.Response:
 
 @requires(Role.USER, session_only=True)
 @small_body
+@documented("Choose an instance's allowed tools", body=AllowedTools)
 async def set_tools(request: web.Request) -> web.Response:
     body = AllowedTools.model_validate(await read_json(request, AllowedTools))
     instance = await request.app[MCPS].instances.set_allowed_tools(

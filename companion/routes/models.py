@@ -13,6 +13,7 @@ from companion.inference.process import LlamaProcess
 from companion.inference.service import UNLOAD_ROLE
 from companion.middleware.access import requires
 from companion.middleware.auth import PRINCIPAL
+from companion.middleware.docs import PAGING, QueryParam, documented
 from companion.models import ModelAlias
 from companion.models.alias import AliasSource
 from companion.models.alias_store import alias_document
@@ -32,6 +33,12 @@ class CopyBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     alias: StrictStr
+
+
+_FILE_QUERY = (
+    QueryParam("repo", "owner/name", required=True),
+    QueryParam("filename", "The file.", required=True),
+)
 
 
 def alias_json(alias: ModelAlias) -> dict[str, Any]:
@@ -67,6 +74,7 @@ def loaded_json(process: LlamaProcess, evicting: bool) -> dict[str, Any]:
 
 
 @requires(Role.USER, app_scope="models")
+@documented("Models this caller may use, local and remote", query=PAGING)
 async def list_models(request: web.Request) -> web.Response:
     page = page_of(request)
     inference, caller = request.app[INFERENCE], request[PRINCIPAL]
@@ -76,6 +84,7 @@ async def list_models(request: web.Request) -> web.Response:
 
 
 @requires(Role.USER, app_scope="models")
+@documented("Model files (GGUF) in the Hugging Face cache", query=PAGING)
 async def list_files(request: web.Request) -> web.Response:
     page = page_of(request)
     files = request.app[MODELS].files.list(
@@ -84,6 +93,9 @@ async def list_files(request: web.Request) -> web.Response:
 
 
 @requires(Role.POWER_USER, all_models=True)
+@documented("Delete a model file",
+            query=_FILE_QUERY,
+            errors=(404, 409))
 async def delete_file(request: web.Request) -> web.Response:
     repo, filename = request.query.get("repo"), request.query.get("filename")
     if not repo or not filename:
@@ -95,6 +107,7 @@ async def delete_file(request: web.Request) -> web.Response:
 
 
 @requires(Role.POWER_USER, all_models=True)
+@documented("User model aliases", query=PAGING)
 async def list_aliases(request: web.Request) -> web.Response:
     page = page_of(request)
     catalog = request.app[MODELS].catalog
@@ -104,18 +117,21 @@ async def list_aliases(request: web.Request) -> web.Response:
 
 
 @requires(Role.POWER_USER, all_models=True)
+@documented("Create a model alias", body=AliasBody, status=201, errors=(409,))
 async def create_alias(request: web.Request) -> web.Response:
     body = await read_json(request, AliasBody)
     return web.json_response(alias_json(request.app[MODELS].aliases.create(body)), status=201)
 
 
 @requires(Role.POWER_USER, all_models=True)
+@documented("One user alias")
 async def get_alias(request: web.Request) -> web.Response:
     return web.json_response(alias_json(request.app[MODELS].aliases.get(
         request.match_info["id"])))
 
 
 @requires(Role.POWER_USER, all_models=True)
+@documented("Change a user alias", body=AliasBody)
 async def update_alias(request: web.Request) -> web.Response:
     body = await read_json(request, AliasBody)
     alias = request.app[MODELS].aliases.update(request.match_info["id"], body)
@@ -123,12 +139,14 @@ async def update_alias(request: web.Request) -> web.Response:
 
 
 @requires(Role.POWER_USER, all_models=True)
+@documented("Delete a user alias", status=204, media=None)
 async def delete_alias(request: web.Request) -> web.Response:
     request.app[MODELS].aliases.delete(request.match_info["id"])
     return web.Response(status=204)
 
 
 @requires(Role.POWER_USER, all_models=True)
+@documented("Copy an alias under a new name", body=CopyBody, status=201, errors=(409,))
 async def copy_alias(request: web.Request) -> web.Response:
     body = await read_json(request, CopyBody)
     alias = request.app[MODELS].aliases.copy(request.match_info["id"], body["alias"])
@@ -136,6 +154,7 @@ async def copy_alias(request: web.Request) -> web.Response:
 
 
 @requires(Role.POWER_USER)
+@documented("Models loaded now")
 async def list_loaded(request: web.Request) -> web.Response:
     inference = request.app[INFERENCE]
     return web.json_response({"data": [loaded_json(p, inference.is_evicting(p.alias))
@@ -143,6 +162,7 @@ async def list_loaded(request: web.Request) -> web.Response:
 
 
 @requires(Role.POWER_USER)
+@documented("Load a model now", errors=(429, 503))
 async def load_model(request: web.Request) -> web.Response:
     inference = request.app[INFERENCE]
     process = await inference.load(request.match_info["alias"], request[PRINCIPAL])
@@ -150,6 +170,7 @@ async def load_model(request: web.Request) -> web.Response:
 
 
 @requires(UNLOAD_ROLE)
+@documented("Unload a model")
 async def unload_model(request: web.Request) -> web.Response:
     alias = request.match_info["alias"]
     unloaded = await request.app[INFERENCE].unload(alias, request[PRINCIPAL])

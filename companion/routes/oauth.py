@@ -24,6 +24,7 @@ from companion.core.errors import BadRequestError
 from companion.middleware.access import optional_auth, public, requires
 from companion.middleware.auth import PRINCIPAL
 from companion.middleware.body_limit import small_body
+from companion.middleware.docs import QueryParam, documented
 from companion.routes.html_pages import esc, page
 from companion.routes.keys import APPS, INFERENCE, MCPS, SERVER_INFO
 
@@ -35,6 +36,17 @@ _SCOPE_TEXT = {
     "models": "see the list of your models",
     "mcp": "use the MCP servers (tools) you connect below",
 }
+
+
+_AUTHORIZE_QUERY = (
+    QueryParam("client_id", "The app."),
+    QueryParam("redirect_uri", "Where to send the answer."),
+    QueryParam("response_type", "code"),
+    QueryParam("scope", "Scopes, space separated."),
+    QueryParam("state", "The app's state."),
+    QueryParam("code_challenge", "PKCE S256 challenge."),
+    QueryParam("code_challenge_method", "S256"),
+)
 
 
 def _params(query: MultiMapping[str]) -> AuthorizeParams:
@@ -113,11 +125,14 @@ def _consent(draft: AppAccessRequest, models: list[str], redirect_uri: str,
 
 
 @public
+@documented("OAuth 2.0 authorization server metadata (RFC 8414)")
 async def metadata(request: web.Request) -> web.Response:
     return web.json_response(server_metadata(request.app[SERVER_INFO].url))
 
 
 @optional_auth
+@documented("OAuth consent page", media="text/html", response={"type": "string"},
+            query=_AUTHORIZE_QUERY)
 async def authorize(request: web.Request) -> web.StreamResponse:
     params = _params(request.query)
     oauth = request.app[APPS].oauth
@@ -151,6 +166,8 @@ def _terms(form: Form) -> GrantTerms:
 
 @requires(Role.USER, session_only=True)
 @small_body
+@documented("The consent page's answer (redirects to the app)", media=None, status=302,
+            errors=(400,))
 async def decide(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     apps, principal = request.app[APPS], request[PRINCIPAL]
@@ -173,6 +190,7 @@ def _field(form: Form, name: str) -> str:
 
 @public
 @small_body
+@documented("OAuth token endpoint (form encoded)", errors=(400, 401))
 async def token(request: web.Request) -> web.Response:
     form = await request.post()
     oauth = request.app[APPS].oauth
@@ -191,6 +209,7 @@ async def token(request: web.Request) -> web.Response:
 
 @public
 @small_body
+@documented("OAuth token revocation (form encoded)", errors=(400,))
 async def revoke(request: web.Request) -> web.Response:
     form = await request.post()
     await request.app[APPS].oauth.revoke(_field(form, "token"))

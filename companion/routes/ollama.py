@@ -25,6 +25,7 @@ from companion.inference.process import LlamaProcess
 from companion.inference.service import Endpoint
 from companion.middleware.access import public, requires
 from companion.middleware.auth import PRINCIPAL
+from companion.middleware.docs import documented
 from companion.models import ModelAlias
 from companion.models.gguf import GGUFInfo
 from companion.routes.bodies import read_json
@@ -92,17 +93,20 @@ def _entry(app: web.Application, alias: ModelAlias) -> dict[str, Any]:
 
 
 @public
+@documented("Ollama: version")
 async def version(request: web.Request) -> web.Response:
     return web.json_response({"version": __version__})
 
 
 @requires(Role.USER, app_scope="models")
+@documented("Ollama: models")
 async def tags(request: web.Request) -> web.Response:
     models = request.app[INFERENCE].list_models(request[PRINCIPAL])
     return web.json_response({"models": [_entry(request.app, m) for m in models]})
 
 
 @requires(Role.USER, app_scope="models")
+@documented("Ollama: one model's details", body=NamedOrOld)
 async def show(request: web.Request) -> web.Response:
     body = await read_json(request, NamedOrOld)
     alias = request.app[INFERENCE].get_model(model_of(body), request[PRINCIPAL])
@@ -132,6 +136,7 @@ def _ps_entry(app: web.Application, process: LlamaProcess, keep_alive: int) -> d
 
 
 @requires(Role.USER, app_scope="models")
+@documented("Ollama: loaded models")
 async def ps(request: web.Request) -> web.Response:
     inference = request.app[INFERENCE]
     caller = request[PRINCIPAL]
@@ -141,6 +146,7 @@ async def ps(request: web.Request) -> web.Response:
 
 
 @requires(Role.USER, app_scope="chat")
+@documented("Ollama: chat", body=_Chat, stream="application/x-ndjson", errors=(404, 429, 502, 503))
 async def chat(request: web.Request) -> web.StreamResponse:
     body = await read_json(request, _Chat)
     translator = ollama.ReplyTranslator(body["model"], chat=True)
@@ -149,6 +155,8 @@ async def chat(request: web.Request) -> web.StreamResponse:
 
 
 @requires(Role.USER, app_scope="chat")
+@documented("Ollama: generate (or load/unload with an empty prompt)", body=_Named,
+            stream="application/x-ndjson", errors=(404, 429, 502, 503))
 async def generate(request: web.Request) -> web.StreamResponse:
     body = await read_json(request, _Named)
     if not body.get("prompt") and not body.get("raw"):
@@ -174,6 +182,7 @@ async def _load_or_unload(request: web.Request, body: dict[str, Any]) -> web.Res
 
 
 @requires(Role.USER, app_scope="embeddings")
+@documented("Ollama: embeddings", body=_Named, errors=(404, 429, 502, 503))
 async def embed(request: web.Request) -> web.Response:
     body = await read_json(request, _Named)
     started = time.monotonic()

@@ -25,6 +25,7 @@ from companion.core.errors import BadRequestError, BodhiError, ConflictError, Up
 from companion.families import ollama
 from companion.families.family import NDJSON
 from companion.middleware.access import requires
+from companion.middleware.docs import documented
 from companion.models.alias import AliasSource
 from companion.models.downloads import DownloadJob, DownloadService, JobStatus
 from companion.models.names import hub_model
@@ -100,6 +101,8 @@ async def _answer(request: web.Request, body: dict[str, Any],
 
 
 @requires(Role.POWER_USER, all_models=True)
+@documented("Ollama: pull a model from Hugging Face", body=NamedOrOld,
+            stream="application/x-ndjson", errors=(404, 502))
 async def pull(request: web.Request) -> web.StreamResponse:
     body = await read_json(request, NamedOrOld)
     name, downloads = hub_model(model_of(body)), request.app[MODELS].downloads
@@ -111,6 +114,7 @@ async def pull(request: web.Request) -> web.StreamResponse:
 
 
 @requires(Role.POWER_USER, all_models=True)
+@documented("Ollama: delete a model", body=NamedOrOld, media=None, errors=(404,))
 async def delete(request: web.Request) -> web.Response:
     """A user alias, or a model file by its ``owner/repo:quant`` name."""
     body = await read_json(request, NamedOrOld)
@@ -127,6 +131,7 @@ async def delete(request: web.Request) -> web.Response:
 
 
 @requires(Role.POWER_USER, all_models=True)
+@documented("Ollama: copy a model", body=_Copy, media=None, errors=(404, 409))
 async def copy(request: web.Request) -> web.Response:
     body = await read_json(request, _Copy)
     request.app[MODELS].aliases.copy(body["source"], body["destination"])
@@ -151,6 +156,8 @@ def _base_of(body: dict[str, Any]) -> str:
 
 
 @requires(Role.POWER_USER, all_models=True)
+@documented("Ollama: create a model from a file", body=_Create, stream="application/x-ndjson",
+            errors=(404, 409))
 async def create(request: web.Request) -> web.StreamResponse:
     body = await read_json(request, _Create)
     base = _base_of(body)

@@ -14,6 +14,7 @@ from companion.families.openai_tools import ToolReplies, chat_request
 from companion.inference.service import Endpoint
 from companion.middleware.access import requires
 from companion.middleware.auth import PRINCIPAL
+from companion.middleware.docs import documented
 from companion.models import ModelAlias
 from companion.models.alias import AliasSource
 from companion.routes.bodies import read_json
@@ -39,12 +40,14 @@ def _model_json(alias: ModelAlias) -> dict[str, Any]:
 
 
 @requires(Role.USER, app_scope="models")
+@documented("OpenAI: the models this caller may use")
 async def list_models(request: web.Request) -> web.Response:
     models = request.app[INFERENCE].list_models(request[PRINCIPAL])
     return web.json_response({"object": "list", "data": [_model_json(m) for m in models]})
 
 
 @requires(Role.USER, app_scope="models")
+@documented("OpenAI: one model")
 async def get_model(request: web.Request) -> web.Response:
     alias = request.app[INFERENCE].get_model(request.match_info["model"], request[PRINCIPAL])
     return web.json_response(_model_json(alias))
@@ -57,6 +60,8 @@ async def _relay(request: web.Request, endpoint: Endpoint, schema: type[BaseMode
 
 
 @requires(Role.USER, app_scope="chat")
+@documented("OpenAI: chat completion", body=ChatCompletionRequest, stream="text/event-stream",
+            errors=(404, 429, 502, 503))
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     chat = chat_request(await read_json(request, ChatCompletionRequest, describe_error))
     translation = ToolReplies(legacy=chat.legacy) if chat.uses_tools else PASSTHROUGH
@@ -64,16 +69,21 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
 
 
 @requires(Role.USER, app_scope="chat")
+@documented("OpenAI: text completion", body=CompletionRequest, stream="text/event-stream",
+            errors=(404, 429, 502, 503))
 async def completions(request: web.Request) -> web.StreamResponse:
     return await _relay(request, Endpoint.COMPLETIONS, CompletionRequest)
 
 
 @requires(Role.USER, app_scope="embeddings")
+@documented("OpenAI: embeddings", body=EmbeddingRequest, errors=(404, 429, 502, 503))
 async def embeddings(request: web.Request) -> web.StreamResponse:
     return await _relay(request, Endpoint.EMBEDDINGS, EmbeddingRequest)
 
 
 @requires(Role.USER, app_scope="chat")
+@documented("OpenAI: Responses API", body=ResponseRequest, stream="text/event-stream",
+            errors=(404, 429, 502, 503))
 async def responses(request: web.Request) -> web.StreamResponse:
     return await _relay(request, Endpoint.RESPONSES, ResponseRequest)
 

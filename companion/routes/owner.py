@@ -16,6 +16,7 @@ from companion.auth.principal import OWNER_USER_ID
 from companion.core.owner_proof import CHALLENGE_PATH
 from companion.middleware.access import public
 from companion.middleware.body_limit import small_body
+from companion.middleware.docs import documented
 from companion.routes.bodies import read_json
 from companion.routes.keys import APPS, IDENTITY, OWNER_CHALLENGES, SERVER_INFO
 from companion.routes.owner_access import owner_only
@@ -34,6 +35,7 @@ class ExtensionCredentialBody(BaseModel):
 
 @public
 @small_body
+@documented("Owner proof: a server nonce for the owner's next request", body=ChallengeBody)
 async def challenge(request: web.Request) -> web.Response:
     body = ChallengeBody.model_validate(await read_json(request, ChallengeBody))
     answer = request.app[OWNER_CHALLENGES].challenge(body.client_nonce)
@@ -42,6 +44,7 @@ async def challenge(request: web.Request) -> web.Response:
 
 
 @owner_only
+@documented("Owner proof: mint the paired extension's credential", body=ExtensionCredentialBody)
 async def extension_credential(request: web.Request) -> web.Response:
     body = ExtensionCredentialBody.model_validate(
         await read_json(request, ExtensionCredentialBody))
@@ -51,6 +54,7 @@ async def extension_credential(request: web.Request) -> web.Response:
 
 
 @owner_only
+@documented("Owner proof: a one-time browser sign-in link")
 async def login_link(request: web.Request) -> web.Response:
     identity = request.app[IDENTITY]
     ticket = await issue_ticket(identity.db, identity.tickets)

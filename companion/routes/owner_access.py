@@ -21,6 +21,7 @@ from companion.middleware.body_limit import small_body
 from companion.routes.keys import OWNER_CHALLENGES
 
 R = TypeVar("R", bound=web.StreamResponse)
+_ATTR = "__bodhi_owner_only__"
 
 
 def owner_only(handler: Callable[[web.Request], Awaitable[R]]
@@ -32,4 +33,9 @@ def owner_only(handler: Callable[[web.Request], Awaitable[R]]
             request.method, request.raw_path, await request.read())
         return await handler(request)
 
+    setattr(proven, _ATTR, True)
     return public(small_body(proven))
+
+
+def is_owner_only(handler: object) -> bool:
+    return bool(getattr(handler, _ATTR, False))

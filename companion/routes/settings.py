@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from companion.auth.principal import Role
 from companion.core.runtime_settings import SettingView
 from companion.middleware.access import requires
+from companion.middleware.docs import documented
 from companion.routes.bodies import read_json
 from companion.routes.keys import RUNTIME_SETTINGS
 
@@ -25,16 +26,19 @@ def _json(view: SettingView) -> dict[str, Any]:
 
 
 @requires(Role.ADMIN, session_only=True)
+@documented("Every setting with its value, source and metadata")
 async def list_settings(request: web.Request) -> web.Response:
     return web.json_response([_json(v) for v in request.app[RUNTIME_SETTINGS].list()])
 
 
 @requires(Role.ADMIN, session_only=True)
+@documented("One setting")
 async def get_setting(request: web.Request) -> web.Response:
     return web.json_response(_json(request.app[RUNTIME_SETTINGS].get(request.match_info["key"])))
 
 
 @requires(Role.ADMIN, session_only=True)
+@documented("Change a runtime-editable setting", body=SettingUpdate)
 async def update_setting(request: web.Request) -> web.Response:
     body = SettingUpdate.model_validate(await read_json(request, SettingUpdate))
     raw = str(body.value).lower() if isinstance(body.value, bool) else body.value
@@ -43,6 +47,7 @@ async def update_setting(request: web.Request) -> web.Response:
 
 
 @requires(Role.ADMIN, session_only=True)
+@documented("Reset a setting to its default")
 async def reset_setting(request: web.Request) -> web.Response:
     view = await request.app[RUNTIME_SETTINGS].reset(request.match_info["key"])
     return web.json_response(_json(view))

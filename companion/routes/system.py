@@ -6,6 +6,7 @@ from aiohttp import web
 
 from companion.core.errors import ServiceUnavailableError
 from companion.middleware.access import optional_auth, public
+from companion.middleware.docs import documented
 from companion.routes.keys import DATABASE, IDENTITY, SERVER_INFO
 
 # How soon a client may ask /health again after "not ready".
@@ -13,12 +14,14 @@ RETRY_AFTER_SECS = 5
 
 
 @public
+@documented("Liveness: the process answers")
 async def ping(request: web.Request) -> web.Response:
     """Liveness: the process answers."""
     return web.json_response({"message": "pong"})
 
 
 @public
+@documented("Readiness: the database answers with every migration applied", errors=(503,))
 async def health(request: web.Request) -> web.Response:
     """Readiness: 200 only while the database answers with every migration applied."""
     problem = await request.app[DATABASE].problem()
@@ -30,6 +33,7 @@ async def health(request: web.Request) -> web.Response:
 
 
 @optional_auth
+@documented("Server version, setup status, sign-in mode and URL")
 async def info(request: web.Request) -> web.Response:
     server = request.app[SERVER_INFO]
     state = await request.app[IDENTITY].setup.state()

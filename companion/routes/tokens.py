@@ -14,6 +14,7 @@ from companion.core.errors import ForbiddenError
 from companion.middleware.access import requires
 from companion.middleware.auth import PRINCIPAL
 from companion.middleware.body_limit import small_body
+from companion.middleware.docs import PAGING, documented
 from companion.routes.bodies import read_json
 from companion.routes.keys import TOKENS
 from companion.routes.paging import page_of, paginated
@@ -52,6 +53,7 @@ def _owner(principal: Principal) -> tuple[str, Role]:
 
 @requires(Role.USER, session_only=True)
 @small_body
+@documented("Create an API token (shown once)", body=CreateToken, status=201)
 async def create_token(request: web.Request) -> web.Response:
     body = CreateToken.model_validate(await read_json(request, CreateToken))
     user_id, role = _owner(request[PRINCIPAL])
@@ -63,6 +65,7 @@ async def create_token(request: web.Request) -> web.Response:
 
 
 @requires(Role.USER, session_only=True)
+@documented("Your API tokens", query=PAGING)
 async def list_tokens(request: web.Request) -> web.Response:
     page = page_of(request)
     user_id, _ = _owner(request[PRINCIPAL])
@@ -71,6 +74,7 @@ async def list_tokens(request: web.Request) -> web.Response:
 
 
 @requires(Role.USER, session_only=True)
+@documented("One of your API tokens")
 async def get_token(request: web.Request) -> web.Response:
     user_id, _ = _owner(request[PRINCIPAL])
     token = await request.app[TOKENS].get_own(request.match_info["id"], user_id)
@@ -79,6 +83,7 @@ async def get_token(request: web.Request) -> web.Response:
 
 @requires(Role.USER, session_only=True)
 @small_body
+@documented("Rename or (de)activate one of your API tokens", body=UpdateToken)
 async def update_token(request: web.Request) -> web.Response:
     body = UpdateToken.model_validate(await read_json(request, UpdateToken))
     user_id, _ = _owner(request[PRINCIPAL])
@@ -89,6 +94,7 @@ async def update_token(request: web.Request) -> web.Response:
 
 
 @requires(Role.USER, session_only=True)
+@documented("Delete one of your API tokens", status=204, media=None)
 async def delete_token(request: web.Request) -> web.Response:
     user_id, _ = _owner(request[PRINCIPAL])
     await request.app[TOKENS].delete(request.match_info["id"], user_id)

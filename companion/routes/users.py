@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from companion.auth.principal import Role
 from companion.middleware.access import requires
 from companion.middleware.auth import PRINCIPAL
+from companion.middleware.docs import PAGING, documented
 from companion.routes.bodies import read_json
 from companion.routes.identity import request_json
 from companion.routes.keys import IDENTITY
@@ -41,16 +42,19 @@ async def _list_requests(request: web.Request, pending_only: bool) -> web.Respon
 
 
 @requires(Role.MANAGER, session_only=True)
+@documented("Role requests", query=PAGING)
 async def list_requests(request: web.Request) -> web.Response:
     return await _list_requests(request, pending_only=False)
 
 
 @requires(Role.MANAGER, session_only=True)
+@documented("Pending role requests", query=PAGING)
 async def list_pending(request: web.Request) -> web.Response:
     return await _list_requests(request, pending_only=True)
 
 
 @requires(Role.MANAGER, session_only=True)
+@documented("Approve a role request with a role", body=RoleRequest, errors=(409,))
 async def approve(request: web.Request) -> web.Response:
     record = await request.app[IDENTITY].users.approve(
         int(request.match_info["id"]), await _role(request), request[PRINCIPAL])
@@ -58,6 +62,7 @@ async def approve(request: web.Request) -> web.Response:
 
 
 @requires(Role.MANAGER, session_only=True)
+@documented("Reject a role request", errors=(409,))
 async def reject(request: web.Request) -> web.Response:
     record = await request.app[IDENTITY].users.reject(int(request.match_info["id"]),
                                                       request[PRINCIPAL])
@@ -65,6 +70,7 @@ async def reject(request: web.Request) -> web.Response:
 
 
 @requires(Role.MANAGER, session_only=True)
+@documented("Users and their roles", query=PAGING)
 async def list_users(request: web.Request) -> web.Response:
     page = page_of(request)
     records, total = await request.app[IDENTITY].users.list_users(page.limit, page.offset)
@@ -72,6 +78,7 @@ async def list_users(request: web.Request) -> web.Response:
 
 
 @requires(Role.MANAGER, session_only=True)
+@documented("Change a user's role", body=RoleRequest)
 async def change_role(request: web.Request) -> web.Response:
     record = await request.app[IDENTITY].users.change_role(
         request.match_info["user_id"], await _role(request), request[PRINCIPAL])
@@ -79,6 +86,7 @@ async def change_role(request: web.Request) -> web.Response:
 
 
 @requires(Role.MANAGER, session_only=True)
+@documented("Remove a user", status=204, media=None)
 async def remove_user(request: web.Request) -> web.Response:
     await request.app[IDENTITY].users.remove(request.match_info["user_id"], request[PRINCIPAL])
     return web.Response(status=204)
