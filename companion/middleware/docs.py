@@ -38,7 +38,8 @@ class QueryParam:
 
 
 # The paging parameters of every list route (``routes/paging.py``).
-PAGING = (QueryParam("page", "Page number, from 1.", {"type": "integer", "minimum": 1}),
+PAGING = (QueryParam("page", "Page number, from 1 (at most 1000000).",
+                     {"type": "integer", "minimum": 1}),
           QueryParam("page_size", "Items per page (at most 100).",
                      {"type": "integer", "minimum": 1}))
 

@@ -104,7 +104,7 @@ async def delete_api_model(request: web.Request) -> web.Response:
 
 @manager
 @small_body
-@documented("Test a provider with a short prompt", body=TestBody, errors=(502,))
+@documented("Test a provider with a short prompt", body=TestBody, errors=(404, 502))
 async def test_api_model(request: web.Request) -> web.Response:
     body = TestBody.model_validate(await read_json(request, TestBody))
     remote = _remote(request)
@@ -119,7 +119,7 @@ async def test_api_model(request: web.Request) -> web.Response:
 
 @manager
 @small_body
-@documented("The models a provider offers", body=FetchBody, errors=(502,))
+@documented("The models a provider offers", body=FetchBody, errors=(404, 502))
 async def fetch_models(request: web.Request) -> web.Response:
     body = FetchBody.model_validate(await read_json(request, FetchBody))
     remote = _remote(request)

@@ -141,7 +141,7 @@ async def deny(request: web.Request) -> web.Response:
 
 
 @public
-@documented("The state of an app's access request")
+@documented("The state of an app's access request", errors=(400,))
 async def request_status(request: web.Request) -> web.Response:
     app_id = request.query.get("app", "")
     if not app_id:

@@ -130,7 +130,7 @@ def signed_in_body(principal: Principal) -> str:
 
 @optional_auth
 @documented("The page a browser lands on after signing in", media="text/html",
-            response={"type": "string"})
+            response={"type": "string"}, errors=(401,))
 async def signed_in(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     if principal.kind is not PrincipalKind.SESSION:
@@ -180,7 +180,7 @@ def _remember_state(response: web.StreamResponse, state: str, secure: bool) -> N
 
 
 @public
-@documented("Start an OIDC sign-in: where to send the browser")
+@documented("Start an OIDC sign-in: where to send the browser", errors=(400,))
 async def initiate(request: web.Request) -> web.Response:
     location, state = await _begin(request)
     response = web.json_response({"location": location})
@@ -189,7 +189,7 @@ async def initiate(request: web.Request) -> web.Response:
 
 
 @public
-@documented("Start an OIDC sign-in by redirect", media=None, status=302)
+@documented("Start an OIDC sign-in by redirect", media=None, status=302, errors=(400,))
 async def initiate_redirect(request: web.Request) -> web.Response:
     location, state = await _begin(request)
     response = web.Response(status=302, headers={"Location": location})
@@ -273,14 +273,14 @@ def request_json(record: RoleRequestRecord) -> dict[str, Any]:
 
 @requires(None, session_only=True)
 @small_body
-@documented("Ask the admins for a role", status=201, errors=(409,))
+@documented("Ask the admins for a role", status=201, errors=(400, 409))
 async def request_access(request: web.Request) -> web.Response:
     record = await request.app[IDENTITY].users.request_access(request[PRINCIPAL])
     return web.json_response(request_json(record), status=201)
 
 
 @requires(None, session_only=True)
-@documented("The state of your role request")
+@documented("The state of your role request", errors=(404,))
 async def request_status(request: web.Request) -> web.Response:
     record = await request.app[IDENTITY].users.request_status(request[PRINCIPAL])
     return web.json_response(request_json(record))

@@ -167,7 +167,7 @@ def _terms(form: Form) -> GrantTerms:
 @requires(Role.USER, session_only=True)
 @small_body
 @documented("The consent page's answer (redirects to the app)", media=None, status=302,
-            errors=(400,))
+            errors=(400, 404))
 async def decide(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     apps, principal = request.app[APPS], request[PRINCIPAL]

@@ -55,7 +55,10 @@ async def test_a_page_past_the_end_is_empty(client: Client) -> None:
 
 @pytest.mark.parametrize(("query", "param"), [("page=0", "page"), ("page=x", "page"),
                                               ("page_size=0", "page_size"),
-                                              ("page_size=-3", "page_size")])
+                                              ("page_size=-3", "page_size"),
+                                              # past the database's offset range: not a 500
+                                              ("page=14084390999711590933707358208", "page"),
+                                              ("page=1000001", "page")])
 async def test_bad_numbers_are_400_naming_the_parameter(client: Client, query: str,
                                                          param: str) -> None:
     response = await client.get(f"/bodhi/v1/things?{query}")
