@@ -52,6 +52,7 @@ class RouteDoc:
     body_required: bool = True
     response: type[BaseModel] | Mapping[str, Any] | None = None
     status: int = 200
+    also: tuple[int, ...] = ()      # other success statuses with the same reply
     media: str | None = "application/json"
     stream: str | None = None
     errors: tuple[int, ...] = ()
@@ -59,14 +60,10 @@ class RouteDoc:
     description: str | None = None
 
 
-def documented(summary: str, *, body: type[BaseModel] | None = None,
-               body_media: str = "application/json", body_required: bool = True,
-               response: type[BaseModel] | Mapping[str, Any] | None = None, status: int = 200,
-               media: str | None = "application/json", stream: str | None = None,
-               errors: tuple[int, ...] = (), query: tuple[QueryParam, ...] = (),
-               description: str | None = None) -> Callable[[H], H]:
-    doc = RouteDoc(summary, body, body_media, body_required, response, status, media, stream,
-                   errors, query, description)
+def documented(summary: str, **fields: Any) -> Callable[[H], H]:
+    """Declare a handler's documentation; ``fields`` are ``RouteDoc``'s (a wrong name is a
+    TypeError at import)."""
+    doc = RouteDoc(summary, **fields)
 
     def mark(handler: H) -> H:
         setattr(handler, _ATTR, doc)

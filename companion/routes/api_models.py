@@ -19,6 +19,7 @@ from companion.providers.routers import RouterBody
 from companion.routes.bodies import read_json
 from companion.routes.keys import REMOTE_MODELS
 from companion.routes.paging import page_of, paginated
+from companion.routes.replies import ApiModelOut, Page, RouterAliasOut, shaped
 
 MANAGERS = {PrincipalKind.SESSION, PrincipalKind.API_TOKEN}
 
@@ -59,40 +60,45 @@ def _provider(remote: RemoteModels, record_id: str | None, fields: ApiModelBody 
     return remote.api.transient(fields)
 
 
+def _api_json(record: Any) -> dict[str, Any]:
+    return shaped(ApiModelOut, record.to_json())
+
+
 manager = requires(Role.POWER_USER, kinds=MANAGERS, all_models=True)
 
 
 @manager
-@documented("API models (remote providers)", query=PAGING)
+@documented("API models (remote providers)", response=Page[ApiModelOut], query=PAGING)
 async def list_api_models(request: web.Request) -> web.Response:
     page = page_of(request)
     found = _remote(request).api.all()
-    return paginated([m.to_json() for m in page.slice(found)], len(found), page)
+    return paginated([_api_json(m) for m in page.slice(found)], len(found), page)
 
 
 @manager
 @small_body
-@documented("Add an API model", body=ApiModelBody, status=201, errors=(409,))
+@documented("Add an API model", body=ApiModelBody, response=ApiModelOut, status=201,
+            errors=(409,))
 async def create_api_model(request: web.Request) -> web.Response:
     body = ApiModelBody.model_validate(await read_json(request, ApiModelBody))
-    return web.json_response((await _remote(request).api.create(body)).to_json(), status=201)
+    return web.json_response(_api_json(await _remote(request).api.create(body)), status=201)
 
 
 @manager
-@documented("One API model")
+@documented("One API model", response=ApiModelOut)
 async def get_api_model(request: web.Request) -> web.Response:
-    return web.json_response(_remote(request).api.get(request.match_info["id"]).to_json())
+    return web.json_response(_api_json(_remote(request).api.get(request.match_info["id"])))
 
 
 @manager
 @small_body
-@documented("Change an API model", body=ApiModelBody, errors=(409,))
+@documented("Change an API model", body=ApiModelBody, response=ApiModelOut, errors=(409,))
 async def update_api_model(request: web.Request) -> web.Response:
     raw = await read_json(request, ApiModelBody)
     updated = await _remote(request).api.update(request.match_info["id"],
                                                 ApiModelBody.model_validate(raw),
                                                 key_given="api_key" in raw)
-    return web.json_response(updated.to_json())
+    return web.json_response(_api_json(updated))
 
 
 @manager
@@ -131,11 +137,11 @@ async def fetch_models(request: web.Request) -> web.Response:
 
 
 def _router_json(router: Any) -> dict[str, Any]:
-    return dict(router.to_json())
+    return shaped(RouterAliasOut, router.to_json())
 
 
 @manager
-@documented("Router aliases", query=PAGING)
+@documented("Router aliases", response=Page[RouterAliasOut], query=PAGING)
 async def list_routers(request: web.Request) -> web.Response:
     page = page_of(request)
     found = _remote(request).routers.all()
@@ -144,7 +150,8 @@ async def list_routers(request: web.Request) -> web.Response:
 
 @manager
 @small_body
-@documented("Add a router alias", body=RouterBody, status=201, errors=(409,))
+@documented("Add a router alias", body=RouterBody, response=RouterAliasOut, status=201,
+            errors=(409,))
 async def create_router(request: web.Request) -> web.Response:
     body = RouterBody.model_validate(await read_json(request, RouterBody))
     return web.json_response(_router_json(await _remote(request).routers.create(body)),
@@ -152,7 +159,7 @@ async def create_router(request: web.Request) -> web.Response:
 
 
 @manager
-@documented("One router alias")
+@documented("One router alias", response=RouterAliasOut)
 async def get_router(request: web.Request) -> web.Response:
     return web.json_response(_router_json(_remote(request).routers.get(
         request.match_info["alias"])))
@@ -160,7 +167,8 @@ async def get_router(request: web.Request) -> web.Response:
 
 @manager
 @small_body
-@documented("Change a router alias", body=RouterBody, errors=(409,))
+@documented("Change a router alias", body=RouterBody, response=RouterAliasOut,
+            errors=(409,))
 async def update_router(request: web.Request) -> web.Response:
     body = RouterBody.model_validate(await read_json(request, RouterBody))
     router = await _remote(request).routers.update(request.match_info["alias"], body)

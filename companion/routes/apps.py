@@ -19,11 +19,12 @@ from companion.core.errors import BadRequestError
 from companion.middleware.access import public, requires
 from companion.middleware.auth import PRINCIPAL
 from companion.middleware.body_limit import small_body
-from companion.middleware.docs import documented
+from companion.middleware.docs import PAGING, documented
 from companion.middleware.web_pages import refuse_web_pages
 from companion.routes.bodies import read_json
 from companion.routes.keys import APPS, INFERENCE, MCPS, SERVER_INFO
 from companion.routes.paging import page_of, paginated
+from companion.routes.replies import GrantOut, ListedGrant, Page, shaped
 
 EXTENSION = {PrincipalKind.EXTENSION}
 EXTENSION_OR_SESSION = {PrincipalKind.EXTENSION, PrincipalKind.SESSION}
@@ -176,23 +177,24 @@ def _need(value: str | None, param: str) -> str:
 
 
 @requires(Role.USER, kinds=EXTENSION_OR_SESSION)
-@documented("Apps granted access")
+@documented("Apps granted access", response=Page[ListedGrant], query=PAGING)
 async def list_grants(request: web.Request) -> web.Response:
     page = page_of(request)
     user_id = request[PRINCIPAL].user_id
     assert user_id is not None
     grants, total = await request.app[APPS].grants.page(user_id, page.page, page.page_size)
     describe = request.app[MCPS].instances.describe
-    return paginated([{**g.to_json(), "mcps": await describe(g.user_id, g.mcps)}
+    return paginated([shaped(ListedGrant, {**g.to_json(),
+                                           "mcps": await describe(g.user_id, g.mcps)})
                       for g in grants], total, page)
 
 
 @requires(Role.USER, kinds=EXTENSION_OR_SESSION)
 @small_body
-@documented("Revoke an app's grant", errors=(409,))
+@documented("Revoke an app's grant", response=GrantOut, errors=(409,))
 async def revoke_grant(request: web.Request) -> web.Response:
     grant = await request.app[APPS].grants.revoke(request.match_info["id"], request[PRINCIPAL])
-    return web.json_response(grant.to_json())
+    return web.json_response(shaped(GrantOut, grant.to_json()))
 
 
 def setup(app: web.Application) -> None:

@@ -14,6 +14,7 @@ from companion.models.downloads import DownloadJob
 from companion.routes.bodies import read_json
 from companion.routes.keys import MODELS
 from companion.routes.paging import page_of, paginated
+from companion.routes.replies import DownloadJobOut, Page, shaped
 
 
 class PullRequest(BaseModel):
@@ -24,14 +25,16 @@ class PullRequest(BaseModel):
 
 
 def job_json(job: DownloadJob) -> dict[str, Any]:
-    return {"id": job.id, "repo": job.repo, "filename": job.filename, "status": job.status.value,
-            "total_bytes": job.total_bytes, "downloaded_bytes": job.downloaded_bytes,
-            "bytes_per_s": job.bytes_per_s, "eta_s": job.eta_s, "error": job.error,
-            "created_at": job.created_at, "updated_at": job.updated_at}
+    return shaped(DownloadJobOut, {
+        "id": job.id, "repo": job.repo, "filename": job.filename, "status": job.status.value,
+        "total_bytes": job.total_bytes, "downloaded_bytes": job.downloaded_bytes,
+        "bytes_per_s": job.bytes_per_s, "eta_s": job.eta_s, "error": job.error,
+        "created_at": job.created_at, "updated_at": job.updated_at})
 
 
 @requires(Role.POWER_USER, all_models=True)
 @documented("Download a model file (201 new, 200 already there or running)", body=PullRequest,
+            response=DownloadJobOut, also=(200,),
             status=201)
 async def start_pull(request: web.Request) -> web.Response:
     body = await read_json(request, PullRequest)
@@ -40,7 +43,7 @@ async def start_pull(request: web.Request) -> web.Response:
 
 
 @requires(Role.POWER_USER, all_models=True)
-@documented("Download jobs", query=PAGING)
+@documented("Download jobs", response=Page[DownloadJobOut], query=PAGING)
 async def list_pulls(request: web.Request) -> web.Response:
     page = page_of(request)
     jobs, total = await request.app[MODELS].downloads.list(page.page, page.page_size)
@@ -48,21 +51,21 @@ async def list_pulls(request: web.Request) -> web.Response:
 
 
 @requires(Role.POWER_USER, all_models=True)
-@documented("One download job")
+@documented("One download job", response=DownloadJobOut)
 async def get_pull(request: web.Request) -> web.Response:
     job = await request.app[MODELS].downloads.get(request.match_info["id"])
     return web.json_response(job_json(job))
 
 
 @requires(Role.POWER_USER, all_models=True)
-@documented("Cancel a download", errors=(409,))
+@documented("Cancel a download", response=DownloadJobOut, errors=(409,))
 async def cancel_pull(request: web.Request) -> web.Response:
     job = await request.app[MODELS].downloads.cancel(request.match_info["id"])
     return web.json_response(job_json(job))
 
 
 @requires(Role.POWER_USER, all_models=True)
-@documented("Retry a failed download", errors=(409,))
+@documented("Retry a failed download", response=DownloadJobOut, errors=(409,))
 async def retry_pull(request: web.Request) -> web.Response:
     job = await request.app[MODELS].downloads.retry(request.match_info["id"])
     return web.json_response(job_json(job))

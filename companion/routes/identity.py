@@ -28,6 +28,7 @@ from companion.routes.bodies import read_json
 from companion.routes.html_pages import esc, page
 from companion.routes.keys import IDENTITY, SERVER_INFO
 from companion.routes.owner_access import owner_only
+from companion.routes.replies import CallerOut, RoleRequestOut, shaped
 from companion.storage import RoleRequestRecord
 
 LOGIN_STATE_COOKIE = "bodhiapp_login_state"
@@ -251,36 +252,39 @@ async def logout(request: web.Request) -> web.Response:
 def _user_json(principal: Principal) -> dict[str, Any]:
     role = principal.role.value if principal.role else None
     if principal.kind is PrincipalKind.ANONYMOUS:
-        return {"auth_status": "logged_out"}
+        return shaped(CallerOut, {"auth_status": "logged_out"})
     if principal.kind is PrincipalKind.SESSION:
-        return {"auth_status": "logged_in", "user_id": principal.user_id,
-                "username": principal.username, "role": role}
-    return {"auth_status": principal.kind.value, "user_id": principal.user_id, "role": role,
-            "scopes": sorted(principal.scopes)}
+        return shaped(CallerOut, {"auth_status": "logged_in", "user_id": principal.user_id,
+                                  "username": principal.username, "role": role})
+    return shaped(CallerOut, {"auth_status": principal.kind.value,
+                              "user_id": principal.user_id, "role": role,
+                              "scopes": sorted(principal.scopes)})
 
 
 @optional_auth
-@documented("Who is calling: user, role and credential kind")
+@documented("Who is calling: user, role and credential kind", response=CallerOut)
 async def user(request: web.Request) -> web.Response:
     return web.json_response(_user_json(request[PRINCIPAL]))
 
 
 def request_json(record: RoleRequestRecord) -> dict[str, Any]:
-    return {"id": record.id, "user_id": record.user_id, "username": record.username,
-            "status": record.status, "role": record.role, "reviewer_id": record.reviewer_id,
-            "created_at": record.created_at, "updated_at": record.updated_at}
+    return shaped(RoleRequestOut, {
+        "id": record.id, "user_id": record.user_id, "username": record.username,
+        "status": record.status, "role": record.role, "reviewer_id": record.reviewer_id,
+        "created_at": record.created_at, "updated_at": record.updated_at})
 
 
 @requires(None, session_only=True)
 @small_body
-@documented("Ask the admins for a role", status=201, errors=(400, 409))
+@documented("Ask the admins for a role", response=RoleRequestOut, status=201,
+            errors=(400, 409))
 async def request_access(request: web.Request) -> web.Response:
     record = await request.app[IDENTITY].users.request_access(request[PRINCIPAL])
     return web.json_response(request_json(record), status=201)
 
 
 @requires(None, session_only=True)
-@documented("The state of your role request", errors=(404,))
+@documented("The state of your role request", response=RoleRequestOut, errors=(404,))
 async def request_status(request: web.Request) -> web.Response:
     record = await request.app[IDENTITY].users.request_status(request[PRINCIPAL])
     return web.json_response(request_json(record))

@@ -18,6 +18,7 @@ from companion.middleware.body_limit import small_body
 from companion.middleware.docs import documented
 from companion.routes.bodies import read_json
 from companion.routes.keys import MCPS
+from companion.routes.replies import Items, McpInstanceOut, McpServerOut, shaped
 
 
 class AllowedTools(BaseModel):
@@ -30,39 +31,44 @@ def _user(principal: Principal) -> str:
     return principal.user_id
 
 
-def _data(items: list[Any]) -> web.Response:
-    return web.json_response({"data": [i.to_json() for i in items]})
+def _server(server: Any) -> dict[str, Any]:
+    return shaped(McpServerOut, server.to_json())
+
+
+def _instance(instance: Any) -> dict[str, Any]:
+    return shaped(McpInstanceOut, instance.to_json())
 
 
 @requires(Role.USER, session_only=True)
-@documented("MCP servers (registry)")
+@documented("MCP servers (registry)", response=Items[McpServerOut])
 async def list_servers(request: web.Request) -> web.Response:
-    return _data(await request.app[MCPS].servers.all())
+    return web.json_response({"data": [_server(s) for s in await request.app[MCPS].servers.all()]})
 
 
 @requires(Role.USER, session_only=True)
-@documented("One MCP server")
+@documented("One MCP server", response=McpServerOut)
 async def get_server(request: web.Request) -> web.Response:
     server = await request.app[MCPS].servers.get(request.match_info["id"])
-    return web.json_response(server.to_json())
+    return web.json_response(_server(server))
 
 
 @requires(Role.ADMIN, session_only=True)
 @small_body
-@documented("Add an MCP server", body=ServerBody, status=201, errors=(409,))
+@documented("Add an MCP server", body=ServerBody, response=McpServerOut, status=201,
+            errors=(409,))
 async def create_server(request: web.Request) -> web.Response:
     body = ServerBody.model_validate(await read_json(request, ServerBody))
     server = await request.app[MCPS].servers.create(body)
-    return web.json_response(server.to_json(), status=201)
+    return web.json_response(_server(server), status=201)
 
 
 @requires(Role.ADMIN, session_only=True)
 @small_body
-@documented("Change an MCP server", body=ServerBody, errors=(409,))
+@documented("Change an MCP server", body=ServerBody, response=McpServerOut, errors=(409,))
 async def update_server(request: web.Request) -> web.Response:
     body = ServerBody.model_validate(await read_json(request, ServerBody))
     server = await request.app[MCPS].servers.update(request.match_info["id"], body)
-    return web.json_response(server.to_json())
+    return web.json_response(_server(server))
 
 
 @requires(Role.ADMIN, session_only=True)
@@ -73,36 +79,39 @@ async def delete_server(request: web.Request) -> web.Response:
 
 
 @requires(Role.USER, session_only=True)
-@documented("Your MCP instances")
+@documented("Your MCP instances", response=Items[McpInstanceOut])
 async def list_instances(request: web.Request) -> web.Response:
-    return _data(await request.app[MCPS].instances.of_user(_user(request[PRINCIPAL])))
+    mine = await request.app[MCPS].instances.of_user(_user(request[PRINCIPAL]))
+    return web.json_response({"data": [_instance(i) for i in mine]})
 
 
 @requires(Role.USER, session_only=True)
-@documented("One of your MCP instances")
+@documented("One of your MCP instances", response=McpInstanceOut)
 async def get_instance(request: web.Request) -> web.Response:
     instance = await request.app[MCPS].instances.get_own(_user(request[PRINCIPAL]),
                                                          request.match_info["id"])
-    return web.json_response(instance.to_json())
+    return web.json_response(_instance(instance))
 
 
 @requires(Role.USER, session_only=True)
 @small_body
-@documented("Connect an MCP server (an instance)", body=InstanceBody, status=201, errors=(409,))
+@documented("Connect an MCP server (an instance)", body=InstanceBody,
+            response=McpInstanceOut, status=201, errors=(404, 409))
 async def create_instance(request: web.Request) -> web.Response:
     body = InstanceBody.model_validate(await read_json(request, InstanceBody))
     instance = await request.app[MCPS].instances.create(_user(request[PRINCIPAL]), body)
-    return web.json_response(instance.to_json(), status=201)
+    return web.json_response(_instance(instance), status=201)
 
 
 @requires(Role.USER, session_only=True)
 @small_body
-@documented("Change one of your MCP instances", body=InstanceBody, errors=(409,))
+@documented("Change one of your MCP instances", body=InstanceBody,
+            response=McpInstanceOut, errors=(409,))
 async def update_instance(request: web.Request) -> web.Response:
     body = InstanceBody.model_validate(await read_json(request, InstanceBody))
     instance = await request.app[MCPS].instances.update(_user(request[PRINCIPAL]),
                                                         request.match_info["id"], body)
-    return web.json_response(instance.to_json())
+    return web.json_response(_instance(instance))
 
 
 @requires(Role.USER, session_only=True)

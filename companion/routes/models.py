@@ -23,6 +23,21 @@ from companion.providers.records import describe_alias
 from companion.routes.bodies import read_json
 from companion.routes.keys import INFERENCE, MODELS
 from companion.routes.paging import page_of, paginated
+from companion.routes.replies import (
+    AliasFileProblem,
+    ApiAlias,
+    DeletedFile,
+    Items,
+    LoadedModel,
+    LocalAlias,
+    ModelFileOut,
+    ModelPage,
+    Page,
+    RouterAliasEntry,
+    Unloaded,
+    UserAliasPage,
+    shaped,
+)
 
 
 class AliasBody(BaseModel):
@@ -43,38 +58,42 @@ _FILE_QUERY = (
 
 def alias_json(alias: ModelAlias) -> dict[str, Any]:
     if alias.source is AliasSource.API:
-        return describe_alias(alias)
+        return shaped(ApiAlias, describe_alias(alias))
     if alias.source is AliasSource.ROUTER:
-        return {"alias": alias.alias, "source": alias.source.value,
-                "targets": alias.filename.split(","), "strategy": alias.snapshot}
-    return {**alias_document(alias), "source": alias.source.value}
+        return shaped(RouterAliasEntry, {
+            "alias": alias.alias, "source": alias.source.value,
+            "targets": alias.filename.split(","), "strategy": alias.snapshot})
+    return shaped(LocalAlias, {**alias_document(alias), "source": alias.source.value})
 
 
 def _errors_json(errors: list[AliasFileError]) -> list[dict[str, str]]:
-    return [{"file": e.path.name, "message": e.message} for e in errors]
+    return [shaped(AliasFileProblem, {"file": e.path.name, "message": e.message}) for e in errors]
 
 
 def file_json(item: ModelFile) -> dict[str, Any]:
     info = item.info
-    return {"repo": item.file.repo, "filename": item.file.filename,
-            "snapshot": item.file.snapshot, "size": item.size,
-            "architecture": info.architecture if info else None,
-            "context_length": info.context_length if info else None,
-            "chat_template": info.has_chat_template if info else False,
-            "quantization": (info.quantization if info else None) or item.file.quant,
-            "parameters": info.size_label if info else None, "error": item.error}
+    return shaped(ModelFileOut, {
+        "repo": item.file.repo, "filename": item.file.filename,
+        "snapshot": item.file.snapshot, "size": item.size,
+        "architecture": info.architecture if info else None,
+        "context_length": info.context_length if info else None,
+        "chat_template": info.has_chat_template if info else False,
+        "quantization": (info.quantization if info else None) or item.file.quant,
+        "parameters": info.size_label if info else None, "error": item.error})
 
 
 def loaded_json(process: LlamaProcess, evicting: bool) -> dict[str, Any]:
-    return {"alias": process.alias, "pid": process.pid, "port": process.port,
-            "state": "unloading" if evicting else process.state.value,
-            "loaded_at": process.loaded_at, "last_used": round(process.last_used_at(), 3),
-            "in_flight": process.in_flight, "rss": process.memory_bytes(),
-            "embeddings": process.embeddings, "model_path": str(process.model_path)}
+    return shaped(LoadedModel, {
+        "alias": process.alias, "pid": process.pid, "port": process.port,
+        "state": "unloading" if evicting else process.state.value,
+        "loaded_at": process.loaded_at, "last_used": round(process.last_used_at(), 3),
+        "in_flight": process.in_flight, "rss": process.memory_bytes(),
+        "embeddings": process.embeddings, "model_path": str(process.model_path)})
 
 
 @requires(Role.USER, app_scope="models")
-@documented("Models this caller may use, local and remote", query=PAGING)
+@documented("Models this caller may use, local and remote", response=ModelPage,
+            query=PAGING)
 async def list_models(request: web.Request) -> web.Response:
     page = page_of(request)
     inference, caller = request.app[INFERENCE], request[PRINCIPAL]
@@ -84,7 +103,8 @@ async def list_models(request: web.Request) -> web.Response:
 
 
 @requires(Role.USER, app_scope="models")
-@documented("Model files (GGUF) in the Hugging Face cache", query=PAGING)
+@documented("Model files (GGUF) in the Hugging Face cache", response=Page[ModelFileOut],
+            query=PAGING)
 async def list_files(request: web.Request) -> web.Response:
     page = page_of(request)
     files = request.app[MODELS].files.list(
@@ -93,9 +113,7 @@ async def list_files(request: web.Request) -> web.Response:
 
 
 @requires(Role.POWER_USER, all_models=True)
-@documented("Delete a model file",
-            query=_FILE_QUERY,
-            errors=(404, 409))
+@documented("Delete a model file", response=DeletedFile, query=_FILE_QUERY, errors=(404, 409))
 async def delete_file(request: web.Request) -> web.Response:
     repo, filename = request.query.get("repo"), request.query.get("filename")
     if not repo or not filename:
@@ -103,11 +121,12 @@ async def delete_file(request: web.Request) -> web.Response:
                               code="invalid_value", param="repo")
     removed = request.app[MODELS].files.delete(repo, filename,
                                                request.app[INFERENCE].is_file_in_use)
-    return web.json_response({"repo": repo, "filename": filename, "snapshots": removed})
+    return web.json_response(shaped(DeletedFile, {"repo": repo, "filename": filename,
+                                                  "snapshots": removed}))
 
 
 @requires(Role.POWER_USER, all_models=True)
-@documented("User model aliases", query=PAGING)
+@documented("User model aliases", response=UserAliasPage, query=PAGING)
 async def list_aliases(request: web.Request) -> web.Response:
     page = page_of(request)
     catalog = request.app[MODELS].catalog
@@ -117,21 +136,22 @@ async def list_aliases(request: web.Request) -> web.Response:
 
 
 @requires(Role.POWER_USER, all_models=True)
-@documented("Create a model alias", body=AliasBody, status=201, errors=(409,))
+@documented("Create a model alias", body=AliasBody, response=LocalAlias, status=201,
+            errors=(409,))
 async def create_alias(request: web.Request) -> web.Response:
     body = await read_json(request, AliasBody)
     return web.json_response(alias_json(request.app[MODELS].aliases.create(body)), status=201)
 
 
 @requires(Role.POWER_USER, all_models=True)
-@documented("One user alias")
+@documented("One user alias", response=LocalAlias)
 async def get_alias(request: web.Request) -> web.Response:
     return web.json_response(alias_json(request.app[MODELS].aliases.get(
         request.match_info["id"])))
 
 
 @requires(Role.POWER_USER, all_models=True)
-@documented("Change a user alias", body=AliasBody)
+@documented("Change a user alias", body=AliasBody, response=LocalAlias)
 async def update_alias(request: web.Request) -> web.Response:
     body = await read_json(request, AliasBody)
     alias = request.app[MODELS].aliases.update(request.match_info["id"], body)
@@ -146,7 +166,8 @@ async def delete_alias(request: web.Request) -> web.Response:
 
 
 @requires(Role.POWER_USER, all_models=True)
-@documented("Copy an alias under a new name", body=CopyBody, status=201, errors=(409,))
+@documented("Copy an alias under a new name", body=CopyBody, response=LocalAlias,
+            status=201, errors=(409,))
 async def copy_alias(request: web.Request) -> web.Response:
     body = await read_json(request, CopyBody)
     alias = request.app[MODELS].aliases.copy(request.match_info["id"], body["alias"])
@@ -154,7 +175,7 @@ async def copy_alias(request: web.Request) -> web.Response:
 
 
 @requires(Role.POWER_USER)
-@documented("Models loaded now")
+@documented("Models loaded now", response=Items[LoadedModel])
 async def list_loaded(request: web.Request) -> web.Response:
     inference = request.app[INFERENCE]
     return web.json_response({"data": [loaded_json(p, inference.is_evicting(p.alias))
@@ -162,7 +183,7 @@ async def list_loaded(request: web.Request) -> web.Response:
 
 
 @requires(Role.POWER_USER)
-@documented("Load a model now", errors=(429, 503))
+@documented("Load a model now", response=LoadedModel, errors=(429, 503))
 async def load_model(request: web.Request) -> web.Response:
     inference = request.app[INFERENCE]
     process = await inference.load(request.match_info["alias"], request[PRINCIPAL])
@@ -170,11 +191,11 @@ async def load_model(request: web.Request) -> web.Response:
 
 
 @requires(UNLOAD_ROLE)
-@documented("Unload a model")
+@documented("Unload a model", response=Unloaded)
 async def unload_model(request: web.Request) -> web.Response:
     alias = request.match_info["alias"]
     unloaded = await request.app[INFERENCE].unload(alias, request[PRINCIPAL])
-    return web.json_response({"alias": alias, "unloaded": unloaded})
+    return web.json_response(shaped(Unloaded, {"alias": alias, "unloaded": unloaded}))
 
 
 def setup(app: web.Application) -> None:

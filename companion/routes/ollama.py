@@ -106,7 +106,7 @@ async def tags(request: web.Request) -> web.Response:
 
 
 @requires(Role.USER, app_scope="models")
-@documented("Ollama: one model's details", body=NamedOrOld)
+@documented("Ollama: one model's details", body=NamedOrOld, errors=(404,))
 async def show(request: web.Request) -> web.Response:
     body = await read_json(request, NamedOrOld)
     alias = request.app[INFERENCE].get_model(model_of(body), request[PRINCIPAL])

@@ -172,7 +172,8 @@ def operation(method: str, path: str, handler: Any, doc: RouteDoc,
         "description": " ".join(filter(None, [doc.description, _who(rule, owner)])),
         "tags": [handler.__module__.rsplit(".", 1)[-1]],
         "security": _security(rule, family, owner),
-        "responses": {str(doc.status): _success(doc, schemas)},
+        "responses": {str(status): _success(doc, schemas)
+                      for status in sorted({doc.status, *doc.also})},
     }
     parameters = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
                   for p in params]

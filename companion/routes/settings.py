@@ -7,7 +7,7 @@ import dataclasses
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, RootModel
 
 from companion.auth.principal import Role
 from companion.core.runtime_settings import SettingView
@@ -15,30 +15,36 @@ from companion.middleware.access import requires
 from companion.middleware.docs import documented
 from companion.routes.bodies import read_json
 from companion.routes.keys import RUNTIME_SETTINGS
+from companion.routes.replies import SettingOut, shaped
 
 
 class SettingUpdate(BaseModel):
     value: str | int | float | bool
 
 
+class SettingList(RootModel[list[SettingOut]]):
+    """Every setting (not paged: the table is short)."""
+
+
 def _json(view: SettingView) -> dict[str, Any]:
-    return dataclasses.asdict(view)
+    return shaped(SettingOut, dataclasses.asdict(view))
 
 
 @requires(Role.ADMIN, session_only=True)
-@documented("Every setting with its value, source and metadata")
+@documented("Every setting with its value, source and metadata",
+            response=SettingList)
 async def list_settings(request: web.Request) -> web.Response:
     return web.json_response([_json(v) for v in request.app[RUNTIME_SETTINGS].list()])
 
 
 @requires(Role.ADMIN, session_only=True)
-@documented("One setting")
+@documented("One setting", response=SettingOut)
 async def get_setting(request: web.Request) -> web.Response:
     return web.json_response(_json(request.app[RUNTIME_SETTINGS].get(request.match_info["key"])))
 
 
 @requires(Role.ADMIN, session_only=True)
-@documented("Change a runtime-editable setting", body=SettingUpdate)
+@documented("Change a runtime-editable setting", body=SettingUpdate, response=SettingOut)
 async def update_setting(request: web.Request) -> web.Response:
     body = SettingUpdate.model_validate(await read_json(request, SettingUpdate))
     raw = str(body.value).lower() if isinstance(body.value, bool) else body.value
@@ -47,7 +53,7 @@ async def update_setting(request: web.Request) -> web.Response:
 
 
 @requires(Role.ADMIN, session_only=True)
-@documented("Reset a setting to its default")
+@documented("Reset a setting to its default", response=SettingOut)
 async def reset_setting(request: web.Request) -> web.Response:
     view = await request.app[RUNTIME_SETTINGS].reset(request.match_info["key"])
     return web.json_response(_json(view))

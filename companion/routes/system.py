@@ -8,6 +8,7 @@ from companion.core.errors import ServiceUnavailableError
 from companion.middleware.access import optional_auth, public
 from companion.middleware.docs import documented
 from companion.routes.keys import DATABASE, IDENTITY, SERVER_INFO
+from companion.routes.replies import ServerInfoOut, shaped
 
 # How soon a client may ask /health again after "not ready".
 RETRY_AFTER_SECS = 5
@@ -33,13 +34,14 @@ async def health(request: web.Request) -> web.Response:
 
 
 @optional_auth
-@documented("Server version, setup status, sign-in mode and URL")
+@documented("Server version, setup status, sign-in mode and URL",
+            response=ServerInfoOut)
 async def info(request: web.Request) -> web.Response:
     server = request.app[SERVER_INFO]
     state = await request.app[IDENTITY].setup.state()
-    return web.json_response({"version": server.version, "status": state.status.value,
-                              "auth_mode": state.auth_mode.value, "name": state.name,
-                              "url": server.url})
+    return web.json_response(shaped(ServerInfoOut, {
+        "version": server.version, "status": state.status.value,
+        "auth_mode": state.auth_mode.value, "name": state.name, "url": server.url}))
 
 
 def setup(app: web.Application) -> None:

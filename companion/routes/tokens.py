@@ -18,6 +18,7 @@ from companion.middleware.docs import PAGING, documented
 from companion.routes.bodies import read_json
 from companion.routes.keys import TOKENS
 from companion.routes.paging import page_of, paginated
+from companion.routes.replies import NewToken, Page, TokenOut, shaped
 
 
 class CreateToken(BaseModel):
@@ -36,12 +37,13 @@ class UpdateToken(BaseModel):
 
 
 def token_json(token: ApiToken) -> dict[str, Any]:
-    return {"id": token.id, "name": token.name, "scopes": " ".join(sorted(token.scopes)),
-            "status": "active" if token.active else "inactive",
-            "models": None if token.models is None else sorted(token.models),
-            "mcps": "all" if token.mcps is None else sorted(token.mcps),
-            "expires_at": token.expires_at, "created_at": token.created_at,
-            "updated_at": token.updated_at, "last_used_at": token.last_used_at}
+    return shaped(TokenOut, {
+        "id": token.id, "name": token.name, "scopes": " ".join(sorted(token.scopes)),
+        "status": "active" if token.active else "inactive",
+        "models": None if token.models is None else sorted(token.models),
+        "mcps": "all" if token.mcps is None else sorted(token.mcps),
+        "expires_at": token.expires_at, "created_at": token.created_at,
+        "updated_at": token.updated_at, "last_used_at": token.last_used_at})
 
 
 def _owner(principal: Principal) -> tuple[str, Role]:
@@ -53,19 +55,19 @@ def _owner(principal: Principal) -> tuple[str, Role]:
 
 @requires(Role.USER, session_only=True)
 @small_body
-@documented("Create an API token (shown once)", body=CreateToken, status=201)
+@documented("Create an API token (shown once)", body=CreateToken, response=NewToken, status=201)
 async def create_token(request: web.Request) -> web.Response:
     body = CreateToken.model_validate(await read_json(request, CreateToken))
     user_id, role = _owner(request[PRINCIPAL])
     token, raw = await request.app[TOKENS].create(
         body.name, body.scope, user_id=user_id, creator_role=role, models=body.models,
         expires_in=body.expires_in, mcps=body.mcps)
-    return web.json_response({**token_json(token), "token": raw}, status=201,
+    return web.json_response(shaped(NewToken, {**token_json(token), "token": raw}), status=201,
                              headers={"Cache-Control": "no-store"})
 
 
 @requires(Role.USER, session_only=True)
-@documented("Your API tokens", query=PAGING)
+@documented("Your API tokens", response=Page[TokenOut], query=PAGING)
 async def list_tokens(request: web.Request) -> web.Response:
     page = page_of(request)
     user_id, _ = _owner(request[PRINCIPAL])
@@ -74,7 +76,7 @@ async def list_tokens(request: web.Request) -> web.Response:
 
 
 @requires(Role.USER, session_only=True)
-@documented("One of your API tokens")
+@documented("One of your API tokens", response=TokenOut)
 async def get_token(request: web.Request) -> web.Response:
     user_id, _ = _owner(request[PRINCIPAL])
     token = await request.app[TOKENS].get_own(request.match_info["id"], user_id)
@@ -83,7 +85,7 @@ async def get_token(request: web.Request) -> web.Response:
 
 @requires(Role.USER, session_only=True)
 @small_body
-@documented("Rename or (de)activate one of your API tokens", body=UpdateToken)
+@documented("Rename or (de)activate one of your API tokens", body=UpdateToken, response=TokenOut)
 async def update_token(request: web.Request) -> web.Response:
     body = UpdateToken.model_validate(await read_json(request, UpdateToken))
     user_id, _ = _owner(request[PRINCIPAL])

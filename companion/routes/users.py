@@ -17,6 +17,7 @@ from companion.routes.bodies import read_json
 from companion.routes.identity import request_json
 from companion.routes.keys import IDENTITY
 from companion.routes.paging import page_of, paginated
+from companion.routes.replies import Page, RoleRequestOut, UserOut, shaped
 from companion.storage import UserRecord
 
 
@@ -25,9 +26,9 @@ class RoleRequest(BaseModel):
 
 
 def _user_json(record: UserRecord) -> dict[str, Any]:
-    return {"user_id": record.id, "username": record.username, "email": record.email,
-            "role": record.role, "created_at": record.created_at,
-            "updated_at": record.updated_at}
+    return shaped(UserOut, {"user_id": record.id, "username": record.username,
+                            "email": record.email, "role": record.role,
+                            "created_at": record.created_at, "updated_at": record.updated_at})
 
 
 async def _role(request: web.Request) -> Role:
@@ -42,19 +43,20 @@ async def _list_requests(request: web.Request, pending_only: bool) -> web.Respon
 
 
 @requires(Role.MANAGER, session_only=True)
-@documented("Role requests", query=PAGING)
+@documented("Role requests", response=Page[RoleRequestOut], query=PAGING)
 async def list_requests(request: web.Request) -> web.Response:
     return await _list_requests(request, pending_only=False)
 
 
 @requires(Role.MANAGER, session_only=True)
-@documented("Pending role requests", query=PAGING)
+@documented("Pending role requests", response=Page[RoleRequestOut], query=PAGING)
 async def list_pending(request: web.Request) -> web.Response:
     return await _list_requests(request, pending_only=True)
 
 
 @requires(Role.MANAGER, session_only=True)
-@documented("Approve a role request with a role", body=RoleRequest, errors=(409,))
+@documented("Approve a role request with a role", body=RoleRequest, response=RoleRequestOut,
+            errors=(409,))
 async def approve(request: web.Request) -> web.Response:
     record = await request.app[IDENTITY].users.approve(
         int(request.match_info["id"]), await _role(request), request[PRINCIPAL])
@@ -62,7 +64,7 @@ async def approve(request: web.Request) -> web.Response:
 
 
 @requires(Role.MANAGER, session_only=True)
-@documented("Reject a role request", errors=(409,))
+@documented("Reject a role request", response=RoleRequestOut, errors=(409,))
 async def reject(request: web.Request) -> web.Response:
     record = await request.app[IDENTITY].users.reject(int(request.match_info["id"]),
                                                       request[PRINCIPAL])
@@ -70,7 +72,7 @@ async def reject(request: web.Request) -> web.Response:
 
 
 @requires(Role.MANAGER, session_only=True)
-@documented("Users and their roles", query=PAGING)
+@documented("Users and their roles", response=Page[UserOut], query=PAGING)
 async def list_users(request: web.Request) -> web.Response:
     page = page_of(request)
     records, total = await request.app[IDENTITY].users.list_users(page.limit, page.offset)
@@ -78,7 +80,7 @@ async def list_users(request: web.Request) -> web.Response:
 
 
 @requires(Role.MANAGER, session_only=True)
-@documented("Change a user's role", body=RoleRequest)
+@documented("Change a user's role", body=RoleRequest, response=UserOut)
 async def change_role(request: web.Request) -> web.Response:
     record = await request.app[IDENTITY].users.change_role(
         request.match_info["user_id"], await _role(request), request[PRINCIPAL])

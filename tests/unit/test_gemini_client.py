@@ -128,6 +128,13 @@ def test_validation_errors_name_the_field(request_body: dict[str, Any], where: s
     assert rendered["error"]["status"] == "INVALID_ARGUMENT" and rendered["error"]["code"] == 400
 
 
+def test_count_tokens_with_empty_contents_is_a_validation_error() -> None:
+    # Found by the schemathesis run: it passed validation and failed later (a 500).
+    with pytest.raises(ValidationError) as caught:
+        wire.CountTokensRequest.model_validate({"contents": []})
+    assert client.describe_error(caught.value).param == "contents"
+
+
 def test_google_tools_and_other_mime_types_are_refused() -> None:
     with pytest.raises(BadRequestError, match="functionDeclarations"):
         _body({"contents": [{"parts": [{"text": "x"}]}], "tools": [{"googleSearch": {}}]})

@@ -144,7 +144,8 @@ class GenerateContentRequest(Wire):
 
 
 class CountTokensRequest(Wire):
-    contents: list[Content] | None = None
+    # Empty contents are refused as generateContent refuses them (a 400, not a failure later).
+    contents: list[Content] | None = Field(default=None, min_length=1)
     generate_content_request: GenerateContentRequest | None = None
 
     @model_validator(mode="after")
