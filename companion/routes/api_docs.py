@@ -31,6 +31,7 @@ _HEADERS = {"Content-Security-Policy": _CSP, "X-Frame-Options": "DENY",
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Bodhi companion API</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/swagger-ui/swagger-ui.css"></head>
 <body><div id="swagger-ui"></div>
 <script src="/swagger-ui/swagger-ui-bundle.js"></script>
