@@ -212,6 +212,8 @@ def test_listings_show_exposed_names_with_their_source(remote: dict[str, Any],
                      "api_format": "openai", "model": SMOL}
     one = httpx.get(bodhi.url + "/v1/models/remote/" + SMOL, headers=admin)
     assert one.json()["id"] == "remote/" + SMOL
+    shown = httpx.post(bodhi.url + "/api/show", headers=admin, json={"model": "remote/" + SMOL})
+    assert shown.status_code == 200 and "completion" in shown.json()["capabilities"]
 
 
 def test_test_and_fetch_models(remote: dict[str, Any], bodhi: Companion, admin: dict[str, str],
