@@ -63,7 +63,6 @@ class RouterAlias:
 
 
 def _public(r: RouterAliasRecord) -> RouterAlias:
-
     strategy: Strategy = "round_robin" if r.strategy == "round_robin" else "fallback"
     return RouterAlias(r.alias, tuple(json.loads(r.targets)), strategy, r.created_at,
                        r.updated_at)
@@ -137,7 +136,6 @@ class RouterAliasService:
 
     async def _save(self, alias: str, body: RouterBody, created: int) -> RouterAlias:
         self._check(alias, body.targets)
-
         await self._repo.upsert(RouterAliasRecord(alias, json.dumps(body.targets),
                                                   body.strategy, created, int(time.time())))
         await self.load()
