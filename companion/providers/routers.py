@@ -91,8 +91,10 @@ class RouterAliasService:
     """Router alias CRUD (in memory, reloaded after each change) and each request's order."""
 
     def __init__(self, repo: RouterAliasRepository, catalog: ModelCatalog,
-                 api_models: ApiModelService, cooldowns: Cooldowns) -> None:
+                 api_models: ApiModelService, cooldowns: Cooldowns,
+                 on_change: Callable[[], None] = lambda: None) -> None:
         self._repo = repo
+        self._on_change = on_change
         self._catalog = catalog
         self._api = api_models
         self.cooldowns = cooldowns
@@ -133,12 +135,14 @@ class RouterAliasService:
         self.get(alias)
         await self._repo.delete(alias)
         await self.load()
+        self._on_change()
 
     async def _save(self, alias: str, body: RouterBody, created: int) -> RouterAlias:
         self._check(alias, body.targets)
         await self._repo.upsert(RouterAliasRecord(alias, json.dumps(body.targets),
                                                   body.strategy, created, int(time.time())))
         await self.load()
+        self._on_change()
         return self.get(alias)
 
     def _check(self, alias: str, targets: list[str]) -> None:

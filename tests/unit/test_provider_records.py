@@ -23,11 +23,16 @@ async def services(tmp_path: Path) -> tuple[ApiModelService, RouterAliasService,
     catalog = ModelCatalog(tmp_path / "aliases", tmp_path / "hub")
     routers: list[RouterAliasService] = []
     api = ApiModelService(ApiModelRepository(db), SecretBox(b"k" * 32), catalog,
-                          router_names=lambda: routers[0].names())
+                          router_names=lambda: routers[0].names(),
+                          on_change=lambda: CHANGES.append("api"))
     now = [100.0]
     routers.append(RouterAliasService(RouterAliasRepository(db), catalog, api,
-                                      Cooldowns(lambda: 30, clock=lambda: now[0])))
+                                      Cooldowns(lambda: 30, clock=lambda: now[0]),
+                                      on_change=lambda: CHANGES.append("router")))
     return api, routers[0], db
+
+
+CHANGES: list[str] = []
 
 
 def _body(**fields: object) -> ApiModelBody:
@@ -95,9 +100,11 @@ async def test_bad_fields_name_their_param(
 async def test_round_robin_rotates_and_cooling_targets_are_skipped(
         services: tuple[ApiModelService, RouterAliasService, Database]) -> None:
     api, routers, db = services
+    CHANGES.clear()
     await api.create(_body(id="r", models=["a", "b"]))
     router = await routers.create(RouterBody(alias="rr", targets=["a", "b"],
                                              strategy="round_robin"))
+    assert CHANGES == ["api", "router"]  # each change is announced (models.changed)
     assert [routers.order(router) for _ in range(3)] == [["a", "b"], ["b", "a"], ["a", "b"]]
     routers.cooldowns.failed("a", 7)
     assert routers.order(router) == ["b"]
