@@ -188,7 +188,7 @@ def _ollama_chat_and_generate(client: ollama.Client) -> None:
     assert generated.done
 
 
-def test_responses_pass_through_to_an_openai_format_provider(remote: dict[str, Any],
+def test_responses_and_completions_pass_through_to_an_openai_format_provider(remote: dict[str, Any],
                                                              bodhi: Companion,
                                                              admin: dict[str, str]) -> None:
     reply = httpx.post(bodhi.url + "/v1/responses", headers=admin, timeout=120,
@@ -196,6 +196,10 @@ def test_responses_pass_through_to_an_openai_format_provider(remote: dict[str, A
                              "max_output_tokens": 8})
     assert reply.status_code == 200, reply.text
     assert reply.json()["object"] == "response"
+    completed = httpx.post(bodhi.url + "/v1/completions", headers=admin, timeout=120,
+                           json={"model": "remote/" + SMOL, "prompt": "Hi", "max_tokens": 4})
+    assert completed.status_code == 200, completed.text
+    assert completed.json()["object"] == "text_completion"
 
 
 def test_listings_show_exposed_names_with_their_source(remote: dict[str, Any],
