@@ -57,6 +57,10 @@ class ProviderStreamError(UpstreamError):
 
 
 class ProviderDialect(Protocol):
+    """``model`` is the provider's own id in the request methods (``chat``, ``embeddings``,
+    ``count_tokens``) and the name the client asked for in the reply methods
+    (``chat_reply``, ``chat_stream``, ``embeddings_reply``), which stamp it on the reply."""
+
     name: str   # the record's api_format: "openai", "anthropic" or "gemini"
 
     def auth_headers(self, api_key: str) -> dict[str, str]:
