@@ -27,6 +27,7 @@ from companion.families.provider import (
     ProviderRequest,
     ProviderStreamError,
 )
+from companion.families.sse import EventStream
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
@@ -255,32 +256,27 @@ class AnthropicDialect:
             return text or f"HTTP {status}"
 
 
-class StreamTranslator:
+class StreamTranslator(EventStream[bytes]):
     """Anthropic's named server-sent events (split anywhere) as OpenAI chunk frames."""
 
     def __init__(self, model: str, include_usage: bool) -> None:
+        super().__init__()
         self._model = model
         self._include_usage = include_usage
-        self._buffer = b""
         self._id = "chatcmpl-"
         self._created = int(time.time())
         self._tools: dict[int, int] = {}  # Anthropic block index -> OpenAI tool call index
         self._usage = wire.Usage()
+        self._stopped = False
 
     def feed(self, chunk: bytes) -> Sequence[bytes]:
-        self._buffer += chunk.replace(b"\r\n", b"\n")
-        *events, self._buffer = self._buffer.split(b"\n\n")
-        frames: list[bytes] = []
-        for event in events:
-            data = b"\n".join(line[5:].strip() for line in event.split(b"\n")
-                              if line.startswith(b"data:"))
-            if data:
-                frames += self._event(data)
-        return frames
+        return self._translate(chunk)
 
     def close(self) -> Sequence[bytes]:
-        rest, self._buffer = self._buffer.strip(), b""
-        frames = list(self.feed(rest + b"\n\n")) if rest else []
+        frames = self._translate_rest()
+        if not self._stopped:
+            raise ProviderStreamError("Anthropic's stream ended before its message_stop "
+                                      "(cut short).")
         return [*frames, b"data: [DONE]\n\n"]
 
     def _event(self, data: bytes) -> list[bytes]:
@@ -301,8 +297,10 @@ class StreamTranslator:
             return self._delta(event)
         if isinstance(event, wire.MessageDelta):
             return self._finish(event)
-        if isinstance(event, wire.MessageStop) and self._include_usage:
-            return [self._chunk([], usage=openai_usage(self._usage))]
+        if isinstance(event, wire.MessageStop):
+            self._stopped = True
+            return [self._chunk([], usage=openai_usage(self._usage))] if self._include_usage \
+                else []
         return []
 
     def _block(self, event: wire.ContentBlockStart) -> list[bytes]:
