@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from companion.core.errors import BadRequestError
 from companion.families.anthropic import wire
@@ -26,6 +26,7 @@ from companion.families.provider import (
     MalformedReply,
     ProviderRequest,
     ProviderStreamError,
+    parse_reply,
 )
 from companion.families.sse import EventStream
 
@@ -39,17 +40,6 @@ FINISH_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "le
 # record's ``extra_body`` can set them (``{"thinking": {"type": "enabled", ...}}``).
 ANTHROPIC_ONLY = ("thinking", "container", "mcp_servers", "context_management")
 _EVENT: TypeAdapter[Any] = TypeAdapter(wire.StreamEvent)
-M = TypeVar("M", bound=BaseModel)
-
-
-def _parse(model: type[M], raw: bytes) -> M:
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError as exc:
-        raise MalformedReply(f"Anthropic's reply is not a valid {model.__name__}: "
-                             f"{exc.errors()[0]['msg']}") from exc
-
-
 def _image(url: str) -> dict[str, Any]:
     if url.startswith("data:") and ";base64," in url:
         media_type, _, data = url[5:].partition(";base64,")
@@ -209,7 +199,7 @@ class AnthropicDialect:
         return ProviderRequest("POST", "/messages", request, stream=stream)
 
     def chat_reply(self, raw: bytes, model: str) -> dict[str, Any]:
-        reply = _parse(wire.Message, raw)
+        reply = parse_reply(wire.Message, raw, "Anthropic")
         text = "".join(b.text for b in reply.content if isinstance(b, wire.ReplyText))
         calls = [{"id": b.id, "type": "function",
                   "function": {"name": b.name, "arguments": json.dumps(b.input)}}
@@ -240,13 +230,13 @@ class AnthropicDialect:
         return ProviderRequest("POST", "/messages/count_tokens", _conversation(body, model))
 
     def count_tokens_reply(self, raw: bytes) -> int:
-        return _parse(wire.CountTokensReply, raw).input_tokens
+        return parse_reply(wire.CountTokensReply, raw, "Anthropic").input_tokens
 
     def list_models(self) -> ProviderRequest:
         return ProviderRequest("GET", "/models", query={"limit": "1000"})
 
     def models_reply(self, raw: bytes) -> list[str]:
-        return [m.id for m in _parse(wire.ModelList, raw).data]
+        return [m.id for m in parse_reply(wire.ModelList, raw, "Anthropic").data]
 
     def error_message(self, status: int, raw: bytes) -> str:
         try:
