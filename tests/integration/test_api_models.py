@@ -370,8 +370,8 @@ def test_put_keeps_or_clears_the_key(bodhi: Companion, admin: dict[str, str]) ->
 
 def test_the_cli_adds_lists_and_removes_with_the_key_from_stdin(
         bodhi: Companion, provider: Companion, provider_key: str) -> None:
-    def run(*args: str, stdin: str = "") -> str:
-        done = subprocess.run([sys.executable, "-m", "companion", "api-models", *args],
+    def run(*args: str, stdin: str = "", command: str = "api-models") -> str:
+        done = subprocess.run([sys.executable, "-m", "companion", command, *args],
                               env=bodhi.env, input=stdin.encode(), capture_output=True,
                               timeout=60)
         assert done.returncode == 0, done.stderr.decode()
@@ -384,6 +384,10 @@ def test_the_cli_adds_lists_and_removes_with_the_key_from_stdin(
     listed = run("list")
     line = next(x for x in listed.splitlines() if x.startswith("from-cli"))
     assert "…" + provider_key[-4:] in line
+    # ``bodhi models`` shows it beside the local models, with what serves it.
+    remote = run(command="models").split("REMOTE", 1)[1]
+    assert any(row.split()[:2] == ["cli/" + SMOL, "api"]
+               and row.endswith(f"from-cli (openai): {SMOL}") for row in remote.splitlines())
     assert "Removed" in run("remove", "from-cli")
     assert "from-cli" not in run("list")
 
