@@ -3,8 +3,6 @@ power users and up, by browser session or API token. Keys are write-only."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
@@ -14,8 +12,8 @@ from companion.middleware.access import requires
 from companion.middleware.body_limit import small_body
 from companion.middleware.docs import PAGING, documented
 from companion.providers import Provider, RemoteModels
-from companion.providers.records import ApiModelBody
-from companion.providers.routers import RouterBody
+from companion.providers.records import ApiModel, ApiModelBody
+from companion.providers.routers import RouterAlias, RouterBody
 from companion.routes.bodies import read_json
 from companion.routes.keys import REMOTE_MODELS
 from companion.routes.paging import page_of, paginated
@@ -60,7 +58,7 @@ def _provider(remote: RemoteModels, record_id: str | None, fields: ApiModelBody 
     return remote.api.transient(fields)
 
 
-def _api_json(record: Any) -> dict[str, Any]:
+def _api_json(record: ApiModel) -> dict[str, object]:
     return shaped(ApiModelOut, record.to_json())
 
 
@@ -136,7 +134,7 @@ async def fetch_models(request: web.Request) -> web.Response:
     return web.json_response({"models": models})
 
 
-def _router_json(router: Any) -> dict[str, Any]:
+def _router_json(router: RouterAlias) -> dict[str, object]:
     return shaped(RouterAliasOut, router.to_json())
 
 
