@@ -56,6 +56,7 @@ class RouteDoc:
     media: str | None = "application/json"
     stream: str | None = None
     errors: tuple[int, ...] = ()
+    error_pages: tuple[int, ...] = ()   # statuses answered with an HTML page, not error JSON
     query: tuple[QueryParam, ...] = ()
     description: str | None = None
 

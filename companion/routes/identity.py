@@ -131,7 +131,7 @@ def signed_in_body(principal: Principal) -> str:
 
 @optional_auth
 @documented("The page a browser lands on after signing in", media="text/html",
-            response={"type": "string"}, errors=(401,))
+            response={"type": "string"}, errors=(401,), error_pages=(401,))
 async def signed_in(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     if principal.kind is not PrincipalKind.SESSION:

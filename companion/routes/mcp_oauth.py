@@ -70,8 +70,7 @@ async def login_redirect(request: web.Request) -> web.Response:
 @public
 @documented("MCP OAuth: the provider redirects back here", media="text/html",
             response={"type": "string"},
-            query=_CALLBACK_QUERY,
-            errors=(400,))
+            query=_CALLBACK_QUERY, errors=(400, 404, 502), error_pages=(400, 404, 502))
 async def callback(request: web.Request) -> web.Response:
     state = request.query.get("state", "")
     expected = request.cookies.get(STATE_COOKIE, "")

@@ -131,8 +131,9 @@ async def metadata(request: web.Request) -> web.Response:
 
 
 @optional_auth
-@documented("OAuth consent page", media="text/html", response={"type": "string"},
-            query=_AUTHORIZE_QUERY)
+@documented("OAuth consent page (a redirect back to the app when it must refuse)",
+            media="text/html", response={"type": "string"}, also=(302,), query=_AUTHORIZE_QUERY,
+            errors=(401,), error_pages=(401,))
 async def authorize(request: web.Request) -> web.StreamResponse:
     params = _params(request.query)
     oauth = request.app[APPS].oauth

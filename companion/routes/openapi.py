@@ -186,8 +186,10 @@ def operation(method: str, path: str, handler: Any, doc: RouteDoc,
             doc.body_media, schemas.ref(doc.body, "validation"))}
     error = schemas.ref(ERROR_SCHEMAS[family.value.name], "serialization")
     for status in _error_statuses(doc, rule, bool(params), owner):
+        content = (_content("text/html", {"type": "string"}) if status in doc.error_pages
+                   else _content("application/json", error))
         op["responses"][str(status)] = {"description": _REASONS.get(status, "Error"),
-                                        "content": _content("application/json", error)}
+                                        "content": content}
     op["responses"]["5XX"] = {"description": "Server or upstream error",
                               "content": _content("application/json", error)}
     return op

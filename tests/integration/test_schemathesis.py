@@ -31,6 +31,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -42,7 +43,8 @@ pytestmark = pytest.mark.slow
 EXAMPLES = 12                 # generated requests per operation
 CALL_SECS = 15.0              # one request's limit
 TOTAL_SECS = 240.0            # the whole run's limit (about 130 operations)
-CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
+          response_schema_conformance]
 LAST = ("POST", "/bodhi/v1/logout")
 SEEN: dict[str, set[int]] = {}     # operation -> the statuses it answered with
 

@@ -1,5 +1,6 @@
 """The API document (``GET /openapi.json``) and the route table are equal: every route of the
 real app (``build_app``) is documented and nothing else is; the document is valid OpenAPI 3.1;
+each family's error JSON matches its documented schema; replies are held to their models;
 Swagger UI is served from the vendored files with a 'self'-only CSP."""
 
 from __future__ import annotations
@@ -13,12 +14,22 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from openapi_spec_validator import validate
+from pydantic import ValidationError
 
 from companion.app import build_app
+from companion.core.errors import (
+    BadRequestError,
+    BodhiError,
+    NotFoundError,
+    TooManyRequestsError,
+)
 from companion.core.settings import load_settings
+from companion.families import ApiFamily, error_body
 from companion.middleware.access import public
 from companion.middleware.docs import documented
+from companion.routes.error_schemas import ERROR_SCHEMAS
 from companion.routes.openapi import build_document, routes
+from companion.routes.replies import TokenOut, shaped
 
 Client = TestClient[web.Request, web.Application]
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,3 +120,23 @@ async def test_a_route_without_documentation_is_missing_from_the_document() -> N
     assert table == {("GET", "/known"), ("POST", "/forgotten/{id}")}
     assert _operations(document) != table
     assert table - _operations(document) == {("POST", "/forgotten/{id}")}
+
+
+@pytest.mark.parametrize("family", list(ApiFamily))
+@pytest.mark.parametrize("error", [BadRequestError("bad", param="x"),
+                                   NotFoundError("gone"), BodhiError("boom"),
+                                   TooManyRequestsError("slow down", retry_after=3)])
+def test_each_familys_error_json_matches_its_documented_schema(family: ApiFamily,
+                                                                error: BodhiError) -> None:
+    ERROR_SCHEMAS[family.value.name].model_validate(error_body(family, error), strict=True)
+
+
+def test_a_reply_that_drifts_from_its_model_fails_loudly() -> None:
+    token = {"id": "t", "name": "n", "scopes": "s", "status": "active", "models": None,
+             "mcps": "all", "expires_at": None, "created_at": 1, "updated_at": 1,
+             "last_used_at": None}
+    assert shaped(TokenOut, token) == token
+    with pytest.raises(ValidationError):
+        shaped(TokenOut, {**token, "secret": "x"})
+    with pytest.raises(ValidationError):
+        shaped(TokenOut, {k: v for k, v in token.items() if k != "name"})
