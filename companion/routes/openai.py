@@ -23,6 +23,8 @@ from companion.routes.openai_schemas import (
     ChatCompletionRequest,
     CompletionRequest,
     EmbeddingRequest,
+    ModelList,
+    ModelObject,
     ResponseRequest,
     describe_error,
 )
@@ -36,18 +38,19 @@ def _model_json(alias: ModelAlias) -> dict[str, Any]:
     # format it is reached with ("openai", "anthropic", "gemini"), as OpenAI-compatible
     # gateways name the upstream that owns a model.
     owner = alias.snapshot if alias.source is AliasSource.API else "system"
-    return {"id": alias.alias, "object": "model", "created": 0, "owned_by": owner}
+    return ModelObject(id=alias.alias, created=0, owned_by=owner).model_dump()
 
 
 @requires(Role.USER, app_scope="models")
-@documented("OpenAI: the models this caller may use")
+@documented("OpenAI: the models this caller may use", response=ModelList)
 async def list_models(request: web.Request) -> web.Response:
     models = request.app[INFERENCE].list_models(request[PRINCIPAL])
-    return web.json_response({"object": "list", "data": [_model_json(m) for m in models]})
+    return web.json_response(ModelList.model_validate(
+        {"data": [_model_json(m) for m in models]}).model_dump())
 
 
 @requires(Role.USER, app_scope="models")
-@documented("OpenAI: one model")
+@documented("OpenAI: one model", response=ModelObject)
 async def get_model(request: web.Request) -> web.Response:
     alias = request.app[INFERENCE].get_model(request.match_info["model"], request[PRINCIPAL])
     return web.json_response(_model_json(alias))

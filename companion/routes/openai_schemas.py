@@ -1,7 +1,8 @@
 """Pydantic models for the OpenAI-compatible request bodies we validate before relaying.
 
 They check what the companion relies on and what clients most often get wrong; other
-fields pass through to llama.cpp unchanged.
+fields pass through to llama.cpp unchanged. The model objects of ``/v1/models`` are shaped by
+``ModelObject`` and ``ModelList`` (replies relayed from a model server have no model here).
 """
 
 from __future__ import annotations
@@ -110,3 +111,19 @@ def describe_error(exc: ValidationError) -> BadRequestError:
     loc = tuple(part for part in first["loc"]
                 if not (isinstance(part, str) and ("[" in part or part in _BRANCHES)))
     return _openai_error(first, openai_param(loc))
+
+
+class ModelObject(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str
+
+
+class ModelList(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    object: Literal["list"] = "list"
+    data: list[ModelObject]
