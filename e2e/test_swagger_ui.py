@@ -30,10 +30,10 @@ def test_swagger_ui_renders_every_area_of_the_api(tmp_path: Path) -> None:
             page.goto(companion.url + "/swagger-ui")
             page.locator(".opblock").first.wait_for()
             assert page.locator("button.authorize").is_visible()
-            # Swagger UI renders the sections as they scroll into view; the last path is
-            # there once the whole document rendered. Polled from here: a page script
+            # Swagger UI renders the sections as they scroll into view; the last tag's paths
+            # are there once the whole document rendered. Polled from here: a page script
             # (wait_for_function) would need 'unsafe-eval', which the CSP refuses.
-            last = page.get_by_text("/v1beta/models/{model}:streamGenerateContent")
+            last = page.get_by_text("/bodhi/v1/users/{user_id}/role")
 
             def scrolled_to_the_end() -> bool:
                 page.mouse.wheel(0, 4000)

@@ -208,6 +208,9 @@ def build_document(app: web.Application, url: str | None = None) -> dict[str, An
         "info": {"title": "Bodhi companion API", "version": __version__,
                  "description": "Bodhi's own API and the OpenAI, Ollama, Anthropic and "
                                 "Gemini compatible APIs of a local Bodhi companion."},
+        # One tag per route module, in name order (Swagger UI lists them so).
+        "tags": [{"name": name} for name in sorted({op["tags"][0] for item in paths.values()
+                                                    for op in item.values()})],
         "paths": dict(sorted(paths.items())),
         "components": {"schemas": dict(sorted(schemas.components.items())),
                        "securitySchemes": SECURITY_SCHEMES},
