@@ -11,7 +11,10 @@ a download job, the embedded model, a setting), so replies of real things are ch
 their schemas too, deletes included. Nothing is left out: sign-out runs last (it ends the
 session the others use), and the token and session in use are never a path id. Upstreams
 (Hugging Face, providers, the MCP server) point at a closed local port, so calls that reach out
-fail at once, as they must (a documented 502), and nothing leaves the machine.
+fail at once, as they must (a documented 502), and nothing leaves the machine. The events
+WebSocket is called as plain HTTP (no upgrade: a documented 400); what flows over it once
+upgraded is not HTTP, and its tests are tests/unit/test_security_http.py and the apps events
+tests.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.conftest import Companion, free_port, running_companion
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(360)]
 
 EXAMPLES = 12                 # generated requests per operation
 CALL_SECS = 15.0              # one request's limit
