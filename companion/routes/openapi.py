@@ -45,6 +45,10 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
 }
 _TOKEN_KINDS = frozenset({PrincipalKind.API_TOKEN, PrincipalKind.APP_TOKEN,
                           PrincipalKind.EXTENSION})
+_KIND_WORDS = {PrincipalKind.SESSION: "a browser session", PrincipalKind.API_TOKEN: "an API token",
+               PrincipalKind.APP_TOKEN: "an app token",
+               PrincipalKind.EXTENSION: "the paired extension's credential",
+               PrincipalKind.ANONYMOUS: "no credential"}
 _FAMILY_KEYS = {ApiFamily.ANTHROPIC: ("anthropicKey",),
                 ApiFamily.GEMINI: ("geminiKey", "geminiQueryKey")}
 _REASONS = {400: "Bad request", 401: "Missing or wrong credentials",
@@ -120,7 +124,8 @@ def _who(rule: AccessRule, owner: bool) -> str:
     parts = ["Anyone; credentials are used when sent." if rule.anonymous_ok
              else f"Needs role {rule.role.value} or higher." if rule.role else "Signed in."]
     if rule.kinds is not None:
-        parts.append("Only: " + ", ".join(sorted(k.value for k in rule.kinds)) + ".")
+        parts.append("Only with " + " or ".join(sorted(_KIND_WORDS[k] for k in rule.kinds))
+                     + ".")
     if rule.app_scope:
         parts.append(f"App tokens need the scope '{rule.app_scope}'.")
     if rule.all_models:
