@@ -14,12 +14,11 @@ from companion.inference.service import UNLOAD_ROLE
 from companion.middleware.access import requires
 from companion.middleware.auth import PRINCIPAL
 from companion.middleware.docs import PAGING, QueryParam, documented
-from companion.models import ModelAlias
+from companion.models import ListedModel, RemoteModel
 from companion.models.alias import AliasSource
 from companion.models.alias_store import alias_document
 from companion.models.catalog import AliasFileError
 from companion.models.files import ModelFile
-from companion.providers.records import describe_alias
 from companion.routes.bodies import read_json
 from companion.routes.keys import INFERENCE, MODELS
 from companion.routes.paging import page_of, paginated
@@ -56,13 +55,11 @@ _FILE_QUERY = (
 )
 
 
-def alias_json(alias: ModelAlias) -> dict[str, Any]:
-    if alias.source is AliasSource.API:
-        return shaped(ApiAlias, describe_alias(alias))
-    if alias.source is AliasSource.ROUTER:
-        return shaped(RouterAliasEntry, {
-            "alias": alias.alias, "source": alias.source.value,
-            "targets": alias.filename.split(","), "strategy": alias.snapshot})
+def alias_json(alias: ListedModel) -> dict[str, Any]:
+    if isinstance(alias, RemoteModel):  # no file: the record and provider id, or the targets
+        shape = ApiAlias if alias.source is AliasSource.API else RouterAliasEntry
+        return shaped(shape, {"alias": alias.alias, "source": alias.source.value,
+                              **alias.details})
     return shaped(LocalAlias, {**alias_document(alias), "source": alias.source.value})
 
 
