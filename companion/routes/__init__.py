@@ -26,6 +26,7 @@ from companion.routes import (
     system,
     tokens,
     users,
+    web_ui,
 )
 
 
@@ -51,3 +52,4 @@ def setup_routes(app: web.Application) -> None:
     mcps.setup(app)
     mcp_proxy.setup(app)
     metrics.setup(app)
+    web_ui.setup(app)
