@@ -1,13 +1,13 @@
 // The chat page's pieces: the conversation list (new, open, rename, delete, search), the model
 // picker, the parameters, one message, and the composer. State lives in pages/chat.js.
-import { html, useEffect, useRef, useState } from '../lib.js';
+import { html, useEffect, useLayoutEffect, useRef, useState } from '../lib.js';
 import { Link } from '../router.js';
 import { copyCode, enhanceCode, renderMarkdown } from './markdown.js';
 
 function RenameForm({ conversation, onRename, onDone }) {
   const [title, setTitle] = useState(conversation.title);
   const input = useRef(null);
-  useEffect(() => { input.current?.focus(); input.current?.select(); }, []);
+  useLayoutEffect(() => { input.current?.focus(); input.current?.select(); }, []);
   const submit = (event) => {
     event.preventDefault();
     if (title.trim()) onRename(conversation, title.trim());
@@ -107,10 +107,13 @@ function Stats({ message }) {
   if (!s && !message.stopped) return null;
   const parts = [];
   if (s?.model) parts.push(s.model);
-  if (s?.ttftMs != null) parts.push(html`<span data-testid="stat-ttft">${(s.ttftMs / 1000)
-    .toFixed(2)} s to first token</span>`);
-  if (s?.tokensPerSec != null) parts.push(html`<span data-testid="stat-tps">${s.tokensPerSec}
-    tokens/s</span>`);
+  if (s?.ttftMs != null) {
+    const secs = (s.ttftMs / 1000).toFixed(2);
+    parts.push(html`<span data-testid="stat-ttft">${`${secs} s to first token`}</span>`);
+  }
+  if (s?.tokensPerSec != null) {
+    parts.push(html`<span data-testid="stat-tps">${`${s.tokensPerSec} tokens/s`}</span>`);
+  }
   if (s?.completionTokens != null) parts.push(`${s.completionTokens} tokens`);
   if (message.stopped) parts.push(html`<strong data-testid="stat-stopped">stopped</strong>`);
   return html`<p class="stats">${parts.map((p, i) => html`${i ? ' · ' : ''}${p}`)}</p>`;

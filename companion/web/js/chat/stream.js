@@ -17,6 +17,7 @@ function apply(event, reply, onText) {
     const error = typeof event.error === 'string' ? { message: event.error } : event.error;
     throw new ApiError(500, error.message ?? 'The model failed.', error.code ?? null);
   }
+  reply.lastAt = performance.now();
   if (event.usage) reply.usage = event.usage;
   const choice = event.choices?.[0];
   const text = choice?.delta?.content ?? '';
@@ -49,15 +50,15 @@ export async function streamChat(body, { signal, onText, reply = newReply() }) {
       if (event && !event.done) apply(event, reply, onText);
     }
   }
-  return stats(reply, performance.now());
+  return stats(reply);
 }
 
 export function newReply() {
-  return { content: '', usage: null, finishReason: null, firstAt: null,
+  return { content: '', usage: null, finishReason: null, firstAt: null, lastAt: null,
     startedAt: performance.now() };
 }
 
-export function stats(reply, endedAt = performance.now()) {
+export function stats(reply, endedAt = reply.lastAt ?? performance.now()) {
   const ttftMs = reply.firstAt === null ? null : Math.round(reply.firstAt - reply.startedAt);
   const tokens = reply.usage?.completion_tokens ?? null;
   const secs = reply.firstAt === null ? 0 : (endedAt - reply.firstAt) / 1000;

@@ -106,7 +106,7 @@ export default function ChatPage({ session, segments }) {
   const problems = paramProblems(current?.params ?? {});
   const shown = useMemo(() => search(store.conversations, query), [store.conversations, query]);
   useStick(logRef, [streaming?.message.content, current?.messages.length]);
-  useEffect(() => { setShowList(false); inputRef.current?.focus(); }, [currentId]);
+  useEffect(() => { setShowList(false); inputRef.current?.focus(); }, [currentId, store.ready]);
 
   const change = (changes) => {
     if (!currentId) setDraft({ ...draft, ...changes });
@@ -119,13 +119,15 @@ export default function ChatPage({ session, segments }) {
     const progress = newReply();
     const started = { role: 'assistant', content: '', at: Date.now() };
     setStreaming({ id: conversation.id, message: started, controller });
+    // At most one render per 40 ms however fast the pieces come (a timer, not an animation
+    // frame: those stop in a background tab).
     let frame = null;
-    const onText = (content) => {
+    const onText = () => {
       if (frame === null) {
-        frame = requestAnimationFrame(() => {
+        frame = setTimeout(() => {
           frame = null;
           setStreaming((s) => s && { ...s, message: { ...s.message, content: progress.content } });
-        });
+        }, 40);
       }
     };
     let done;
@@ -142,7 +144,7 @@ export default function ChatPage({ session, segments }) {
       if (error.name === 'AbortError') done.stopped = true;
       else done.error = { message: error.message, code: error.code ?? null };
     }
-    if (frame !== null) cancelAnimationFrame(frame);
+    clearTimeout(frame);
     setStreaming(null);
     await store.save({ ...conversation, messages: [...conversation.messages, done] });
     inputRef.current?.focus();
