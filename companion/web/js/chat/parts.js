@@ -70,7 +70,7 @@ export function ModelPicker({ models, value, onChange, disabled }) {
   const groups = [...GROUPS, ['other', 'Other']].map(([source, label]) => [label,
     models.filter((m) => (known.has(m.source) ? m.source : 'other') === source)])
     .filter(([, items]) => items.length);
-  return html`<label class="field inline">Model
+  return html`<label class="field inline"><span class="label">Model</span>
     <select data-testid="model-picker" value=${value ?? ''} disabled=${disabled}
       onChange=${(e) => onChange(e.target.value)}>
       ${!value && html`<option value="">Choose a model</option>`}
@@ -157,11 +157,13 @@ export function Composer({ busy, disabled, onSend, onStop, inputRef }) {
   return html`<form class="composer" onSubmit=${send}>
     <label class="sr-only" for="chat-input">Message</label>
     <textarea id="chat-input" ref=${inputRef} rows="2" data-testid="chat-input"
-      placeholder="Message (Enter sends, Shift+Enter for a new line, Esc stops)"
+      placeholder="Message" aria-describedby="chat-hint"
       value=${text} onInput=${(e) => setText(e.target.value)} onKeyDown=${keys} />
     ${busy ? html`<button type="button" class="danger" data-testid="chat-stop"
         onClick=${onStop}>Stop</button>`
       : html`<button type="submit" class="primary" data-testid="chat-send"
         disabled=${disabled || !text.trim()}>Send</button>`}
+    <p class="hint muted" id="chat-hint">Enter sends, Shift+Enter starts a new line, Esc
+      stops a reply.</p>
   </form>`;
 }

@@ -193,7 +193,8 @@ function ChatBody({ current, model, models, modelError, streaming, showParams, s
   const problemList = Object.values(problems);
   return html`<div class="toolbar">
       <button type="button" class="list-toggle" aria-expanded=${showList ? 'true' : 'false'}
-        data-testid="list-toggle" onClick=${() => setShowList(!showList)}>Conversations</button>
+        aria-label="Conversations" data-testid="list-toggle"
+        onClick=${() => setShowList(!showList)}>☰ Chats</button>
       <h1 class="title" data-testid="conversation-title">${current.title}</h1>
       <${ModelPicker} models=${models} value=${model} onChange=${pickModel}
         disabled=${streaming !== null} />
