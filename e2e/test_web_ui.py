@@ -3,14 +3,11 @@ owner link, the chat page (streaming, Stop that stops the server's generation, c
 kept in IndexedDB, markdown that cannot run anything), the keyboard alone, axe-core, an expired
 session, and the popup's *Open web UI*.
 
-Screenshots of each page at 1280 and 390 px go to ``E2E_SCREENSHOTS`` when it is set
-(``E2E_SCREENSHOTS=docs/images`` refreshes the docs' pictures), else to this run's pytest
-temporary folder (``web-ui-shots*``), where they are kept as the run's artifacts."""
+Screenshots of each page at 1280 and 390 px: see e2e/web_ui.py."""
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,30 +18,18 @@ from playwright.sync_api import Page, Route, expect
 
 from companion.auth.sessions import SESSION_COOKIE
 from e2e.conftest import Browser, owner_session
+from e2e.web_ui import axe_problems, shoot, shots_folder
 from tests.conftest import Companion, wait_until
 
 pytestmark = pytest.mark.slow
 
-AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 LONG_ASK = "Write a very long story about a dragon and a knight, with many chapters."
 REPLY_MS = 90_000
-WIDTHS = (1280, 390)
 
 
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = Path(os.environ.get("E2E_SCREENSHOTS") or tmp_path_factory.mktemp("web-ui-shots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def shoot(page: Page, shots: Path, name: str) -> None:
-    """`name`-1280.png and `name`-390.png of the page as it is now."""
-    for width in WIDTHS:
-        page.set_viewport_size({"width": width, "height": 800 if width > 500 else 844})
-        page.wait_for_timeout(150)                     # let the layout settle
-        page.screenshot(path=str(shots / f"web-ui-{name}-{width}.png"))
-    page.set_viewport_size({"width": 1280, "height": 800})
+    return shots_folder(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -102,16 +87,6 @@ def set_params(page: Page, **fields: str) -> None:
         page.get_by_test_id("params-toggle").click()
     for name, value in fields.items():
         page.get_by_test_id(f"param-{name.replace('_', '-')}").fill(value)
-
-
-def axe_problems(page: Page) -> list[dict[str, Any]]:
-    """axe-core's serious and critical violations on the page as it is now. Evaluated through
-    the DevTools protocol, which the page's CSP does not govern (the UI never loads axe)."""
-    page.evaluate(AXE.read_text() + "\n;0")
-    result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
-    return [{"id": v["id"], "impact": v["impact"],
-             "nodes": [n["target"] for n in v["nodes"]][:3]}
-            for v in result["violations"] if v["impact"] in ("serious", "critical")]
 
 
 def test_the_owner_link_lands_signed_in_on_the_chat(browser: Browser, shots: Path) -> None:

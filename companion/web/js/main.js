@@ -17,7 +17,7 @@ function redirectFor(session, { segments, query }) {
   const [first] = segments;
   if (!session.signedIn) {
     if (first === 'sign-in') return null;
-    const next = first ? here() : null;
+    const next = safeReturn(here());
     rememberReturn(next);
     return next ? `/ui/sign-in?next=${encodeURIComponent(next)}` : '/ui/sign-in';
   }

@@ -29,7 +29,8 @@ const RETURN_TTL_MS = 60 * 60 * 1000;
 
 export function safeReturn(path) {
   return typeof path === 'string' && path.startsWith('/ui/') && !path.startsWith('//')
-    && !path.includes('\\') && !path.startsWith('/ui/sign-in') ? path : null;
+    && !path.includes('\\') && !path.startsWith('/ui/sign-in')
+    && !path.startsWith('/ui/request-access') ? path : null;
 }
 
 export function rememberReturn(path) {

@@ -31,8 +31,8 @@ function UserMenu({ user, onSignedOut }) {
       await signOut();
     } finally {
       setBusy(false);
+      navigate('/ui/sign-in', { replace: true });   // first: signing out keeps no page to return to
       onSignedOut();
-      navigate('/ui/sign-in', { replace: true });
     }
   };
   const role = ROLE_NAMES[user.role] ?? 'no role';

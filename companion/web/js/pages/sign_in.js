@@ -3,6 +3,7 @@
 import { html, useEffect, useState } from '../lib.js';
 import { api } from '../api.js';
 import { rememberReturn, safeReturn, signOut } from '../session.js';
+import { navigate } from '../router.js';
 
 function LocalSignIn() {
   return html`<p>This companion signs in its owner with a one-time link, made on the computer
@@ -62,7 +63,11 @@ export function RequestAccess({ session, onSignedOut }) {
       setState({ ...state, error });
     }
   };
-  const leave = async () => { await signOut().catch(() => {}); onSignedOut(); };
+  const leave = async () => {
+    await signOut().catch(() => {});
+    navigate('/ui/sign-in', { replace: true });     // first: signing out keeps no page to return to
+    onSignedOut();
+  };
   const { request } = state;
   return html`<h1>Ask for access</h1>
     <div class="panel" data-testid="request-access">
