@@ -17,7 +17,7 @@ function redirectFor(session, { segments, query }) {
   const [first] = segments;
   if (!session.signedIn) {
     if (first === 'sign-in') return null;
-    const next = safeReturn(here());
+    const next = first ? safeReturn(here()) : null;
     rememberReturn(next);
     return next ? `/ui/sign-in?next=${encodeURIComponent(next)}` : '/ui/sign-in';
   }
