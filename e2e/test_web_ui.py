@@ -314,6 +314,7 @@ def test_the_popup_opens_the_web_ui_signed_in(browser: Browser, shots: Path) -> 
 
     page.get_by_test_id("chat-input").wait_for()
     assert page.get_by_test_id("user-role").inner_text() == "admin"
+    page.get_by_test_id("conversation-open").first.click()   # the newest conversation
     page.get_by_test_id("theme-toggle").click()
     assert page.evaluate("document.documentElement.dataset.theme") == "dark"
     shoot(page, shots, "chat-dark")
