@@ -134,7 +134,7 @@ export function Message({ message, streaming }) {
       aria-label=${`${who} said`}>
     <div class="who">${who}</div>
     ${message.role === 'user' ? html`<div class="plain">${message.content}</div>`
-      : html`<${Markdown} text=${message.content} />`}
+      : (message.content || streaming) && html`<${Markdown} text=${message.content} />`}
     ${streaming && !message.content && html`<p class="muted">Thinking…</p>`}
     ${message.error && html`<p class="error" role="alert" data-testid="message-error">
       ${message.error.message}${message.error.code ? ` (${message.error.code})` : ''}</p>`}

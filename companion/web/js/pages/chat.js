@@ -10,6 +10,7 @@ import { newReply, stats, streamChat } from '../chat/stream.js';
 import { Composer, ConversationList, Message, ModelPicker, ParamsPanel } from '../chat/parts.js';
 
 const LAST_MODEL = 'bodhi.ui.chat.model';
+const SESSION_ENDED = 'Your session ended before this reply: sign in again and send it again.';
 
 async function loadModels() {
   try {
@@ -142,6 +143,7 @@ export default function ChatPage({ session, segments }) {
       done = { ...started, content: progress.content,
         stats: { model: conversation.model, ttftMs: so.ttftMs } };
       if (error.name === 'AbortError') done.stopped = true;
+      else if (error.status === 401) done.error = { message: SESSION_ENDED, code: null };
       else done.error = { message: error.message, code: error.code ?? null };
     }
     clearTimeout(frame);

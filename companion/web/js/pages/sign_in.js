@@ -80,6 +80,6 @@ export function RequestAccess({ session, onSignedOut }) {
             onClick=${ask}>Request access</button>`}
       ${state.error && html`<p class="error" role="alert">${state.error.message}</p>`}
     </div>
-    <p><button type="button" onClick=${load}>Check again</button>
-      <button type="button" onClick=${leave}>Sign out</button></p>`;
+    <div class="buttons"><button type="button" onClick=${load}>Check again</button>
+      <button type="button" onClick=${leave}>Sign out</button></div>`;
 }
