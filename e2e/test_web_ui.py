@@ -278,6 +278,15 @@ def test_the_chat_flow_works_with_the_keyboard_alone(browser: Browser) -> None:
     page.keyboard.type("Kept by keyboard")
     page.keyboard.press("Enter")
     page.get_by_test_id("conversation-title").filter(has_text="Kept by keyboard").wait_for()
+    expect(page.locator("li.current").get_by_test_id("conversation-rename")).to_be_focused()
+
+    page.keyboard.press("Tab")                          # on to this conversation's delete
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("delete-confirm")).to_be_focused()
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/ui/chat")
+    expect(page.get_by_test_id("conversation-open").filter(has_text="Kept by keyboard")
+           ).to_have_count(0)
     page.close()
 
 

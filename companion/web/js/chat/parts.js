@@ -21,8 +21,22 @@ function RenameForm({ conversation, onRename, onDone }) {
   </form>`;
 }
 
+function useFocusOnMode(mode) {
+  // Keyboard users keep their place: the confirm button when asked, the rename button after.
+  const confirm = useRef(null);
+  const rename = useRef(null);
+  const previous = useRef(mode);
+  useLayoutEffect(() => {
+    if (mode === 'confirm') confirm.current?.focus();
+    if (mode === 'show' && previous.current !== 'show') rename.current?.focus();
+    previous.current = mode;
+  }, [mode]);
+  return { confirm, rename };
+}
+
 function ConversationItem({ conversation, current, onRename, onDelete }) {
   const [mode, setMode] = useState('show');
+  const focus = useFocusOnMode(mode);
   if (mode === 'rename') {
     return html`<li><${RenameForm} conversation=${conversation} onRename=${onRename}
       onDone=${() => setMode('show')} /></li>`;
@@ -33,12 +47,12 @@ function ConversationItem({ conversation, current, onRename, onDelete }) {
     <${Link} href=${`/ui/chat/${conversation.id}`} class="open" data-testid="conversation-open"
       aria-current=${current ? 'page' : undefined}>${title}<//>
     ${mode === 'confirm' ? html`<span class="confirm" role="group" aria-label="Delete?">
-        <button type="button" class="danger" data-testid="delete-confirm"
+        <button type="button" class="danger" data-testid="delete-confirm" ref=${focus.confirm}
           onClick=${() => onDelete(conversation)}>Delete</button>
         <button type="button" onClick=${() => setMode('show')}>Keep</button></span>`
       : html`<span class="actions">
         <button type="button" class="icon-button" data-testid="conversation-rename"
-          aria-label=${`Rename ${title}`} title="Rename" onClick=${() => setMode('rename')}>✎</button>
+          ref=${focus.rename} aria-label=${`Rename ${title}`} title="Rename" onClick=${() => setMode('rename')}>✎</button>
         <button type="button" class="icon-button" data-testid="conversation-delete"
           aria-label=${`Delete ${title}`} title="Delete" onClick=${() => setMode('confirm')}>✕</button>
       </span>`}

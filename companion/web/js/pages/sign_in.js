@@ -21,7 +21,9 @@ function OidcSignIn({ next }) {
   // which comes back to the companion and then to the web UI.
   return html`<p>Sign in with your account at this companion's identity provider.</p>
     <p><a class="button primary" data-testid="sign-in-oidc" href="/bodhi/v1/auth/initiate"
-      onClick=${() => rememberReturn(next)}>Sign in</a></p>`;
+      onClick=${() => rememberReturn(next)}>Sign in</a></p>
+    <p class="muted">The owner of the computer it runs on can also sign in with
+      <code>bodhi open</code>.</p>`;
 }
 
 export function SignIn({ session, query }) {
