@@ -180,6 +180,22 @@ def test_conversations_are_kept_renamed_deleted_and_searched(browser: Browser) -
     page.close()
 
 
+def test_an_error_from_the_server_is_shown_in_the_conversation(browser: Browser) -> None:
+    page = signed_in(browser)
+    set_params(page, system="hello " * 9000, max_tokens="8")   # more than the model's context
+    before = ask(page, "Say hi.")
+    reply_done(page, before)
+
+    error = last_reply(page).get_by_test_id("message-error")
+    assert "exceeds the available context size" in error.inner_text()
+    assert error.get_attribute("role") == "alert"
+    set_params(page, system="")
+    before = ask(page, "Say hi.")                       # the conversation goes on
+    reply_done(page, before)
+    assert last_reply(page).get_by_test_id("message-error").count() == 0
+    page.close()
+
+
 HOSTILE = ("Here you go.\n\n<script>window.pwned = 'script'</script>\n\n"
            "[a link](javascript:window.pwned='link') and <a href=\"javascript:window.pwned="
            "'html-link'\">another</a>\n\n<img src=x onerror=\"window.pwned='onerror'\">\n\n"
