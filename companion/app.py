@@ -174,13 +174,15 @@ def mcp_services(db: Database, box: SecretBox, http: httpx.AsyncClient,
 
 
 async def remote_models(settings: Settings, db: Database, box: SecretBox,
-                        catalog: ModelCatalog, client: ProviderClient) -> RemoteModels:
+                        catalog: ModelCatalog, client: ProviderClient,
+                        on_change: Callable[[], None]) -> RemoteModels:
     """API model records and router aliases, read into memory, and the provider calls."""
     routers: RouterAliasService | None = None
     api = ApiModelService(ApiModelRepository(db), box, catalog,
-                          router_names=lambda: routers.names() if routers else ())
+                          router_names=lambda: routers.names() if routers else (),
+                          on_change=on_change)
     routers = RouterAliasService(RouterAliasRepository(db), catalog, api,
-                                 Cooldowns(lambda: settings.router_cooldown_secs))
+                                 Cooldowns(lambda: settings.router_cooldown_secs), on_change)
     await api.load()
     await routers.load()
     return RemoteModels(api, routers, ProviderCalls(client))
@@ -207,10 +209,18 @@ async def build_app(settings: Settings) -> web.Application:
                      keep_alive_secs=lambda: settings.keep_alive_secs,
                      limits=pool_limits(settings), on_load=metrics.model_loaded)
     metrics.count_loaded(lambda: len(pool.loaded()))
-    catalog = ModelCatalog(home / "aliases", settings.hf_home / "hub",
-                           on_change=lambda names: bus.publish(MODELS_CHANGED, {"models": names}))
+    remote: RemoteModels | None = None
+
+    def models_changed(local: list[str]) -> None:
+        """One event for every name a request may use, local or remote."""
+        names = local + (remote.api.names() + list(remote.routers.names()) if remote else [])
+        bus.publish(MODELS_CHANGED, {"models": names})
+
+    catalog = ModelCatalog(home / "aliases", settings.hf_home / "hub", on_change=models_changed)
     models = model_services(settings, db, catalog, metrics)
-    remote = await remote_models(settings, db, box, catalog, ProviderClient(provider_session))
+    remote = await remote_models(
+        settings, db, box, catalog, ProviderClient(provider_session),
+        on_change=lambda: models_changed([m.alias for m in catalog.list()]))
     mcps = mcp_services(db, box, http, children, home / "logs",
                         lambda: settings.mcp_keep_alive_secs)
     apps = AppServices.build(db, home, public_url(settings), bus,

@@ -24,13 +24,13 @@ event loop in a thread, so blocking clients and a companion subprocess can reach
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from tests.loopback_app import LoopbackApp
 
 MODELS = ["claude-text", "claude-tools", "claude-broken-stream", "claude-garbage"]
 
@@ -147,38 +147,20 @@ def _words(request: CountRequest) -> int:
     return len(text.split()) + 10 * len(request.tools or [])
 
 
-class FakeAnthropic:
+class FakeAnthropic(LoopbackApp):
+    url_path = "/v1"
+
     def __init__(self, api_key: str = "sk-ant-test") -> None:
+        super().__init__()
         self.api_key = api_key
-        self.url = ""
         self.requests: list[dict[str, Any]] = []   # every valid body, in order
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._runner: web.AppRunner | None = None
 
-    def start(self) -> FakeAnthropic:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        return self
-
-    def stop(self) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
-
-    async def _start(self) -> None:
+    def make_app(self) -> web.Application:
         app = web.Application(middlewares=[self._checks])
         app.router.add_post("/v1/messages", self._messages)
         app.router.add_post("/v1/messages/count_tokens", self._count)
         app.router.add_get("/v1/models", self._models)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}/v1"
+        return app
 
     @web.middleware
     async def _checks(self, request: web.Request, handler: Any) -> web.StreamResponse:

@@ -17,14 +17,14 @@ so blocking clients and the companion's subprocess can reach it; ``requests`` ke
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
-import threading
 from typing import Any, Literal, Self, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from tests.loopback_app import LoopbackApp
 
 MODELS = ("gemini-test", "text-embedding-004")
 
@@ -231,46 +231,22 @@ def _vector(text: str) -> list[float]:
     return [b / 255 for b in digest[:8]]
 
 
-class FakeGemini:
+class FakeGemini(LoopbackApp):
+    url_path = "/v1beta"
+
     def __init__(self, key: str = "goog-test-key") -> None:
+        super().__init__()
         self.key = key
-        self.url = ""        # the base_url a record names: http://127.0.0.1:PORT/v1beta
         self.requests: list[tuple[str, str, dict[str, Any] | None]] = []  # method, path, body
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._runner: web.AppRunner | None = None
 
-    def start(self) -> FakeGemini:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        return self
-
-    def stop(self) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
-
-    def __enter__(self) -> FakeGemini:
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
-
-    async def _start(self) -> None:
+    def make_app(self) -> web.Application:
         app = web.Application(middlewares=[self._guard])
         app.router.add_get("/v1beta/models", self._list)
         app.router.add_post("/v1beta/models/{model}:generateContent", self._generate)
         app.router.add_post("/v1beta/models/{model}:streamGenerateContent", self._stream)
         app.router.add_post("/v1beta/models/{model}:countTokens", self._count)
         app.router.add_post("/v1beta/models/{model}:batchEmbedContents", self._batch_embed)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}/v1beta"
+        return app
 
     @web.middleware
     async def _guard(self, request: web.Request, handler: Any) -> web.StreamResponse:

@@ -11,26 +11,24 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import threading
 from collections import defaultdict
 from pathlib import Path
 
 from aiohttp import web
 
+from tests.loopback_app import LoopbackApp
+
 CHUNK = 64 * 1024
 
 
-class HubServer:
+class HubServer(LoopbackApp):
     def __init__(self) -> None:
+        super().__init__()
         self.repos: dict[str, dict[str, Path]] = {}
         self.gated: dict[str, str] = {}          # repo -> the token it needs
         self.bytes_per_s: int | None = None      # None: as fast as possible
         self.bytes_served: dict[str, int] = defaultdict(int)
         self.range_starts: dict[str, list[int]] = defaultdict(list)
-        self.url = ""
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._runner: web.AppRunner | None = None
 
     def add(self, repo: str, filename: str, path: Path) -> None:
         self.repos.setdefault(repo, {})[filename] = path
@@ -43,29 +41,12 @@ class HubServer:
     def etag(path: Path) -> str:
         return hashlib.sha256(f"{path}:{path.stat().st_size}".encode()).hexdigest()
 
-    def start(self) -> HubServer:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        return self
-
-    def stop(self) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
-
-    async def _start(self) -> None:
+    def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/{owner}/{name}/resolve/{rev}/{file:.+}", self._resolve)
         app.router.add_get("/api/models/{owner}/{name}", self._model_info)
         app.router.add_get("/api/models/{owner}/{name}/revision/{rev}", self._model_info)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
+        return app
 
     def _refusal(self, request: web.Request, repo: str) -> web.Response | None:
         if repo not in self.repos:

@@ -18,7 +18,7 @@ from companion.auth.identity import checked_box, open_identity
 from companion.auth.setup import AuthMode, OidcConfig, SetupState
 from companion.auth.sign_in_mode import ModeChange
 from companion.auth.tokens import ApiToken
-from companion.cli import chat, doctor, models, status
+from companion.cli import api_models, chat, doctor, models, status
 from companion.cli import extension as extension_cli
 from companion.cli import mcp as mcp_cli
 from companion.cli.database import new_pairing_code, with_database, with_oauth_clients
@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("serve", parents=[settings], help="run the server in the foreground",
                         description="Run the companion in the foreground.")
-    for module in (status, models, chat, doctor):
+    for module in (status, models, api_models, chat, doctor):
         module.add_parser(commands, settings)
     config = commands.add_parser("config", parents=[settings], help="show effective settings",
                                  description="Show every setting's effective value and its "
@@ -299,7 +299,7 @@ def _native_host_command(args: argparse.Namespace, settings: Settings) -> None:
 # Commands with a module of their own: ``command(args, settings)`` returns the exit status.
 _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "status": status.command, "models": models.command, "chat": chat.command,
-    "doctor": doctor.command}
+    "doctor": doctor.command, "api-models": api_models.command}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,7 +22,8 @@ def add_parser(commands: Any, settings: argparse.ArgumentParser) -> None:
         help="list models: aliases, files, loaded",
         description="List the model names this install offers (aliases, and the model files "
                     "in the Hugging Face cache) and the models the running companion has "
-                    "loaded. Remote API models are listed at /bodhi/v1/models.")
+                    "loaded; with the companion running, also its remote API models and "
+                    "router aliases.")
     add_token_flag(models)
 
 
@@ -76,12 +77,38 @@ def print_loaded(loaded: list[dict[str, Any]]) -> None:
         print(f"{m['alias']:<{width}}  {m['state']:<9}  {m['in_flight']:<9}  {memory}")
 
 
-def _loaded(settings: Settings, token: str | None) -> list[dict[str, Any]] | None:
+def print_remote(models: list[dict[str, Any]]) -> None:
+    """API models (``record: provider id``) and router aliases (``strategy: targets``)."""
+    if not models:
+        print("no remote API models or router aliases (add one: bodhi api-models add)")
+        return
+    width = max([len("REMOTE"), *(len(m["alias"]) for m in models)])
+    print(f"{'REMOTE':<{width}}  {'SOURCE':<8}  SERVED BY")
+    for m in models:
+        served = (f"{m['strategy']}: {', '.join(m['targets'])}" if m["source"] == "router"
+                  else f"{m['api_model_id']} ({m['api_format']}): {m['model']}")
+        print(f"{m['alias']:<{width}}  {m['source']:<8}  {served}")
+
+
+def _remote_models(client: CompanionClient) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        listing = client.get_json(f"/bodhi/v1/models?page={page}&page_size=100")
+        found += [m for m in listing["data"] if m["source"] in ("api", "router")]
+        if page * 100 >= listing["total"]:
+            return found
+        page += 1
+
+
+def _running(settings: Settings, token: str | None
+             ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
+    """(loaded models, remote models) of the running companion; None when it is not."""
     with CompanionClient(settings, token) as client:
         if client.info() is None:
             return None
         client.sign_in()
-        return loaded_models(client)
+        return loaded_models(client), _remote_models(client)
 
 
 def command(args: argparse.Namespace, settings: Settings) -> int:
@@ -93,9 +120,12 @@ def command(args: argparse.Namespace, settings: Settings) -> int:
     print()
     print_files(ModelFiles(hub).list())
     print()
-    loaded = _loaded(settings, token_of(args))
-    if loaded is None:
+    running = _running(settings, token_of(args))
+    if running is None:
         print(f"no model is loaded: {not_running(settings).message}")
         return 0
+    loaded, remote = running
+    print_remote(remote)
+    print()
     print_loaded(loaded)
     return 0

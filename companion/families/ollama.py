@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 from companion.core.errors import BadRequestError, BodhiError
 from companion.families.family import NDJSON, Family
+from companion.families.sse import ChildChunks
 from companion.families.translation import WholeReply
 
 
@@ -173,7 +174,7 @@ def _ns_since(started: float) -> int:
     return int((time.monotonic() - started) * 1e9)
 
 
-class ReplyTranslator:
+class ReplyTranslator(ChildChunks[dict[str, Any]]):
     """Turns an OpenAI reply (streamed or whole) into Ollama's chat or generate objects.
 
     ``feed``, ``finish`` and ``whole`` work on objects; ``reply``, ``frames`` and
@@ -183,10 +184,10 @@ class ReplyTranslator:
     relays_refusals: ClassVar[bool] = False
 
     def __init__(self, model: str, *, chat: bool) -> None:
+        super().__init__()
         self._model = model
         self._chat = chat
         self._started = time.monotonic()
-        self._buffer = b""
         self._usage: dict[str, Any] = {}
         self._timings: dict[str, Any] = {}
         self._finish: str | None = None
@@ -194,21 +195,11 @@ class ReplyTranslator:
 
     def feed(self, chunk: bytes) -> list[dict[str, Any]]:
         """Objects for the complete SSE events in ``chunk`` (and what was left before)."""
-        self._buffer += chunk
-        *lines, self._buffer = self._buffer.split(b"\n")
-        out = []
-        for line in lines:
-            line = line.strip()
-            if not line.startswith(b"data:") or line == b"data: [DONE]":
-                continue
-            try:
-                event = json.loads(line[5:])
-            except ValueError:
-                continue
-            text = self._absorb(event)
-            if text:
-                out.append(self._piece(text))
-        return out
+        return self._translate(chunk)
+
+    def _chunk(self, chunk: dict[str, Any]) -> list[dict[str, Any]]:
+        text = self._absorb(chunk)
+        return [self._piece(text)] if text else []
 
     def _absorb(self, event: dict[str, Any]) -> str:
         """Remember usage, timings, finish reason and tool calls; return new text."""
@@ -270,7 +261,8 @@ class ReplyTranslator:
         return [NDJSON.frame(item) for item in self.feed(chunk)]
 
     def closing_frames(self) -> Sequence[bytes]:
-        return (NDJSON.frame(self.finish()),)
+        rest = self._translate_rest()
+        return (*(NDJSON.frame(item) for item in rest), NDJSON.frame(self.finish()))
 
 
 def _ollama_call(call: dict[str, Any]) -> dict[str, Any]:

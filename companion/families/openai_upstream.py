@@ -23,6 +23,7 @@ from companion.families.provider import (
     ProviderRequest,
     ProviderStreamError,
 )
+from companion.families.sse import EventStream
 
 
 class _Open(BaseModel):
@@ -98,47 +99,35 @@ def _reason(exc: ValidationError) -> str:
     return f"'{where}': {first['msg']}"
 
 
-class OpenAIStream:
+class OpenAIStream(EventStream[bytes]):
     """OpenAI SSE frames in, OpenAI SSE frames out, each checked and stamped with ``model``."""
 
     def __init__(self, model: str) -> None:
+        super().__init__()
         self._model = model
-        self._buffer = b""
         self._done = False
 
     def feed(self, chunk: bytes) -> Sequence[bytes]:
-        self._buffer += chunk.replace(b"\r\n", b"\n")
-        frames = []
-        while b"\n\n" in self._buffer:
-            event, self._buffer = self._buffer.split(b"\n\n", 1)
-            frame = self._frame(event)
-            if frame is not None:
-                frames.append(frame)
-        return frames
+        return self._translate(chunk)
 
     def close(self) -> Sequence[bytes]:
-        tail = self._frame(self._buffer) if self._buffer.strip() else None
-        self._buffer = b""
+        tail = self._translate_rest()
         if not self._done:
             raise MalformedReply("The provider's stream ended without its closing "
                                  "'data: [DONE]'.")
-        return [f for f in (tail,) if f is not None] + [b"data: [DONE]\n\n"]
+        return [*tail, b"data: [DONE]\n\n"]
 
-    def _frame(self, event: bytes) -> bytes | None:
-        data = b"\n".join(line[5:].lstrip(b" ") for line in event.split(b"\n")
-                          if line.startswith(b"data:"))
-        if not data:
-            return None  # a comment or keep-alive
+    def _event(self, data: bytes) -> list[bytes]:
         if data.strip() == b"[DONE]":
             self._done = True
-            return None
+            return []
         document = _parsed(data, _Open, "stream event")
         if "error" in document:
             raise ProviderStreamError(f"The provider stopped the stream: "
                                       f"{message_of(document) or 'an error'}")
         _checked(document, ChatCompletionChunk, "stream event")
         document["model"] = self._model
-        return b"data: " + json.dumps(document).encode() + b"\n\n"
+        return [b"data: " + json.dumps(document).encode() + b"\n\n"]
 
 
 def message_of(document: Any) -> str | None:

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from pydantic import BaseModel, ValidationError
 
 from companion.core.errors import UpstreamError
 
@@ -28,6 +30,22 @@ class MalformedReply(UpstreamError):
     """The provider answered 200 with something its own format does not allow."""
 
     code = "provider_reply_malformed"
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_reply(model: type[M], raw: bytes, provider: str) -> M:
+    """``raw`` read as the wire model ``model``; else ``MalformedReply`` naming the first
+    problem and where it is (``provider``: "Anthropic", "The Gemini provider", ...)."""
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise MalformedReply(f"{provider}'s reply does not fit its format "
+                             f"({model.__name__}): {f'{where!r}: ' if where else ''}"
+                             f"{first['msg']}.") from exc
 
 
 @dataclass(frozen=True)
@@ -57,6 +75,10 @@ class ProviderStreamError(UpstreamError):
 
 
 class ProviderDialect(Protocol):
+    """``model`` is the provider's own id in the request methods (``chat``, ``embeddings``,
+    ``count_tokens``) and the name the client asked for in the reply methods
+    (``chat_reply``, ``chat_stream``, ``embeddings_reply``), which stamp it on the reply."""
+
     name: str   # the record's api_format: "openai", "anthropic" or "gemini"
 
     def auth_headers(self, api_key: str) -> dict[str, str]:

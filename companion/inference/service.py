@@ -154,7 +154,9 @@ class InferenceService:
         paths = set()
         for name in caller.models:
             with contextlib.suppress(BodhiError):  # granted but gone or not downloaded
-                paths.add(self._catalog.resolve(name).path.resolve())
+                route = self._route(name)
+                if isinstance(route, ResolvedModel):  # remote models have no file
+                    paths.add(route.path.resolve())
         return frozenset(paths)
 
     def keep_alive_secs(self) -> int:

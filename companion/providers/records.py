@@ -183,12 +183,15 @@ def check_fields(body: ApiModelBody) -> None:
 class ApiModelService:
     """Record CRUD with its checks, and the lookups the request path makes (in memory).
 
-    ``router_names`` gives the router aliases' names, which exposed names must not take.
+    ``router_names`` gives the router aliases' names, which exposed names must not take;
+    ``on_change`` runs after each change (the ``models.changed`` event).
     """
 
     def __init__(self, repo: ApiModelRepository, box: SecretBox, catalog: ModelCatalog,
-                 router_names: Callable[[], Iterable[str]] = tuple) -> None:
+                 router_names: Callable[[], Iterable[str]] = tuple,
+                 on_change: Callable[[], None] = lambda: None) -> None:
         self._repo = repo
+        self._on_change = on_change
         self._box = box
         self._catalog = catalog
         self._router_names = router_names
@@ -250,7 +253,7 @@ class ApiModelService:
         record = self._record(record_id, body, body.api_key or None, now, now)
         self._check_names(_public(record))
         await self._repo.insert(record)
-        await self.load()
+        await self._reload()
         return self.get(record_id)
 
     async def update(self, record_id: str, body: ApiModelBody, key_given: bool) -> ApiModel:
@@ -263,13 +266,17 @@ class ApiModelService:
         record = self._record(record_id, body, key, old.created_at, int(time.time()))
         self._check_names(_public(record))
         await self._repo.update(record)
-        await self.load()
+        await self._reload()
         return self.get(record_id)
 
     async def delete(self, record_id: str) -> None:
         self.get(record_id)
         await self._repo.delete(record_id)
+        await self._reload()
+
+    async def _reload(self) -> None:
         await self.load()
+        self._on_change()
 
     def _record(self, record_id: str, body: ApiModelBody, key: str | None, created: int,
                 updated: int) -> ApiModelRecord:

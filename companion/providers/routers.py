@@ -63,7 +63,6 @@ class RouterAlias:
 
 
 def _public(r: RouterAliasRecord) -> RouterAlias:
-
     strategy: Strategy = "round_robin" if r.strategy == "round_robin" else "fallback"
     return RouterAlias(r.alias, tuple(json.loads(r.targets)), strategy, r.created_at,
                        r.updated_at)
@@ -92,8 +91,10 @@ class RouterAliasService:
     """Router alias CRUD (in memory, reloaded after each change) and each request's order."""
 
     def __init__(self, repo: RouterAliasRepository, catalog: ModelCatalog,
-                 api_models: ApiModelService, cooldowns: Cooldowns) -> None:
+                 api_models: ApiModelService, cooldowns: Cooldowns,
+                 on_change: Callable[[], None] = lambda: None) -> None:
         self._repo = repo
+        self._on_change = on_change
         self._catalog = catalog
         self._api = api_models
         self.cooldowns = cooldowns
@@ -134,13 +135,14 @@ class RouterAliasService:
         self.get(alias)
         await self._repo.delete(alias)
         await self.load()
+        self._on_change()
 
     async def _save(self, alias: str, body: RouterBody, created: int) -> RouterAlias:
         self._check(alias, body.targets)
-
         await self._repo.upsert(RouterAliasRecord(alias, json.dumps(body.targets),
                                                   body.strategy, created, int(time.time())))
         await self.load()
+        self._on_change()
         return self.get(alias)
 
     def _check(self, alias: str, targets: list[str]) -> None:

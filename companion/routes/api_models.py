@@ -3,8 +3,6 @@ power users and up, by browser session or API token. Keys are write-only."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
@@ -122,29 +120,25 @@ async def fetch_models(request: web.Request) -> web.Response:
     return web.json_response({"models": models})
 
 
-def _router_json(router: Any) -> dict[str, Any]:
-    return dict(router.to_json())
-
-
 @manager
 async def list_routers(request: web.Request) -> web.Response:
     page = page_of(request)
     found = _remote(request).routers.all()
-    return paginated([_router_json(r) for r in page.slice(found)], len(found), page)
+    return paginated([r.to_json() for r in page.slice(found)], len(found), page)
 
 
 @manager
 @small_body
 async def create_router(request: web.Request) -> web.Response:
     body = RouterBody.model_validate(await read_json(request, RouterBody))
-    return web.json_response(_router_json(await _remote(request).routers.create(body)),
+    return web.json_response((await _remote(request).routers.create(body)).to_json(),
                              status=201)
 
 
 @manager
 async def get_router(request: web.Request) -> web.Response:
-    return web.json_response(_router_json(_remote(request).routers.get(
-        request.match_info["alias"])))
+    return web.json_response(_remote(request).routers.get(
+        request.match_info["alias"]).to_json())
 
 
 @manager
@@ -152,7 +146,7 @@ async def get_router(request: web.Request) -> web.Response:
 async def update_router(request: web.Request) -> web.Response:
     body = RouterBody.model_validate(await read_json(request, RouterBody))
     router = await _remote(request).routers.update(request.match_info["alias"], body)
-    return web.json_response(_router_json(router))
+    return web.json_response(router.to_json())
 
 
 @manager

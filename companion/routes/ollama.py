@@ -26,6 +26,7 @@ from companion.inference.service import Endpoint
 from companion.middleware.access import public, requires
 from companion.middleware.auth import PRINCIPAL
 from companion.models import ModelAlias
+from companion.models.alias import AliasSource
 from companion.models.gguf import GGUFInfo
 from companion.routes.bodies import read_json
 from companion.routes.keys import INFERENCE, MODELS
@@ -67,7 +68,10 @@ def _iso(epoch: float | None) -> str:
 
 
 def _describe(app: web.Application, alias: ModelAlias) -> tuple[int, GGUFInfo | None, float]:
-    """File size, GGUF header and modification time of the alias's file (zeros if absent)."""
+    """File size, GGUF header and modification time of the alias's file (zeros if absent,
+    and for remote models, which have no file)."""
+    if alias.source in (AliasSource.API, AliasSource.ROUTER):
+        return 0, None, 0.0
     try:
         path = app[MODELS].catalog.resolve(alias.alias).path
         size, info = app[MODELS].files.info_for(path)

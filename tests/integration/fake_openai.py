@@ -15,10 +15,8 @@ answers refusals in OpenAI's error shape. What each model name does:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -26,6 +24,8 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+from tests.loopback_app import LoopbackApp
 
 KEY = "fake-provider-key-0123456789"
 
@@ -51,11 +51,18 @@ def _chunk(model: str, delta: dict[str, Any], finish: str | None = None) -> byte
     return b"data: " + json.dumps(body).encode() + b"\n\n"
 
 
-class FakeOpenAI:
+class FakeOpenAI(LoopbackApp):
+    url_path = "/v1"
+
     def __init__(self) -> None:
+        super().__init__()
         self.calls: Counter[str] = Counter()
-        self.url = ""
-        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def make_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self.chat)
+        app.router.add_get("/v1/models", self.models)
+        return app
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
         if request.headers.get("Authorization") != f"Bearer {KEY}":
@@ -110,30 +117,5 @@ class FakeOpenAI:
 @contextlib.contextmanager
 def serving() -> Iterator[FakeOpenAI]:
     """The fake on a free loopback port, in a thread of its own; ``url`` ends in ``/v1``."""
-    fake = FakeOpenAI()
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", fake.chat)
-    app.router.add_get("/v1/models", fake.models)
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(app)
-    started = threading.Event()
-
-    async def start() -> None:
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
-        fake.url = f"http://127.0.0.1:{port}/v1"
-        started.set()
-
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    asyncio.run_coroutine_threadsafe(start(), loop).result(10)
-    assert started.wait(10)
-    try:
+    with FakeOpenAI() as fake:
         yield fake
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()

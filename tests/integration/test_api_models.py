@@ -18,7 +18,14 @@ import ollama
 import openai
 import pytest
 
-from tests.conftest import Companion, db_path, free_port, running_companion
+from tests.conftest import (
+    START_TIMEOUT,
+    Companion,
+    db_path,
+    free_port,
+    running_companion,
+    wait_until,
+)
 from tests.integration import fake_openai
 from tests.integration.test_downloads_api import power_token
 
@@ -36,7 +43,6 @@ class CapturedCompanion(Companion):
         with self.out.open("wb") as sink:
             self.proc = subprocess.Popen([sys.executable, "-m", "companion", "serve"],
                                          env=self.env, stdout=sink, stderr=subprocess.STDOUT)
-        from tests.conftest import START_TIMEOUT, wait_until
         if not wait_until(self._answers, START_TIMEOUT):
             self.stop()
             raise RuntimeError(f"companion did not start; log:\n{self.log_text()}")
@@ -182,7 +188,7 @@ def _ollama_chat_and_generate(client: ollama.Client) -> None:
     assert generated.done
 
 
-def test_responses_pass_through_to_an_openai_format_provider(remote: dict[str, Any],
+def test_responses_and_completions_pass_through_to_an_openai_format_provider(remote: dict[str, Any],
                                                              bodhi: Companion,
                                                              admin: dict[str, str]) -> None:
     reply = httpx.post(bodhi.url + "/v1/responses", headers=admin, timeout=120,
@@ -190,6 +196,10 @@ def test_responses_pass_through_to_an_openai_format_provider(remote: dict[str, A
                              "max_output_tokens": 8})
     assert reply.status_code == 200, reply.text
     assert reply.json()["object"] == "response"
+    completed = httpx.post(bodhi.url + "/v1/completions", headers=admin, timeout=120,
+                           json={"model": "remote/" + SMOL, "prompt": "Hi", "max_tokens": 4})
+    assert completed.status_code == 200, completed.text
+    assert completed.json()["object"] == "text_completion"
 
 
 def test_listings_show_exposed_names_with_their_source(remote: dict[str, Any],
@@ -206,6 +216,8 @@ def test_listings_show_exposed_names_with_their_source(remote: dict[str, Any],
                      "api_format": "openai", "model": SMOL}
     one = httpx.get(bodhi.url + "/v1/models/remote/" + SMOL, headers=admin)
     assert one.json()["id"] == "remote/" + SMOL
+    shown = httpx.post(bodhi.url + "/api/show", headers=admin, json={"model": "remote/" + SMOL})
+    assert shown.status_code == 200 and "completion" in shown.json()["capabilities"]
 
 
 def test_test_and_fetch_models(remote: dict[str, Any], bodhi: Companion, admin: dict[str, str],
@@ -356,12 +368,37 @@ def test_put_keeps_or_clears_the_key(bodhi: Companion, admin: dict[str, str]) ->
     assert httpx.get(url, headers=admin).status_code == 404
 
 
+def test_the_cli_adds_lists_and_removes_with_the_key_from_stdin(
+        bodhi: Companion, provider: Companion, provider_key: str) -> None:
+    def run(*args: str, stdin: str = "", command: str = "api-models") -> str:
+        done = subprocess.run([sys.executable, "-m", "companion", command, *args],
+                              env=bodhi.env, input=stdin.encode(), capture_output=True,
+                              timeout=60)
+        assert done.returncode == 0, done.stderr.decode()
+        assert provider_key not in (done.stdout + done.stderr).decode()
+        return done.stdout.decode()
+
+    added = run("add", "from-cli", "--base-url", provider.url + "/v1", "--model", SMOL,
+                "--prefix", "cli/", "--key", stdin=provider_key + "\n")
+    assert "cli/" + SMOL in added
+    listed = run("list")
+    line = next(x for x in listed.splitlines() if x.startswith("from-cli"))
+    assert "…" + provider_key[-4:] in line
+    # ``bodhi models`` shows it beside the local models, with what serves it.
+    remote = run(command="models").split("REMOTE", 1)[1]
+    assert any(row.split()[:2] == ["cli/" + SMOL, "api"]
+               and row.endswith(f"from-cli (openai): {SMOL}") for row in remote.splitlines())
+    assert "Removed" in run("remove", "from-cli")
+    assert "from-cli" not in run("list")
+
+
 def test_no_key_in_logs_or_output(remote: dict[str, Any], misbehaving: dict[str, Any],
                                   bodhi: CapturedCompanion, provider_key: str) -> None:
     """Last in this module: every call above has been logged by now."""
     texts = [p.read_text(errors="replace") for p in (bodhi.home / "logs").rglob("*")
              if p.is_file()]
     texts.append(Path(bodhi.out).read_text(errors="replace"))
-    assert "second-bodhi" in "".join(texts) or texts  # the log is not empty
+    assert "provider bad-key refused a call: HTTP 401" in "".join(texts)  # it was logged
     for secret in (provider_key, fake_openai.KEY, "wrong-key-abcdefgh"):
         assert all(secret not in text for text in texts)
+

@@ -177,3 +177,13 @@ def test_a_plain_user_cannot_manage_router_aliases(bodhi: Companion) -> None:
     user = {"Authorization": f"Bearer {raw}"}
     assert httpx.post(bodhi.url + ROUTERS, headers=user,
                       json={"alias": "x", "targets": [SMOL]}).status_code == 403
+
+
+def test_a_local_target_that_cannot_serve_is_skipped(bodhi: Companion,
+                                                     admin: dict[str, str]) -> None:
+    made = httpx.post(bodhi.url + "/bodhi/v1/models/alias", headers=admin, json={
+        "alias": "not-downloaded", "repo": "nobody/nothing", "filename": "absent.gguf"})
+    assert made.status_code == 201, made.text
+    assert _chat(bodhi, admin, "not-downloaded").status_code == 404
+    _router(bodhi, admin, "local-missing-first", ["not-downloaded", "f/ok-2"])
+    assert _answer(_chat(bodhi, admin, "local-missing-first")) == "hi from ok-2"

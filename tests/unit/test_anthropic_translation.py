@@ -222,7 +222,7 @@ def test_an_error_mid_stream_is_anthropics_error_event() -> None:
         translator.frames(b'data: {"error": {"message": "context full"}}\n\n')
     frame = ApiFamily.ANTHROPIC.value.stream_error(caught.value)
     assert frame == (b'event: error\ndata: {"type": "error", "error": {"type": "api_error", '
-                     b'"message": "context full"}}\n\n')
+                     b'"message": "The model server failed midway: context full"}}\n\n')
 
 
 def test_other_families_frames_are_unchanged() -> None:

@@ -255,7 +255,8 @@ def test_a_stream_split_anywhere_gives_the_same_responses(size: int) -> None:
 
 def test_an_error_event_mid_stream_raises_for_the_relay() -> None:
     translator = ReplyTranslator("m")
-    assert translator.frames(b'data: {"choices": [{"index": 0, "delta": {"content": "a"}}]}\n')
+    assert translator.frames(b'data: {"choices": [{"index": 0, "delta": {"content": "a"}}]}'
+                             b'\n\n')
     with pytest.raises(UpstreamError, match="boom"):
         translator.frames(b'data: {"error": {"code": 500, "message": "boom"}}\n\n')
     # In the same chunk as text before it: the text goes out first, then the error.

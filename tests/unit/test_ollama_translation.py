@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from companion.core.errors import BadRequestError, NotFoundError
+from companion.core.errors import BadRequestError, NotFoundError, UpstreamError
 from companion.core.metrics import ReplyWatch
 from companion.families import ollama
 from companion.families.translation import upstream_error
@@ -46,6 +46,15 @@ def test_a_stream_split_anywhere_translates_the_same(size: int) -> None:
                                                             "arguments": {"city": "Paris"}}}]
     assert (final["prompt_eval_count"], final["eval_count"]) == (7, 3)
     assert final["prompt_eval_duration"] == 12_500_000 and final["eval_duration"] == 30_000_000
+
+
+def test_an_error_event_mid_stream_ends_the_stream_after_the_text_before_it() -> None:
+    translator = ollama.ReplyTranslator("m", chat=True)
+    head = STREAM[:STREAM.index(b"data: {", 10)]  # the first event only
+    frames = translator.frames(head + b'data: {"error": {"message": "context full"}}\n\n')
+    assert [json.loads(f)["message"]["content"] for f in frames] == ["Hel"]
+    with pytest.raises(UpstreamError, match="context full"):
+        translator.frames(b"")
 
 
 def test_generate_reply_uses_response() -> None:

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from companion.core.errors import BadRequestError, UpstreamError
 from companion.families.anthropic import wire
 from companion.families.family import NAMED_SSE
+from companion.families.sse import ChildChunks
 from companion.families.translation import WholeReply
 
 JSON_CONTENT_TYPE = "application/json"
@@ -239,7 +240,7 @@ def tool_id() -> str:
     return f"toolu_{secrets.token_hex(12)}"
 
 
-class ReplyTranslator:
+class ReplyTranslator(ChildChunks[dict[str, Any]]):
     """The OpenAI reply to one request as Anthropic's client expects it (a
     ``ReplyTranslation``): ``message`` once, or the stream's events in Anthropic's order
     (``message_start``, ``ping``, each block's start, deltas and stop, ``message_delta``,
@@ -248,8 +249,8 @@ class ReplyTranslator:
     relays_refusals: ClassVar[bool] = False
 
     def __init__(self, model: str) -> None:
+        super().__init__()
         self._model = model
-        self._buffer = b""
         self._started = False
         self._block: tuple[str, int] | None = None  # ("text", 0) or ("tool", openai index)
         self._call_id: str | None = None
@@ -273,25 +274,10 @@ class ReplyTranslator:
         return [NAMED_SSE.frame(event) for event in self.finish()]
 
     def feed(self, chunk: bytes) -> list[dict[str, Any]]:
-        """Events for the complete SSE lines in ``chunk`` (and what was left before)."""
-        self._buffer += chunk
-        *lines, self._buffer = self._buffer.split(b"\n")
-        events: list[dict[str, Any]] = []
-        for line in lines:
-            line = line.strip()
-            if not line.startswith(b"data:") or line[5:].strip() == b"[DONE]":
-                continue
-            try:
-                chunk_json = json.loads(line[5:])
-            except ValueError as exc:
-                raise UpstreamError("The model server sent an unreadable event.") from exc
-            events += self._chunk(chunk_json)
-        return events
+        """Events for the complete SSE events in ``chunk`` (and what was left before)."""
+        return self._translate(chunk)
 
     def _chunk(self, chunk: dict[str, Any]) -> list[dict[str, Any]]:
-        if "error" in chunk:
-            error = chunk["error"]
-            raise UpstreamError(str(error.get("message") if isinstance(error, dict) else error))
         events = self._start(chunk)
         self._usage = chunk.get("usage") or self._usage
         for choice in chunk.get("choices") or []:
@@ -351,7 +337,7 @@ class ReplyTranslator:
 
     def finish(self) -> list[dict[str, Any]]:
         """The closing events, once the model server's stream has ended."""
-        events = self._start({}) + self._close()
+        events = self._translate_rest() + self._start({}) + self._close()
         usage = {"input_tokens": self._usage.get("prompt_tokens", 0),
                  "output_tokens": self._usage.get("completion_tokens", 0)}
         events.append({"type": "message_delta", "usage": usage, "delta": {

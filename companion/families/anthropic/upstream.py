@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from companion.core.errors import BadRequestError
 from companion.families.anthropic import wire
@@ -26,7 +26,9 @@ from companion.families.provider import (
     MalformedReply,
     ProviderRequest,
     ProviderStreamError,
+    parse_reply,
 )
+from companion.families.sse import EventStream
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
@@ -38,17 +40,6 @@ FINISH_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "le
 # record's ``extra_body`` can set them (``{"thinking": {"type": "enabled", ...}}``).
 ANTHROPIC_ONLY = ("thinking", "container", "mcp_servers", "context_management")
 _EVENT: TypeAdapter[Any] = TypeAdapter(wire.StreamEvent)
-M = TypeVar("M", bound=BaseModel)
-
-
-def _parse(model: type[M], raw: bytes) -> M:
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError as exc:
-        raise MalformedReply(f"Anthropic's reply is not a valid {model.__name__}: "
-                             f"{exc.errors()[0]['msg']}") from exc
-
-
 def _image(url: str) -> dict[str, Any]:
     if url.startswith("data:") and ";base64," in url:
         media_type, _, data = url[5:].partition(";base64,")
@@ -208,7 +199,7 @@ class AnthropicDialect:
         return ProviderRequest("POST", "/messages", request, stream=stream)
 
     def chat_reply(self, raw: bytes, model: str) -> dict[str, Any]:
-        reply = _parse(wire.Message, raw)
+        reply = parse_reply(wire.Message, raw, "Anthropic")
         text = "".join(b.text for b in reply.content if isinstance(b, wire.ReplyText))
         calls = [{"id": b.id, "type": "function",
                   "function": {"name": b.name, "arguments": json.dumps(b.input)}}
@@ -239,13 +230,13 @@ class AnthropicDialect:
         return ProviderRequest("POST", "/messages/count_tokens", _conversation(body, model))
 
     def count_tokens_reply(self, raw: bytes) -> int:
-        return _parse(wire.CountTokensReply, raw).input_tokens
+        return parse_reply(wire.CountTokensReply, raw, "Anthropic").input_tokens
 
     def list_models(self) -> ProviderRequest:
         return ProviderRequest("GET", "/models", query={"limit": "1000"})
 
     def models_reply(self, raw: bytes) -> list[str]:
-        return [m.id for m in _parse(wire.ModelList, raw).data]
+        return [m.id for m in parse_reply(wire.ModelList, raw, "Anthropic").data]
 
     def error_message(self, status: int, raw: bytes) -> str:
         try:
@@ -255,32 +246,27 @@ class AnthropicDialect:
             return text or f"HTTP {status}"
 
 
-class StreamTranslator:
+class StreamTranslator(EventStream[bytes]):
     """Anthropic's named server-sent events (split anywhere) as OpenAI chunk frames."""
 
     def __init__(self, model: str, include_usage: bool) -> None:
+        super().__init__()
         self._model = model
         self._include_usage = include_usage
-        self._buffer = b""
         self._id = "chatcmpl-"
         self._created = int(time.time())
         self._tools: dict[int, int] = {}  # Anthropic block index -> OpenAI tool call index
         self._usage = wire.Usage()
+        self._stopped = False
 
     def feed(self, chunk: bytes) -> Sequence[bytes]:
-        self._buffer += chunk.replace(b"\r\n", b"\n")
-        *events, self._buffer = self._buffer.split(b"\n\n")
-        frames: list[bytes] = []
-        for event in events:
-            data = b"\n".join(line[5:].strip() for line in event.split(b"\n")
-                              if line.startswith(b"data:"))
-            if data:
-                frames += self._event(data)
-        return frames
+        return self._translate(chunk)
 
     def close(self) -> Sequence[bytes]:
-        rest, self._buffer = self._buffer.strip(), b""
-        frames = list(self.feed(rest + b"\n\n")) if rest else []
+        frames = self._translate_rest()
+        if not self._stopped:
+            raise ProviderStreamError("Anthropic's stream ended before its message_stop "
+                                      "(cut short).")
         return [*frames, b"data: [DONE]\n\n"]
 
     def _event(self, data: bytes) -> list[bytes]:
@@ -301,8 +287,10 @@ class StreamTranslator:
             return self._delta(event)
         if isinstance(event, wire.MessageDelta):
             return self._finish(event)
-        if isinstance(event, wire.MessageStop) and self._include_usage:
-            return [self._chunk([], usage=openai_usage(self._usage))]
+        if isinstance(event, wire.MessageStop):
+            self._stopped = True
+            return [self._chunk([], usage=openai_usage(self._usage))] if self._include_usage \
+                else []
         return []
 
     def _block(self, event: wire.ContentBlockStart) -> list[bytes]:

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from companion.core.errors import UpstreamError
 from companion.families.gemini.client import JSON_CONTENT_TYPE, SSE
+from companion.families.sse import ChildChunks
 from companion.families.translation import WholeReply
 
 _FINISH = {"stop": "STOP", "length": "MAX_TOKENS", "tool_calls": "STOP",
@@ -72,21 +73,20 @@ def whole_response(reply: dict[str, Any], model: str) -> dict[str, Any]:
     return response
 
 
-class ReplyTranslator:
+class ReplyTranslator(ChildChunks[bytes]):
     """OpenAI replies to a Gemini client (a ``ReplyTranslation``). ``array``: the reply of
     ``streamGenerateContent`` without ``alt=sse``, a JSON array of responses."""
 
     relays_refusals: ClassVar[bool] = False
 
     def __init__(self, model: str, *, array: bool = False) -> None:
+        super().__init__()
         self._model = model
         self._array = array
-        self._buffer = b""
         self._id: str | None = None
         self._calls: dict[tuple[int, int], dict[str, Any]] = {}  # (choice, call) -> call
         self._finish: dict[int, str] = {}
         self._usage: dict[str, Any] | None = None
-        self._pending: UpstreamError | None = None   # raised on the next call
 
     def reply(self, whole: WholeReply) -> WholeReply:
         try:
@@ -99,34 +99,12 @@ class ReplyTranslator:
         return WholeReply(200, JSON_CONTENT_TYPE, json.dumps(body).encode())
 
     def frames(self, chunk: bytes) -> Sequence[bytes]:
-        """Frames for the complete events so far. An error event raises, but only once the
-        frames of the events before it (in the same chunk) have been written."""
-        self._raise_pending()
-        self._buffer += chunk
-        *lines, self._buffer = self._buffer.split(b"\n")
-        out: list[bytes] = []
-        for line in lines:
-            event = _event(line)
-            try:
-                out += [SSE.frame(r) for r in self._absorb(event)] if event else []
-            except UpstreamError as exc:
-                if not out:
-                    raise
-                self._pending = exc
-                break
-        return out
+        return self._translate(chunk)
 
-    def _raise_pending(self) -> None:
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            raise pending
+    def _chunk(self, chunk: dict[str, Any]) -> list[bytes]:
+        return [SSE.frame(response) for response in self._absorb(chunk)]
 
     def _absorb(self, event: dict[str, Any]) -> list[dict[str, Any]]:
-        if "error" in event:
-            error = event["error"]
-            message = error.get("message") if isinstance(error, dict) else str(error)
-            raise UpstreamError(str(message or "The model server failed mid-stream."),
-                                code="model_server_stream_error")
         self._id = self._id or event.get("id")
         self._usage = event.get("usage") or self._usage
         candidates = []
@@ -166,9 +144,7 @@ class ReplyTranslator:
 
     def closing_frames(self) -> Sequence[bytes]:
         """The last chunk: gathered function calls, finish reasons and the usage."""
-        self._raise_pending()
-        rest, self._buffer = self._buffer, b""
-        out = list(self.frames(rest + b"\n")) if rest.strip() else []
+        out = self._translate_rest()
         candidates = []
         for index, reason in sorted(self._finish.items() or [(0, "stop")]):
             parts = [_call_part(c) for (choice, _), c in sorted(self._calls.items())
@@ -179,13 +155,3 @@ class ReplyTranslator:
         last["usageMetadata"] = usage_metadata(self._usage or {})
         return [*out, SSE.frame(last)]
 
-
-def _event(line: bytes) -> dict[str, Any] | None:
-    line = line.strip()
-    if not line.startswith(b"data:") or line == b"data: [DONE]":
-        return None
-    try:
-        event = json.loads(line[5:])
-    except ValueError:
-        return None
-    return event if isinstance(event, dict) else None

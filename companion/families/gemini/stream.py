@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from companion.families.gemini import wire
 from companion.families.provider import MalformedReply, ProviderStreamError
+from companion.families.sse import EventStream
 
 _DONE = b"data: [DONE]\n\n"
 _FINISH = {"STOP": "stop", "MAX_TOKENS": "length", "SAFETY": "content_filter",
@@ -46,44 +47,22 @@ def _frame(event: dict[str, Any]) -> bytes:
     return b"data: " + json.dumps(event).encode() + b"\n\n"
 
 
-class StreamTranslator:
+class StreamTranslator(EventStream[bytes]):
     """Feed the provider's bytes, get OpenAI SSE frames (a ``provider.StreamTranslator``)."""
 
     def __init__(self, model: str, include_usage: bool) -> None:
+        super().__init__()
         self._model = model
         self._include_usage = include_usage
         self._id = f"chatcmpl-{uuid.uuid4().hex}"
         self._created = int(time.time())
-        self._buffer = b""
         self._started: set[int] = set()
         self._calls: dict[int, int] = {}     # candidate -> tool calls sent so far
         self._finished = False
         self._usage: wire.UsageMetadata | None = None
-        self._pending: Exception | None = None   # raised on the next call
 
     def feed(self, chunk: bytes) -> Sequence[bytes]:
-        """Frames for the complete events so far. An event that fails raises, but only once
-        the frames of the events before it (in the same chunk) have been handed out."""
-        self._raise_pending()
-        self._buffer += chunk.replace(b"\r\n", b"\n")
-        *events, self._buffer = self._buffer.split(b"\n\n")
-        out: list[bytes] = []
-        for event in events:
-            data = b"\n".join(line[5:].strip() for line in event.split(b"\n")
-                              if line.startswith(b"data:"))
-            try:
-                out += self._event(data) if data else []
-            except (MalformedReply, ProviderStreamError) as exc:
-                if not out:
-                    raise
-                self._pending = exc
-                break
-        return out
-
-    def _raise_pending(self) -> None:
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            raise pending
+        return self._translate(chunk)
 
     def _event(self, data: bytes) -> list[bytes]:
         try:
@@ -139,8 +118,7 @@ class StreamTranslator:
                 "choices": [{"index": index, "delta": delta, "finish_reason": reason}]}
 
     def close(self) -> Sequence[bytes]:
-        self._raise_pending()
-        out = list(self.feed(b"\n\n")) if self._buffer.strip() else []
+        out = self._translate_rest()
         if not self._finished:
             raise ProviderStreamError("The Gemini provider's stream ended before it said "
                                       "why it finished (cut short).")

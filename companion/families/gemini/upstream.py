@@ -14,25 +14,20 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from companion.core.errors import BadRequestError
 from companion.families.gemini import wire
 from companion.families.gemini.stream import StreamTranslator, finish_reason, openai_usage
-from companion.families.provider import MalformedReply, ProviderDialect, ProviderRequest
+from companion.families.provider import (
+    ProviderDialect,
+    ProviderRequest,
+    parse_reply,
+)
 
-M = TypeVar("M", bound=BaseModel)
-
-
-def parse(model: type[M], raw: bytes) -> M:
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError as exc:
-        raise MalformedReply(f"The Gemini provider's reply does not fit its format: "
-                             f"{exc.errors()[0]['msg']}.") from exc
-
+_PROVIDER = "The Gemini provider"
 
 def _text(content: Any) -> str:
     if isinstance(content, str):
@@ -202,7 +197,7 @@ class GeminiDialect:
                                generate_request(body))
 
     def chat_reply(self, raw: bytes, model: str) -> dict[str, Any]:
-        reply = parse(wire.GenerateContentResponse, raw)
+        reply = parse_reply(wire.GenerateContentResponse, raw, _PROVIDER)
         choices = [_choice(c, i) for i, c in enumerate(reply.candidates or [])]
         if not choices:  # the prompt itself was blocked
             choices = [{"index": 0, "message": {"role": "assistant", "content": None},
@@ -226,7 +221,7 @@ class GeminiDialect:
             for t in texts]})
 
     def embeddings_reply(self, raw: bytes, model: str) -> dict[str, Any]:
-        reply = parse(wire.BatchEmbedContentsResponse, raw)
+        reply = parse_reply(wire.BatchEmbedContentsResponse, raw, _PROVIDER)
         return {"object": "list", "model": model,
                 "data": [{"object": "embedding", "index": i, "embedding": e.values}
                          for i, e in enumerate(reply.embeddings)],
@@ -241,14 +236,14 @@ class GeminiDialect:
             "generateContentRequest": {"model": f"models/{model}", **request}})
 
     def count_tokens_reply(self, raw: bytes) -> int:
-        return parse(wire.CountTokensResponse, raw).total_tokens
+        return parse_reply(wire.CountTokensResponse, raw, _PROVIDER).total_tokens
 
     def list_models(self) -> ProviderRequest:
         return ProviderRequest("GET", "/models", query={"pageSize": "1000"})
 
     def models_reply(self, raw: bytes) -> list[str]:
-        return [m.name.removeprefix("models/") for m in parse(wire.ListModelsResponse,
-                                                               raw).models]
+        listing = parse_reply(wire.ListModelsResponse, raw, _PROVIDER)
+        return [m.name.removeprefix("models/") for m in listing.models]
 
     def refused_key(self, status: int, raw: bytes) -> bool:
         """Google answers a wrong key with 400 ``INVALID_ARGUMENT``, reason
