@@ -20,6 +20,7 @@ from companion.auth.sessions import SESSION_COOKIE
 from e2e.conftest import Browser, owner_session
 from e2e.web_ui import axe_problems, shoot, shots_folder
 from tests.conftest import Companion, wait_until
+from tests.integration import fake_openai
 
 pytestmark = pytest.mark.slow
 
@@ -194,6 +195,47 @@ def test_an_error_from_the_server_is_shown_in_the_conversation(browser: Browser)
     reply_done(page, before)
     assert last_reply(page).get_by_test_id("message-error").count() == 0
     page.close()
+
+
+def picker_groups(page: Page) -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = page.get_by_test_id("model-picker").evaluate(
+        """(select) => Object.fromEntries([...select.querySelectorAll('optgroup')].map(
+            (g) => [g.label, [...g.querySelectorAll('option')].map((o) => o.value)]))""")
+    return groups
+
+
+def test_api_models_and_routers_are_in_the_picker_and_answer(
+        browser: Browser, owner: httpx.Client) -> None:
+    with fake_openai.serving() as fake:
+        made = owner.post("/bodhi/v1/models/api", json={
+            "id": "fake", "api_format": "openai", "base_url": fake.url,
+            "api_key": fake_openai.KEY, "models": ["ok-1", "rate-limited"], "prefix": "fake/"})
+        assert made.status_code == 201, made.text
+        routed = owner.post("/bodhi/v1/models/router", json={
+            "alias": "fast-or-local", "targets": ["fake/ok-1", "smollm2:135m"]})
+        assert routed.status_code == 201, routed.text
+        page = signed_in(browser)
+
+        groups = picker_groups(page)
+        assert {"fake/ok-1", "fake/rate-limited"} <= set(groups["API models"])
+        assert groups["Routers"] == ["fast-or-local"]
+        assert "smollm2:135m" in groups["Built in"]
+        for model, said in (("fake/ok-1", "hi"), ("fast-or-local", "hi")):
+            page.get_by_test_id("new-chat").click()
+            page.get_by_test_id("model-picker").select_option(model)
+            before = ask(page, "Say hi.")
+            reply_done(page, before)
+            assert last_reply(page).locator(".md").inner_text().strip() == said
+            assert last_reply(page).get_by_test_id("message-error").count() == 0
+
+        page.get_by_test_id("model-picker").select_option("fake/rate-limited")
+        before = ask(page, "Say hi.")
+        reply_done(page, before)
+        assert "Rate limit" in last_reply(page).get_by_test_id("message-error").inner_text()
+        assert fake.calls["ok-1"] == 2 and fake.calls["rate-limited"] == 1
+        page.close()
+        owner.delete("/bodhi/v1/models/router/fast-or-local")
+        owner.delete("/bodhi/v1/models/api/fake")
 
 
 HOSTILE = ("Here you go.\n\n<script>window.pwned = 'script'</script>\n\n"
