@@ -103,6 +103,11 @@ def test_the_owner_link_lands_signed_in_on_the_chat(browser: Browser, shots: Pat
 
     assert page.get_by_test_id("user-role").inner_text() == "admin"
     assert page.get_by_test_id("nav-chat").get_attribute("aria-current") == "page"
+
+    page.get_by_test_id("sign-out").click()
+    page.wait_for_url("**/ui/sign-in")
+    who = page.evaluate("() => fetch('/bodhi/v1/user').then((r) => r.json())")
+    assert who == {"auth_status": "logged_out"}
     page.close()
 
 
@@ -277,6 +282,14 @@ def test_markup_in_a_reply_is_inert(browser: Browser, shots: Path) -> None:
     page.wait_for_timeout(500)
 
     assert page.evaluate("window.pwned") is None
+    # The second wall: the page's CSP refuses inline and eval'd code outright.
+    blocked = page.evaluate("""() => {
+        const s = document.createElement('script');
+        s.textContent = "window.pwned = 'inline'";
+        document.body.append(s);
+        try { eval("window.pwned = 'eval'"); } catch (e) { return [window.pwned ?? null, e.name]; }
+        return [window.pwned ?? null, 'no error']; }""")
+    assert blocked == [None, "EvalError"]
     found = reply.evaluate("""(el) => ({
         scripts: el.querySelectorAll('script, iframe').length,
         js: [...el.querySelectorAll('[href], [src]')].filter((n) =>
@@ -381,10 +394,19 @@ def test_the_popup_opens_the_web_ui_signed_in(browser: Browser, shots: Path) -> 
 
     page.get_by_test_id("chat-input").wait_for()
     assert page.get_by_test_id("user-role").inner_text() == "admin"
+    if page.get_by_test_id("conversation-open").count() == 0:   # run alone: make one
+        set_params(page, max_tokens="8")
+        reply_done(page, ask(page, "Say hello."))
     page.get_by_test_id("conversation-open").first.click()   # the newest conversation
     page.get_by_test_id("theme-toggle").click()
     assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+    assert axe_problems(page) == []                     # the dark colours keep their contrast
     shoot(page, shots, "chat-dark")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.get_by_test_id("list-toggle").click()          # the narrow layout's conversation list
+    page.get_by_test_id("conversation-search").wait_for()
+    assert axe_problems(page) == []
+    page.set_viewport_size({"width": 1280, "height": 800})
     page.get_by_test_id("theme-toggle").click()
     page.close()
     popup.close()
