@@ -1,16 +1,15 @@
 // The chat page: conversations in IndexedDB (chat/store.js), a model picker over the models the
 // user may use, parameters per conversation, and replies streamed from /v1/chat/completions
-// with Stop. /ui/chat is a new conversation (saved with its first message), /ui/chat/<id> a
-// saved one.
+// with Stop (chat/replies.js). /ui/chat is a new conversation (saved with its first message),
+// /ui/chat/<id> a saved one.
 import { html, useEffect, useMemo, useRef, useState } from '../lib.js';
 import { allPages, api } from '../api.js';
 import { navigate } from '../router.js';
 import { ChatStore, newConversation, search, titleFrom } from '../chat/store.js';
-import { newReply, stats, streamChat } from '../chat/stream.js';
+import { useReplies } from '../chat/replies.js';
 import { Composer, ConversationList, Message, ModelPicker, ParamsPanel } from '../chat/parts.js';
 
 const LAST_MODEL = 'bodhi.ui.chat.model';
-const SESSION_ENDED = 'Your session ended before this reply: sign in again and send it again.';
 
 async function loadModels() {
   try {
@@ -33,20 +32,6 @@ export function paramProblems(params) {
     problems.max_tokens = 'Max tokens is a whole number above 0.';
   }
   return problems;
-}
-
-function requestBody(conversation) {
-  const p = conversation.params ?? {};
-  const messages = p.system?.trim() ? [{ role: 'system', content: p.system.trim() }] : [];
-  for (const m of conversation.messages) {
-    if (m.content) messages.push({ role: m.role, content: m.content });
-  }
-  const body = { model: conversation.model, messages };
-  if (p.temperature !== undefined && p.temperature !== '') body.temperature = Number(p.temperature);
-  if (p.max_tokens !== undefined && p.max_tokens !== '') body.max_tokens = Number(p.max_tokens);
-  const stop = (p.stop ?? '').split(',').map((s) => s.trim()).filter(Boolean).slice(0, 4);
-  if (stop.length) body.stop = stop;
-  return body;
 }
 
 function useConversations(userId) {
@@ -93,12 +78,12 @@ export default function ChatPage({ session, segments }) {
   const store = useConversations(session.user.user_id);
   const { models, error: modelError } = useModels();
   const [draft, setDraft] = useState(() => newConversation(null, {}));
-  const [streaming, setStreaming] = useState(null);
   const [query, setQuery] = useState('');
   const [showParams, setShowParams] = useState(false);
   const [showList, setShowList] = useState(false);
   const inputRef = useRef(null);
   const logRef = useRef(null);
+  const { streaming, reply, stop } = useReplies(store.save, () => inputRef.current?.focus());
   const currentId = segments[1] ?? null;
   const current = currentId ? store.conversations.find((c) => c.id === currentId) : draft;
   const fallbackModel = localStorage.getItem(LAST_MODEL);
@@ -115,43 +100,6 @@ export default function ChatPage({ session, segments }) {
   };
   const pickModel = (id) => { localStorage.setItem(LAST_MODEL, id); change({ model: id }); };
 
-  const reply = async (conversation) => {
-    const controller = new AbortController();
-    const progress = newReply();
-    const started = { role: 'assistant', content: '', at: Date.now() };
-    setStreaming({ id: conversation.id, message: started, controller });
-    // At most one render per 40 ms however fast the pieces come (a timer, not an animation
-    // frame: those stop in a background tab).
-    let frame = null;
-    const onText = () => {
-      if (frame === null) {
-        frame = setTimeout(() => {
-          frame = null;
-          setStreaming((s) => s && { ...s, message: { ...s.message, content: progress.content } });
-        }, 40);
-      }
-    };
-    let done;
-    try {
-      const result = await streamChat(requestBody(conversation), { signal: controller.signal,
-        onText, reply: progress });
-      done = { ...started, content: result.content, stats: { model: conversation.model,
-        ttftMs: result.ttftMs, tokensPerSec: result.tokensPerSec,
-        completionTokens: result.usage?.completion_tokens ?? null } };
-    } catch (error) {
-      const so = stats(progress);
-      done = { ...started, content: progress.content,
-        stats: { model: conversation.model, ttftMs: so.ttftMs } };
-      if (error.name === 'AbortError') done.stopped = true;
-      else if (error.status === 401) done.error = { message: SESSION_ENDED, code: null };
-      else done.error = { message: error.message, code: error.code ?? null };
-    }
-    clearTimeout(frame);
-    setStreaming(null);
-    await store.save({ ...conversation, messages: [...conversation.messages, done] });
-    inputRef.current?.focus();
-  };
-
   const send = async (text) => {
     if (!model || Object.keys(problems).length) return;
     const first = current.messages.length === 0;
@@ -164,7 +112,6 @@ export default function ChatPage({ session, segments }) {
     }
     await reply(conversation);
   };
-  const stop = () => streaming?.controller.abort();
   const startNew = () => { navigate('/ui/chat'); inputRef.current?.focus(); };
   const rename = (conversation, title) => store.save({ ...conversation, title });
   const remove = async (conversation) => {
