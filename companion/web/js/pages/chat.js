@@ -37,11 +37,12 @@ export function paramProblems(params) {
 function useConversations(userId) {
   const [store, setStore] = useState(null);
   const [conversations, setConversations] = useState(null);
+  const [failure, setFailure] = useState(null);
   useEffect(() => {
     ChatStore.open(userId).then(async (opened) => {
       setStore(opened);
       setConversations(await opened.list());
-    });
+    }).catch(setFailure);
   }, [userId]);
   const save = async (conversation) => {
     const saved = { ...conversation, updated: Date.now() };
@@ -54,7 +55,7 @@ function useConversations(userId) {
     setConversations((list) => list.filter((c) => c.id !== id));
   };
   return { ready: store !== null && conversations !== null, conversations: conversations ?? [],
-    save, remove };
+    failure, save, remove };
 }
 
 function useModels() {
@@ -120,6 +121,10 @@ export default function ChatPage({ session, segments }) {
     if (conversation.id === currentId) navigate('/ui/chat', { replace: true });
   };
 
+  if (store.failure) {
+    return html`<p class="error" role="alert">This browser cannot keep conversations
+      (IndexedDB: ${String(store.failure.message ?? store.failure)}).</p>`;
+  }
   if (!store.ready) return html`<p class="loading">Loading conversations…</p>`;
   return html`<div class="chat" data-list=${showList ? 'open' : 'closed'} data-testid="chat">
     <${ConversationList} conversations=${shown} currentId=${currentId} query=${query}
