@@ -299,7 +299,12 @@ def test_markup_in_a_reply_is_inert(browser: Browser, shots: Path) -> None:
             [...n.attributes].some((a) => a.name.startsWith('on'))).length })""")
     assert found == {"scripts": 0, "js": 0, "handlers": 0}
     assert reply.get_by_text("Here you go.").is_visible()
-    assert reply.get_by_test_id("copy-code").is_visible()
+    browser.context.grant_permissions(["clipboard-read", "clipboard-write"],
+                                      origin=browser.companion.url)
+    reply.get_by_test_id("copy-code").click()
+    reply.get_by_test_id("copy-code").filter(has_text="Copied").wait_for()
+    copied = page.evaluate("() => navigator.clipboard.readText()")
+    assert copied == "def add(a, b):\n    return a + b\n"
     assert "tokens/s" in reply.inner_text()
     page.unroute("**/v1/chat/completions")
     page.close()
