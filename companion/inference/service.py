@@ -40,8 +40,7 @@ from companion.core.upstream import ChildClient, ChildLost, ChildReply, ChildUnr
 from companion.families.translation import upstream_error
 from companion.inference.pool import Lease, LlamaPool
 from companion.inference.process import LlamaProcess
-from companion.models import ModelAlias, ModelCatalog, ResolvedModel
-from companion.models.alias import AliasSource
+from companion.models import ListedModel, ModelCatalog, RemoteModel, ResolvedModel
 from companion.models.catalog import AliasFileError
 from companion.providers import ApiModel, RemoteModels, RouterAlias
 
@@ -129,14 +128,15 @@ class InferenceService:
         self._metrics = metrics or Metrics()
         self._remote = remote
 
-    def list_models(self, caller: Principal) -> list[ModelAlias]:
+    def list_models(self, caller: Principal) -> list[ListedModel]:
         """Local models, then API models (their listed names), then router aliases."""
-        remote: list[ModelAlias] = []
+        remote: list[RemoteModel] = []
         if self._remote is not None:
-            remote = [m.as_alias(m.prefix + name, name) for m in self._remote.api.all()
+            remote = [m.listed(m.prefix + name, name) for m in self._remote.api.all()
                       for name in m.models]
-            remote += [_router_alias(r) for r in self._remote.routers.all()]
-        return [m for m in self._catalog.list() + remote if caller.may_use_model(m.alias)]
+            remote += [r.listed() for r in self._remote.routers.all()]
+        listed: list[ListedModel] = [*self._catalog.list(), *remote]
+        return [m for m in listed if caller.may_use_model(m.alias)]
 
     def model_names(self, caller: Principal) -> list[str]:
         """Every model name the caller may ask for (the families' model lists)."""
@@ -210,13 +210,13 @@ class InferenceService:
                 return router
         return self._catalog.resolve(name)
 
-    def get_model(self, name: str, caller: Principal) -> ModelAlias:
+    def get_model(self, name: str, caller: Principal) -> ListedModel:
         self._check_granted(name, caller)
         route = self._route(name)
         if isinstance(route, ApiRoute):
-            return route.model.as_alias(name, route.upstream)
+            return route.model.listed(name, route.upstream)
         if isinstance(route, RouterAlias):
-            return _router_alias(route)
+            return route.listed()
         return route.alias
 
     @contextlib.asynccontextmanager
@@ -378,8 +378,3 @@ class InferenceService:
                 await process.ensure_ready(embeddings=embeddings)
         raise AssertionError("unreachable")
 
-
-def _router_alias(router: RouterAlias) -> ModelAlias:
-    """A router alias as a catalog entry, for the model lists (``repo`` ``router``)."""
-    return ModelAlias(alias=router.alias, repo="router", filename=",".join(router.targets),
-                      snapshot=router.strategy, source=AliasSource.ROUTER)

@@ -1,8 +1,11 @@
-"""``ModelAlias``: a name clients use for a GGUF file plus its launch and request defaults."""
+"""``ModelAlias``: a name clients use for a GGUF file plus its launch and request defaults;
+``RemoteModel``: a name listed beside them that no local file serves."""
 
 from __future__ import annotations
 
 import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -51,3 +54,19 @@ class ModelAlias(BaseModel):
         if not self.request_params:
             return body
         return {**self.request_params, **body}
+
+
+@dataclass(frozen=True)
+class RemoteModel:
+    """A remote API model's name or a router alias (``companion.providers``), as the model
+    lists of every family show it."""
+
+    alias: str
+    source: AliasSource         # API or ROUTER
+    origin: str                 # what serves it: ``api/<record>/<provider id>``, ``router/<how>``
+    owned_by: str               # ``/v1/models``' owned_by: the API format; "system" for a router
+    details: Mapping[str, Any]  # what ``/bodhi/v1/models`` shows besides the name and source
+
+
+# Every entry of a model list.
+ListedModel = ModelAlias | RemoteModel

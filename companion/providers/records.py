@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from companion.core.errors import BadRequestError, ConflictError, NotFoundError
 from companion.core.secrets_box import SecretBox
-from companion.models import ModelAlias, ModelCatalog
+from companion.models import ModelCatalog, RemoteModel
 from companion.models.alias import AliasSource
 from companion.providers.dialects import dialect_for
 from companion.storage.api_models import ApiModelRecord, ApiModelRepository
@@ -104,12 +104,12 @@ class ApiModel:
         """The model names clients see (listed; forward-all records list these too)."""
         return [self.prefix + m for m in self.models]
 
-    def as_alias(self, name: str, upstream: str) -> ModelAlias:
-        """The exposed ``name`` as a catalog entry, for the model lists every family shows:
-        ``repo`` is ``api/<record id>``, ``filename`` the provider's id, ``snapshot`` the
-        API format (``describe_alias`` reads them back)."""
-        return ModelAlias(alias=name, repo=f"api/{self.id}", filename=upstream,
-                          snapshot=self.api_format, source=AliasSource.API)
+    def listed(self, name: str, upstream: str) -> RemoteModel:
+        """The exposed ``name`` (the provider's ``upstream`` id) in the model lists."""
+        return RemoteModel(name, AliasSource.API, f"api/{self.id}/{upstream}",
+                           owned_by=self.api_format,
+                           details={"api_model_id": self.id, "api_format": self.api_format,
+                                    "model": upstream})
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "api_format": self.api_format, "base_url": self.base_url,
@@ -118,14 +118,6 @@ class ApiModel:
                 "extra_headers": self.extra_headers, "extra_body": self.extra_body,
                 "has_api_key": self.has_api_key, "api_key_hint": self.api_key_hint,
                 "created_at": self.created_at, "updated_at": self.updated_at}
-
-
-def describe_alias(alias: ModelAlias) -> dict[str, Any]:
-    """An API model's entry in ``/bodhi/v1/models``: no file, the record and the provider's
-    model id instead."""
-    return {"alias": alias.alias, "source": alias.source.value,
-            "api_model_id": alias.repo.removeprefix("api/"), "api_format": alias.snapshot,
-            "model": alias.filename}
 
 
 def _public(r: ApiModelRecord) -> ApiModel:

@@ -32,7 +32,7 @@ from companion.core.errors import (
     NotFoundError,
     ServiceUnavailableError,
 )
-from companion.models import ModelCatalog
+from companion.models import AliasSource, ModelCatalog, RemoteModel
 from companion.providers.records import MODEL_NAME, ApiModelService
 from companion.storage.api_models import RouterAliasRecord, RouterAliasRepository
 
@@ -60,6 +60,12 @@ class RouterAlias:
     def to_json(self) -> dict[str, Any]:
         return {"alias": self.alias, "targets": list(self.targets), "strategy": self.strategy,
                 "created_at": self.created_at, "updated_at": self.updated_at}
+
+    def listed(self) -> RemoteModel:
+        """The alias in the model lists (it is granted, and asked for, by its own name)."""
+        return RemoteModel(self.alias, AliasSource.ROUTER, f"router/{self.strategy}",
+                           owned_by="system",
+                           details={"targets": list(self.targets), "strategy": self.strategy})
 
 
 def _public(r: RouterAliasRecord) -> RouterAlias:

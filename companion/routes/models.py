@@ -13,12 +13,10 @@ from companion.inference.process import LlamaProcess
 from companion.inference.service import UNLOAD_ROLE
 from companion.middleware.access import requires
 from companion.middleware.auth import PRINCIPAL
-from companion.models import ModelAlias
-from companion.models.alias import AliasSource
+from companion.models import ListedModel, RemoteModel
 from companion.models.alias_store import alias_document
 from companion.models.catalog import AliasFileError
 from companion.models.files import ModelFile
-from companion.providers.records import describe_alias
 from companion.routes.bodies import read_json
 from companion.routes.keys import INFERENCE, MODELS
 from companion.routes.paging import page_of, paginated
@@ -34,12 +32,9 @@ class CopyBody(BaseModel):
     alias: StrictStr
 
 
-def alias_json(alias: ModelAlias) -> dict[str, Any]:
-    if alias.source is AliasSource.API:
-        return describe_alias(alias)
-    if alias.source is AliasSource.ROUTER:
-        return {"alias": alias.alias, "source": alias.source.value,
-                "targets": alias.filename.split(","), "strategy": alias.snapshot}
+def alias_json(alias: ListedModel) -> dict[str, Any]:
+    if isinstance(alias, RemoteModel):  # no file: the record and provider id, or the targets
+        return {"alias": alias.alias, "source": alias.source.value, **alias.details}
     return {**alias_document(alias), "source": alias.source.value}
 
 

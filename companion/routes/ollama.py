@@ -25,8 +25,7 @@ from companion.inference.process import LlamaProcess
 from companion.inference.service import Endpoint
 from companion.middleware.access import public, requires
 from companion.middleware.auth import PRINCIPAL
-from companion.models import ModelAlias
-from companion.models.alias import AliasSource
+from companion.models import ListedModel, RemoteModel
 from companion.models.gguf import GGUFInfo
 from companion.routes.bodies import read_json
 from companion.routes.keys import INFERENCE, MODELS
@@ -67,10 +66,11 @@ def _iso(epoch: float | None) -> str:
     return datetime.fromtimestamp(epoch or 0, UTC).isoformat().replace("+00:00", "Z")
 
 
-def _describe(app: web.Application, alias: ModelAlias) -> tuple[int, GGUFInfo | None, float]:
+def _describe(app: web.Application, alias: ListedModel
+              ) -> tuple[int, GGUFInfo | None, float]:
     """File size, GGUF header and modification time of the alias's file (zeros if absent,
     and for remote models, which have no file)."""
-    if alias.source in (AliasSource.API, AliasSource.ROUTER):
+    if isinstance(alias, RemoteModel):
         return 0, None, 0.0
     try:
         path = app[MODELS].catalog.resolve(alias.alias).path
@@ -78,6 +78,10 @@ def _describe(app: web.Application, alias: ModelAlias) -> tuple[int, GGUFInfo | 
         return size, info if isinstance(info, GGUFInfo) else None, path.stat().st_mtime
     except (BodhiError, OSError):
         return 0, None, 0.0
+
+
+def _request_params(alias: ListedModel) -> dict[str, Any]:
+    return {} if isinstance(alias, RemoteModel) else alias.request_params
 
 
 def _details(info: GGUFInfo | None) -> dict[str, Any]:
@@ -88,9 +92,17 @@ def _details(info: GGUFInfo | None) -> dict[str, Any]:
             "quantization_level": (info.quantization if info else None) or ""}
 
 
-def _entry(app: web.Application, alias: ModelAlias) -> dict[str, Any]:
+def _origin(alias: ListedModel) -> str:
+    """What serves the name: ``repo/filename`` of a local model."""
+    if isinstance(alias, RemoteModel):
+        return alias.origin
+    return f"{alias.repo}/{alias.filename}"
+
+
+def _entry(app: web.Application, alias: ListedModel) -> dict[str, Any]:
     size, info, mtime = _describe(app, alias)
-    digest = hashlib.sha256(f"{alias.repo}/{alias.filename}@{alias.snapshot}".encode())
+    snapshot = "" if isinstance(alias, RemoteModel) else alias.snapshot
+    digest = hashlib.sha256(f"{_origin(alias)}@{snapshot}".encode())
     return {"name": alias.alias, "model": alias.alias, "modified_at": _iso(mtime), "size": size,
             "digest": digest.hexdigest(), "details": _details(info)}
 
@@ -117,8 +129,8 @@ async def show(request: web.Request) -> web.Response:
                       f"{info.architecture}.context_length": info.context_length,
                       f"{info.architecture}.embedding_length": info.embedding_length}
     return web.json_response({
-        "modelfile": f"FROM {alias.repo}/{alias.filename}\n", "license": "",
-        "parameters": "\n".join(f"{k} {v}" for k, v in alias.request_params.items()),
+        "modelfile": f"FROM {_origin(alias)}\n", "license": "",
+        "parameters": "\n".join(f"{k} {v}" for k, v in _request_params(alias).items()),
         "template": (info.chat_template if info else None) or "",
         "details": _details(info), "model_info": model_info, "modified_at": _iso(mtime),
         "capabilities": ["completion", "embedding"] + (["tools"] if info and

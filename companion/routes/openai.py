@@ -14,8 +14,7 @@ from companion.families.openai_tools import ToolReplies, chat_request
 from companion.inference.service import Endpoint
 from companion.middleware.access import requires
 from companion.middleware.auth import PRINCIPAL
-from companion.models import ModelAlias
-from companion.models.alias import AliasSource
+from companion.models import ListedModel, RemoteModel
 from companion.routes.bodies import read_json
 from companion.routes.keys import INFERENCE
 from companion.routes.openai_schemas import (
@@ -28,13 +27,13 @@ from companion.routes.openai_schemas import (
 from companion.routes.relay import relay
 
 
-def _model_json(alias: ModelAlias) -> dict[str, Any]:
+def _model_json(alias: ListedModel) -> dict[str, Any]:
     # OpenAI's own models say "system" (or the organisation that made them); where a local
     # model came from (a user alias, a file in the cache, the embedded one) is ours to report,
     # on /bodhi/v1/models. A remote model is owned by its provider, so it names the API
     # format it is reached with ("openai", "anthropic", "gemini"), as OpenAI-compatible
     # gateways name the upstream that owns a model.
-    owner = alias.snapshot if alias.source is AliasSource.API else "system"
+    owner = alias.owned_by if isinstance(alias, RemoteModel) else "system"
     return {"id": alias.alias, "object": "model", "created": 0, "owned_by": owner}
 
 
