@@ -27,6 +27,7 @@ from companion.routes import (
     system,
     tokens,
     users,
+    web_ui,
 )
 
 
@@ -53,3 +54,4 @@ def setup_routes(app: web.Application) -> None:
     mcp_proxy.setup(app)
     metrics.setup(app)
     api_docs.setup(app)
+    web_ui.setup(app)

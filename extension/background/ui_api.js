@@ -66,10 +66,19 @@ async function unpair() {
   return { paired: false };
 }
 
+// The web UI signed in as the owner: the native host mints a one-time owner link (starting the
+// companion first if need be). Without the native host there is no owner proof to mint one, so
+// the UI opens on its sign-in page, which says how to sign in.
 async function openWebUi() {
-  const { url } = await callNative('open', {}, START_TIMEOUT_MS);
-  await api.tabs.create({ url });
-  return { opened: true };
+  try {
+    const { url } = await callNative('open', {}, START_TIMEOUT_MS);
+    await api.tabs.create({ url });
+    return { opened: true, signedIn: true };
+  } catch (err) {
+    if (err?.code !== Code.NATIVE_HOST_MISSING) throw err;
+    await api.tabs.create({ url: `${await store.serverUrl()}/ui/` });
+    return { opened: true, signedIn: false };
+  }
 }
 
 async function revoke({ id }) {

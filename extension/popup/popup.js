@@ -66,7 +66,9 @@ function renderStatus({ server, native, paired }) {
   renderServer(server, native);
   $('native-state').textContent = nativeText(native);
   $('server-start').hidden = !(nativeOk && server.status === 'unreachable');
-  $('open-web-ui').hidden = !(nativeOk && server.status !== 'unreachable');
+  // With the native host it signs in (and starts the companion if need be); without it, it
+  // opens the running companion's sign-in page.
+  $('open-web-ui').hidden = !(nativeOk || server.status !== 'unreachable');
   $('native-missing').hidden = nativeOk || native.error?.code !== 'native_host_missing';
   $('pair-state').textContent = paired ? 'Paired with the companion' : 'Not paired';
   $('pair-native').hidden = paired || !nativeOk;

@@ -121,12 +121,15 @@ def test_owner_login_session(local: Companion, owner: httpx.Client) -> None:
                   "role": "resource_admin"}
 
 
-def test_owner_login_lands_on_a_signed_in_page(local: Companion) -> None:
+def test_owner_login_lands_on_the_web_ui(local: Companion) -> None:
     login = local.cli("open", "--no-browser").strip().splitlines()[-1]
     with httpx.Client(timeout=60) as browser:
         moving_on = browser.get(login)
-        assert 'content="0;url=/signed-in"' in moving_on.text
+        assert 'content="0;url=/ui/"' in moving_on.text
+        ui = browser.get(local.url + "/ui/")
+        # The small signed-in page is still there for whoever links to it.
         landed = browser.get(local.url + "/signed-in")
+    assert ui.status_code == 200 and '<script type="module" src="/ui/js/main.js">' in ui.text
     assert landed.status_code == 200
     assert landed.headers["content-type"].startswith("text/html")
     assert "You are signed in as owner" in landed.text

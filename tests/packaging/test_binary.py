@@ -153,6 +153,9 @@ def test_serve_answers_ping_and_chats_with_the_embedded_model(tmp_path: Path,
     machine = Machine(tmp_path, binary_dir)
     with serving(machine) as proc:
         assert httpx.get(machine.url + "/ping", timeout=5).json() == {"message": "pong"}
+        # The web UI and its vendored libraries travel inside the binary.
+        assert httpx.get(machine.url + "/ui/chat", timeout=5).status_code == 200
+        assert httpx.get(machine.url + "/ui/vendor/marked.esm.js", timeout=5).status_code == 200
         reply = machine.chat()
         assert reply["model"] == "smollm2:135m"
         assert reply["choices"][0]["message"]["role"] == "assistant"

@@ -114,6 +114,10 @@ def test_serve_answers_and_chats_with_the_embedded_model(install: Install, serve
 
     assert "smollm2:135m" in [m["id"] for m in models["data"]]
     assert reply.status_code == 200, reply.text
+    # The web UI and its vendored libraries are package data.
+    ui = httpx.get(served + "/ui/", timeout=30)
+    assert ui.status_code == 200 and "/ui/js/main.js" in ui.text
+    assert httpx.get(served + "/ui/vendor/purify.es.mjs", timeout=30).status_code == 200
     body = reply.json()
     assert body["model"] == "smollm2:135m"
     assert body["choices"][0]["message"]["role"] == "assistant"
