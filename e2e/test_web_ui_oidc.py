@@ -15,8 +15,8 @@ from playwright.sync_api import Page, sync_playwright
 
 from e2e.conftest import CHROMIUM, UI_TIMEOUT_MS
 from e2e.web_ui import axe_problems, shoot, shots_folder
-from tests.conftest import Companion, running_companion
-from tests.integration.oidc_provider import OidcProvider, running_provider, sign_in
+from tests.conftest import Companion
+from tests.integration.oidc_provider import OidcProvider, oidc_companion, running_provider, sign_in
 
 pytestmark = pytest.mark.slow
 
@@ -37,10 +37,8 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProvider]
 @pytest.fixture(scope="module")
 def team(tmp_path_factory: pytest.TempPathFactory, provider: OidcProvider
          ) -> Iterator[Companion]:
-    companion = Companion(tmp_path_factory.mktemp("team"))
-    companion.cli("setup", "--mode", "oidc", "--name", "Team", "--issuer", provider.url,
-                  "--client-id", "bodhi-web-ui-test", "--client-secret", CLIENT_SECRET, "--yes")
-    with running_companion(companion.home.parent) as running:
+    with oidc_companion(tmp_path_factory.mktemp("team"), provider, "bodhi-web-ui-test",
+                        CLIENT_SECRET) as running:
         yield running
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import free_port, wait_until
+from tests.conftest import Companion, free_port, running_companion, wait_until
 
 START_TIMEOUT = 30.0
 
@@ -54,6 +54,17 @@ def running_provider(log_path: Path, *args: str) -> Iterator[OidcProvider]:
         yield provider
     finally:
         provider.stop()
+
+
+@contextlib.contextmanager
+def oidc_companion(root: Path, provider: OidcProvider, client_id: str, client_secret: str
+                   ) -> Iterator[Companion]:
+    """A companion in ``root`` set up in OIDC mode against ``provider``, running."""
+    companion = Companion(root)
+    companion.cli("setup", "--mode", "oidc", "--name", "Team", "--issuer", provider.url,
+                  "--client-id", client_id, "--client-secret", client_secret, "--yes")
+    with running_companion(companion.home.parent) as running:
+        yield running
 
 
 def authorize(client: httpx.Client, companion_url: str, subject: str) -> httpx.Response:

@@ -11,7 +11,13 @@ import httpx
 import pytest
 
 from tests.conftest import Companion, running_companion
-from tests.integration.oidc_provider import OidcProvider, authorize, running_provider, sign_in
+from tests.integration.oidc_provider import (
+    OidcProvider,
+    authorize,
+    oidc_companion,
+    running_provider,
+    sign_in,
+)
 
 CLIENT_SECRET = "s3cret-client-value-never-shown"
 MODEL = "smollm2:135m"
@@ -26,10 +32,8 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProvider]
 @pytest.fixture(scope="module")
 def team(tmp_path_factory: pytest.TempPathFactory, provider: OidcProvider
          ) -> Iterator[Companion]:
-    companion = Companion(tmp_path_factory.mktemp("team"))
-    companion.cli("setup", "--mode", "oidc", "--name", "Team", "--issuer", provider.url,
-                  "--client-id", "bodhi-companion-test", "--client-secret", CLIENT_SECRET, "--yes")
-    with running_companion(companion.home.parent) as running:
+    with oidc_companion(tmp_path_factory.mktemp("team"), provider, "bodhi-companion-test",
+                        CLIENT_SECRET) as running:
         yield running
 
 
