@@ -3,9 +3,9 @@
 // the page the route table names, inside the shell, if the role allows it.
 import { html, render, useEffect, useState } from './lib.js';
 import { onSessionExpired } from './api.js';
-import { loadSession, rememberReturn, safeReturn, takeReturn, allows } from './session.js';
+import { loadSession, rememberReturn, safeReturn, takeReturn } from './session.js';
 import { here, navigate, useLocation } from './router.js';
-import { HOME, pageNamed } from './routes.js';
+import { HOME, pageAllowed, pageNamed } from './routes.js';
 import { Bare, Shell } from './shell.js';
 import { RequestAccess, SignIn } from './pages/sign_in.js';
 import { applyTheme } from './theme.js';
@@ -47,7 +47,7 @@ function SignedIn({ session, location, onSignedOut }) {
   let body;
   if (!page) {
     body = html`<h1>Not found</h1><p>There is no page <code>${name}</code>.</p>`;
-  } else if (!allows(session.user.role, page.role)) {
+  } else if (!pageAllowed(page, session)) {
     body = html`<h1>${page.title}</h1><p data-testid="not-allowed">Your role cannot use this
       page.</p>`;
   } else {

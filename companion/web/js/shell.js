@@ -2,12 +2,12 @@
 // the user and their role, light/dark, sign out) and the main landmark the page renders into.
 import { html, useState } from './lib.js';
 import { Link, navigate } from './router.js';
-import { PAGES } from './routes.js';
-import { ROLE_NAMES, allows, signOut } from './session.js';
+import { PAGES, pageAllowed } from './routes.js';
+import { ROLE_NAMES, signOut } from './session.js';
 import { currentTheme, toggleTheme } from './theme.js';
 
-function Nav({ role, current }) {
-  const pages = PAGES.filter((page) => allows(role, page.role));
+function Nav({ session, current }) {
+  const pages = PAGES.filter((page) => pageAllowed(page, session));
   return html`<nav class="nav" aria-label="Main">
     ${pages.map((page) => html`<${Link} href=${`/ui/${page.name}`}
       aria-current=${page.name === current ? 'page' : undefined}
@@ -50,7 +50,7 @@ export function Shell({ session, current, onSignedOut, children }) {
     <header class="top">
       <${Link} href="/ui/" class="brand" aria-label="Bodhi home">
         <img src="/ui/icon.svg" alt="" width="22" height="22" /><span>Bodhi</span><//>
-      <${Nav} role=${session.user.role} current=${current} />
+      <${Nav} session=${session} current=${current} />
       <${UserMenu} user=${session.user} onSignedOut=${onSignedOut} />
     </header>
     <main id="main" tabindex="-1">${children}</main>`;
