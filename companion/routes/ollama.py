@@ -29,8 +29,19 @@ from companion.middleware.docs import documented
 from companion.models import ListedModel, RemoteModel
 from companion.models.gguf import GGUFInfo
 from companion.routes.bodies import read_json
+from companion.routes.inference_replies import (
+    OllamaChatReply,
+    OllamaEmbeddingReply,
+    OllamaEmbedReply,
+    OllamaGenerateReply,
+    OllamaRunningList,
+    OllamaShow,
+    OllamaTags,
+    OllamaVersion,
+)
 from companion.routes.keys import INFERENCE, MODELS
 from companion.routes.relay import relay
+from companion.routes.replies import shaped
 
 
 class _Named(BaseModel):
@@ -109,20 +120,22 @@ def _entry(app: web.Application, alias: ListedModel) -> dict[str, Any]:
 
 
 @public
-@documented("Ollama: version")
+@documented("Ollama: version", response=OllamaVersion)
 async def version(request: web.Request) -> web.Response:
-    return web.json_response({"version": __version__})
+    return web.json_response(shaped(OllamaVersion, {"version": __version__}))
 
 
 @requires(Role.USER, app_scope="models")
-@documented("Ollama: models")
+@documented("Ollama: models", response=OllamaTags)
 async def tags(request: web.Request) -> web.Response:
     models = request.app[INFERENCE].list_models(request[PRINCIPAL])
-    return web.json_response({"models": [_entry(request.app, m) for m in models]})
+    return web.json_response(shaped(OllamaTags,
+                                    {"models": [_entry(request.app, m) for m in models]}))
 
 
 @requires(Role.USER, app_scope="models")
-@documented("Ollama: one model's details", body=NamedOrOld, errors=(404,))
+@documented("Ollama: one model's details", body=NamedOrOld, response=OllamaShow,
+            errors=(404,))
 async def show(request: web.Request) -> web.Response:
     body = await read_json(request, NamedOrOld)
     alias = request.app[INFERENCE].get_model(model_of(body), request[PRINCIPAL])
@@ -132,13 +145,13 @@ async def show(request: web.Request) -> web.Response:
         model_info = {"general.architecture": info.architecture,
                       f"{info.architecture}.context_length": info.context_length,
                       f"{info.architecture}.embedding_length": info.embedding_length}
-    return web.json_response({
+    return web.json_response(shaped(OllamaShow, {
         "modelfile": f"FROM {_origin(alias)}\n", "license": "",
         "parameters": "\n".join(f"{k} {v}" for k, v in _request_params(alias).items()),
         "template": (info.chat_template if info else None) or "",
         "details": _details(info), "model_info": model_info, "modified_at": _iso(mtime),
         "capabilities": ["completion", "embedding"] + (["tools"] if info and
-                                                        info.has_chat_template else [])})
+                                                        info.has_chat_template else [])}))
 
 
 def _ps_entry(app: web.Application, process: LlamaProcess, keep_alive: int) -> dict[str, Any]:
@@ -152,17 +165,18 @@ def _ps_entry(app: web.Application, process: LlamaProcess, keep_alive: int) -> d
 
 
 @requires(Role.USER, app_scope="models")
-@documented("Ollama: loaded models")
+@documented("Ollama: loaded models", response=OllamaRunningList)
 async def ps(request: web.Request) -> web.Response:
     inference = request.app[INFERENCE]
     caller = request[PRINCIPAL]
     keep_alive = inference.keep_alive_secs()
-    return web.json_response({"models": [_ps_entry(request.app, p, keep_alive)
-                                         for p in inference.loaded(caller)]})
+    return web.json_response(shaped(OllamaRunningList, {
+        "models": [_ps_entry(request.app, p, keep_alive) for p in inference.loaded(caller)]}))
 
 
 @requires(Role.USER, app_scope="chat")
-@documented("Ollama: chat", body=_Chat, stream="application/x-ndjson", errors=(404, 429, 502, 503))
+@documented("Ollama: chat", body=_Chat, response=OllamaChatReply, stream="application/x-ndjson",
+            errors=(404, 429, 502, 503))
 async def chat(request: web.Request) -> web.StreamResponse:
     body = await read_json(request, _Chat)
     translator = ollama.ReplyTranslator(body["model"], chat=True)
@@ -172,7 +186,8 @@ async def chat(request: web.Request) -> web.StreamResponse:
 
 @requires(Role.USER, app_scope="chat")
 @documented("Ollama: generate (or load/unload with an empty prompt)", body=_Named,
-            stream="application/x-ndjson", errors=(404, 429, 502, 503))
+            response=OllamaGenerateReply, stream="application/x-ndjson",
+            errors=(404, 429, 502, 503))
 async def generate(request: web.Request) -> web.StreamResponse:
     body = await read_json(request, _Named)
     if not body.get("prompt") and not body.get("raw"):
@@ -197,9 +212,7 @@ async def _load_or_unload(request: web.Request, body: dict[str, Any]) -> web.Res
                               "done": True, "done_reason": reason})
 
 
-@requires(Role.USER, app_scope="embeddings")
-@documented("Ollama: embeddings", body=_Named, errors=(404, 429, 502, 503))
-async def embed(request: web.Request) -> web.Response:
+async def _embed(request: web.Request) -> dict[str, Any]:
     body = await read_json(request, _Named)
     started = time.monotonic()
     openai_body = ollama.embed_body(body)
@@ -208,10 +221,23 @@ async def embed(request: web.Request) -> web.Response:
         raw = await reply.read()
         if reply.status != 200:
             raise upstream_error(reply.status, raw)
-    result = ollama.embed_reply(body["model"], json.loads(raw), started)
-    if request.path.endswith("/embeddings"):  # the older single-prompt endpoint
-        return web.json_response({"embedding": result["embeddings"][0]})
-    return web.json_response(result)
+    return ollama.embed_reply(body["model"], json.loads(raw), started)
+
+
+@requires(Role.USER, app_scope="embeddings")
+@documented("Ollama: embeddings", body=_Named, response=OllamaEmbedReply,
+            errors=(404, 429, 502, 503))
+async def embed(request: web.Request) -> web.Response:
+    return web.json_response(shaped(OllamaEmbedReply, await _embed(request)))
+
+
+@requires(Role.USER, app_scope="embeddings")
+@documented("Ollama: one embedding (the older endpoint)", body=_Named,
+            response=OllamaEmbeddingReply, errors=(404, 429, 502, 503))
+async def embedding(request: web.Request) -> web.Response:
+    result = await _embed(request)
+    return web.json_response(shaped(OllamaEmbeddingReply,
+                                    {"embedding": result["embeddings"][0]}))
 
 
 def setup(app: web.Application) -> None:
@@ -222,4 +248,4 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/api/chat", chat)
     app.router.add_post("/api/generate", generate)
     app.router.add_post("/api/embed", embed)
-    app.router.add_post("/api/embeddings", embed)
+    app.router.add_post("/api/embeddings", embedding)

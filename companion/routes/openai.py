@@ -17,6 +17,12 @@ from companion.middleware.auth import PRINCIPAL
 from companion.middleware.docs import documented
 from companion.models import ListedModel, RemoteModel
 from companion.routes.bodies import read_json
+from companion.routes.inference_replies import (
+    ChatCompletion,
+    Completion,
+    EmbeddingList,
+    ResponseObject,
+)
 from companion.routes.keys import INFERENCE
 from companion.routes.openai_schemas import (
     ChatCompletionRequest,
@@ -62,8 +68,8 @@ async def _relay(request: web.Request, endpoint: Endpoint, schema: type[BaseMode
 
 
 @requires(Role.USER, app_scope="chat")
-@documented("OpenAI: chat completion", body=ChatCompletionRequest, stream="text/event-stream",
-            errors=(404, 429, 502, 503))
+@documented("OpenAI: chat completion", body=ChatCompletionRequest, response=ChatCompletion,
+            stream="text/event-stream", errors=(404, 429, 502, 503))
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     chat = chat_request(await read_json(request, ChatCompletionRequest, describe_error))
     translation = ToolReplies(legacy=chat.legacy) if chat.uses_tools else PASSTHROUGH
@@ -71,21 +77,22 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
 
 
 @requires(Role.USER, app_scope="chat")
-@documented("OpenAI: text completion", body=CompletionRequest, stream="text/event-stream",
-            errors=(404, 429, 502, 503))
+@documented("OpenAI: text completion", body=CompletionRequest, response=Completion,
+            stream="text/event-stream", errors=(404, 429, 502, 503))
 async def completions(request: web.Request) -> web.StreamResponse:
     return await _relay(request, Endpoint.COMPLETIONS, CompletionRequest)
 
 
 @requires(Role.USER, app_scope="embeddings")
-@documented("OpenAI: embeddings", body=EmbeddingRequest, errors=(404, 429, 502, 503))
+@documented("OpenAI: embeddings", body=EmbeddingRequest, response=EmbeddingList,
+            errors=(404, 429, 502, 503))
 async def embeddings(request: web.Request) -> web.StreamResponse:
     return await _relay(request, Endpoint.EMBEDDINGS, EmbeddingRequest)
 
 
 @requires(Role.USER, app_scope="chat")
-@documented("OpenAI: Responses API", body=ResponseRequest, stream="text/event-stream",
-            errors=(404, 429, 502, 503))
+@documented("OpenAI: Responses API", body=ResponseRequest, response=ResponseObject,
+            stream="text/event-stream", errors=(404, 429, 502, 503))
 async def responses(request: web.Request) -> web.StreamResponse:
     return await _relay(request, Endpoint.RESPONSES, ResponseRequest)
 
