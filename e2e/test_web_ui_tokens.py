@@ -124,7 +124,10 @@ def test_a_token_is_shown_once_copied_and_works_with_the_openai_sdk(
     assert axe_problems(page) == []
     shoot(page, shots, "tokens-once")
 
-    page.get_by_test_id("token-copy").click()
+    # The focus moved to the new token; the copy button is the next stop for the keyboard.
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.dataset.testid") == "token-copy"
+    page.keyboard.press("Enter")
     page.get_by_test_id("token-copy").filter(has_text="Copied").wait_for()
     copied = page.evaluate("() => navigator.clipboard.readText()")
     assert copied == shown

@@ -3,6 +3,7 @@
 request without a reload (the events socket); the admin approves it with a role, changes the
 role and removes the user. A manager sees no controls for an admin, may give roles only up to
 manager, and sees the companion's refusal in the row when a user became an admin meanwhile.
+A plain user has no Users page and may make user-scope tokens only.
 
 Screenshots at 1280 and 390 px: see e2e/web_ui.py."""
 
@@ -25,8 +26,8 @@ from tests.integration.oidc_provider import OidcProvider, oidc_companion, runnin
 pytestmark = pytest.mark.slow
 
 CLIENT_SECRET = "web-ui-users-s3cret"
-ADA, BOB, CAROL, DAVE = ("ada@example.com", "bob@example.com", "carol@example.com",
-                         "dave@example.com")
+ADA, BOB, CAROL, DAVE, ERIN = ("ada@example.com", "bob@example.com", "carol@example.com",
+                               "dave@example.com", "erin@example.com")
 
 
 @pytest.fixture(scope="module")
@@ -59,17 +60,23 @@ def chromium() -> Iterator[Chromium]:
             browser.close()
 
 
-def users_page(chromium: Chromium, team: Companion, subject: str) -> Page:
-    """`subject` signed in through the provider, on the Users page with live events on."""
+def signed_in(chromium: Chromium, team: Companion, subject: str, path: str) -> Page:
+    """`subject` signed in through the provider in a context of its own, on `path`."""
     context = chromium.new_context(viewport={"width": 1280, "height": 800})
     context.set_default_timeout(UI_TIMEOUT_MS)
     page = context.new_page()
-    page.goto(team.url + "/ui/users")
+    page.goto(team.url + path)
     page.wait_for_url("**/ui/sign-in?next=*")
     page.get_by_test_id("sign-in-oidc").click()
     page.locator("input[name=sub]").fill(subject)
     page.get_by_role("button", name="Authorize").click()
-    page.wait_for_url(team.url + "/ui/users")
+    page.wait_for_url(team.url + path)
+    return page
+
+
+def users_page(chromium: Chromium, team: Companion, subject: str) -> Page:
+    """`subject` signed in, on the Users page with live events on."""
+    page = signed_in(chromium, team, subject, "/ui/users")
     page.get_by_test_id("users-table").wait_for()
     page.wait_for_selector("body[data-events=open]")
     return page
@@ -163,6 +170,23 @@ def test_a_manager_cannot_touch_an_admin_and_sees_a_refusal(
             assert axe_problems(page) == []
         finally:
             page.context.close()
+
+
+def test_a_user_gets_user_tokens_only_and_no_users_page(
+        team: Companion, chromium: Chromium, admin_page: Page) -> None:
+    with asks_for_access(team, ERIN):
+        ask = admin_page.locator(f"[data-testid=request-row][data-username='{ERIN}']")
+        ask.get_by_test_id("approve").click()                # the role offered first: user
+        user_row(admin_page, ERIN).and_(admin_page.locator("[data-role=resource_user]")
+                                        ).wait_for()
+    page = signed_in(chromium, team, ERIN, "/ui/tokens")
+    try:
+        page.get_by_test_id("tokens-empty").wait_for()
+        assert page.get_by_test_id("field-scope").locator("option").all_inner_texts() == [
+            "User"]
+        assert page.get_by_test_id("nav-users").count() == 0
+    finally:
+        page.context.close()
 
 
 def dave_user_id(ada: httpx.Client, team: Companion) -> str:

@@ -25,15 +25,14 @@ export default function Tokens({ session }) {
   };
   const failed = (error) => notice.show(`Not done: ${error.message}`);
   return html`<div class="page" data-testid="tokens-page">
-    <${PageHead} title="API tokens" />
-    <p class="muted">A token lets a program or another app use the companion's API as you:
+    <${PageHead} title="API tokens"><${notice.Notice} /></${PageHead}>
+    <p class="muted token-intro">A token lets a program or another app use the companion's API as you:
       send it as <code>Authorization: Bearer bodhiapp_…</code> (the OpenAI SDKs do this with
       their API key). It never does more than your role allows.</p>
     <${CreateToken} role=${session.user.role} models=${models.data ?? []}
       onMade=${(made) => changed(`Token ${made.name} made.`)} />
     <section class="card" aria-labelledby="tokens-title">
       <h2 id="tokens-title">Your tokens</h2>
-      <${notice.Notice} />
       <${LoadState} state=${tokens} what="your tokens" />
       ${tokens.data ? html`<${TokenTable} tokens=${tokens.data} onChanged=${changed}
         onFailed=${failed} />` : null}

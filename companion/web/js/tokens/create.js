@@ -2,7 +2,7 @@
 // the new token's value, shown once. The value lives only in this component's state: it is
 // never stored, so leaving the page or reloading it loses it for good (the companion keeps
 // only a hash and cannot show it again).
-import { html, useState } from '../lib.js';
+import { html, useEffect, useRef, useState } from '../lib.js';
 import { api } from '../api.js';
 import { Field, FormError, check, useForm } from '../forms.js';
 import { allows } from '../session.js';
@@ -49,9 +49,12 @@ function ModelPicker({ form, models }) {
 
 /** The value of a token just made, with the one chance to copy it. */
 function ShownOnce({ made, onDone }) {
+  // The form that had the focus is gone: keyboard and screen-reader users start here.
+  const title = useRef(null);
+  useEffect(() => title.current?.focus(), []);
   return html`<section class="card token-once" data-testid="token-once"
     aria-labelledby="token-once-title">
-    <h2 id="token-once-title">Token “${made.name}” is ready</h2>
+    <h2 id="token-once-title" tabindex="-1" ref=${title}>Token “${made.name}” is ready</h2>
     <p><strong>Copy it now: it will not be shown again.</strong> The companion keeps only a
       hash of it. If you lose it, delete it and make a new one.</p>
     <p class="secret" data-testid="token-value">${made.token}</p>
