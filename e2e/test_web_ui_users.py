@@ -1,8 +1,9 @@
 """The web UI's Users page in OIDC mode, in real Chromium against a real OpenID Connect provider
 (``oidc-provider-mock``): a second user asks for access and the admin's open page shows the
 request without a reload (the events socket); the admin approves it with a role, changes the
-role and removes the user. A manager sees no controls for an admin, may give roles only up to
-manager, and sees the companion's refusal in the row when a user became an admin meanwhile.
+role and removes the user, and rejects another request. A manager sees no controls for an
+admin, may give roles only up to manager, and sees the companion's refusal in the row when a
+user became an admin meanwhile.
 A plain user has no Users page and may make user-scope tokens only.
 
 Screenshots at 1280 and 390 px: see e2e/web_ui.py."""
@@ -28,6 +29,7 @@ pytestmark = pytest.mark.slow
 CLIENT_SECRET = "web-ui-users-s3cret"
 ADA, BOB, CAROL, DAVE, ERIN = ("ada@example.com", "bob@example.com", "carol@example.com",
                                "dave@example.com", "erin@example.com")
+ZOE = "zoe@example.com"
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +136,15 @@ def test_a_request_arrives_live_and_is_approved_changed_and_removed(
         user_row(page, BOB).get_by_test_id("remove-user").click()
         user_row(page, BOB).get_by_test_id("remove-user-confirm").click()
         user_row(page, BOB).wait_for(state="detached")
+
+    with asks_for_access(team, ZOE) as zoe:
+        request = page.locator(f"[data-testid=request-row][data-username='{ZOE}']")
+        request.get_by_test_id("reject").click()
+        request.get_by_test_id("reject-confirm").click()
+        request.wait_for(state="detached")
+        status = zoe.get(team.url + "/bodhi/v1/user/request-status").json()
+        assert status["status"] == "rejected"
+        assert user_row(page, ZOE).count() == 0
 
 
 def test_a_manager_cannot_touch_an_admin_and_sees_a_refusal(
