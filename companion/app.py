@@ -200,11 +200,11 @@ async def build_app(settings: Settings) -> web.Application:
     http, child_session = make_client(), make_child_session()
     provider_session = make_provider_session()
     children = ChildClient(child_session)
-    identity = await open_identity(settings, db, tokens, box, http)
+    metrics, bus = Metrics(), EventBus()
+    identity = await open_identity(settings, db, tokens, box, http, bus)
     runtime = RuntimeSettings(settings, SettingOverrideRepository(db), {
         Settings.log_level.name: lambda level: logging.getLogger().setLevel(level)})
     await runtime.load()
-    metrics, bus = Metrics(), EventBus()
     pool = LlamaPool(launch_config(settings), children,
                      keep_alive_secs=lambda: settings.keep_alive_secs,
                      limits=pool_limits(settings), on_load=metrics.model_loaded)

@@ -20,6 +20,7 @@ from companion.auth.setup import SetupService
 from companion.auth.sign_in_mode import SignInModes
 from companion.auth.tokens import ApiTokenService
 from companion.auth.users import UserService
+from companion.core.events import EventBus
 from companion.core.keyed_digest import KeyedDigest
 from companion.core.secrets_box import SecretBox, check_label, load_box
 from companion.core.settings import Settings
@@ -66,10 +67,11 @@ async def checked_box(home: Path, key_setting: str, db: Database) -> SecretBox:
 
 
 async def open_identity(settings: Settings, db: Database, tokens: ApiTokenService,
-                        box: SecretBox, http: httpx.AsyncClient | None = None) -> Identity:
+                        box: SecretBox, http: httpx.AsyncClient | None = None,
+                        bus: EventBus | None = None) -> Identity:
     """``http``: the shared client the identity provider is reached with. Callers that sign
     nobody in (the CLI, some tests) may leave it out; one is made then, and
-    ``Identity.close`` closes it."""
+    ``Identity.close`` closes it. ``bus``: where users' access requests are announced."""
     session_db = await Database.open(settings.session_db_path, SESSION_MIGRATIONS)
     session_repo = SessionRepository(session_db)
     setup = SetupService(AppStateRepository(db), box)
@@ -83,7 +85,7 @@ async def open_identity(settings: Settings, db: Database, tokens: ApiTokenServic
     oidc = OidcLogin(setup, session_repo, http)
     sessions.refresher = oidc.refresh
     users = UserService(UserRepository(db), RoleRequestRepository(db), sessions, tokens,
-                        ApiTokenRepository(db))
+                        ApiTokenRepository(db), bus)
     return Identity(db, session_db, setup, sessions, users, oidc,
                     KeyedDigest.for_home(settings.home), SignInModes(setup, users, sessions),
                     own_http)

@@ -13,6 +13,7 @@ the CLI or the API takes effect on the server's very next request.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import json
 import secrets
 import time
@@ -147,13 +148,21 @@ class ApiTokenService:
     async def list_for_user(self, user_id: str, limit: int, offset: int
                             ) -> tuple[builtins.list[ApiToken], int]:
         records, total = await self._repo.list_for_user(user_id, limit, offset)
-        return [ApiToken.from_record(r) for r in records], total
+        return [self._with_last_use(ApiToken.from_record(r)) for r in records], total
 
     async def get_own(self, token_id: str, user_id: str) -> ApiToken:
         record = await self._repo.get(token_id)
         if record is None or record.user_id != user_id:
             raise _not_found(token_id)
-        return ApiToken.from_record(record)
+        return self._with_last_use(ApiToken.from_record(record))
+
+    def _with_last_use(self, token: ApiToken) -> ApiToken:
+        """The token with a use not yet written (``flush_last_used``) already counted, so a
+        list right after a call shows it without a write per request."""
+        pending = self._last_used.get(token.id)
+        if pending is None or (token.last_used_at or 0) >= pending:
+            return token
+        return dataclasses.replace(token, last_used_at=pending)
 
     async def update(self, token_id: str, user_id: str, *, name: str | None = None,
                      active: bool | None = None) -> ApiToken:

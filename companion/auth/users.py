@@ -4,17 +4,22 @@ In OIDC mode the first user to sign in becomes ``resource_admin``; later users s
 a role and ask for access. Managers and admins approve (with a role no higher than their
 own) or reject, change roles and remove users; managers never touch admins, nobody changes
 their own role, and the local owner is always an admin. A role change or removal ends that
-user's sessions and drops cached tokens at once.
+user's sessions and drops cached tokens at once. A new request, and each decision, is
+published on the event bus for managers and admins (``user_access_request.*``; the decision
+also to the user who asked).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from companion.auth.principal import OWNER_USER_ID, Principal, Role
 from companion.auth.sessions import SessionService
 from companion.auth.tokens import ApiTokenService
+from companion.core import events
 from companion.core.errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError
+from companion.core.events import EventBus
 from companion.storage import (
     ApiTokenRepository,
     RoleRequestRecord,
@@ -31,12 +36,14 @@ def _role(record: UserRecord) -> Role | None:
 class UserService:
     def __init__(self, users: UserRepository, requests: RoleRequestRepository,
                  sessions: SessionService, tokens: ApiTokenService,
-                 token_repo: ApiTokenRepository) -> None:
+                 token_repo: ApiTokenRepository, bus: EventBus | None = None) -> None:
         self._users = users
         self._requests = requests
         self._sessions = sessions
         self._tokens = tokens
         self._token_repo = token_repo
+        # Without a bus (the CLI) nobody listens: publishing to a private one is a no-op.
+        self._bus = bus or EventBus()
 
     async def sign_in(self, user_id: str, username: str, email: str | None) -> UserRecord:
         """Record an OIDC sign-in; the very first user becomes admin."""
@@ -50,8 +57,11 @@ class UserService:
         latest = await self._requests.latest_for_user(user_id)
         if latest is not None and latest.status == "pending":
             return latest
-        return await self._requests.create(user_id, caller.username or user_id,
-                                           int(time.time()))
+        created = await self._requests.create(user_id, caller.username or user_id,
+                                              int(time.time()))
+        self._bus.publish(events.USER_REQUEST_CREATED, dataclasses.asdict(created),
+                          audience=events.MANAGERS)
+        return created
 
     async def request_status(self, caller: Principal) -> RoleRequestRecord:
         latest = await self._requests.latest_for_user(_user_id(caller))
@@ -75,14 +85,26 @@ class UserService:
         # Approval grants a first role: the user's open sessions gain it at once.
         await self._sessions.set_role_for_user(request.user_id, role)
         self._tokens.invalidate()
-        return await self._get_request(request_id)
+        return self._decided(await self._get_request(request_id))
 
     async def reject(self, request_id: int, reviewer: Principal) -> RoleRequestRecord:
         await self._pending(request_id)
         if not await self._requests.decide(request_id, "rejected", None, _user_id(reviewer),
                                            int(time.time())):
             raise ConflictError("The request was already decided.", code="access_request-done")
-        return await self._get_request(request_id)
+        return self._decided(await self._get_request(request_id))
+
+    def _decided(self, record: RoleRequestRecord) -> RoleRequestRecord:
+        self._bus.publish(events.USER_REQUEST_UPDATED, dataclasses.asdict(record),
+                          user_id=record.user_id, audience=events.MANAGERS)
+        return record
+
+    async def current_role(self, user_id: str) -> Role | None:
+        """The user's role as stored now (the local owner is always an admin)."""
+        if user_id == OWNER_USER_ID:
+            return Role.ADMIN
+        record = await self._users.get(user_id)
+        return None if record is None else _role(record)
 
     async def list_users(self, limit: int, offset: int) -> tuple[list[UserRecord], int]:
         return await self._users.list(limit, offset)

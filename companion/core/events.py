@@ -2,9 +2,12 @@
 
 Events are ``{"type": kind, "data": {...}}``. ``user_id`` (when given) says whose event it is;
 subscribers see their own user's events and events that belong to nobody (server state,
-model changes). Publishing never blocks: a subscriber that falls more than ``QUEUE_SIZE``
-events behind is dropped and told so by its queue ending with ``None``, because a slow
-browser tab must not hold up the service that published.
+model changes). An event with an ``audience`` (e.g. ``MANAGERS``) goes only to subscriptions
+in that audience (and to its ``user_id``, when it has one): the events socket decides, from
+the caller's role, which audiences a subscription joins. Publishing never blocks: a
+subscriber that falls more than ``QUEUE_SIZE`` events behind is dropped and told so by its
+queue ending with ``None``, because a slow browser tab must not hold up the service that
+published.
 """
 
 from __future__ import annotations
@@ -25,6 +28,12 @@ GRANT_CREATED = "grant.created"
 GRANT_REVOKED = "grant.revoked"
 MODELS_CHANGED = "models.changed"
 SERVER_STATE = "server.state"
+# A user asked for a role (OIDC mode), and a request was decided: for managers and admins.
+USER_REQUEST_CREATED = "user_access_request.created"
+USER_REQUEST_UPDATED = "user_access_request.updated"
+
+# Audiences: who, beyond an event's own user, receives it.
+MANAGERS = "managers"          # callers with resource_manager or a higher role
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,7 @@ class Event:
     type: str
     data: dict[str, Any]
     user_id: str | None = None
+    audience: str | None = None
 
     def message(self) -> dict[str, Any]:
         return {"type": self.type, "data": self.data}
@@ -41,19 +51,25 @@ class Event:
 class Subscription:
     user_id: str | None
     see_all: bool
+    audiences: frozenset[str] = frozenset()
     queue: asyncio.Queue[Event | None] = field(
         default_factory=lambda: asyncio.Queue(QUEUE_SIZE + 1))
 
     def wants(self, event: Event) -> bool:
-        return self.see_all or event.user_id is None or event.user_id == self.user_id
+        if self.see_all or (event.user_id is not None and event.user_id == self.user_id):
+            return True
+        if event.audience is not None:
+            return event.audience in self.audiences
+        return event.user_id is None
 
 
 class EventBus:
     def __init__(self) -> None:
         self._subscribers: set[Subscription] = set()
 
-    def publish(self, kind: str, data: dict[str, Any], *, user_id: str | None = None) -> None:
-        event = Event(kind, data, user_id)
+    def publish(self, kind: str, data: dict[str, Any], *, user_id: str | None = None,
+                audience: str | None = None) -> None:
+        event = Event(kind, data, user_id, audience)
         for sub in list(self._subscribers):
             if not sub.wants(event):
                 continue
@@ -64,9 +80,10 @@ class EventBus:
                 sub.queue.put_nowait(event)
 
     @contextlib.asynccontextmanager
-    async def subscribe(self, user_id: str | None, *, see_all: bool = False
+    async def subscribe(self, user_id: str | None, *, see_all: bool = False,
+                        audiences: frozenset[str] = frozenset()
                         ) -> AsyncIterator[Subscription]:
-        sub = Subscription(user_id, see_all)
+        sub = Subscription(user_id, see_all, audiences)
         self._subscribers.add(sub)
         try:
             yield sub

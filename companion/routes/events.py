@@ -4,6 +4,9 @@ Browsers cannot set headers on a WebSocket, so the socket authenticates in-band:
 upgrade already carried a browser session, the first message must be
 ``{"type": "auth", "token": "bodhiext_..."}`` within ``AUTH_TIMEOUT_SECS``; anything else
 closes the socket with 4401. Then the server sends ``hello`` and every event of that user.
+A caller with the manager role or above also joins the ``MANAGERS`` audience (users asking
+for a role); its role is looked up again before each such event, so a caller demoted while
+the socket is open stops receiving them.
 
 A session cookie counts only when the upgrade comes from our own origin: browsers send
 ``Origin`` with every WebSocket handshake, and a page on another port of localhost is the same
@@ -15,18 +18,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 
 from aiohttp import WSMsgType, web
 
-from companion.auth.principal import Principal, PrincipalKind
+from companion.auth.principal import Principal, PrincipalKind, Role
 from companion.core import events, json_limits
 from companion.core.errors import AuthenticationError
-from companion.core.events import Subscription
+from companion.core.events import Event, Subscription
 from companion.middleware.access import optional_auth
 from companion.middleware.auth import PRINCIPAL
 from companion.middleware.docs import documented
 from companion.middleware.hosts import own_origin
-from companion.routes.keys import APPS, SERVER_INFO
+from companion.routes.keys import APPS, IDENTITY, SERVER_INFO
 
 AUTH_TIMEOUT_SECS = 5.0
 CLOSE_UNAUTHORIZED = 4401
@@ -62,7 +66,10 @@ async def _in_band_auth(request: web.Request, ws: web.WebSocketResponse) -> Prin
         return None
 
 
-async def _relay(ws: web.WebSocketResponse, sub: Subscription) -> None:
+Admit = Callable[[Event], Awaitable[bool]]
+
+
+async def _relay(ws: web.WebSocketResponse, sub: Subscription, admit: Admit) -> None:
     """Forward events until the bus ends the subscription or the client goes away."""
     reader = asyncio.ensure_future(_drain(ws))
     try:
@@ -75,7 +82,8 @@ async def _relay(ws: web.WebSocketResponse, sub: Subscription) -> None:
             event = getter.result()
             if event is None or ws.closed:
                 return
-            await ws.send_json(event.message())
+            if event.audience is None or await admit(event):
+                await ws.send_json(event.message())
     finally:
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -97,6 +105,22 @@ def _session_of_our_origin(request: web.Request) -> Principal | None:
     return principal
 
 
+def _audiences(principal: Principal) -> frozenset[str]:
+    return frozenset({events.MANAGERS}) if principal.has_role(Role.MANAGER) else frozenset()
+
+
+def _admission(request: web.Request, principal: Principal) -> Admit:
+    """Whether the caller is still in an event's audience (its role may have changed)."""
+    async def admit(event: Event) -> bool:
+        if event.user_id is not None and event.user_id == principal.user_id:
+            return True
+        if principal.kind is not PrincipalKind.SESSION or principal.user_id is None:
+            return event.audience in _audiences(principal)
+        role = await request.app[IDENTITY].users.current_role(principal.user_id)
+        return role is not None and role.at_least(Role.MANAGER)
+    return admit
+
+
 @optional_auth
 @documented("WebSocket of change events (models, downloads, requests)", media=None, status=101,
             errors=(400,))
@@ -112,11 +136,12 @@ async def events_socket(request: web.Request) -> web.WebSocketResponse:
     sockets = request.app[SOCKETS].all
     sockets.add(ws)
     try:
-        async with request.app[APPS].bus.subscribe(principal.user_id) as sub:
+        async with request.app[APPS].bus.subscribe(
+                principal.user_id, audiences=_audiences(principal)) as sub:
             await ws.send_json({"type": events.HELLO, "data": {
                 "version": request.app[SERVER_INFO].version, "state": "ready",
                 "user_id": principal.user_id, "kind": principal.kind.value}})
-            await _relay(ws, sub)
+            await _relay(ws, sub, _admission(request, principal))
     finally:
         sockets.discard(ws)
         await ws.close()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -184,7 +184,10 @@ class TokenOut(Reply):
     expires_at: int | None
     created_at: int
     updated_at: int
-    last_used_at: int | None
+    last_used_at: int | None = Field(description=(
+        "When the token was last accepted (Unix seconds); null if never. Uses are kept in "
+        "memory and written to the database every few seconds, not on each request; this "
+        "reply already counts the ones not yet written."))
 
 
 class NewToken(TokenOut):

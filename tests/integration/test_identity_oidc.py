@@ -4,12 +4,16 @@ and no secret in any response or log line."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import aiohttp
 import httpx
 import pytest
 
+from companion.auth.sessions import SESSION_COOKIE
 from tests.conftest import Companion, running_companion
 from tests.integration.oidc_provider import (
     OidcProvider,
@@ -152,6 +156,65 @@ def test_manager_cannot_demote_or_remove_admin(team: Companion, browser: NewBrow
     changed = admin.put(f"{url}/bodhi/v1/users/{carol_id}/role", json={"role": "resource_user"})
     assert changed.status_code == 200 and changed.json()["role"] == "resource_user"
     assert carol.get(url + "/bodhi/v1/user").json() == {"auth_status": "logged_out"}
+
+
+async def _next_type(ws: aiohttp.ClientWebSocketResponse, within: float) -> str | None:
+    """The next event's type after ``hello``, or None when none comes ``within`` seconds."""
+    try:
+        async with asyncio.timeout(within):
+            while True:
+                kind = str((await ws.receive_json())["type"])
+                if kind != "hello":
+                    return kind
+    except TimeoutError:
+        return None
+
+
+async def _listen(url: str, cookie: str, stack: contextlib.AsyncExitStack
+                  ) -> aiohttp.ClientWebSocketResponse:
+    session = await stack.enter_async_context(aiohttp.ClientSession())
+    ws = await stack.enter_async_context(session.ws_connect(
+        url + "/bodhi/v1/events",
+        headers={"Origin": url, "Cookie": f"{SESSION_COOKIE}={cookie}"}))
+    assert (await ws.receive_json())["type"] == "hello"
+    return ws
+
+
+def _ask(make: NewBrowser, url: str, subject: str) -> httpx.Client:
+    client = make()
+    sign_in(client, url, subject)
+    assert client.post(url + "/bodhi/v1/user/request-access").status_code == 201
+    return client
+
+
+def test_user_requests_are_announced_to_managers_only(team: Companion,
+                                                      browser: NewBrowser) -> None:
+    url = team.url
+    admin = browser()
+    assert sign_in(admin, url, "alice@example.com")["role"] == "resource_admin"
+    erin = _ask(browser, url, "erin@example.com")
+    _approve(admin, url, "erin@example.com", "resource_manager")
+    frank = browser()
+    assert sign_in(frank, url, "frank@example.com")["role"] is None
+
+    async def watch() -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            sockets = [await _listen(url, str(c.cookies[SESSION_COOKIE]), stack)
+                       for c in (admin, erin, frank)]
+            _ask(browser, url, "gina@example.com")
+            assert await _next_type(sockets[0], 10) == "user_access_request.created"
+            assert await _next_type(sockets[1], 10) == "user_access_request.created"
+            assert await _next_type(sockets[2], 1) is None       # no role: not told
+            # Demoted while connected: the next request is not shown to her socket.
+            users = admin.get(url + "/bodhi/v1/users").json()["data"]
+            erin_id = next(u["user_id"] for u in users if u["username"] == "erin@example.com")
+            assert admin.put(f"{url}/bodhi/v1/users/{erin_id}/role",
+                             json={"role": "resource_user"}).status_code == 200
+            _ask(browser, url, "harry@example.com")
+            assert await _next_type(sockets[0], 10) == "user_access_request.created"
+            assert await _next_type(sockets[1], 1) is None
+
+    asyncio.run(watch())
 
 
 def test_tampered_state_is_refused(team: Companion, browser: NewBrowser) -> None:
