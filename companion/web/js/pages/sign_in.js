@@ -4,6 +4,7 @@ import { html, useEffect, useState } from '../lib.js';
 import { api } from '../api.js';
 import { rememberReturn, safeReturn, signOut } from '../session.js';
 import { navigate } from '../router.js';
+import { useEvents } from '../events.js';
 
 function LocalSignIn() {
   return html`<p>This companion signs in its owner with a one-time link, made on the computer
@@ -57,6 +58,8 @@ function useRequestStatus() {
 
 export function RequestAccess({ session, onSignedOut }) {
   const [state, setState, load] = useRequestStatus();
+  // An admin's decision arrives as an event for this user: the status updates without a click.
+  useEvents(['user_access_request.updated'], load);
   const ask = async () => {
     try {
       await api('/bodhi/v1/user/request-access', { method: 'POST', body: {} });
