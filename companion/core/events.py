@@ -24,6 +24,7 @@ ACCESS_REQUEST_UPDATED = "access_request.updated"
 GRANT_CREATED = "grant.created"
 GRANT_REVOKED = "grant.revoked"
 MODELS_CHANGED = "models.changed"
+MCP_CHANGED = "mcp.changed"
 SERVER_STATE = "server.state"
 
 
