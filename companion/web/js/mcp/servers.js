@@ -24,7 +24,7 @@ function ServerRow({ server, admin, onDeleted, onError }) {
       ${server.enabled ? 'enabled' : 'disabled'}</span></td>
     <td class="actions">
       <${Link} class="button" href=${`/ui/mcp/instances/new?server=${server.id}`}
-        data-testid="server-connect" aria-label=${`Add an instance of ${server.name}`}>
+        data-testid="server-connect" aria-label=${`Add instance of ${server.name}`}>
         Add instance</${Link}>
       ${admin ? html`<${Link} class="button" href=${`/ui/mcp/servers/${server.id}`}
         data-testid="server-edit" aria-label=${`Edit ${server.name}`}>Edit</${Link}>
