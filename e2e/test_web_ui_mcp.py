@@ -11,7 +11,9 @@ Screenshots (1280 and 390 px): the lists, the server form, an instance with its 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 from mcp import MCPError
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from e2e.conftest import Browser, owner_session
 from e2e.web_ui import axe_problems, shoot, shots_folder
@@ -77,6 +79,10 @@ def servers(owner: httpx.Client) -> dict[str, dict[str, Any]]:
     return {s["name"]: s for s in owner.get("/bodhi/v1/mcps/servers").json()["data"]}
 
 
+def server_row(page: Page, name: str) -> Locator:
+    return page.locator(f'[data-testid=server-row][data-name="{name}"]')
+
+
 def fill(page: Page, **fields: str) -> None:
     for name, value in fields.items():
         page.get_by_test_id(f"field-{name}").fill(value)
@@ -102,7 +108,7 @@ def test_the_admin_adds_a_server_and_the_form_shows_errors_by_their_fields(
     fill(page, url=tools_url)
     page.get_by_test_id("server-save").click()
     page.wait_for_url("**/ui/mcp")
-    row = page.get_by_test_id("server-row").filter(has_text="tools")
+    row = server_row(page, "tools")
     expect(row).to_contain_text(tools_url)
     assert servers(owner)["tools"]["url"] == tools_url
 
@@ -117,9 +123,35 @@ def test_the_admin_adds_a_server_and_the_form_shows_errors_by_their_fields(
     page.wait_for_url("**/ui/mcp")
 
 
+def test_a_local_server_keeps_its_environment_secret(page: Page, owner: httpx.Client) -> None:
+    page.get_by_test_id("server-add").click()
+    page.get_by_test_id("field-kind").select_option("stdio")
+    fill(page, name="local", command=sys.executable, args="-m\ntests.mcp_servers.tools\n--stdio",
+         env="API_KEY=s3cret\nno value here")
+    page.get_by_test_id("server-save").click()
+    expect(page.get_by_test_id("error-env")).to_contain_text('"no value here" is not NAME=value')
+    fill(page, env="API_KEY=s3cret")
+    page.get_by_test_id("server-save").click()
+    page.wait_for_url("**/ui/mcp")
+    local = servers(owner)["local"]
+    assert (local["kind"], local["args"], local["env_keys"]) == (
+        "stdio", ["-m", "tests.mcp_servers.tools", "--stdio"], ["API_KEY"])
+    assert "s3cret" not in json.dumps(local)
+
+    # An edit with the environment box left empty keeps it.
+    server_row(page, "local").get_by_test_id("server-edit").click()
+    expect(page.get_by_test_id("field-env")).to_have_value("")
+    expect(page.get_by_text("Empty keeps the stored API_KEY.")).to_be_visible()
+    fill(page, description="Runs here")
+    page.get_by_test_id("server-save").click()
+    page.wait_for_url("**/ui/mcp")
+    local = servers(owner)["local"]
+    assert (local["description"], local["env_keys"]) == ("Runs here", ["API_KEY"])
+
+
 def test_an_instance_shows_the_tools_and_the_allow_list_holds(
         page: Page, owner: httpx.Client, companion: Companion, shots: Path) -> None:
-    page.get_by_test_id("server-row").filter(has_text="tools") \
+    server_row(page, "tools") \
         .get_by_test_id("server-connect").click()
     page.wait_for_url("**/ui/mcp/instances/new?server=*")
     fill(page, name="Tools e2e")
@@ -176,11 +208,17 @@ def test_the_lists_follow_changes_made_elsewhere(
         "name": "outside", "url": tools_url + "?outside", "description": "Added by the API",
         "auth_config": {"type": "header", "keys": ["X-Api-Key"]}})
     assert made.status_code == 201, made.text
-    expect(page.get_by_test_id("server-row").filter(has_text="outside")) \
+    expect(server_row(page, "outside")) \
         .to_contain_text("API key in a header (X-Api-Key)")
     expect(page.get_by_test_id("instance-row")).to_contain_text("3 allowed")
     assert axe_problems(page) == []
     shoot(page, shots, "mcp")
+
+    local = server_row(page, "local")
+    local.get_by_test_id("server-delete").click()
+    local.get_by_test_id("server-delete-confirm").click()
+    expect(page.get_by_test_id("server-row")).to_have_count(2)
+    assert sorted(servers(owner)) == ["outside", "tools"]
 
 
 def test_an_oauth_instance_connects_in_its_own_window(
@@ -196,7 +234,7 @@ def test_an_oauth_instance_connects_in_its_own_window(
     page.wait_for_url("**/ui/mcp")
     assert servers(owner)["oauth"]["auth_config"]["client_id"] is None   # registers itself
 
-    page.get_by_test_id("server-row").filter(has_text="oauth") \
+    server_row(page, "oauth") \
         .get_by_test_id("server-connect").click()
     fill(page, name="OAuth e2e", slug="tools-e2e")
     page.get_by_test_id("instance-save").click()

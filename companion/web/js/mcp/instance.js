@@ -37,8 +37,8 @@ function Summary({ instance, server }) {
   return html`<section class="card" aria-labelledby="mcp-instance-title" data-testid="instance">
     <div class="section-head"><h2 id="mcp-instance-title">${instance.name}</h2>
       <${InstanceState} instance=${instance} server=${server} /></div>
-    <p class="muted small">Instance <code>${instance.slug}</code> of
-      <strong>${instance.server?.name}</strong>${server?.url ? html` (<code>${server.url}</code>)` : null}.</p>
+    <p class="muted small">Instance <code>${instance.slug}</code> of <strong>${instance.server?.name
+      }</strong>${server?.url ? html` (<code>${server.url}</code>)` : null}.</p>
     ${instance.auth_error ? html`<p class="error" data-testid="instance-auth-error">
       ${instance.auth_error}</p>` : null}
     ${oauth ? html`<div class="form-actions"><${Connect} instance=${instance} onError=${setError} />

@@ -10,8 +10,8 @@ import { Link, navigate } from '../router.js';
 import { AUTH_LABELS, KEY_NAME, SERVERS } from './common.js';
 
 const KINDS = [
-  { value: 'remote', label: 'Remote: a Streamable HTTP URL' },
-  { value: 'stdio', label: 'Local: a command (stdio)' },
+  { value: 'remote', label: 'Remote (URL)' },
+  { value: 'stdio', label: 'Local command (stdio)' },
 ];
 const AUTH_OPTIONS = Object.entries(AUTH_LABELS).map(([value, label]) => ({ value, label }));
 

@@ -62,9 +62,9 @@ export function ToolsSection({ instance, version }) {
     ${state.data && choice ? html`
       <p class="muted small">Fetched ${timeAgo(state.data.fetched_at)}. Only the checked tools
         can be listed and called through this instance.</p>
-      <div class="form-field check"><input type="checkbox" id="tools-all" data-testid="tools-all"
-        checked=${choice.all} onChange=${(e) => setChoice({ ...choice, all: e.target.checked })} />
-        <label for="tools-all">Allow every tool, also ones the server adds later</label></div>
+      <label class="mcp-all"><input type="checkbox" data-testid="tools-all" checked=${choice.all}
+        onChange=${(e) => setChoice({ ...choice, all: e.target.checked })} />
+        <span>Allow every tool, also ones the server adds later</span></label>
       ${tools.length === 0 ? html`<p class="muted">The server offers no tools.</p>` : html`
         <div class="table-wrap"><table class="data stack">
           <thead><tr><th><span class="sr-only">Allowed</span></th><th>Tool</th>
