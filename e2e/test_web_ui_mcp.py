@@ -166,8 +166,10 @@ def test_an_instance_shows_the_tools_and_the_allow_list_holds(
     expect(page.get_by_test_id("tools-all")).to_be_checked()
 
     page.get_by_test_id("tools-all").uncheck()
-    for tool in ("whoami", "crash"):
-        page.get_by_test_id(f"tool-{tool}").uncheck()
+    page.get_by_test_id("tool-whoami").uncheck()
+    page.get_by_test_id("tool-crash").focus()
+    page.keyboard.press("Space")                   # the boxes work from the keyboard
+    expect(page.get_by_test_id("tool-crash")).not_to_be_checked()
     page.get_by_test_id("tools-save").click()
     expect(page.get_by_test_id("tools").get_by_test_id("notice")).to_have_text("Saved")
     shown = owner.get(f"/bodhi/v1/mcps/{instance_id}").json()
@@ -219,6 +221,34 @@ def test_the_lists_follow_changes_made_elsewhere(
     local.get_by_test_id("server-delete-confirm").click()
     expect(page.get_by_test_id("server-row")).to_have_count(2)
     assert sorted(servers(owner)) == ["outside", "tools"]
+
+
+def test_a_keyed_instance_takes_its_key_and_never_shows_it(
+        page: Page, owner: httpx.Client) -> None:
+    server_row(page, "outside").get_by_test_id("server-connect").click()
+    key = page.get_by_test_id("field-cred-X-Api-Key")
+    # The keyboard alone: type the name, Enter submits; the missing key is caught first.
+    page.get_by_test_id("field-name").press_sequentially("Keyed")
+    page.get_by_test_id("field-name").press("Enter")
+    expect(page.get_by_test_id("error-cred_X-Api-Key")).to_have_text("X-Api-Key is required.")
+    expect(key).to_be_focused()
+    page.keyboard.type("k3y-never-shown")
+    page.keyboard.press("Enter")
+    page.wait_for_url(AN_INSTANCE)
+    instance_id = page.url.rsplit("/", 1)[-1]
+    shown = owner.get(f"/bodhi/v1/mcps/{instance_id}").json()
+    assert (shown["slug"], shown["credential_keys"]) == ("keyed", ["X-Api-Key"])
+    expect(key).to_have_value("")
+    expect(page.get_by_text("Set. Empty keeps it.")).to_be_visible()
+    assert "k3y-never-shown" not in page.content()
+    # An edit that leaves the key empty keeps it.
+    page.get_by_test_id("field-name").fill("Keyed renamed")
+    page.get_by_test_id("instance-save").click()
+    expect(page.get_by_test_id("instance")).to_contain_text("Keyed renamed")
+    shown = owner.get(f"/bodhi/v1/mcps/{instance_id}").json()
+    assert (shown["name"], shown["credential_keys"]) == ("Keyed renamed", ["X-Api-Key"])
+    page.get_by_role("link", name="All MCP servers and instances").click()
+    expect(page.get_by_test_id("instance-row")).to_have_count(2)
 
 
 def test_an_oauth_instance_connects_in_its_own_window(
