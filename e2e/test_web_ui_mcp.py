@@ -180,6 +180,11 @@ def test_an_instance_shows_the_tools_and_the_allow_list_holds(
     expect(page.get_by_test_id("tool-whoami")).not_to_be_checked()
     expect(page.get_by_test_id("tool-echo")).to_be_checked()
     expect(page.get_by_test_id("tools-all")).not_to_be_checked()
+    with page.expect_response(lambda r: r.url.endswith("/tools?refresh=1")) as asked:
+        page.get_by_test_id("tools-refresh").click()
+    assert asked.value.status == 200
+    expect(page.get_by_test_id("tool-row")).to_have_count(len(TOOLS))
+    expect(page.get_by_test_id("tool-whoami")).not_to_be_checked()
     assert axe_problems(page) == []
     shoot(page, shots, "mcp-instance")
     token = owner.post("/bodhi/v1/tokens", json={"name": "mcp-ui", "mcps": [instance_id]})

@@ -2,7 +2,7 @@
 // a box per tool, and "every tool", which also allows tools the server adds later (the
 // companion stores no list then). Chat, apps and tokens see only the allowed tools, and the
 // companion refuses a call of any other.
-import { html, useEffect, useState } from '../lib.js';
+import { html, useEffect, useRef, useState } from '../lib.js';
 import { api } from '../api.js';
 import { timeAgo, useLoad, useNotice } from '../widgets.js';
 import { INSTANCES } from './common.js';
@@ -25,14 +25,25 @@ function ToolRow({ tool, choice, toggle }) {
 
 /** The tools card of one instance (`instance.id`); `version` changes reload it. */
 export function ToolsSection({ instance, version }) {
-  const [refresh, setRefresh] = useState(0);
-  const state = useLoad(() => api(`${INSTANCES}/${instance.id}/tools${refresh ? '?refresh=1' : ''}`),
-    [instance.id, refresh, version]);
+  // Refresh asks the server once; other loads (events) read what the companion last fetched.
+  const fresh = useRef(false);
+  const state = useLoad(() => {
+    const query = fresh.current ? '?refresh=1' : '';
+    fresh.current = false;
+    return api(`${INSTANCES}/${instance.id}/tools${query}`);
+  }, [instance.id, version]);
   const [choice, setChoice] = useState(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState(null);
   const notice = useNotice();
-  useEffect(() => { if (state.data) setChoice(choiceOf(state.data)); }, [state.data]);
+  // Boxes being changed stay as they are until the stored choice or the tools change.
+  const stored = state.data
+    ? JSON.stringify([state.data.allowed_tools, state.data.tools.map((t) => t.name)]) : null;
+  useEffect(() => { if (state.data) setChoice(choiceOf(state.data)); }, [stored]);
+  const refresh = () => {
+    fresh.current = true;
+    state.reload();
+  };
   const toggle = (name) => setChoice((old) => {
     const picked = new Set(old.picked);
     if (picked.has(name)) picked.delete(name); else picked.add(name);
@@ -55,7 +66,7 @@ export function ToolsSection({ instance, version }) {
   return html`<section class="card" aria-labelledby="mcp-tools-title" data-testid="tools">
     <div class="section-head"><h2 id="mcp-tools-title">Tools</h2>
       <button type="button" data-testid="tools-refresh" disabled=${state.loading}
-        onClick=${() => setRefresh((n) => n + 1)}>Refresh from server</button></div>
+        onClick=${refresh}>Refresh from server</button></div>
     ${state.error ? html`<p class="error" role="alert" data-testid="tools-error">Could not get the
       tools: ${state.error.message}</p>` : null}
     ${state.data === null && !state.error ? html`<p class="loading">Asking the server…</p>` : null}
