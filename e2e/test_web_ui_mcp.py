@@ -26,7 +26,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from e2e.conftest import Browser, owner_session
 from e2e.web_ui import axe_problems, shoot, shots_folder
-from tests.conftest import Companion
+from tests.conftest import Companion, wait_until
 from tests.integration.mcp_api import sdk_session
 from tests.integration.mcp_stdio import call_text
 from tests.mcp_servers import serving
@@ -237,6 +237,7 @@ def test_a_keyed_instance_takes_its_key_and_never_shows_it(
     page.get_by_test_id("field-name").press("Enter")
     expect(page.get_by_test_id("error-cred_X-Api-Key")).to_have_text("X-Api-Key is required.")
     expect(key).to_be_focused()
+    assert axe_problems(page) == []
     page.keyboard.type("k3y-never-shown")
     page.keyboard.press("Enter")
     page.wait_for_url(AN_INSTANCE)
@@ -290,3 +291,23 @@ def test_an_oauth_instance_connects_in_its_own_window(
     expect(page.get_by_test_id("tool-row")).to_have_count(3)
     expect(page.get_by_test_id("instance-connect")).to_have_text("Reconnect")
     assert axe_problems(page) == []
+
+
+def test_a_connect_that_cannot_start_says_why(
+        browser: Browser, page: Page, owner: httpx.Client, tools_url: str) -> None:
+    """A server set to OAuth that has none: the companion's discovery error, and the window
+    opened for the login is closed again."""
+    server = owner.post("/bodhi/v1/mcps/servers", json={
+        "name": "no-oauth", "url": tools_url + "?no-oauth", "auth_config": {"type": "oauth"}})
+    assert server.status_code == 201, server.text
+    made = owner.post("/bodhi/v1/mcps", json={
+        "server_id": server.json()["id"], "name": "No OAuth", "slug": "no-oauth"})
+    assert made.status_code == 201, made.text
+    page.goto(f"{browser.companion.url}/ui/mcp/instances/{made.json()['id']}")
+    pages = len(browser.context.pages)
+    page.get_by_test_id("instance-connect").click()
+    expect(page.get_by_test_id("connect-error")).to_contain_text(
+        "publishes no OAuth protected-resource metadata")
+    expect(page.get_by_test_id("instance-state")).to_have_attribute("data-state",
+                                                                   "not connected")
+    assert wait_until(lambda: len(browser.context.pages) == pages, timeout=10)
