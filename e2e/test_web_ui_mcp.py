@@ -26,7 +26,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from e2e.conftest import Browser, owner_session
 from e2e.web_ui import axe_problems, shoot, shots_folder
-from tests.conftest import Companion, wait_until
+from tests.conftest import Companion
 from tests.integration.mcp_api import sdk_session
 from tests.integration.mcp_stdio import call_text
 from tests.mcp_servers import serving
@@ -304,10 +304,11 @@ def test_a_connect_that_cannot_start_says_why(
         "server_id": server.json()["id"], "name": "No OAuth", "slug": "no-oauth"})
     assert made.status_code == 201, made.text
     page.goto(f"{browser.companion.url}/ui/mcp/instances/{made.json()['id']}")
-    pages = len(browser.context.pages)
-    page.get_by_test_id("instance-connect").click()
+    with browser.context.expect_page() as opened:
+        page.get_by_test_id("instance-connect").click()
+    if not opened.value.is_closed():
+        opened.value.wait_for_event("close")
     expect(page.get_by_test_id("connect-error")).to_contain_text(
         "publishes no OAuth protected-resource metadata")
     expect(page.get_by_test_id("instance-state")).to_have_attribute("data-state",
                                                                    "not connected")
-    assert wait_until(lambda: len(browser.context.pages) == pages, timeout=10)
