@@ -285,6 +285,8 @@ def test_an_oauth_instance_connects_in_its_own_window(
     login = opened.value
     expect(login.locator("h1")).to_have_text("Connected to oauth")
     assert login.evaluate("() => window.opener") is None
+    back = login.get_by_role("link", name="back to the instance").get_attribute("href")
+    assert back is not None and page.url.endswith(back)
     login.close()
     # The callback's event, no reload: connected, and the server's tools behind the login.
     expect(page.get_by_test_id("instance-state")).to_have_attribute("data-state", "connected")
