@@ -27,6 +27,7 @@ ACCESS_REQUEST_UPDATED = "access_request.updated"
 GRANT_CREATED = "grant.created"
 GRANT_REVOKED = "grant.revoked"
 MODELS_CHANGED = "models.changed"
+MCP_CHANGED = "mcp.changed"
 SERVER_STATE = "server.state"
 # A user asked for a role (OIDC mode), and a request was decided: for managers and admins.
 USER_REQUEST_CREATED = "user_access_request.created"

@@ -20,6 +20,7 @@ from companion.middleware.auth import PRINCIPAL
 from companion.middleware.docs import QueryParam, documented
 from companion.routes.html_pages import esc, page
 from companion.routes.keys import MCPS, SERVER_INFO
+from companion.routes.mcps import changed
 
 CALLBACK_PATH = "/bodhi/v1/mcps/oauth/callback"
 STATE_COOKIE = "bodhiapp_mcp_oauth_state"
@@ -83,9 +84,13 @@ async def callback(request: web.Request) -> web.Response:
         response = page("MCP login failed", f"<h1>MCP login failed</h1><p>{esc(exc.message)}"
                         "</p>", status=exc.status)
     else:
+        # The web UI's MCP page that opened this window hears it and shows the instance
+        # connected; the link serves a login that left the page (no popup allowed).
+        changed(request, "instance", instance.id, "connected", instance.user_id)
         response = page("Connected", f"<h1>Connected to {esc(instance.server.name)}</h1>"
                         f"<p>The MCP instance <code>{esc(instance.slug)}</code> is ready. You "
-                        "can close this window.</p>")
+                        "can close this window, or go <a href=\"/ui/mcp/instances/"
+                        f"{esc(instance.id)}\">back to the instance</a>.</p>")
     response.del_cookie(STATE_COOKIE, path=CALLBACK_PATH)
     return response
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from companion.auth.principal import Principal, Role
 from companion.core.errors import ForbiddenError
+from companion.core.events import MCP_CHANGED
 from companion.mcp.instances import InstanceBody
 from companion.mcp.servers import ServerBody
 from companion.middleware.access import requires
@@ -17,7 +18,7 @@ from companion.middleware.auth import PRINCIPAL
 from companion.middleware.body_limit import small_body
 from companion.middleware.docs import documented
 from companion.routes.bodies import read_json
-from companion.routes.keys import MCPS
+from companion.routes.keys import APPS, MCPS
 from companion.routes.replies import Items, McpInstanceOut, McpServerOut, shaped
 
 
@@ -29,6 +30,14 @@ def _user(principal: Principal) -> str:
     if principal.user_id is None:
         raise ForbiddenError("This needs a signed-in user.", code="auth_error-insufficient_role")
     return principal.user_id
+
+
+def changed(request: web.Request, what: str, item_id: str, action: str,
+            user_id: str | None = None) -> None:
+    """Tell open pages (the web UI's MCP page) that a server or an instance changed. A server
+    belongs to everyone (``user_id`` None); an instance only to its user."""
+    request.app[APPS].bus.publish(MCP_CHANGED, {"what": what, "id": item_id, "action": action},
+                                  user_id=user_id)
 
 
 def _server(server: Any) -> dict[str, Any]:
@@ -59,6 +68,7 @@ async def get_server(request: web.Request) -> web.Response:
 async def create_server(request: web.Request) -> web.Response:
     body = ServerBody.model_validate(await read_json(request, ServerBody))
     server = await request.app[MCPS].servers.create(body)
+    changed(request, "server", server.id, "created")
     return web.json_response(_server(server), status=201)
 
 
@@ -68,6 +78,7 @@ async def create_server(request: web.Request) -> web.Response:
 async def update_server(request: web.Request) -> web.Response:
     body = ServerBody.model_validate(await read_json(request, ServerBody))
     server = await request.app[MCPS].servers.update(request.match_info["id"], body)
+    changed(request, "server", server.id, "updated")
     return web.json_response(_server(server))
 
 
@@ -75,6 +86,7 @@ async def update_server(request: web.Request) -> web.Response:
 @documented("Delete an MCP server", status=204, media=None, errors=(409,))
 async def delete_server(request: web.Request) -> web.Response:
     await request.app[MCPS].servers.delete(request.match_info["id"])
+    changed(request, "server", request.match_info["id"], "deleted")
     return web.Response(status=204)
 
 
@@ -100,6 +112,7 @@ async def get_instance(request: web.Request) -> web.Response:
 async def create_instance(request: web.Request) -> web.Response:
     body = InstanceBody.model_validate(await read_json(request, InstanceBody))
     instance = await request.app[MCPS].instances.create(_user(request[PRINCIPAL]), body)
+    changed(request, "instance", instance.id, "created", instance.user_id)
     return web.json_response(_instance(instance), status=201)
 
 
@@ -111,14 +124,16 @@ async def update_instance(request: web.Request) -> web.Response:
     body = InstanceBody.model_validate(await read_json(request, InstanceBody))
     instance = await request.app[MCPS].instances.update(_user(request[PRINCIPAL]),
                                                         request.match_info["id"], body)
+    changed(request, "instance", instance.id, "updated", instance.user_id)
     return web.json_response(_instance(instance))
 
 
 @requires(Role.USER, session_only=True)
 @documented("Delete one of your MCP instances", status=204, media=None)
 async def delete_instance(request: web.Request) -> web.Response:
-    await request.app[MCPS].instances.delete(_user(request[PRINCIPAL]),
-                                             request.match_info["id"])
+    user = _user(request[PRINCIPAL])
+    await request.app[MCPS].instances.delete(user, request.match_info["id"])
+    changed(request, "instance", request.match_info["id"], "deleted", user)
     return web.Response(status=204)
 
 
@@ -150,6 +165,7 @@ async def set_tools(request: web.Request) -> web.Response:
     body = AllowedTools.model_validate(await read_json(request, AllowedTools))
     instance = await request.app[MCPS].instances.set_allowed_tools(
         _user(request[PRINCIPAL]), request.match_info["id"], body.allowed_tools)
+    changed(request, "instance", instance.id, "updated", instance.user_id)
     return web.json_response(_tools_json(instance, instance.tools))
 
 

@@ -8,6 +8,7 @@ import asyncio
 import json
 import sys
 
+import aiohttp
 import anyio
 import httpx
 
@@ -226,3 +227,35 @@ def test_an_owner_link_continues_only_to_this_server(bodhi: Bodhi) -> None:
         assert refused.status_code == 400, elsewhere
     # The refusals did not use the one-time link up.
     assert httpx.get(ticket_link, timeout=WAIT_SECS).status_code == 200
+
+
+async def _changes(ws: aiohttp.ClientWebSocketResponse, count: int) -> list[tuple[str, str, str]]:
+    seen: list[tuple[str, str, str]] = []
+    while len(seen) < count:
+        message = await ws.receive_json()
+        if message["type"] == "mcp.changed":
+            data = message["data"]
+            seen.append((data["what"], data["action"], data["id"]))
+    return seen
+
+
+async def test_changes_are_announced_on_the_events_socket(bodhi: Bodhi, tools: str) -> None:
+    """What the web UI's MCP page listens to: servers' and the user's instances' changes."""
+    async with aiohttp.ClientSession() as session, \
+            session.ws_connect(bodhi.url + "/bodhi/v1/events") as ws:
+        await ws.send_json({"type": "auth", "token": bodhi.credential})
+        async with asyncio.timeout(WAIT_SECS):
+            assert (await ws.receive_json())["type"] == "hello"
+            server = await asyncio.to_thread(bodhi.server, "announced", tools + "?announced")
+            instance = (await asyncio.to_thread(bodhi.instance, server["id"], "announced"))["id"]
+            allowed = await asyncio.to_thread(
+                bodhi.owner.put, f"{bodhi.url}/bodhi/v1/mcps/{instance}/tools",
+                json={"allowed_tools": ["echo"]})
+            assert allowed.status_code == 200, allowed.text
+            for path in (f"/bodhi/v1/mcps/{instance}", f"/bodhi/v1/mcps/servers/{server['id']}"):
+                gone = await asyncio.to_thread(bodhi.owner.delete, bodhi.url + path)
+                assert gone.status_code == 204, gone.text
+            assert await _changes(ws, 5) == [
+                ("server", "created", server["id"]), ("instance", "created", instance),
+                ("instance", "updated", instance), ("instance", "deleted", instance),
+                ("server", "deleted", server["id"])]
