@@ -199,6 +199,8 @@ def test_a_router_alias_is_made_with_two_targets_and_answers(
     # The server's refusal, next to the field it names (a local model has that name).
     expect(form.get_by_test_id("error-alias")).to_contain_text("already taken")
     assert posts == ["POST"]
+    assert axe_problems(page) == []
+    shoot(page, shots, "models-routers-form")
 
     form.get_by_test_id("field-alias").fill("fast")
     form.get_by_test_id("router-save").click()

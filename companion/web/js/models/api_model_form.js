@@ -10,7 +10,7 @@ import { check, Field, FormError, useForm } from '../forms.js';
 import { html, useRef, useState } from '../lib.js';
 
 export const FORMATS = [
-  { value: 'openai', label: 'OpenAI (and compatible: Groq, OpenRouter, llama.cpp, …)' },
+  { value: 'openai', label: 'OpenAI or compatible' },
   { value: 'anthropic', label: 'Anthropic' },
   { value: 'gemini', label: 'Google Gemini' },
 ];
@@ -230,7 +230,8 @@ export function ApiModelForm({ record, onSaved, onCancel }) {
       <div class="form-grid">
         ${creating ? html`<${Field} form=${form} name="id" label="Id (optional)"
           hint="Names the record; a random one when empty." />` : null}
-        <${Field} form=${form} name="api_format" label="API format" as="select" options=${FORMATS} />
+        <${Field} form=${form} name="api_format" label="API format" as="select" options=${FORMATS}
+          hint="OpenAI's also fits Groq, OpenRouter, vLLM, llama.cpp, another companion." />
         <${Field} form=${form} name="base_url" label="Base URL" type="url" inputmode="url"
           placeholder="https://api.openai.com/v1" hint="Up to the version path, no key in it." />
         <${KeyFields} form=${form} record=${record} />

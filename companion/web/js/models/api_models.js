@@ -9,8 +9,7 @@ import { allows } from '../session.js';
 import { ConfirmButton, LoadState, useLoad, useNotice } from '../widgets.js';
 import { ApiModelForm, FORMATS } from './api_model_form.js';
 
-const formatName = (value) => FORMATS.find((f) => f.value === value)?.label.split(' (')[0]
-  ?? value;
+const formatName = (value) => FORMATS.find((f) => f.value === value)?.label ?? value;
 
 function KeyCell({ record }) {
   return record.has_api_key
