@@ -64,6 +64,7 @@ function validate(purpose, v, creating) {
     extra_headers: jsonProblem(v.extra_headers, { strings: true }),
   };
   if (purpose === 'test') {
+    errors.extra_body = jsonProblem(v.extra_body);
     errors.test_model = v.test_model ? null : 'Pick a model to test.';
   }
   if (purpose !== 'save') return errors;
@@ -94,14 +95,12 @@ function recordBody(v, record) {
   return body;
 }
 
-/** Fetch and Test reach the provider with the saved record when nothing typed needs sending. */
+/** What Fetch and Test send: the fields as typed, and when editing the record's id too, so
+ * the companion uses the stored key unless a new one is typed (or the key is being removed). */
 function connection(v, record) {
-  if (record && !v.api_key && !v.clear_key && record.base_url === v.base_url.trim()
-      && record.api_format === v.api_format) {
-    return { id: record.id };
-  }
-  return { api_format: v.api_format, base_url: v.base_url.trim(), api_key: v.api_key || null,
-    extra_headers: jsonObject(v.extra_headers, { strings: true }) };
+  const fields = { api_format: v.api_format, base_url: v.base_url.trim(),
+    api_key: v.api_key || null, extra_headers: jsonObject(v.extra_headers, { strings: true }) };
+  return record && !v.clear_key ? { id: record.id, ...fields } : fields;
 }
 
 function ModelPicker({ form, fetched }) {
@@ -212,7 +211,8 @@ export function ApiModelForm({ record, onSaved, onCancel }) {
     }));
   const test = run('test', () => reach(
     () => api('/bodhi/v1/models/api/test', { method: 'POST',
-      body: { ...connection(v, record), model: v.test_model } }),
+      body: { ...connection(v, record), extra_body: jsonObject(v.extra_body),
+        model: v.test_model } }),
     (reply, error) => setResult(error ? { ok: false, error: error.message }
       : { ok: true, reply: reply.reply })));
   const save = run('save', async () => {

@@ -113,7 +113,11 @@ export default function Settings() {
   const [search, setSearch] = useState('');
   const notice = useNotice();
   const done = (saved) => {
+    const key = editing;
     setEditing(null);
+    // Keyboard users keep their place: back to the row's Edit button.
+    requestAnimationFrame(() => document.querySelector(
+      `[data-testid=setting-row][data-key="${key}"] [data-testid=setting-edit]`)?.focus());
     if (saved) notice.show(`${saved.key} is now ${saved.current_value}.`);
     state.reload();
   };
