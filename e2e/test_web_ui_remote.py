@@ -162,6 +162,10 @@ def test_the_server_names_the_field_it_refuses(browser: Browser, fake: FakeOpenA
     form.get_by_test_id("field-test_model").select_option("smollm2:135m")
     form.get_by_test_id("test-model").click()
     expect(form.get_by_test_id("test-error")).to_contain_text("Incorrect API key")
+    form.get_by_test_id("fetch-models").click()
+    expect(form.get_by_test_id("fetch-note")).to_contain_text("Could not fetch")
+    expect(form.get_by_test_id("fetch-note")).to_contain_text("refused its API key")
+    assert page.url.endswith("/ui/models/api"), "a provider's refusal is no lost session"
     form.get_by_test_id("api-model-cancel").click()
     expect(form).to_have_count(0)
     page.close()
@@ -277,6 +281,7 @@ def test_settings_are_edited_with_effect_reset_and_refused(
     expect(row.get_by_test_id("error-value")).to_contain_text("expected a whole number")
     assert puts == ["PUT"]
     assert axe_problems(page) == []
+    shoot(page, shots, "settings-edit")
 
     value.fill("42")
     row.get_by_test_id("setting-save").click()
@@ -302,6 +307,15 @@ def test_settings_are_edited_with_effect_reset_and_refused(
     expect(row.get_by_test_id("setting-value")).to_have_text("30")
     shown = owner.get("/bodhi/v1/settings/BODHI_ROUTER_COOLDOWN_SECS").json()
     assert (shown["current_value"], shown["source"]) == (30, "default")
+
+    # With the keyboard: Enter on Edit puts the focus in the input, Escape goes back.
+    page.get_by_test_id("settings-search").fill("keep alive")
+    row = setting_row(page, "BODHI_KEEP_ALIVE_SECS")
+    row.get_by_test_id("setting-edit").focus()
+    page.keyboard.press("Enter")
+    expect(row.get_by_test_id("field-value")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(row.get_by_test_id("setting-edit")).to_be_focused()
 
     # A setting with choices is edited with a list of them.
     page.get_by_test_id("settings-search").fill("log level")

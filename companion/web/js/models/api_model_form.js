@@ -206,8 +206,8 @@ export function ApiModelForm({ record, onSaved, onCancel }) {
     () => api('/bodhi/v1/models/api/fetch-models', { method: 'POST', body: connection(v, record) }),
     (reply, error) => {
       setFetched(reply?.models ?? []);
-      setFetchNote(error ? `Could not fetch: ${error.message}`
-        : `${reply.models.length} models offered: tick the ones to expose.`);
+      setFetchNote(error ? { bad: true, text: `Could not fetch: ${error.message}` }
+        : { text: `${reply.models.length} models offered: tick the ones to expose.` });
     }));
   const test = run('test', () => reach(
     () => api('/bodhi/v1/models/api/test', { method: 'POST',
@@ -239,7 +239,8 @@ export function ApiModelForm({ record, onSaved, onCancel }) {
       <div class="form-actions">
         <button type="button" data-testid="fetch-models" disabled=${form.busy}
           onClick=${fetchModels}>Fetch models</button>
-        <span class="muted" role="status" data-testid="fetch-note">${fetchNote ?? ''}</span>
+        <span class=${fetchNote?.bad ? 'error' : 'muted'} role="status"
+          data-testid="fetch-note">${fetchNote?.text ?? ''}</span>
       </div>
       <${ModelPicker} form=${form} fetched=${fetched} />
       <div class="form-grid">
