@@ -64,7 +64,8 @@ function Editor({ setting, onSaved, onCancel }) {
   const keys = (event) => { if (event.key === 'Escape') onCancel(); };
   return html`<form class="setting-edit" onSubmit=${save} onKeyDown=${keys} noValidate
       data-testid="setting-form">
-    <${Field} form=${form} name="value" label=${`New value for ${setting.key}`}
+    <${Field} form=${form} name="value"
+      label=${html`New value<span class="sr-only"> for ${setting.key}</span>`}
       ...${inputProps(meta)} />
     <${FormError} form=${form} />
     <div class="form-actions">
@@ -135,9 +136,9 @@ export default function Settings() {
       <input id="settings-search" type="search" placeholder="Search settings" value=${search}
         data-testid="settings-search" onInput=${(e) => setSearch(e.target.value)} />
     <//>
-    <p class="muted">Precedence: command line, then environment, then edits made here, then
-      settings.yaml, then the default. Edits apply at once and survive a restart.</p>
-    <${notice.Notice} />
+    <div><p class="muted">Precedence: command line, then environment, then edits made here,
+      then settings.yaml, then the default. Edits apply at once and survive a restart.</p>
+      <${notice.Notice} /></div>
     <${LoadState} state=${state} what="the settings" />
     ${state.data ? html`<div class="table-wrap"><table class="data stack settings"
         data-testid="settings-table">
