@@ -143,6 +143,20 @@ def test_an_api_model_is_made_in_the_form_tested_and_used_in_chat(
 
     assert chat_with(page, "fake/ok-1") == "hi"
     assert fake.calls["ok-1"] == 2
+
+    page.get_by_test_id("nav-models").click()
+    page.get_by_test_id("tab-api").click()
+    row.get_by_test_id("api-model-edit").click()
+    form = page.get_by_test_id("api-model-form")
+    form.get_by_test_id("field-clear_key").check()
+    expect(form.get_by_test_id("field-api_key")).to_be_disabled()
+    form.get_by_test_id("api-model-save").click()
+    expect(row.get_by_test_id("api-model-key")).to_have_text("none")
+    assert owner.get("/bodhi/v1/models/api/fake").json()["has_api_key"] is False
+    row.get_by_test_id("api-model-delete").click()
+    row.get_by_test_id("api-model-delete-confirm").click()
+    page.get_by_test_id("api-models-empty").wait_for()
+    assert owner.get("/bodhi/v1/models/api/fake").status_code == 404
     page.close()
 
 
@@ -181,6 +195,10 @@ def test_a_router_alias_is_made_with_two_targets_and_answers(
         "models": ["broken"], "prefix": "flaky/"})
     assert made.status_code == 201, made.text
     page.locator("[data-testid=api-model-row][data-id=flaky]").wait_for()
+    made = owner.post("/bodhi/v1/models/api", json={
+        "id": "fake", "api_format": "openai", "base_url": fake.url, "api_key": KEY,
+        "models": ["ok-1", "ok-2"], "prefix": "fake/"})
+    assert made.status_code == 201, made.text
 
     page.get_by_test_id("tab-routers").click()
     page.get_by_test_id("router-new").click()

@@ -90,8 +90,8 @@ function recordBody(v, record) {
     extra_body: jsonObject(v.extra_body),
   };
   if (!record && v.id.trim()) body.id = v.id.trim();
-  if (v.api_key) body.api_key = v.api_key;
-  else if (record && v.clear_key) body.api_key = null;
+  if (record && v.clear_key) body.api_key = null;
+  else if (v.api_key) body.api_key = v.api_key;
   return body;
 }
 
@@ -99,7 +99,8 @@ function recordBody(v, record) {
  * the companion uses the stored key unless a new one is typed (or the key is being removed). */
 function connection(v, record) {
   const fields = { api_format: v.api_format, base_url: v.base_url.trim(),
-    api_key: v.api_key || null, extra_headers: jsonObject(v.extra_headers, { strings: true }) };
+    api_key: (!v.clear_key && v.api_key) || null,
+    extra_headers: jsonObject(v.extra_headers, { strings: true }) };
   return record && !v.clear_key ? { id: record.id, ...fields } : fields;
 }
 
