@@ -99,9 +99,20 @@ class RuntimeSettings:
         current = self._settings.resolved(setting.name).value
         return SettingView(setting.name, shown_value(setting, current), plain_value(default),
                            self._settings.source(setting.name).value,
-                           {"type": _type_name(default), "env": setting.env_var,
+                           _metadata(setting, default))
+
+
+def _metadata(setting: Setting[Any], default: Any) -> dict[str, Any]:
+    """What a client needs to offer the right input: the type, and for some settings the
+    values allowed (``choices``) or the lowest number (``min``)."""
+    meta: dict[str, Any] = {"type": _type_name(default), "env": setting.env_var,
                             "flag": setting.flag, "runtime_editable": setting.runtime_editable,
-                            "help": setting.help})
+                            "help": setting.help}
+    if setting.choices:
+        meta["choices"] = list(setting.choices)
+    if setting.minimum is not None:
+        meta["min"] = setting.minimum
+    return meta
 
 
 def _setting(key: str) -> Setting[Any]:

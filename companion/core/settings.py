@@ -47,29 +47,36 @@ def _parse_log_level(raw: str) -> str:
     return "WARNING" if level == "WARN" else "DEBUG" if level == "TRACE" else level
 
 
+def _whole(raw: str) -> int:
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise ValueError(f"expected a whole number, got {raw!r}") from None
+
+
 def _parse_port(raw: str) -> int:
-    port = int(raw)
+    port = _whole(raw)
     if not 0 <= port <= 65535:
         raise ValueError(f"port out of range: {port}")
     return port
 
 
 def _parse_keep_alive(raw: str) -> int:
-    secs = int(raw)
+    secs = _whole(raw)
     if secs < -1:
         raise ValueError("expected -1 (never), 0 (right after each request) or seconds")
     return secs
 
 
 def _parse_positive_int(raw: str) -> int:
-    number = int(raw)
+    number = _whole(raw)
     if number <= 0:
         raise ValueError(f"expected a positive number, got {number}")
     return number
 
 
 def _parse_non_negative_int(raw: str) -> int:
-    number = int(raw)
+    number = _whole(raw)
     if number < 0:
         raise ValueError(f"expected 0 or a positive number, got {number}")
     return number
@@ -98,7 +105,8 @@ class Setting(Generic[T]):
 
     def __init__(self, name: str, parse: Callable[[str], T], default: Callable[[], T],
                  help: str, *, runtime_editable: bool = False, env: str = "",
-                 secret: bool = False) -> None:
+                 secret: bool = False, choices: tuple[str, ...] = (),
+                 minimum: int | None = None) -> None:
         self.name = name
         self.parse = parse
         self.default = default
@@ -106,6 +114,9 @@ class Setting(Generic[T]):
         self.runtime_editable = runtime_editable
         self.env = env
         self.secret = secret      # never shown: the settings API and `bodhi config` mask it
+        # What the web UI's input offers and checks before sending; ``parse`` stays the rule.
+        self.choices = choices
+        self.minimum = minimum
         self.attr = ""            # the attribute it is declared as, set by __set_name__
 
     def __set_name__(self, owner: type, attr: str) -> None:
@@ -144,17 +155,18 @@ class SettingsTable:
         "BODHI_PUBLIC_HOST", str, lambda: "",
         "Extra host name clients use to reach this server (accepted in the Host header).")
     log_level = Setting("BODHI_LOG_LEVEL", _parse_log_level, lambda: "INFO",
-                        "Log level: debug, info, warning or error.", runtime_editable=True)
+                        "Log level: debug, info, warning or error.", runtime_editable=True,
+                        choices=("debug", "info", "warning", "error"))
     log_stdout = Setting("BODHI_LOG_STDOUT", _parse_bool, lambda: False,
                          "Also write the log to standard output.")
     keep_alive_secs = Setting(
         "BODHI_KEEP_ALIVE_SECS", _parse_keep_alive, lambda: 300,
         "Unload an idle model after this many seconds; -1 never, 0 right after each request.",
-        runtime_editable=True)
+        runtime_editable=True, minimum=-1)
     mcp_keep_alive_secs = Setting(
         "BODHI_MCP_KEEP_ALIVE_SECS", _parse_keep_alive, lambda: 300,
         "Stop an idle local (stdio) MCP server after this many seconds; -1 never, 0 right "
-        "after each request.", runtime_editable=True)
+        "after each request.", runtime_editable=True, minimum=-1)
     llama_server = Setting(
         "BODHI_LLAMA_SERVER", str, lambda: "",
         "llama-server executable to run models with; empty uses the bundled launcher.")
@@ -179,15 +191,15 @@ class SettingsTable:
     max_loaded_models = Setting(
         "BODHI_MAX_LOADED_MODELS", _parse_positive_int, lambda: 2,
         "How many models may be loaded at once; the least recently used one is unloaded "
-        "(after its requests finish) to make room.", runtime_editable=True)
+        "(after its requests finish) to make room.", runtime_editable=True, minimum=1)
     model_memory_budget_mb = Setting(
         "BODHI_MODEL_MEMORY_BUDGET_MB", _parse_non_negative_int, lambda: 0,
         "Memory the loaded models may use together, in MiB; 0 for no budget.",
-        runtime_editable=True)
+        runtime_editable=True, minimum=0)
     max_requests_per_model = Setting(
         "BODHI_MAX_REQUESTS_PER_MODEL", _parse_non_negative_int, lambda: 16,
         "Requests one model takes at once (running or waiting); more get 429. 0: no limit.",
-        runtime_editable=True)
+        runtime_editable=True, minimum=0)
     model_wait_secs = Setting(
         "BODHI_MODEL_WAIT_SECS", _parse_positive_int, lambda: 300,
         "How long a request waits for its model to load (and for room to load it).")
@@ -196,7 +208,7 @@ class SettingsTable:
     router_cooldown_secs = Setting(
         "BODHI_ROUTER_COOLDOWN_SECS", _parse_positive_int, lambda: 30,
         "A router alias skips a target that failed (429, 5xx, unreachable) for this many "
-        "seconds, or for the Retry-After its provider gave.", runtime_editable=True)
+        "seconds, or for the Retry-After its provider gave.", runtime_editable=True, minimum=1)
     app_token_secs = Setting(
         "BODHI_APP_TOKEN_SECS", _parse_positive_int, lambda: 900,
         "Lifetime of the access tokens given to apps (web pages, OAuth clients); they refresh "

@@ -228,6 +228,14 @@ class ApiModelService:
         return Provider(model.id, model.api_format, model.base_url, key,
                         model.extra_headers, model.extra_body)
 
+    def edited(self, record_id: str, body: ApiModelBody) -> Provider:
+        """The saved record with unsaved fields over it (a Test or a Fetch while editing):
+        the body's connection, with the stored key unless the body gives a new one."""
+        stored = self.provider(record_id)
+        check_connection(body)
+        return Provider(stored.label, body.api_format, normalise_base_url(body.base_url),
+                        body.api_key or stored.api_key, body.extra_headers, body.extra_body)
+
     @staticmethod
     def transient(body: ApiModelBody) -> Provider:
         """A provider from fields not stored (``/test`` and ``/fetch-models`` before saving)."""

@@ -49,7 +49,11 @@ def _remote(request: web.Request) -> RemoteModels:
 
 def _provider(remote: RemoteModels, record_id: str | None, fields: ApiModelBody | None
               ) -> Provider:
+    """A stored record (``id``), the fields alone, or a stored record with unsaved fields
+    over it (``id`` and ``base_url``: its stored key is used unless a new one is given)."""
     if record_id:
+        if fields is not None and fields.base_url:
+            return remote.api.edited(record_id, fields)
         return remote.api.provider(record_id)
     if fields is None or not fields.api_format or not fields.base_url:
         raise BadRequestError("Give a stored record's 'id', or its 'api_format' and "
@@ -127,9 +131,8 @@ async def test_api_model(request: web.Request) -> web.Response:
 async def fetch_models(request: web.Request) -> web.Response:
     body = FetchBody.model_validate(await read_json(request, FetchBody))
     remote = _remote(request)
-    fields = None if body.id else ApiModelBody(
-        api_format=body.api_format or "", base_url=body.base_url or "", api_key=body.api_key,
-        extra_headers=body.extra_headers)
+    fields = ApiModelBody(api_format=body.api_format or "", base_url=body.base_url or "",
+                          api_key=body.api_key, extra_headers=body.extra_headers)
     models = await remote.calls.fetch_models(_provider(remote, body.id, fields))
     return web.json_response({"models": models})
 

@@ -331,6 +331,25 @@ def test_provider_refusals_keep_their_meaning(misbehaving: dict[str, Any], bodhi
     assert broken.status_code == 502 and "HTTP 500" in broken.json()["error"]
 
 
+def test_an_edit_is_tried_with_the_stored_key_before_saving(
+        misbehaving: dict[str, Any], bodhi: Companion, admin: dict[str, str],
+        fake: fake_openai.FakeOpenAI) -> None:
+    # The record's id with unsaved fields: the fields as given, the key from the record.
+    edited = {"id": "fake", "api_format": "openai", "base_url": fake.url + "/",
+              "extra_headers": {"X-Try": "1"}}
+    fetched = httpx.post(bodhi.url + API + "/fetch-models", headers=admin, timeout=30,
+                         json=edited)
+    assert fetched.status_code == 200, fetched.text
+    assert "ok-2" in fetched.json()["models"]
+    tried = httpx.post(bodhi.url + API + "/test", headers=admin, timeout=30,
+                       json={**edited, "model": "ok-2"})
+    assert tried.json() == {"ok": True, "reply": "hi from ok-2"}
+    # A new key given with the id is the one used.
+    wrong = httpx.post(bodhi.url + API + "/test", headers=admin, timeout=30,
+                       json={**edited, "api_key": "wrong-key-abcdefgh", "model": "ok-2"})
+    assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "provider_auth_error"
+
+
 @pytest.mark.parametrize(("fields", "status", "param"), [
     ({"api_format": "cohere"}, 400, "api_format"),
     ({"base_url": "ftp://example.com/v1"}, 400, "base_url"),

@@ -83,6 +83,34 @@ async def test_attributes_follow_runtime_edits(settings: Settings, db: Database)
         assert readers[name]() == defaults[name]
 
 
+@pytest.mark.parametrize("row", [r for r in SETTINGS if r.choices or r.minimum is not None],
+                         ids=lambda row: row.name)
+def test_choices_and_minimum_agree_with_parse(row: Any) -> None:
+    """The web UI offers ``choices`` and checks ``minimum``: parse must take exactly those."""
+    for choice in row.choices:
+        row.parse(choice)
+    if row.minimum is not None:
+        row.parse(str(row.minimum))
+        with pytest.raises(ValueError):
+            row.parse(str(row.minimum - 1))
+
+
+async def test_the_settings_api_describes_each_input(settings: Settings, db: Database) -> None:
+    runtime = RuntimeSettings(settings, SettingOverrideRepository(db))
+    await runtime.load()
+    level = runtime.get("BODHI_LOG_LEVEL").metadata
+    assert level["choices"] == ["debug", "info", "warning", "error"] and "min" not in level
+    assert runtime.get("BODHI_KEEP_ALIVE_SECS").metadata["min"] == -1
+    assert runtime.get("BODHI_ROUTER_COOLDOWN_SECS").metadata["min"] == 1
+    assert "choices" not in runtime.get("BODHI_PORT").metadata
+
+
+@pytest.mark.parametrize("raw", ["1e3", "1.5", "ten", ""])
+def test_a_number_that_is_not_whole_is_refused_in_words(raw: str) -> None:
+    with pytest.raises(ValueError, match="expected a whole number"):
+        Settings.router_cooldown_secs.parse(raw)
+
+
 # Names that are not settings: the input of one CLI command, named after the command, and
 # the API token of the commands that use the running companion's API (status, models, chat).
 COMMAND_INPUTS = {SETUP_CLIENT_SECRET_ENV, OPEN_NO_BROWSER_ENV, API_TOKEN_ENV}

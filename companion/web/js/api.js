@@ -27,6 +27,7 @@ export class ApiError extends Error {
 }
 
 let expired = () => {};
+const PROVIDER_KEY_REFUSED = 'provider_auth_error';
 
 /** Called (once per expiry) when a call answers 401. */
 export function onSessionExpired(handler) {
@@ -44,8 +45,12 @@ export async function api(path, { method = 'GET', body, signal, raw = false } = 
     method, headers, signal, credentials: 'same-origin', cache: 'no-store',
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  if (response.status === 401) expired();
-  if (!response.ok) throw await ApiError.from(response);
+  if (!response.ok) {
+    const error = await ApiError.from(response);
+    // A remote provider that refused its own key is a 401 too, but our session is fine.
+    if (response.status === 401 && error.code !== PROVIDER_KEY_REFUSED) expired();
+    throw error;
+  }
   if (raw) return response;
   return response.status === 204 ? null : response.json();
 }
