@@ -100,6 +100,10 @@ def test_a_grant_appears_live_and_shows_its_activity(
     assert card.get_by_test_id("grant-activity-toggle").get_attribute("aria-expanded") == "true"
     assert axe_problems(ui) == []
     shoot(ui, shots, "apps")
+    ui.set_viewport_size({"width": 390, "height": 844})   # the activity on a phone
+    rows.nth(1).scroll_into_view_if_needed()
+    ui.screenshot(path=str(shots / "web-ui-apps-activity-390.png"))
+    ui.set_viewport_size({"width": 1280, "height": 800})
 
 
 def test_revoking_in_the_page_ends_the_sites_next_call(

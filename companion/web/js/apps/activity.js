@@ -8,6 +8,10 @@ import { timeAgo } from '../widgets.js';
 
 const PAGE_SIZE = 20;
 
+function took(ms) {
+  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(ms < 10000 ? 2 : 1)} s`;
+}
+
 function StatusBadge({ status }) {
   const ok = status >= 200 && status < 400;
   return html`<span class=${`badge ${ok ? 'ok' : 'bad'}`} data-testid="activity-status">
@@ -22,7 +26,7 @@ function Row({ entry }) {
     <td data-label="Call"><code>${entry.method} ${entry.path}</code></td>
     <td data-label="Model" data-testid="activity-model">${entry.model ?? '—'}</td>
     <td data-label="Status"><${StatusBadge} status=${entry.status} /></td>
-    <td data-label="Took" class="num">${entry.duration_ms} ms</td>
+    <td data-label="Took" class="num">${took(entry.duration_ms)}</td>
   </tr>`;
 }
 
@@ -58,8 +62,8 @@ export function Activity({ grantId, stamp }) {
       <tbody>${entries.map((entry) => html`<${Row} key=${entry.id} entry=${entry} />`)}</tbody>
     </table></div>` : null}
     <div class="activity-foot">
-      <span class="muted" data-testid="activity-count">${entries.length} of ${total}
-        request${total === 1 ? '' : 's'}</span>
+      <span class="muted" data-testid="activity-count">${
+        `${entries.length} of ${total} request${total === 1 ? '' : 's'}`}</span>
       ${entries.length < total ? html`<button type="button" data-testid="activity-more"
         disabled=${busy} onClick=${() => load(state.page + 1, true)}>More</button>` : null}
       <button type="button" data-testid="activity-refresh" disabled=${busy}

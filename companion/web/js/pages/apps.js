@@ -51,10 +51,13 @@ export default function Apps() {
     <${PageHead} title="Apps">
       <button type="button" data-testid="apps-refresh" onClick=${refresh}>Refresh</button>
     <//>
-    <p class="muted">Sites you allowed through the Bodhi extension, and programs you allowed
-      through OAuth. They never see your API tokens; revoking one ends its very next request.</p>
+    <div class="apps-intro">
+      <p class="muted">Sites you allowed through the Bodhi extension, and programs you allowed
+        through OAuth. They never see your API tokens; revoking one ends its very next
+        request.</p>
+      <${Notice} />
+    </div>
     <${PendingRequests} pending=${pending.list} />
-    <${Notice} />
     <${LoadState} state=${state} what="the apps" />
     ${state.data ? html`<section class="card" aria-labelledby="apps-active">
       <h2 id="apps-active">With access (${active.length})</h2>
