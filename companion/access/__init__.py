@@ -77,7 +77,7 @@ class AppServices:
         return cls(ExtensionService(ExtensionRepository(db), codes, ext_watch, roles), grants,
                    requests, tokens,
                    OAuthService(OAuthRepository(db), codes, requests, grants, tokens),
-                   AppActivity(AppActivityRepository(db), activity_keep),
+                   AppActivity(AppActivityRepository(db), activity_keep, bus=bus),
                    bus, (ext_watch, grant_watch))
 
     async def token_for_request(self, request_id: str, caller: Principal) -> TokenSet:

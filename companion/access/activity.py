@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from companion.core import events
+from companion.core.events import EventBus
 from companion.storage.app_activity import ActivityRecord, AppActivityRepository, StoredActivity
 
 # Entries waiting for the next batch, at most: about 20 s of 500 requests a second.
@@ -49,8 +51,9 @@ class ActivityCounts:
 
 class AppActivity:
     def __init__(self, repo: AppActivityRepository, keep: Callable[[], int] = lambda: 1000,
-                 max_pending: int = MAX_PENDING) -> None:
+                 max_pending: int = MAX_PENDING, bus: EventBus | None = None) -> None:
         self._repo = repo
+        self._bus = bus
         self._keep = keep
         self._pending: deque[AppCall] = deque(maxlen=max_pending)
         self.counts = ActivityCounts()
@@ -73,6 +76,20 @@ class AppActivity:
         await self._repo.insert_many(batch)
         await self._repo.keep_newest(sorted({call.grant_id for call in batch}),
                                      max(self._keep(), 0))
+        self._announce(batch)
+
+    def _announce(self, batch: list[AppCall]) -> None:
+        """One ``grant.used`` per grant in the batch, to its user, once the rows are readable."""
+        if self._bus is None:
+            return
+        used: dict[str, tuple[AppCall, int]] = {}
+        for call in batch:
+            _, count = used.get(call.grant_id, (call, 0))
+            used[call.grant_id] = (call, count + 1)
+        for grant_id, (last, count) in used.items():
+            self._bus.publish(events.GRANT_USED, {"id": grant_id, "app": last.app,
+                                                  "last_used_at": int(last.at),
+                                                  "requests": count}, user_id=last.user_id)
 
     async def page(self, grant_id: str, page: int, page_size: int
                    ) -> tuple[list[dict[str, Any]], int]:

@@ -23,6 +23,7 @@ ACCESS_REQUEST_CREATED = "access_request.created"
 ACCESS_REQUEST_UPDATED = "access_request.updated"
 GRANT_CREATED = "grant.created"
 GRANT_REVOKED = "grant.revoked"
+GRANT_USED = "grant.used"
 MODELS_CHANGED = "models.changed"
 SERVER_STATE = "server.state"
 

@@ -8,6 +8,7 @@ import sqlite3
 import time
 
 from companion.access.activity import AppActivity, AppCall, app_call
+from companion.core.events import EventBus
 from companion.storage import Database
 from companion.storage.app_activity import AppActivityRepository
 from tests.unit.apps_harness import OWNER_SESSION, Harness, bearer, harness
@@ -154,3 +155,18 @@ async def test_purge_drops_old_rows_and_rows_of_gone_grants(harness: Harness) ->
     assert purged["app_activity"] == 2
     _, found = await activity(harness, live)
     assert [e["model"] for e in found["data"]] == ["m2"]  # type: ignore[attr-defined]
+
+
+async def test_a_batch_tells_each_grants_user_it_was_used(db: Database) -> None:
+    bus = EventBus()
+    activity = AppActivity(AppActivityRepository(db), bus=bus)
+    async with bus.subscribe("owner") as owner, bus.subscribe("alice") as alice:
+        for n in range(3):
+            activity.record(call("g1", n, at=1000.0 + n))
+        await activity.flush()
+
+        event = owner.queue.get_nowait()
+        assert event is not None and event.type == "grant.used"
+        assert event.data == {"id": "g1", "app": "http://127.0.0.1:8001",
+                              "last_used_at": 1002, "requests": 3}
+        assert owner.queue.empty() and alice.queue.empty()
