@@ -170,3 +170,17 @@ async def test_a_batch_tells_each_grants_user_it_was_used(db: Database) -> None:
         assert event.data == {"id": "g1", "app": "http://127.0.0.1:8001",
                               "last_used_at": 1002, "requests": 3}
         assert owner.queue.empty() and alice.queue.empty()
+
+
+async def test_a_call_outside_the_grants_scopes_is_recorded_with_its_refusal(
+        harness: Harness) -> None:
+    tokens = await harness.granted(scopes=["models"])
+    refused = await harness.client.post("/v1/embeddings", headers=bearer(
+        tokens["access_token"]), json={"model": "smollm2:135m", "input": PROMPT})
+    assert refused.status == 403
+
+    _, found = await activity(harness, tokens["grant_id"])
+
+    assert [(e["path"], e["status"]) for e in found["data"]] == [  # type: ignore[attr-defined]
+        ("/v1/embeddings", 403)]
+    assert PROMPT not in everything_stored(harness)
