@@ -73,6 +73,7 @@ def test_a_grant_appears_live_and_shows_its_activity(
     consent = ask_access(paired, site, {"scopes": ["chat", "models"], "models": [MODEL],
                                         "reason": "Summarise my notes"})
     expect(ui.get_by_test_id("pending-request")).to_contain_text(origin)
+    assert axe_problems(ui) == []
     consent.get_by_test_id("consent-allow-always").click()
     assert access_outcome(site)["result"]["granted"] is True
 
@@ -82,16 +83,17 @@ def test_a_grant_appears_live_and_shows_its_activity(
     expect(card.get_by_test_id("grant-scopes")).to_have_text("Chat, List models")
     expect(card.get_by_test_id("grant-models")).to_have_text(MODEL)
     expect(card.get_by_test_id("grant-expires")).to_have_text("Until revoked")
-    expect(card.get_by_test_id("grant-last-used")).to_have_text("never")
+    card.get_by_test_id("grant-activity-toggle").click()
+    expect(card.get_by_test_id("activity-empty")).to_be_visible()
+    assert axe_problems(ui) == []
 
     assert site.evaluate(CHAT, [MODEL, "Say hi."]) == "chat.completion"
     assert site.evaluate(CHAT, ["a-model-outside-the-grant", "Say hi."]) == "api_error"
 
     # No reload: the companion writes its batch within seconds and says so (grant.used).
-    expect(card.get_by_test_id("grant-last-used")).to_have_text("just now", timeout=BATCH_MS)
-    card.get_by_test_id("grant-activity-toggle").click()
     rows = card.get_by_test_id("activity-row")
-    expect(rows).to_have_count(2)
+    expect(rows).to_have_count(2, timeout=BATCH_MS)
+    expect(card.get_by_test_id("grant-last-used")).to_have_text("just now")
     expect(rows.nth(0)).to_have_attribute("data-status", "404")
     expect(rows.nth(0).get_by_test_id("activity-model")).to_have_text(
         "a-model-outside-the-grant")

@@ -6,7 +6,7 @@ import { html, useState } from '../lib.js';
 import { ConfirmButton, timeAgo } from '../widgets.js';
 import { Activity } from './activity.js';
 
-const SCOPES = {
+export const SCOPES = {
   chat: 'Chat', embeddings: 'Embeddings', models: 'List models', mcp: 'MCP tools',
 };
 

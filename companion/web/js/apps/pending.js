@@ -4,6 +4,7 @@
 // companion's consent page in the browser they sent the user to. This only says so: the
 // decision is taken there, where the app is shown as the browser saw it.
 import { html, useState } from '../lib.js';
+import { SCOPES } from './grant.js';
 
 export function usePending() {
   const [list, setList] = useState([]);
@@ -17,14 +18,15 @@ export function usePending() {
   return { list, hear };
 }
 
+/** Always in the page, so that screen readers announce a request as it arrives. */
 export function PendingRequests({ pending }) {
-  if (pending.length === 0) return null;
-  return html`<section class="card pending" aria-labelledby="apps-pending" role="status"
-    data-testid="apps-pending">
+  return html`<div role="status" class="pending-box">${pending.length === 0 ? null : html`
+    <section class="card pending" aria-labelledby="apps-pending" data-testid="apps-pending">
     <h2 id="apps-pending">Waiting for you (${pending.length})</h2>
     <ul>${pending.map((r) => html`<li key=${r.id} data-testid="pending-request">
-      <strong>${r.app_name || r.app}</strong> asks for ${r.requested.scopes.join(', ')}.
+      <strong>${r.app_name || r.app}</strong> asks to use
+      ${r.requested.scopes.map((s) => SCOPES[s] ?? s).join(', ')}.
       ${r.app_kind === 'origin' ? ' Decide in the Bodhi extension’s window.'
         : ' Decide on the consent page it opened.'}</li>`)}</ul>
-  </section>`;
+  </section>`}</div>`;
 }

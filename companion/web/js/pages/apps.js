@@ -62,8 +62,8 @@ export default function Apps() {
         through OAuth. They never see your API tokens; revoking one ends its very next
         request.</p>
       <${Notice} />
+      <${PendingRequests} pending=${pending.list} />
     </div>
-    <${PendingRequests} pending=${pending.list} />
     <${LoadState} state=${state} what="the apps" />
     ${state.data ? html`<section class="card" aria-labelledby="apps-active">
       <h2 id="apps-active">With access (${active.length})</h2>
