@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from companion.storage.db import Database
-from companion.storage.rows import columns, fetch_all, insert_sql, values
+from companion.storage.rows import columns, fetch_all
 
 
-@dataclass(frozen=True)
-class ActivityRecord:
+class ActivityRecord(NamedTuple):
+    """A tuple, not a dataclass: one is made on every app request, and a batch goes to
+    ``executemany`` as it is."""
+
     grant_id: str
     app: str
     user_id: str
@@ -39,6 +42,8 @@ class StoredActivity:
 
 
 _STORED = columns(StoredActivity)
+_INSERT = (f"INSERT INTO app_activity ({', '.join(ActivityRecord._fields)}) "
+           f"VALUES ({', '.join('?' for _ in ActivityRecord._fields)})")
 
 
 class AppActivityRepository:
@@ -47,8 +52,7 @@ class AppActivityRepository:
 
     async def insert_many(self, records: Sequence[ActivityRecord]) -> None:
         """One statement for the batch: aiosqlite runs it in one call to the database."""
-        await self._conn.executemany(insert_sql("app_activity", ActivityRecord),
-                                     [values(r) for r in records])
+        await self._conn.executemany(_INSERT, records)
 
     async def page_for_grant(self, grant_id: str, limit: int, offset: int
                              ) -> list[StoredActivity]:
