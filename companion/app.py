@@ -224,7 +224,8 @@ async def build_app(settings: Settings) -> web.Application:
     mcps = mcp_services(db, box, http, children, home / "logs",
                         lambda: settings.mcp_keep_alive_secs)
     apps = AppServices.build(db, home, public_url(settings), bus,
-                             token_secs=settings.app_token_secs, mcp=mcps.instances)
+                             token_secs=settings.app_token_secs, mcp=mcps.instances,
+                             activity_keep=lambda: settings.app_activity_per_grant)
 
     app = web.Application(client_max_size=settings.max_request_bytes)
     setup_middlewares(app, tokens=tokens, max_body=settings.max_request_bytes,
@@ -232,7 +233,8 @@ async def build_app(settings: Settings) -> web.Application:
                       allowed_hosts=allowed_hosts(settings.host, settings.public_host),
                       sessions=identity.sessions.principal,
                       verifiers=[apps.extension.verify, apps.tokens.verify],
-                      origin_allowed=apps.grants.origin_has_grant)
+                      origin_allowed=apps.grants.origin_has_grant,
+                      app_calls=apps.activity.record)
     app[IDENTITY], app[TOKENS], app[RUNTIME_SETTINGS] = identity, tokens, runtime
     app[APPS], app[MODELS], app[METRICS], app[MCPS] = apps, models, metrics, mcps
     app[INFERENCE] = InferenceService(catalog, pool, children, metrics, remote)

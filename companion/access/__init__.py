@@ -6,9 +6,12 @@ Services only; no web framework here. ``AppServices.build`` wires them the one w
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from companion.access.activity import AppActivity, AppCall
 from companion.access.app_tokens import (
     ACCESS_TOKEN_SECS,
     AppTokenService,
@@ -25,6 +28,7 @@ from companion.core.errors import BadRequestError, NotFoundError
 from companion.core.events import EventBus
 from companion.core.keyed_digest import KeyedDigest
 from companion.storage import ChangeWatch, Database
+from companion.storage.app_activity import AppActivityRepository
 from companion.storage.extension import ExtensionRepository
 from companion.storage.grants import AppAccessRequestRepository, GrantRepository
 from companion.storage.oauth import OAuthRepository
@@ -33,6 +37,8 @@ __all__ = [
     "AccessGrant",
     "AppAccessRequest",
     "AppAccessRequestService",
+    "AppActivity",
+    "AppCall",
     "AppServices",
     "AppTokenService",
     "ExtensionService",
@@ -49,6 +55,7 @@ class AppServices:
     requests: AppAccessRequestService
     tokens: AppTokenService
     oauth: OAuthService
+    activity: AppActivity
     bus: EventBus
     watches: tuple[ChangeWatch, ...]
 
@@ -56,7 +63,8 @@ class AppServices:
     def build(cls, db: Database, home: Path, issuer: str, bus: EventBus,
               roles: RoleLookup = owner_only_roles,
               token_secs: int = ACCESS_TOKEN_SECS,
-              mcp: McpBinding | None = None) -> AppServices:
+              mcp: McpBinding | None = None,
+              activity_keep: Callable[[], int] = lambda: 1000) -> AppServices:
         # One ChangeWatch per cache: ``changed()`` reports a change once, to one reader.
         ext_watch, grant_watch = ChangeWatch(db.path), ChangeWatch(db.path)
         grant_repo = GrantRepository(db)
@@ -69,6 +77,7 @@ class AppServices:
         return cls(ExtensionService(ExtensionRepository(db), codes, ext_watch, roles), grants,
                    requests, tokens,
                    OAuthService(OAuthRepository(db), codes, requests, grants, tokens),
+                   AppActivity(AppActivityRepository(db), activity_keep, bus=bus),
                    bus, (ext_watch, grant_watch))
 
     async def token_for_request(self, request_id: str, caller: Principal) -> TokenSet:
@@ -90,20 +99,35 @@ class AppServices:
                                 code="db_error-item_not_found")
         return await self.tokens.issue(grant)
 
+    async def grant_activity(self, grant_id: str, caller: Principal, page: int,
+                             page_size: int) -> dict[str, Any]:
+        """What one of the caller's own grants did, newest first, and when it was last used."""
+        grant = await self.grants.get(grant_id)
+        if grant is None or grant.user_id != caller.user_id:
+            raise NotFoundError(f"no grant with id {grant_id}", code="db_error-item_not_found")
+        rows, total = await self.activity.page(grant.id, page, page_size)
+        return {"data": rows, "total": total, "grant_id": grant.id, "app": grant.app,
+                "last_used_at": self.grants.last_used(grant)}
+
     async def purge(self, now: int, keep_secs: int) -> dict[str, int]:
         """Delete what has ended: expired pairing codes and refresh tokens at once; decided
-        requests, ended grants and OAuth codes once they are ``keep_secs`` old."""
+        requests, ended grants and OAuth codes once they are ``keep_secs`` old; activity
+        entries of grants that are gone, and those older than ``keep_secs`` (at least a day)."""
         before = now - keep_secs
         purged = {"pairing_codes": await self.extension.purge_codes(now),
                   "refresh_tokens": await self.tokens.purge(now),
                   "access_requests": await self.requests.purge(before),
                   "oauth_codes": await self.oauth.purge_codes(before),
                   "grants": await self.grants.purge(before)}
+        # Activity of live grants is kept at least a day, whatever the history setting.
+        purged["app_activity"] = await self.activity.purge(now - max(keep_secs, 86400))
         return {table: count for table, count in purged.items() if count}
 
     async def flush_last_used(self) -> None:
+        """Write what is batched in memory: last-use times and the activity record."""
         await self.extension.flush_last_used()
         await self.grants.flush_last_used()
+        await self.activity.flush()
 
     def close(self) -> None:
         for watch in self.watches:

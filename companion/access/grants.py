@@ -9,6 +9,7 @@ is refused on the very next request. Last use is kept in memory and written in b
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import uuid
@@ -157,9 +158,18 @@ class GrantService:
 
     async def page(self, user_id: str, page: int, page_size: int
                    ) -> tuple[list[AccessGrant], int]:
+        """The user's grants, newest first, with last use as of now (not only as flushed)."""
         records = await self._repo.list_for_user(user_id, page_size, (page - 1) * page_size)
         total = await self._repo.count_for_user(user_id)
-        return [AccessGrant.from_record(r) for r in records], total
+        grants = [AccessGrant.from_record(r) for r in records]
+        return [dataclasses.replace(g, last_used_at=self.last_used(g)) for g in grants], total
+
+    def last_used(self, grant: AccessGrant) -> int | None:
+        """The grant's last use, counting uses not written to the database yet."""
+        pending = self._last_used.get(grant.id)
+        if pending is None:
+            return grant.last_used_at
+        return max(pending, grant.last_used_at or 0)
 
     async def revoke(self, grant_id: str, caller: Principal) -> AccessGrant:
         grant = await self.get(grant_id)

@@ -217,6 +217,13 @@ class SettingsTable:
         "BODHI_APP_HISTORY_DAYS", _parse_non_negative_int, lambda: 30,
         "Days to keep ended app records (denied or expired access requests, revoked or "
         "expired grants, spent OAuth codes) before they are deleted.")
+    app_activity_per_grant = Setting(
+        "BODHI_APP_ACTIVITY_PER_GRANT", _parse_non_negative_int, lambda: 1000,
+        "How many of an app's latest requests the record of app activity keeps per grant "
+        "(method, path, model, status and duration; never what was sent). Older rows go, "
+        "and so do rows older than the app history days (at least a day); 0 records "
+        "nothing.",
+        runtime_editable=True)
     encryption_key = Setting(
         "BODHI_ENCRYPTION_KEY", str, lambda: "",
         "Key for secrets stored in the databases: a base64-encoded 32-byte key, or a "

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from companion.auth import ApiTokenService
 from companion.core.metrics import Metrics
+from companion.middleware.app_activity import AppCallRecorder, app_activity_middleware
 from companion.middleware.auth import (
     BearerVerifier,
     access_middleware,
@@ -32,15 +33,24 @@ async def _no_session(session_id: str) -> None:
     return None
 
 
+def _no_record(call: object) -> None:
+    return None
+
+
 def setup_middlewares(app: web.Application, *, allowed_hosts: frozenset[str], max_body: int,
                       tokens: ApiTokenService, verifiers: Sequence[BearerVerifier] = (),
                       sessions: SessionResolver = _no_session,
                       origin_allowed: OriginAllowed = no_origin_allowed,
-                      metrics: Metrics | None = None) -> None:
-    """``verifiers`` are tried after the API-token verifier, in order."""
+                      metrics: Metrics | None = None,
+                      app_calls: AppCallRecorder = _no_record) -> None:
+    """``verifiers`` are tried after the API-token verifier, in order; ``app_calls`` is
+    handed each request made with an app token (``access/activity.py``)."""
     app.middlewares.extend([
         # Outside everything: count each request with the status it was finally answered with.
         request_metrics_middleware(metrics or Metrics()),
+        # Requests made with app tokens, with the status they were answered with (rendered
+        # errors included) and their duration, into the apps' activity record.
+        app_activity_middleware(app_calls),
         # Every failure below, ours or aiohttp's, is rendered in the caller's
         # API family (Bodhi envelope, OpenAI, ...).
         error_middleware(),

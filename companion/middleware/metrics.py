@@ -22,6 +22,12 @@ async def remember_sent_status(request: web.BaseRequest, response: web.StreamRes
         request[_SENT_STATUS] = response.status
 
 
+def sent_status(request: web.Request, default: int) -> int:
+    """The status a response already went out with, or ``default`` before one did."""
+    status: int = request.get(_SENT_STATUS, default)
+    return status
+
+
 def request_metrics_middleware(metrics: Metrics) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:

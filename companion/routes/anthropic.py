@@ -20,6 +20,7 @@ from companion.families import ApiFamily
 from companion.families.anthropic import client, wire
 from companion.inference.service import Endpoint
 from companion.middleware.access import requires
+from companion.middleware.app_activity import note_model
 from companion.middleware.auth import PRINCIPAL
 from companion.middleware.docs import QueryParam, documented
 from companion.routes.bodies import read_json
@@ -54,8 +55,9 @@ async def messages(request: web.Request) -> web.StreamResponse:
 async def count_tokens(request: web.Request) -> web.Response:
     _check_version(request)
     body = await read_json(request, wire.CountTokensRequest, client.describe_error)
-    tokens = await request.app[INFERENCE].count_tokens(client.count_body(body),
-                                                       request[PRINCIPAL])
+    openai_body = client.count_body(body)
+    note_model(request, openai_body)
+    tokens = await request.app[INFERENCE].count_tokens(openai_body, request[PRINCIPAL])
     return web.json_response({"input_tokens": tokens})
 
 

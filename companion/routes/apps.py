@@ -24,7 +24,13 @@ from companion.middleware.web_pages import refuse_web_pages
 from companion.routes.bodies import read_json
 from companion.routes.keys import APPS, INFERENCE, MCPS, SERVER_INFO
 from companion.routes.paging import page_of, paginated
-from companion.routes.replies import GrantOut, ListedGrant, Page, shaped
+from companion.routes.replies import (
+    AppActivityPage,
+    GrantOut,
+    ListedGrant,
+    Page,
+    shaped,
+)
 
 EXTENSION = {PrincipalKind.EXTENSION}
 EXTENSION_OR_SESSION = {PrincipalKind.EXTENSION, PrincipalKind.SESSION}
@@ -197,6 +203,16 @@ async def revoke_grant(request: web.Request) -> web.Response:
     return web.json_response(shaped(GrantOut, grant.to_json()))
 
 
+@requires(Role.USER, session_only=True)
+@documented("What an app did with one of your grants", response=AppActivityPage, query=PAGING)
+async def grant_activity(request: web.Request) -> web.Response:
+    page = page_of(request)
+    found = await request.app[APPS].grant_activity(request.match_info["id"], request[PRINCIPAL],
+                                                   page.page, page.page_size)
+    return web.json_response(shaped(AppActivityPage, {**found, "page": page.page,
+                                                      "page_size": page.page_size}))
+
+
 def setup(app: web.Application) -> None:
     app.router.add_post("/bodhi/v1/apps/extension/pair", pair)
     app.router.add_post("/bodhi/v1/apps/request-access", request_access)
@@ -207,3 +223,4 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/bodhi/v1/apps/token", token)
     app.router.add_get("/bodhi/v1/apps/grants", list_grants)
     app.router.add_post("/bodhi/v1/apps/grants/{id}/revoke", revoke_grant)
+    app.router.add_get("/bodhi/v1/apps/grants/{id}/activity", grant_activity)

@@ -26,6 +26,7 @@ from companion.families.gemini.replies import ReplyTranslator
 from companion.families.translation import upstream_error
 from companion.inference.service import Endpoint
 from companion.middleware.access import requires
+from companion.middleware.app_activity import note_model
 from companion.middleware.auth import PRINCIPAL
 from companion.middleware.docs import QueryParam, documented
 from companion.routes.bodies import read_json
@@ -124,6 +125,7 @@ async def stream_generate_content(request: web.Request) -> web.StreamResponse:
 async def count_tokens(request: web.Request) -> web.Response:
     body = await _read(request, wire.CountTokensRequest)
     openai_body = client.count_body(body, _model(request))
+    note_model(request, openai_body)
     total = await request.app[INFERENCE].count_tokens(openai_body, request[PRINCIPAL])
     return web.json_response({"totalTokens": total})
 
@@ -131,6 +133,7 @@ async def count_tokens(request: web.Request) -> web.Response:
 async def _embed(request: web.Request, requests: list[wire.EmbedContentRequest]
                  ) -> list[dict[str, object]]:
     openai_body = client.embed_body(requests, _model(request))
+    note_model(request, openai_body)
     async with request.app[INFERENCE].forward(Endpoint.EMBEDDINGS, openai_body,
                                               request[PRINCIPAL]) as reply:
         raw = await reply.read()

@@ -24,6 +24,7 @@ from companion.families.translation import upstream_error
 from companion.inference.process import LlamaProcess
 from companion.inference.service import Endpoint
 from companion.middleware.access import public, requires
+from companion.middleware.app_activity import note_model
 from companion.middleware.auth import PRINCIPAL
 from companion.middleware.docs import documented
 from companion.models import ListedModel, RemoteModel
@@ -216,6 +217,7 @@ async def _embed(request: web.Request) -> dict[str, Any]:
     body = await read_json(request, _Named)
     started = time.monotonic()
     openai_body = ollama.embed_body(body)
+    note_model(request, openai_body)
     async with request.app[INFERENCE].forward(Endpoint.EMBEDDINGS, openai_body,
                                               request[PRINCIPAL]) as reply:
         raw = await reply.read()

@@ -19,12 +19,14 @@ from companion.families import ApiFamily
 from companion.families.family import Family
 from companion.families.translation import ReplyTranslation, WholeReply, upstream_error
 from companion.inference.service import Endpoint, ModelReply
+from companion.middleware.app_activity import note_model
 from companion.middleware.auth import PRINCIPAL
 from companion.routes.keys import INFERENCE
 
 
 async def relay(request: web.Request, family: ApiFamily, endpoint: Endpoint,
                 body: dict[str, Any], translation: ReplyTranslation) -> web.StreamResponse:
+    note_model(request, body)
     async with request.app[INFERENCE].forward(endpoint, body, request[PRINCIPAL]) as reply:
         if reply.status != 200 and not translation.relays_refusals:
             raise upstream_error(reply.status, await reply.read())

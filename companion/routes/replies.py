@@ -273,6 +273,26 @@ class ListedGrant(GrantOut):
     mcps: list[McpInstanceSummary]  # type: ignore[assignment]
 
 
+class AppActivityEntry(Reply):
+    """One request an app made with its token: its outline, never what it sent."""
+
+    id: int
+    at: float
+    method: str
+    path: str
+    model: str | None
+    status: int
+    duration_ms: int
+
+
+class AppActivityPage(Page[AppActivityEntry]):
+    """A grant's activity, newest first, and the grant's last use (as of now)."""
+
+    grant_id: str
+    app: str
+    last_used_at: int | None
+
+
 class McpServerOut(Reply):
     id: str
     name: str

@@ -133,7 +133,8 @@ async def harness(aiohttp_client: Any, db: Database, tokens: ApiTokenService,
     setup_middlewares(app, allowed_hosts=allowed_hosts("127.0.0.1", ""), max_body=1 << 20,
                       tokens=tokens,
                       verifiers=[session_stand_in, apps.extension.verify, apps.tokens.verify],
-                      origin_allowed=apps.grants.origin_has_grant)
+                      origin_allowed=apps.grants.origin_has_grant,
+                      app_calls=apps.activity.record)
     app[APPS], app[MCPS] = apps, mcp
     (tmp_path / "aliases").mkdir(exist_ok=True)
     hub = tmp_path / "hf" / "hub"
