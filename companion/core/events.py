@@ -23,7 +23,9 @@ ACCESS_REQUEST_CREATED = "access_request.created"
 ACCESS_REQUEST_UPDATED = "access_request.updated"
 GRANT_CREATED = "grant.created"
 GRANT_REVOKED = "grant.revoked"
+DOWNLOAD_UPDATED = "download.updated"
 MODELS_CHANGED = "models.changed"
+MODELS_LOADED = "models.loaded"
 SERVER_STATE = "server.state"
 
 
