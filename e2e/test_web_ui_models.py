@@ -1,0 +1,151 @@
+"""The web UI's Models page, local tabs, in real Chromium against the real companion and model:
+downloads from a local HF-protocol server with live progress, cancel, retry and errors; files
+with their GGUF details and delete; aliases made in the form (checked before sending, the
+server's refusal shown at its field), used in the chat, edited, copied and deleted; loaded
+models loaded and unloaded, live. Screenshots of each tab at 1280 and 390 px; axe on each."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from companion.models.catalog import embedded_model
+from e2e.conftest import Browser, owner_session
+from e2e.web_ui import axe_problems, shoot, shots_folder
+from tests.conftest import Companion
+from tests.hf_server import HubServer
+
+pytestmark = pytest.mark.slow
+
+REPO = "bodhi-test/SmolLM2-135M-Instruct-GGUF"
+OTHER = "bodhi-test/other"
+MODEL = "smollm2:135m"
+WAIT_MS = 60_000
+
+
+def model_file() -> Path:
+    model = embedded_model()
+    if model is None:
+        pytest.fail("the embedded model is not installed: run scripts/install")
+    return model.path
+
+
+@pytest.fixture(scope="module")
+def hub() -> Iterator[HubServer]:
+    server = HubServer()
+    for repo in (REPO, OTHER):
+        server.add(repo, model_file().name, model_file())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def companion_env(hub: HubServer) -> dict[str, str]:
+    return {"HF_ENDPOINT": hub.url}
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return shots_folder(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def owner(companion: Companion) -> Iterator[httpx.Client]:
+    with owner_session(companion) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def page(browser: Browser) -> Iterator[Page]:
+    """One signed-in tab for the module (each test opens the tab it needs)."""
+    tab = browser.context.new_page()
+    tab.on("pageerror", lambda error: print("page error:", error))
+    tab.on("console", lambda message: print("console:", message.text))
+    tab.set_viewport_size({"width": 1280, "height": 800})
+    tab.goto(browser.companion.cli("open", "--no-browser").strip().splitlines()[-1])
+    tab.wait_for_url(f"{browser.companion.url}/ui/chat")
+    yield tab
+    tab.close()
+
+
+def open_tab(page: Page, tab: str) -> None:
+    """The Models page on `tab`, with the live events connected."""
+    page.get_by_test_id("nav-models").click()
+    page.get_by_test_id("models-page").wait_for()
+    page.get_by_test_id(f"tab-{tab}").click()
+    page.get_by_test_id(f"{tab}-tab").wait_for()
+    page.wait_for_function("() => document.body.dataset.events === 'open'")
+
+
+def job_row(page: Page, file: str) -> Locator:
+    return page.locator(f"[data-testid=job-row][data-file='{file}']")
+
+
+def check_page(page: Page, shots: Path | None = None, name: str = "") -> None:
+    assert axe_problems(page) == []
+    if shots is not None:
+        shoot(page, shots, name)
+
+
+def test_a_download_shows_live_progress_to_the_end_and_its_file(
+        page: Page, hub: HubServer, shots: Path) -> None:
+    size = model_file().stat().st_size
+    name = model_file().name
+    open_tab(page, "downloads")
+    check_page(page)
+    page.get_by_test_id("pull-start").click()                      # checked before sending
+    expect(page.get_by_test_id("error-repo")).to_contain_text("required")
+    page.get_by_test_id("field-repo").fill(REPO)
+    page.get_by_test_id("field-quant").fill("Q9_9")
+    page.get_by_test_id("pull-start").click()                      # the server's refusal
+    expect(page.get_by_test_id("error-quant")).to_contain_text("Q9_9")
+
+    hub.bytes_per_s = size // 4
+    page.get_by_test_id("field-quant").fill("q4_1")
+    page.get_by_test_id("pull-start").click()
+    row = job_row(page, f"{REPO}/{name}")
+    page.wait_for_function(
+        """(sel) => { const row = document.querySelector(sel);
+            const bar = row && row.querySelector('progress');
+            return bar && bar.value > 5 && bar.value < 90; }""",
+        arg=f"[data-testid=job-row][data-file='{REPO}/{name}']", timeout=WAIT_MS)
+    expect(row.get_by_test_id("job-speed")).to_contain_text("/s")
+    check_page(page, shots, "models-downloads")
+    expect(row).to_have_attribute("data-status", "completed", timeout=WAIT_MS)
+    expect(row.get_by_test_id("job-bytes")).to_contain_text("(100%)")
+
+    page.get_by_test_id("tab-files").click()
+    expect(page.locator(f"[data-testid=file-row][data-file='{REPO}/{name}']")).to_be_visible()
+
+
+def test_cancel_retry_and_a_failed_download(page: Page, hub: HubServer, shots: Path) -> None:
+    size = model_file().stat().st_size
+    name = model_file().name
+    open_tab(page, "downloads")
+    hub.bytes_per_s = size // 30
+    page.get_by_test_id("field-repo").fill(OTHER)
+    page.get_by_test_id("field-filename").fill(name)
+    page.get_by_test_id("pull-start").click()
+    row = job_row(page, f"{OTHER}/{name}")
+    expect(row).to_have_attribute("data-status", "running", timeout=WAIT_MS)
+    row.get_by_test_id("job-cancel").click()
+    expect(row).to_have_attribute("data-status", "cancelled", timeout=WAIT_MS)
+    hub.bytes_per_s = None
+    row.get_by_test_id("job-retry").click()
+    expect(row).to_have_attribute("data-status", "completed", timeout=WAIT_MS)
+
+    page.get_by_test_id("field-repo").fill("bodhi-test/missing")
+    page.get_by_test_id("field-filename").fill(name)
+    page.get_by_test_id("pull-start").click()
+    failed = job_row(page, f"bodhi-test/missing/{name}")
+    expect(failed).to_have_attribute("data-status", "error", timeout=WAIT_MS)
+    expect(failed.get_by_test_id("job-error")).to_contain_text("not found")
+    expect(failed.get_by_test_id("job-retry")).to_be_visible()
+    check_page(page)
