@@ -149,3 +149,127 @@ def test_cancel_retry_and_a_failed_download(page: Page, hub: HubServer, shots: P
     expect(failed.get_by_test_id("job-error")).to_contain_text("not found")
     expect(failed.get_by_test_id("job-retry")).to_be_visible()
     check_page(page)
+
+
+def alias_row(page: Page, alias: str) -> Locator:
+    return page.locator(f"[data-testid=alias-row][data-alias='{alias}']")
+
+
+def fill_alias_form(page: Page, **fields: str) -> None:
+    for name, value in fields.items():
+        page.get_by_test_id(f"field-{name}").fill(value)
+
+
+def test_an_alias_made_in_the_form_answers_in_the_chat(page: Page, shots: Path) -> None:
+    file = f"{REPO}/{model_file().name}"
+    open_tab(page, "aliases")
+    page.get_by_test_id("alias-new").click()
+    page.get_by_test_id("alias-save").click()                       # checked before sending
+    expect(page.get_by_test_id("error-alias")).to_contain_text("required")
+    expect(page.get_by_test_id("error-repo")).to_contain_text("required")
+    fill_alias_form(page, alias="my alias", temperature="3")
+    page.get_by_test_id("alias-save").click()
+    expect(page.get_by_test_id("error-alias")).to_contain_text("No spaces")
+    expect(page.get_by_test_id("error-temperature")).to_contain_text("0 to 2")
+    page.get_by_test_id("field-file").select_option(file)          # the picker fills both
+    expect(page.get_by_test_id("field-repo")).to_have_value(REPO)
+    fill_alias_form(page, alias="tiny-chat", temperature="0.2", max_tokens="6",
+                    ctx_size="2048", context_params="--bogus-flag")
+    page.get_by_test_id("alias-save").click()                       # the server refuses the flag
+    expect(page.get_by_test_id("error-context_params")).to_contain_text("--bogus-flag")
+    check_page(page, shots, "models-alias-form")
+    fill_alias_form(page, context_params="")
+    page.get_by_test_id("alias-save").click()
+    row = alias_row(page, "tiny-chat")
+    expect(row.get_by_test_id("alias-settings")).to_contain_text("max_tokens=6")
+    expect(row.get_by_test_id("alias-settings")).to_contain_text("--ctx-size 2048")
+
+    page.get_by_test_id("nav-chat").click()
+    page.get_by_test_id("model-picker").select_option("tiny-chat")
+    finished = "[data-testid=message][data-role=assistant]:not([aria-busy=true])"
+    page.get_by_test_id("chat-input").fill("Write a very long story about a dragon.")
+    page.get_by_test_id("chat-input").press("Enter")
+    page.wait_for_function("(sel) => document.querySelectorAll(sel).length > 0", arg=finished,
+                           timeout=90_000)
+    reply = page.locator(finished).last.locator(".md").inner_text().split()
+    assert 0 < len(reply) <= 8, reply                               # the alias's max_tokens
+
+
+def test_edit_copy_and_delete_an_alias_with_the_servers_errors_at_their_fields(
+        page: Page, owner: httpx.Client, shots: Path) -> None:
+    open_tab(page, "aliases")
+    row = alias_row(page, "tiny-chat")
+    row.get_by_test_id("alias-edit").click()
+    expect(page.get_by_test_id("field-max_tokens")).to_have_value("6")
+    expect(page.get_by_test_id("field-ctx_size")).to_have_value("2048")
+    fill_alias_form(page, temperature="0.5", stop="END")
+    page.get_by_test_id("alias-save").click()
+    expect(row.get_by_test_id("alias-settings")).to_contain_text("temperature=0.5")
+    expect(row.get_by_test_id("alias-settings")).to_contain_text("stop=END")
+
+    row.get_by_test_id("alias-copy").click()
+    fill_alias_form(page, alias="tiny-chat")
+    page.get_by_test_id("copy-save").click()                        # a duplicate: 409 at `alias`
+    expect(page.get_by_test_id("error-alias")).to_contain_text("already exists")
+    expect(page.get_by_test_id("field-alias")).to_be_focused()
+    fill_alias_form(page, alias="tiny-copy")
+    page.get_by_test_id("copy-save").click()
+    copied = alias_row(page, "tiny-copy")
+    expect(copied.get_by_test_id("alias-settings")).to_contain_text("temperature=0.5")
+
+    made = owner.post(f"/bodhi/v1/models/alias/{MODEL}/copy", json={"alias": "from-outside"})
+    assert made.status_code == 201, made.text
+    expect(alias_row(page, "from-outside")).to_be_visible()         # live, no reload
+    check_page(page, shots, "models-aliases")
+
+    for name in ("tiny-copy", "from-outside"):
+        alias_row(page, name).get_by_test_id("alias-delete").click()
+        alias_row(page, name).get_by_test_id("alias-delete-confirm").click()
+        expect(alias_row(page, name)).to_have_count(0)
+    assert owner.get("/bodhi/v1/models/alias/tiny-copy").status_code == 404
+
+
+def loaded_row(page: Page, alias: str) -> Locator:
+    return page.locator(f"[data-testid=loaded-row][data-alias='{alias}']")
+
+
+def test_load_and_unload_with_the_list_following_live(page: Page, owner: httpx.Client,
+                                                      shots: Path) -> None:
+    open_tab(page, "loaded")
+    expect(loaded_row(page, "tiny-chat")).to_have_attribute("data-state", "ready")
+    page.get_by_test_id("load-alias").select_option(MODEL)
+    page.get_by_test_id("load-button").click()
+    expect(loaded_row(page, MODEL)).to_have_attribute("data-state", "ready", timeout=WAIT_MS)
+    check_page(page, shots, "models-loaded")
+    loaded_row(page, "tiny-chat").get_by_test_id("unload-button").click()
+    expect(loaded_row(page, "tiny-chat")).to_have_count(0, timeout=WAIT_MS)
+
+    gone = owner.post(f"/bodhi/v1/models/{MODEL}/unload")           # from outside the page
+    assert gone.json()["unloaded"] is True
+    expect(loaded_row(page, MODEL)).to_have_count(0, timeout=WAIT_MS)
+    expect(page.get_by_test_id("nothing-loaded")).to_be_visible()
+    loaded = owner.post(f"/bodhi/v1/models/{MODEL}/load", timeout=120)
+    assert loaded.status_code == 200, loaded.text
+    expect(loaded_row(page, MODEL)).to_have_attribute("data-state", "ready")
+    check_page(page)
+
+
+def test_files_show_their_details_and_can_be_deleted(page: Page, owner: httpx.Client,
+                                                     shots: Path) -> None:
+    name = model_file().name
+    open_tab(page, "files")
+    row = page.locator(f"[data-testid=file-row][data-file='{REPO}/{name}']")
+    expect(row.get_by_test_id("file-aliases")).to_contain_text("tiny-chat")
+    row.get_by_test_id("file-toggle").click()
+    details = page.get_by_test_id("file-details")
+    expect(details).to_contain_text("llama")
+    expect(details).to_contain_text("Q4_1")
+    expect(details).to_contain_text("8,192")
+    check_page(page, shots, "models-files")
+
+    other = page.locator(f"[data-testid=file-row][data-file='{OTHER}/{name}']")
+    other.get_by_test_id("file-delete").click()
+    other.get_by_test_id("file-delete-confirm").click()
+    expect(other).to_have_count(0)
+    files = owner.get("/bodhi/v1/models/files").json()["data"]
+    assert [f["repo"] for f in files] == [REPO]

@@ -100,13 +100,19 @@ function JobRow({ job, onAction }) {
   </tr>`;
 }
 
-function merge(jobs, job) {
-  const rest = (jobs ?? []).filter((j) => j.id !== job.id);
-  const old = (jobs ?? []).find((j) => j.id === job.id);
-  // Events may overtake a slower API answer: never step a job back to older progress.
-  if (old && (old.updated_at > job.updated_at || (old.updated_at === job.updated_at
-    && old.status === job.status && old.downloaded_bytes > job.downloaded_bytes))) return jobs;
-  return [job, ...rest].sort((a, b) => b.created_at - a.created_at || (a.id < b.id ? -1 : 1));
+// Events arrive in order on one socket and tell every change of every job, so they alone
+// change a job the page knows; an API answer (the list, a start, a cancel, a retry) may be
+// older than the events already heard, so it only adds a job the page has not seen yet.
+function sorted(jobs) {
+  return jobs.sort((a, b) => b.created_at - a.created_at || (a.id < b.id ? -1 : 1));
+}
+
+function replace(jobs, job) {
+  return sorted([job, ...(jobs ?? []).filter((j) => j.id !== job.id)]);
+}
+
+function add(jobs, job) {
+  return (jobs ?? []).some((j) => j.id === job.id) ? jobs : sorted([job, ...(jobs ?? [])]);
 }
 
 function DownloadJobs() {
@@ -115,22 +121,22 @@ function DownloadJobs() {
   const notice = useNotice();
   const state = useLoad(async () => {
     const page = await api(`${PULLS}?page=1&page_size=50`);
-    setJobs((now) => page.data.reduce(merge, now ?? []));
+    setJobs((now) => page.data.reduce(add, now ?? []));
     return page;
   });
-  useEvents(['download.updated'], ({ data }) => setJobs((now) => merge(now, data)));
+  useEvents(['download.updated'], ({ data }) => setJobs((now) => replace(now, data)));
   const onAction = async (job, action) => {
     setProblem(null);
     try {
       const changed = await api(`${PULLS}/${job.id}/${action}`, { method: 'POST' });
-      setJobs((now) => merge(now, changed));
+      setJobs((now) => add(now, changed));
       notice.show(action === 'cancel' ? `Cancelled ${job.filename}.` : `Retrying ${job.filename}.`);
     } catch (error) {
       setProblem(error.message);
     }
   };
   return html`<div class="tab-body" data-testid="downloads-tab">
-    <${PullForm} onStarted=${(job) => { setJobs((now) => merge(now, job));
+    <${PullForm} onStarted=${(job) => { setJobs((now) => add(now, job));
       notice.show(`Downloading ${job.filename}.`); }} />
     <section class="card" aria-labelledby="jobs-title"><h2 id="jobs-title">Downloads</h2>
       <${notice.Notice} />
