@@ -142,9 +142,11 @@ function FileFields({ form, files }) {
 function RequestFields({ form }) {
   return html`<fieldset class="alias-set"><legend>Request defaults</legend>
     <p class="hint muted">Used when a request does not set them.</p>
-    <div class="form-grid">
+    <div class="form-grid numbers">
       ${REQUEST_FIELDS.map((f) => html`<${Field} key=${f.name} form=${form} name=${f.name}
         label=${f.label} hint=${f.hint} inputmode="decimal" autocomplete="off" />`)}
+    </div>
+    <div class="form-grid">
       <${Field} form=${form} name="stop" label="Stop sequences" as="textarea" rows="2"
         hint="One per line, up to 4." />
       <${Field} form=${form} name="request_params" label="Other defaults (JSON)" as="textarea"
@@ -155,11 +157,13 @@ function RequestFields({ form }) {
 function LaunchFields({ form }) {
   return html`<fieldset class="alias-set"><legend>llama-server</legend>
     <p class="hint muted">How the model is started; a change applies at its next load.</p>
-    <div class="form-grid">
+    <div class="form-grid numbers">
       <${Field} form=${form} name="ctx_size" label="Context size" inputmode="numeric"
         hint="Tokens (--ctx-size); empty: the default." autocomplete="off" />
       <${Field} form=${form} name="parallel" label="Parallel slots" inputmode="numeric"
         hint="Requests served at once (--parallel)." autocomplete="off" />
+    </div>
+    <div class="form-grid">
       <${Field} form=${form} name="context_params" label="Other flags" as="textarea" rows="3"
         hint="One per line, e.g. --flash-attn on" />
     </div></fieldset>`;

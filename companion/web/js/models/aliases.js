@@ -24,7 +24,8 @@ function AliasRow({ alias, canEdit, onEdit, onCopy, onDelete }) {
       <span class=${`badge${mine ? ' ok' : ''}`}>${SOURCE_NAMES[alias.source]}</span></td>
     <td data-label="File" class="file-cell">${fileKey(alias.repo, alias.filename)}</td>
     <td data-label="Settings" class="settings-cell" data-testid="alias-settings">
-      ${settingsSummary(alias) || html`<span class="muted">defaults</span>`}</td>
+      ${settingsSummary(alias) ? html`<code>${settingsSummary(alias)}</code>`
+        : html`<span class="muted">defaults</span>`}</td>
     <td class="actions">${canEdit ? html`
       ${mine ? html`<button type="button" data-testid="alias-edit" onClick=${onEdit}
         aria-label=${`Edit ${alias.alias}`}>Edit</button>` : null}

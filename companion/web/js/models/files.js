@@ -42,7 +42,7 @@ function FileRow({ file, index, canEdit, onDelete }) {
         aria-controls=${id} data-testid="file-toggle" onClick=${() => setOpen(!open)}>
         <span aria-hidden="true">${open ? '▾' : '▸'}</span> ${file.key}</button>
         ${file.error ? html` <span class="badge bad">unreadable</span>` : null}</td>
-      <td data-label="Size" data-testid="file-size">${formatBytes(file.size)}</td>
+      <td data-label="Size" class="size" data-testid="file-size">${formatBytes(file.size)}</td>
       <td data-label="Architecture">${file.architecture ?? '—'}</td>
       <td data-label="Quantisation">${file.quantization ?? '—'}</td>
       <td data-label="Context">${file.context_length?.toLocaleString() ?? '—'}</td>
@@ -76,12 +76,12 @@ export default function Files({ session }) {
   const list = files.data ?? [];
   const total = list.reduce((sum, f) => sum + f.size, 0);
   return html`<div class="tab-body" data-testid="files-tab">
-    <${notice.Notice} />
-    ${problem ? html`<p class="error" role="alert" data-testid="file-problem">${problem}</p>`
-      : null}
     <${LoadState} state=${files} what="the model files" />
     ${files.data ? html`<section class="card" aria-labelledby="files-title">
       <h2 id="files-title">Model files</h2>
+      <${notice.Notice} />
+      ${problem ? html`<p class="error" role="alert" data-testid="file-problem">${problem}</p>`
+        : null}
       <p class="hint muted" data-testid="files-total">${list.length} file${list.length === 1
         ? '' : 's'}, ${formatBytes(total)} in the Hugging Face cache. The built-in model is not
         listed here.</p>
