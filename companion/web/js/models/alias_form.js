@@ -169,12 +169,16 @@ function LaunchFields({ form }) {
     </div></fieldset>`;
 }
 
-/**
- * Create (no `alias`) or edit a user alias; `start` prefills a new one. Calls `onSaved(saved)`
- * with the server's alias.
- */
-export function AliasForm({ alias, start, files, onSaved, onCancel }) {
-  const form = useForm(toValues(alias ?? start), validate);
+/** Create (no `alias`) or edit a user alias. Calls `onSaved(saved)` with the server's alias. */
+function initialValues(alias, files) {
+  const values = toValues(alias);
+  const key = fileKey(values.repo, values.filename);
+  if (files.some((f) => fileKey(f.repo, f.filename) === key)) values.file = key;
+  return values;
+}
+
+export function AliasForm({ alias, files, onSaved, onCancel }) {
+  const form = useForm(initialValues(alias, files), validate);
   const save = form.submit(async (values) => {
     const body = toBody(values);
     const saved = alias

@@ -53,7 +53,10 @@ export default function Aliases({ session }) {
   const [open, setOpen] = useState(null); // {kind: 'new' | 'edit' | 'copy', alias}
   const [problem, setProblem] = useState(null);
   const notice = useNotice();
-  useEventReload(['models.changed'], aliases.reload);
+  useEventReload(['models.changed'], () => {
+    aliases.reload();
+    files.reload(); // a finished download is a new file to pick
+  });
   const done = (message) => (saved) => {
     setOpen(null);
     notice.show(message(saved));
