@@ -17,6 +17,7 @@ from companion.access import AppServices
 from companion.auth import ApiTokenService, ensure_owner_secret
 from companion.auth.identity import checked_box, open_identity
 from companion.auth.owner_challenges import OwnerChallenges
+from companion.auth.principal import Role
 from companion.core.events import DOWNLOAD_UPDATED, MODELS_CHANGED, MODELS_LOADED, EventBus
 from companion.core.home import private_dir
 from companion.core.metrics import Metrics
@@ -123,14 +124,18 @@ def pool_limits(settings: Settings) -> PoolLimits:
         wait_secs=settings.model_wait_secs)
 
 
+# Downloads and loaded models are power users' business (their routes need that role).
+POWER_USERS = Role.POWER_USER.value
+
+
 def model_services(settings: Settings, db: Database, catalog: ModelCatalog,
                    metrics: Metrics, bus: EventBus) -> ModelServices:
     hub = settings.hf_home / "hub"
     downloads = DownloadService(DownloadRepository(db), hub,
                                 concurrency=settings.max_downloads,
                                 on_bytes=metrics.downloaded, on_complete=catalog.refresh,
-                                on_update=lambda job: bus.publish(DOWNLOAD_UPDATED,
-                                                                  job_json(job)))
+                                on_update=lambda job: bus.publish(
+                                    DOWNLOAD_UPDATED, job_json(job), audience=POWER_USERS))
     return ModelServices(catalog, ModelFiles(hub),
                          AliasStore(settings.home / "aliases", catalog), downloads)
 
@@ -141,7 +146,8 @@ def loaded_changed(bus: EventBus) -> Callable[[LlamaPool, LlamaProcess], None]:
         state = "unloading" if pool.is_evicting(process.alias) else process.state.value
         bus.publish(MODELS_LOADED, {"alias": process.alias, "state": state,
                                     "in_flight": process.in_flight,
-                                    "queued": pool.queued(process.alias)})
+                                    "queued": pool.queued(process.alias)},
+                    audience=POWER_USERS)
 
     return publish
 

@@ -2,7 +2,10 @@
 
 Events are ``{"type": kind, "data": {...}}``. ``user_id`` (when given) says whose event it is;
 subscribers see their own user's events and events that belong to nobody (server state,
-model changes). Publishing never blocks: a subscriber that falls more than ``QUEUE_SIZE``
+model changes). ``audience`` (when given) narrows an event to the subscribers whose ``hears``
+accepts it: the events socket passes a role name and lets through callers with that role or
+above, so only power users hear of downloads and loaded models, as only they may list them.
+Publishing never blocks: a subscriber that falls more than ``QUEUE_SIZE``
 events behind is dropped and told so by its queue ending with ``None``, because a slow
 browser tab must not hold up the service that published.
 """
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +37,7 @@ class Event:
     type: str
     data: dict[str, Any]
     user_id: str | None = None
+    audience: str | None = None
 
     def message(self) -> dict[str, Any]:
         return {"type": self.type, "data": self.data}
@@ -43,10 +47,14 @@ class Event:
 class Subscription:
     user_id: str | None
     see_all: bool
+    # Whether this subscriber is in an event's audience; by default in none (fails closed).
+    hears: Callable[[str], bool] = lambda audience: False
     queue: asyncio.Queue[Event | None] = field(
         default_factory=lambda: asyncio.Queue(QUEUE_SIZE + 1))
 
     def wants(self, event: Event) -> bool:
+        if event.audience is not None and not self.hears(event.audience):
+            return False
         return self.see_all or event.user_id is None or event.user_id == self.user_id
 
 
@@ -54,8 +62,9 @@ class EventBus:
     def __init__(self) -> None:
         self._subscribers: set[Subscription] = set()
 
-    def publish(self, kind: str, data: dict[str, Any], *, user_id: str | None = None) -> None:
-        event = Event(kind, data, user_id)
+    def publish(self, kind: str, data: dict[str, Any], *, user_id: str | None = None,
+                audience: str | None = None) -> None:
+        event = Event(kind, data, user_id, audience)
         for sub in list(self._subscribers):
             if not sub.wants(event):
                 continue
@@ -66,9 +75,12 @@ class EventBus:
                 sub.queue.put_nowait(event)
 
     @contextlib.asynccontextmanager
-    async def subscribe(self, user_id: str | None, *, see_all: bool = False
+    async def subscribe(self, user_id: str | None, *, see_all: bool = False,
+                        hears: Callable[[str], bool] | None = None
                         ) -> AsyncIterator[Subscription]:
         sub = Subscription(user_id, see_all)
+        if hears is not None:
+            sub.hears = hears
         self._subscribers.add(sub)
         try:
             yield sub

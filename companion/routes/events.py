@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 from aiohttp import WSMsgType, web
 
-from companion.auth.principal import Principal, PrincipalKind
+from companion.auth.principal import Principal, PrincipalKind, Role
 from companion.core import events, json_limits
 from companion.core.errors import AuthenticationError
 from companion.core.events import Subscription
@@ -88,6 +89,14 @@ async def _drain(ws: web.WebSocketResponse) -> None:
         pass
 
 
+def role_audience(principal: Principal) -> Callable[[str], bool]:
+    """An event whose audience is a role reaches callers with that role or above."""
+    def hears(audience: str) -> bool:
+        return audience in Role.__members__.values() and principal.has_role(Role(audience))
+
+    return hears
+
+
 def _session_of_our_origin(request: web.Request) -> Principal | None:
     principal = request[PRINCIPAL]
     origin = request.headers.get("Origin")
@@ -112,7 +121,8 @@ async def events_socket(request: web.Request) -> web.WebSocketResponse:
     sockets = request.app[SOCKETS].all
     sockets.add(ws)
     try:
-        async with request.app[APPS].bus.subscribe(principal.user_id) as sub:
+        async with request.app[APPS].bus.subscribe(principal.user_id,
+                                                   hears=role_audience(principal)) as sub:
             await ws.send_json({"type": events.HELLO, "data": {
                 "version": request.app[SERVER_INFO].version, "state": "ready",
                 "user_id": principal.user_id, "kind": principal.kind.value}})
