@@ -267,7 +267,9 @@ def test_files_show_their_details_and_can_be_deleted(page: Page, owner: httpx.Cl
     open_tab(page, "files")
     row = page.locator(f"[data-testid=file-row][data-file='{REPO}/{name}']")
     expect(row.get_by_test_id("file-aliases")).to_contain_text("tiny-chat")
-    row.get_by_test_id("file-toggle").click()
+    row.get_by_test_id("file-toggle").focus()                       # by keyboard
+    page.keyboard.press("Enter")
+    expect(row.get_by_test_id("file-toggle")).to_have_attribute("aria-expanded", "true")
     details = page.get_by_test_id("file-details")
     expect(details).to_contain_text("llama")
     expect(details).to_contain_text("Q4_1")
@@ -275,8 +277,10 @@ def test_files_show_their_details_and_can_be_deleted(page: Page, owner: httpx.Cl
     check_page(page, shots, "models-files")
 
     other = page.locator(f"[data-testid=file-row][data-file='{OTHER}/{name}']")
-    other.get_by_test_id("file-delete").click()
-    other.get_by_test_id("file-delete-confirm").click()
+    other.get_by_test_id("file-delete").focus()
+    page.keyboard.press("Enter")
+    expect(other.get_by_test_id("file-delete-confirm")).to_be_focused()
+    page.keyboard.press("Enter")
     expect(other).to_have_count(0)
     files = owner.get("/bodhi/v1/models/files").json()["data"]
     assert [f["repo"] for f in files] == [REPO]

@@ -102,7 +102,8 @@ function JobRow({ job, onAction }) {
 
 // Events arrive in order on one socket and tell every change of every job, so they alone
 // change a job the page knows; an API answer (the list, a start, a cancel, a retry) may be
-// older than the events already heard, so it only adds a job the page has not seen yet.
+// older than the events already heard, so it only adds a job the page has not seen yet
+// (unless the socket is down, when the answer is the best news there is).
 function sorted(jobs) {
   return jobs.sort((a, b) => b.created_at - a.created_at || (a.id < b.id ? -1 : 1));
 }
@@ -112,6 +113,7 @@ function replace(jobs, job) {
 }
 
 function add(jobs, job) {
+  if (document.body.dataset.events !== 'open') return replace(jobs, job); // no events to wait for
   return (jobs ?? []).some((j) => j.id === job.id) ? jobs : sorted([job, ...(jobs ?? [])]);
 }
 
