@@ -25,6 +25,7 @@ REPO = "bodhi-test/SmolLM2-135M-Instruct-GGUF"
 OTHER = "bodhi-test/other"
 MODEL = "smollm2:135m"
 WAIT_MS = 60_000
+PAGE_ERRORS: list[str] = []  # uncaught errors in the page's scripts: none expected
 
 
 def model_file() -> Path:
@@ -66,8 +67,7 @@ def owner(companion: Companion) -> Iterator[httpx.Client]:
 def page(browser: Browser) -> Iterator[Page]:
     """One signed-in tab for the module (each test opens the tab it needs)."""
     tab = browser.context.new_page()
-    tab.on("pageerror", lambda error: print("page error:", error))
-    tab.on("console", lambda message: print("console:", message.text))
+    tab.on("pageerror", lambda error: PAGE_ERRORS.append(str(error)))
     tab.set_viewport_size({"width": 1280, "height": 800})
     tab.goto(browser.companion.cli("open", "--no-browser").strip().splitlines()[-1])
     tab.wait_for_url(f"{browser.companion.url}/ui/chat")
@@ -89,6 +89,7 @@ def job_row(page: Page, file: str) -> Locator:
 
 
 def check_page(page: Page, shots: Path | None = None, name: str = "") -> None:
+    assert PAGE_ERRORS == []
     assert axe_problems(page) == []
     if shots is not None:
         shoot(page, shots, name)
