@@ -89,7 +89,7 @@ class LlamaPool:
     def queued(self, alias: str) -> int:
         """Requests for the alias not yet running on its child."""
         process = self._processes.get(alias)
-        return max(self._requests[alias] - (process.in_flight if process else 0), 0)
+        return max(self._requests.get(alias, 0) - (process.in_flight if process else 0), 0)
 
     def _changed(self, alias: str) -> None:
         process = self._processes.get(alias)
