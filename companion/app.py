@@ -17,7 +17,13 @@ from companion.access import AppServices
 from companion.auth import ApiTokenService, ensure_owner_secret
 from companion.auth.identity import checked_box, open_identity
 from companion.auth.owner_challenges import OwnerChallenges
-from companion.core.events import MODELS_CHANGED, EventBus
+from companion.core.events import (
+    DOWNLOAD_UPDATED,
+    MODELS_CHANGED,
+    MODELS_LOADED,
+    POWER_USERS,
+    EventBus,
+)
 from companion.core.home import private_dir
 from companion.core.metrics import Metrics
 from companion.core.owner_secret import read_owner_secret
@@ -35,6 +41,7 @@ from companion.core.upstream import (
 )
 from companion.inference import LaunchConfig, LlamaPool
 from companion.inference.pool import PoolLimits
+from companion.inference.process import LlamaProcess
 from companion.inference.service import InferenceService
 from companion.mcp.calls import McpCalls
 from companion.mcp.instances import McpInstanceService
@@ -57,6 +64,7 @@ from companion.providers import (
     RouterAliasService,
 )
 from companion.routes import setup_routes
+from companion.routes.downloads import job_json
 from companion.routes.keys import (
     APPS,
     DATABASE,
@@ -121,14 +129,30 @@ def pool_limits(settings: Settings) -> PoolLimits:
         wait_secs=settings.model_wait_secs)
 
 
+
+
 def model_services(settings: Settings, db: Database, catalog: ModelCatalog,
-                   metrics: Metrics) -> ModelServices:
+                   metrics: Metrics, bus: EventBus) -> ModelServices:
     hub = settings.hf_home / "hub"
     downloads = DownloadService(DownloadRepository(db), hub,
                                 concurrency=settings.max_downloads,
-                                on_bytes=metrics.downloaded, on_complete=catalog.refresh)
+                                on_bytes=metrics.downloaded, on_complete=catalog.refresh,
+                                on_update=lambda job: bus.publish(
+                                    DOWNLOAD_UPDATED, job_json(job), audience=POWER_USERS))
     return ModelServices(catalog, ModelFiles(hub),
                          AliasStore(settings.home / "aliases", catalog), downloads)
+
+
+def loaded_changed(bus: EventBus) -> Callable[[LlamaPool, LlamaProcess], None]:
+    """``models.loaded``: a child's state and load as the Loaded view shows them."""
+    def publish(pool: LlamaPool, process: LlamaProcess) -> None:
+        state = "unloading" if pool.is_evicting(process.alias) else process.state.value
+        bus.publish(MODELS_LOADED, {"alias": process.alias, "state": state,
+                                    "in_flight": process.in_flight,
+                                    "queued": pool.queued(process.alias)},
+                    audience=POWER_USERS)
+
+    return publish
 
 
 def launch_config(settings: Settings) -> LaunchConfig:
@@ -205,9 +229,11 @@ async def build_app(settings: Settings) -> web.Application:
     runtime = RuntimeSettings(settings, SettingOverrideRepository(db), {
         Settings.log_level.name: lambda level: logging.getLogger().setLevel(level)})
     await runtime.load()
+    publish_loaded = loaded_changed(bus)
     pool = LlamaPool(launch_config(settings), children,
                      keep_alive_secs=lambda: settings.keep_alive_secs,
-                     limits=pool_limits(settings), on_load=metrics.model_loaded)
+                     limits=pool_limits(settings), on_load=metrics.model_loaded,
+                     on_change=lambda process: publish_loaded(pool, process))
     metrics.count_loaded(lambda: len(pool.loaded()))
     remote: RemoteModels | None = None
 
@@ -217,7 +243,7 @@ async def build_app(settings: Settings) -> web.Application:
         bus.publish(MODELS_CHANGED, {"models": names})
 
     catalog = ModelCatalog(home / "aliases", settings.hf_home / "hub", on_change=models_changed)
-    models = model_services(settings, db, catalog, metrics)
+    models = model_services(settings, db, catalog, metrics, bus)
     remote = await remote_models(
         settings, db, box, catalog, ProviderClient(provider_session),
         on_change=lambda: models_changed([m.alias for m in catalog.list()]))

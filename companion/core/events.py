@@ -2,12 +2,14 @@
 
 Events are ``{"type": kind, "data": {...}}``. ``user_id`` (when given) says whose event it is;
 subscribers see their own user's events and events that belong to nobody (server state,
-model changes). An event with an ``audience`` (e.g. ``MANAGERS``) goes only to subscriptions
-in that audience (and to its ``user_id``, when it has one): the events socket decides, from
-the caller's role, which audiences a subscription joins. Publishing never blocks: a
-subscriber that falls more than ``QUEUE_SIZE`` events behind is dropped and told so by its
-queue ending with ``None``, because a slow browser tab must not hold up the service that
-published.
+model changes). An event with an ``audience`` (a role name: ``MANAGERS``, ``POWER_USERS``)
+goes only to subscriptions in that audience (and to its ``user_id``, when it has one): the
+events socket decides, from the caller's role, which audiences a subscription joins (its role
+and every lower one), and checks the role again as each such event is sent.
+
+Publishing never blocks: a subscriber that falls more than ``QUEUE_SIZE`` events behind is
+dropped and told so by its queue ending with ``None``, because a slow browser tab must not
+hold up the service that published.
 """
 
 from __future__ import annotations
@@ -27,15 +29,19 @@ ACCESS_REQUEST_UPDATED = "access_request.updated"
 GRANT_CREATED = "grant.created"
 GRANT_REVOKED = "grant.revoked"
 GRANT_USED = "grant.used"
+DOWNLOAD_UPDATED = "download.updated"
 MODELS_CHANGED = "models.changed"
+MODELS_LOADED = "models.loaded"
 MCP_CHANGED = "mcp.changed"
 SERVER_STATE = "server.state"
 # A user asked for a role (OIDC mode), and a request was decided: for managers and admins.
 USER_REQUEST_CREATED = "user_access_request.created"
 USER_REQUEST_UPDATED = "user_access_request.updated"
 
-# Audiences: who, beyond an event's own user, receives it.
-MANAGERS = "managers"          # callers with resource_manager or a higher role
+# Audiences: who, beyond an event's own user, receives it: callers with this role or a higher
+# one (the values are the role names of auth/principal.py:Role, which core cannot import).
+MANAGERS = "resource_manager"
+POWER_USERS = "resource_power_user"    # downloads and loaded models: their routes need it
 
 
 @dataclass(frozen=True)

@@ -59,12 +59,15 @@ class PoolLimits:
 class LlamaPool:
     def __init__(self, config: LaunchConfig, client: ChildClient,
                  keep_alive_secs: Callable[[], int], limits: PoolLimits | None = None,
-                 on_load: Callable[[str, float], None] | None = None) -> None:
+                 on_load: Callable[[str, float], None] | None = None,
+                 on_change: Callable[[LlamaProcess], None] | None = None) -> None:
         self._config = config
         self._client = client
         self._keep_alive_secs = keep_alive_secs
         self._limits = limits or PoolLimits()
         self._on_load = on_load or (lambda alias, secs: None)
+        # A child started, stopped, began unloading or took or finished a request.
+        self._on_change = on_change or (lambda process: None)
         self._processes: dict[str, LlamaProcess] = {}
         self._idle = IdleStops(keep_alive_secs, "unloading model")
         self._evicting: dict[str, asyncio.Event] = {}
@@ -83,6 +86,16 @@ class LlamaPool:
     def is_evicting(self, alias: str) -> bool:
         return alias in self._evicting
 
+    def queued(self, alias: str) -> int:
+        """Requests for the alias not yet running on its child."""
+        process = self._processes.get(alias)
+        return max(self._requests.get(alias, 0) - (process.in_flight if process else 0), 0)
+
+    def _changed(self, alias: str) -> None:
+        process = self._processes.get(alias)
+        if process is not None and process.state is not ProcessState.STOPPED:
+            self._on_change(process)
+
     def is_using(self, path: Path) -> bool:
         """Is a running child serving this model file?"""
         return any(p.model_path.resolve() == path.resolve() for p in self.loaded())
@@ -93,7 +106,8 @@ class LlamaPool:
         flags = model.alias.launch_flags()
         if process is None or (process.state is ProcessState.STOPPED
                                and (process.model_path, process.flags) != (model.path, flags)):
-            process = LlamaProcess(alias, model.path, flags, self._config, self._client)
+            process = LlamaProcess(alias, model.path, flags, self._config, self._client,
+                                   on_change=self._on_change)
             self._processes[alias] = process
         return process
 
@@ -114,6 +128,7 @@ class LlamaPool:
                     self._idle.schedule(alias, process, alias)
         finally:
             self._requests[alias] -= 1
+            self._changed(alias)
 
     def _admit(self, alias: str) -> None:
         limit = self._limits.max_requests_per_model()
@@ -185,12 +200,14 @@ class LlamaPool:
             return True
         done = self._evicting[alias] = asyncio.Event()
         self._idle.cancel(alias)
+        self._on_change(process)
         try:
             await process.drained()
             await process.stop()
         finally:
             del self._evicting[alias]
             done.set()
+            self._on_change(process)  # now "stopped", no longer "unloading"
         return True
 
     async def stop_all(self) -> None:

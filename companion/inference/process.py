@@ -22,6 +22,7 @@ import os
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -76,11 +77,15 @@ def _log_name(alias: str) -> str:
 
 class LlamaProcess:
     def __init__(self, alias: str, model_path: Path, flags: list[str], config: LaunchConfig,
-                 client: ChildClient) -> None:
+                 client: ChildClient,
+                 on_change: Callable[[LlamaProcess], None] | None = None) -> None:
         self.alias = alias
         self.model_path = model_path
         self.flags = flags
-        self.state = ProcessState.STOPPED
+        self._state = ProcessState.STOPPED
+        # Told of every state change and every request begun (the Loaded view; the pool
+        # tells a request's end, once it no longer counts it).
+        self._on_change = on_change or (lambda process: None)
         self.embeddings = False
         self.base_url = ""
         self.pid: int | None = None
@@ -97,6 +102,16 @@ class LlamaProcess:
         self._drained = asyncio.Event()
         self._drained.set()
         self.log_path = config.log_dir / _log_name(alias)
+
+    @property
+    def state(self) -> ProcessState:
+        return self._state
+
+    @state.setter
+    def state(self, value: ProcessState) -> None:
+        changed, self._state = value is not self._state, value
+        if changed:
+            self._on_change(self)
 
     @property
     def port(self) -> int | None:
@@ -160,6 +175,7 @@ class LlamaProcess:
     def begin_request(self) -> None:
         self.in_flight += 1
         self._drained.clear()
+        self._on_change(self)
 
     def end_request(self) -> None:
         self.in_flight -= 1
@@ -225,8 +241,8 @@ class LlamaProcess:
             self.state = ProcessState.STOPPED
             raise
         self.embeddings = embeddings
-        self.state = ProcessState.READY
         self.loaded_at = time.time()
+        self.state = ProcessState.READY
         self._watcher = asyncio.create_task(self._watch(proc), name=f"watch-{self.alias}")
         log.info("model %s ready (pid %s, %s) in %.2fs", self.alias, proc.pid, self.base_url,
                  time.monotonic() - started)

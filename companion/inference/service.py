@@ -168,6 +168,9 @@ class InferenceService:
     def is_evicting(self, alias: str) -> bool:
         return self._pool.is_evicting(alias)
 
+    def queued(self, alias: str) -> int:
+        return self._pool.queued(alias)
+
     def is_file_in_use(self, path: Path) -> bool:
         return self._pool.is_using(path)
 

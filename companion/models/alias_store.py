@@ -19,7 +19,7 @@ from companion.core.errors import BadRequestError, ConflictError, NotFoundError
 from companion.core.home import private_dir
 from companion.models.alias import AliasSource, ModelAlias
 from companion.models.catalog import ModelCatalog, alias_file_stem
-from companion.models.names import check_filename, check_repo, check_revision
+from companion.models.names import check_alias_name, check_filename, check_repo, check_revision
 
 _FIELDS = ("alias", "repo", "filename", "snapshot", "context_params", "request_params")
 
@@ -40,6 +40,7 @@ def _validated(data: dict[str, Any]) -> ModelAlias:
         param = ".".join(str(p) for p in first["loc"])
         raise BadRequestError(f"Invalid alias: '{param}': {first['msg']}", code="invalid_value",
                               param=param) from exc
+    check_alias_name(alias.alias)
     check_repo(alias.repo)
     check_filename(alias.filename)
     check_revision(alias.snapshot)

@@ -4,6 +4,10 @@ One job per (repo, filename) at a time. Jobs run with bounded concurrency in wor
 (``hf_download.fetch``); progress is written to the database every couple of seconds, so
 a restarted companion picks unfinished jobs up again and the partial blob is resumed. Cancel
 stops the transfer at the next chunk and keeps the partial blob for a later retry.
+
+``on_update`` hears each job at every change of status and, while it runs, its progress at
+most every ``PUBLISH_EVERY_SECS``: a fast download must not flood the listeners (the event
+bus and the browser tabs behind it).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from companion.storage.downloads import DownloadRecord, DownloadRepository
 log = logging.getLogger(__name__)
 
 PERSIST_EVERY_SECS = 2.0
+PUBLISH_EVERY_SECS = 0.5
 DEFAULT_QUANT = "Q4_K_M"  # what Ollama takes for a hub repository named without a tag
 _RATE_WINDOW_SECS = 5.0
 
@@ -131,13 +136,15 @@ class DownloadService:
     def __init__(self, repository: DownloadRepository, hub_dir: Path, *,
                  concurrency: int = 2, endpoint: str | None = None, token: str | None = None,
                  on_bytes: Callable[[int], None] | None = None,
-                 on_complete: Callable[[], None] | None = None) -> None:
+                 on_complete: Callable[[], None] | None = None,
+                 on_update: Callable[[DownloadJob], None] | None = None) -> None:
         self._repo = repository
         self._hub_dir = hub_dir
         self._endpoint = endpoint
         self._token = token
         self._on_bytes = on_bytes or (lambda n: None)
         self._on_complete = on_complete or (lambda: None)
+        self._on_update = on_update or (lambda job: None)
         self._slots = asyncio.Semaphore(concurrency)
         self._executor = ThreadPoolExecutor(max_workers=concurrency,
                                             thread_name_prefix="download")
@@ -166,7 +173,9 @@ class DownloadService:
         if not await self._repo.insert(record):  # another caller won the race
             return await self.pull(repo, filename)
         self._schedule(record.id)
-        return _job(record, None), True
+        job = _job(record, None)
+        self._on_update(job)
+        return job, True
 
     async def hub_file(self, repo: str, quant: str | None) -> str:
         """The file of ``repo`` on the hub in quantisation ``quant`` (see ``pick_quant``)."""
@@ -199,6 +208,7 @@ class DownloadService:
             if task is not None:
                 task.cancel()
             await self._repo.update(job_id, _now(), status=JobStatus.CANCELLED)
+            await self._publish(job_id)
         return await self._settled(job_id)
 
     async def retry(self, job_id: str) -> DownloadJob:
@@ -211,7 +221,7 @@ class DownloadService:
                                 code="download_active")
         await self._repo.update(job_id, _now(), status=JobStatus.PENDING, error=None)
         self._schedule(job_id)
-        return await self.get(job_id)
+        return await self._publish(job_id)
 
     async def wait(self, job_id: str) -> DownloadJob:
         """Until the job has finished one way or another."""
@@ -274,12 +284,16 @@ class DownloadService:
             transfer = _Transfer(self._on_bytes)
             self._transfers[job_id] = transfer
             await self._repo.update(job_id, _now(), status=JobStatus.RUNNING)
-            ticker = asyncio.create_task(self._persist_progress(job_id, transfer))
+            await self._publish(job_id)
+            tickers = [asyncio.create_task(self._persist_progress(job_id, transfer)),
+                       asyncio.create_task(self._publish_progress(job_id, transfer))]
             try:
                 await self._transfer(record, transfer)
             finally:
-                ticker.cancel()
+                for ticker in tickers:
+                    ticker.cancel()
                 self._transfers.pop(job_id, None)
+            await self._publish(job_id)  # its end: completed, error, cancelled (or paused)
 
     async def _transfer(self, record: DownloadRecord, transfer: _Transfer) -> None:
         request = FileRequest(record.repo, record.filename, record.revision, self._endpoint,
@@ -305,6 +319,19 @@ class DownloadService:
         while True:
             await asyncio.sleep(PERSIST_EVERY_SECS)
             await self._save_progress(job_id, transfer)
+
+    async def _publish_progress(self, job_id: str, transfer: _Transfer) -> None:
+        sent = -1
+        while True:
+            await asyncio.sleep(PUBLISH_EVERY_SECS)
+            if transfer.done != sent:
+                sent = transfer.done
+                await self._publish(job_id)
+
+    async def _publish(self, job_id: str) -> DownloadJob:
+        job = await self.get(job_id)
+        self._on_update(job)
+        return job
 
     async def _save_progress(self, job_id: str, transfer: _Transfer) -> None:
         await self._repo.update(job_id, _now(), total_bytes=transfer.total,

@@ -14,6 +14,7 @@ from companion.core.errors import BadRequestError
 _REPO_PART = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_-])?$")
 _FILE_PART = re.compile(r"^[^/\\\x00-\x1f]+$")
 _REVISION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_ALIAS = re.compile(r"^[^\s/\\.\x00-\x1f\x7f][^\s\\\x00-\x1f\x7f]{0,199}$")
 _HUB_TOKEN = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 
 
@@ -37,6 +38,16 @@ def check_filename(filename: str) -> str:
                               "inside the repository.", code="invalid_filename",
                               param="filename")
     return filename
+
+
+def check_alias_name(name: str) -> str:
+    """An alias name given through the API: 1 to 200 characters without spaces, control
+    characters or backslashes, not starting with '/' or '.' (it is part of URL paths)."""
+    if not _ALIAS.match(name):
+        raise BadRequestError(f"Invalid alias name {name!r}: use 1 to 200 characters without "
+                              "spaces or backslashes, not starting with '/' or '.'.",
+                              code="invalid_alias", param="alias")
+    return name
 
 
 def check_revision(revision: str) -> str:

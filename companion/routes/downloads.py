@@ -8,9 +8,11 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, StrictStr
 
 from companion.auth.principal import Role
+from companion.core.errors import NotFoundError
 from companion.middleware.access import requires
 from companion.middleware.docs import PAGING, documented
 from companion.models.downloads import DownloadJob
+from companion.models.names import check_repo
 from companion.routes.bodies import read_json
 from companion.routes.keys import MODELS
 from companion.routes.paging import page_of, paginated
@@ -18,10 +20,14 @@ from companion.routes.replies import DownloadJobOut, Page, shaped
 
 
 class PullRequest(BaseModel):
+    """A file named outright, or the repository's single-file GGUF in ``quant`` (without
+    either: the default quantisation, or the repository's only GGUF)."""
+
     model_config = ConfigDict(extra="forbid")
 
     repo: StrictStr
-    filename: StrictStr
+    filename: StrictStr | None = None
+    quant: StrictStr | None = None
 
 
 def job_json(job: DownloadJob) -> dict[str, Any]:
@@ -34,11 +40,19 @@ def job_json(job: DownloadJob) -> dict[str, Any]:
 
 @requires(Role.POWER_USER, all_models=True)
 @documented("Download a model file (201 new, 200 already there or running)", body=PullRequest,
-            response=DownloadJobOut, also=(200,),
+            response=DownloadJobOut, also=(200,), errors=(404, 502),
             status=201)
 async def start_pull(request: web.Request) -> web.Response:
     body = await read_json(request, PullRequest)
-    job, created = await request.app[MODELS].downloads.pull(body["repo"], body["filename"])
+    downloads = request.app[MODELS].downloads
+    filename = body.get("filename")
+    if not filename:
+        check_repo(body["repo"])
+        try:
+            filename = await downloads.hub_file(body["repo"], body.get("quant") or None)
+        except NotFoundError as exc:  # name the field the caller filled in
+            raise NotFoundError(exc.message, code=exc.code, param="quant") from exc
+    job, created = await downloads.pull(body["repo"], filename)
     return web.json_response(job_json(job), status=201 if created else 200)
 
 

@@ -106,18 +106,21 @@ def _session_of_our_origin(request: web.Request) -> Principal | None:
 
 
 def _audiences(principal: Principal) -> frozenset[str]:
-    return frozenset({events.MANAGERS}) if principal.has_role(Role.MANAGER) else frozenset()
+    """The audiences a caller joins: its role's name and every lower role's."""
+    return frozenset(role.value for role in Role if principal.has_role(role))
 
 
 def _admission(request: web.Request, principal: Principal) -> Admit:
-    """Whether the caller is still in an event's audience (its role may have changed)."""
+    """Whether the caller is still in an event's audience: a session's role is read again
+    (it may have changed since the socket opened); a token's role is fixed."""
     async def admit(event: Event) -> bool:
         if event.user_id is not None and event.user_id == principal.user_id:
             return True
         if principal.kind is not PrincipalKind.SESSION or principal.user_id is None:
             return event.audience in _audiences(principal)
         role = await request.app[IDENTITY].users.current_role(principal.user_id)
-        return role is not None and role.at_least(Role.MANAGER)
+        return (role is not None and event.audience is not None
+                and role.at_least(Role(event.audience)))
     return admit
 
 

@@ -79,12 +79,12 @@ def file_json(item: ModelFile) -> dict[str, Any]:
         "parameters": info.size_label if info else None, "error": item.error})
 
 
-def loaded_json(process: LlamaProcess, evicting: bool) -> dict[str, Any]:
+def loaded_json(process: LlamaProcess, evicting: bool, queued: int = 0) -> dict[str, Any]:
     return shaped(LoadedModel, {
         "alias": process.alias, "pid": process.pid, "port": process.port,
         "state": "unloading" if evicting else process.state.value,
         "loaded_at": process.loaded_at, "last_used": round(process.last_used_at(), 3),
-        "in_flight": process.in_flight, "rss": process.memory_bytes(),
+        "in_flight": process.in_flight, "queued": queued, "rss": process.memory_bytes(),
         "embeddings": process.embeddings, "model_path": str(process.model_path)})
 
 
@@ -175,8 +175,9 @@ async def copy_alias(request: web.Request) -> web.Response:
 @documented("Models loaded now", response=Items[LoadedModel])
 async def list_loaded(request: web.Request) -> web.Response:
     inference = request.app[INFERENCE]
-    return web.json_response({"data": [loaded_json(p, inference.is_evicting(p.alias))
-                                       for p in inference.loaded(request[PRINCIPAL])]})
+    return web.json_response({"data": [
+        loaded_json(p, inference.is_evicting(p.alias), inference.queued(p.alias))
+        for p in inference.loaded(request[PRINCIPAL])]})
 
 
 @requires(Role.POWER_USER)
@@ -184,7 +185,8 @@ async def list_loaded(request: web.Request) -> web.Response:
 async def load_model(request: web.Request) -> web.Response:
     inference = request.app[INFERENCE]
     process = await inference.load(request.match_info["alias"], request[PRINCIPAL])
-    return web.json_response(loaded_json(process, inference.is_evicting(process.alias)))
+    return web.json_response(loaded_json(process, inference.is_evicting(process.alias),
+                                         inference.queued(process.alias)))
 
 
 @requires(UNLOAD_ROLE)

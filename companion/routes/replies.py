@@ -118,11 +118,12 @@ class DeletedFile(Reply):
 class LoadedModel(Reply):
     alias: str
     pid: int | None
-    port: int
+    port: int | None      # None while a first start has not picked its port yet
     state: str
     loaded_at: float | None
     last_used: float
     in_flight: int
+    queued: int           # requests waiting for it (loading, or over the per-model limit)
     rss: int | None
     embeddings: bool
     model_path: str

@@ -179,3 +179,48 @@ async def test_an_unfinished_job_resumes_after_a_restart(db: Database, hub: Path
         await second.stop()
     assert done.status is JobStatus.COMPLETED, done.error
     assert hub_server.range_starts[f"{REPO}/{FILE}"][0] >= stopped.downloaded_bytes
+
+
+async def test_updates_tell_every_status_and_throttle_progress(db: Database, hub: Path,
+                                                               hub_server: HubServer) -> None:
+    """``on_update`` (the ``download.updated`` event) hears pending, running and the end,
+    and in between at most a few progress updates a second, however fast the chunks come."""
+    heard: list[tuple[float, DownloadJob]] = []
+    svc = make_service(db, hub, hub_server,
+                       on_update=lambda job: heard.append((time.monotonic(), job)))
+    hub_server.bytes_per_s = SIZE // 2
+    try:
+        job, _ = await svc.pull(REPO, FILE)
+        done = await svc.wait(job.id)
+    finally:
+        await svc.stop()
+    assert done.status is JobStatus.COMPLETED
+    statuses = [j.status for _, j in heard]
+    assert statuses[0] is JobStatus.PENDING and statuses[-1] is JobStatus.COMPLETED
+    assert JobStatus.RUNNING in statuses and heard[-1][1].downloaded_bytes == SIZE
+    running = [(t, j) for t, j in heard if j.status is JobStatus.RUNNING]
+    progress = [j.downloaded_bytes for _, j in running]
+    assert any(0 < n < SIZE for n in progress), progress  # progress was told midway
+    assert progress == sorted(progress)
+    span = running[-1][0] - running[0][0]
+    # 64 KiB chunks over ~2 s would be ~48 updates unthrottled.
+    assert len(running) <= 2 + span / 0.5 + 1, (len(running), span)
+
+
+async def test_cancel_and_retry_are_told(hub_server: HubServer, db: Database,
+                                         hub: Path) -> None:
+    heard: list[DownloadJob] = []
+    svc = make_service(db, hub, hub_server, on_update=heard.append)
+    hub_server.bytes_per_s = SIZE // 4
+    try:
+        job, _ = await svc.pull(REPO, FILE)
+        await until(svc, job.id, lambda j: j.downloaded_bytes > 0)
+        await svc.cancel(job.id)
+        assert heard[-1].status is JobStatus.CANCELLED
+        hub_server.bytes_per_s = None
+        await svc.retry(job.id)
+        assert JobStatus.PENDING in [j.status for j in heard[-2:]]
+        await svc.wait(job.id)
+    finally:
+        await svc.stop()
+    assert heard[-1].status is JobStatus.COMPLETED

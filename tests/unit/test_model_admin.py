@@ -103,6 +103,8 @@ def test_alias_store_writes_the_yaml_the_catalog_reads(
     ({"colour": "red"}, "colour"), ({"repo": "../x"}, "repo"),
     ({"filename": "../../etc/passwd"}, "filename"), ({"snapshot": "../main"}, "revision"),
     ({"context_params": ["--x 'unbalanced"]}, "context_params"), ({"source": "model"}, "source"),
+    ({"alias": "my alias"}, "alias"), ({"alias": "/abs"}, "alias"), ({"alias": ".hidden"}, "alias"),
+    ({"alias": "back\\slash"}, "alias"), ({"alias": "x" * 201}, "alias"),
 ])
 def test_alias_store_refuses_bad_aliases(store: tuple[AliasStore, ModelCatalog, Path],
                                          change: dict[str, object], param: str) -> None:
