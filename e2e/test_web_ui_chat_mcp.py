@@ -24,10 +24,11 @@ import pytest
 import yaml
 from playwright.sync_api import Page, Request, expect
 
+from companion.models.catalog import embedded_model
 from e2e.conftest import Browser, add_mcp_server, owner_session
-from e2e.test_web_ui import ask, focused, reply_done, set_params, signed_in
+from e2e.test_web_ui import FINISHED, REPLY_MS, ask, focused, set_params, signed_in
 from e2e.web_ui import axe_problems, shoot, shots_folder
-from tests.conftest import Companion, embedded_model
+from tests.conftest import Companion
 from tests.integration.test_openai_api import _cache_model
 from tests.mcp_servers import serving
 from tests.mcp_servers.words import MARK
@@ -65,6 +66,14 @@ def instance(companion: Companion, calls_log: Path) -> Iterator[dict[str, Any]]:
         assert tools.status_code == 200, tools.text
         assert {t["name"] for t in tools.json()["tools"]} == {"lookup_word", "add"}
         yield made
+
+
+def answered(page: Page, before: int) -> None:
+    """Waits until the answer to the last message is complete: its first reply has finished
+    and the tools loop has ended (Send is back), each bounded as one reply is."""
+    page.wait_for_function("([sel, n]) => document.querySelectorAll(sel).length > n",
+                           arg=[FINISHED, before], timeout=REPLY_MS)
+    page.get_by_test_id("chat-send").wait_for(timeout=REPLY_MS)
 
 
 def server_calls(log: Path) -> list[dict[str, Any]]:
@@ -115,7 +124,7 @@ def test_the_panel_lists_instances_and_their_allowed_tools(page: Page,
 def test_a_tool_call_runs_through_the_proxy_and_its_result_goes_back(
         page: Page, instance: dict[str, Any], calls_log: Path, shots: Path) -> None:
     observed = Observed(page)
-    reply_done(page, ask(page, "Look up the word bodhi."))
+    answered(page, ask(page, "Look up the word bodhi."))
 
     assert [c["tool"] for c in server_calls(calls_log)] == ["lookup_word"]
     proxy = f"/bodhi/v1/mcps/{instance['id']}/mcp"
@@ -143,13 +152,17 @@ def test_a_tool_call_runs_through_the_proxy_and_its_result_goes_back(
     expect(call.get_by_test_id("tool-result")).to_contain_text(MARK)
     expect(call.get_by_test_id("tool-arguments")).to_contain_text('"word"')
     assert axe_problems(page) == []
-    page.get_by_test_id("tools-toggle").click()                     # the panel closed
+    page.get_by_test_id("tools-toggle").click()                     # the panels closed
+    page.get_by_test_id("params-toggle").click()
+    call.scroll_into_view_if_needed()
     shoot(page, shots, "chat-mcp")
 
 
 def test_with_approval_a_call_waits_and_skip_declines_by_keyboard(
         page: Page, calls_log: Path, shots: Path) -> None:
+    set_params(page)
     page.get_by_test_id("param-confirm-tools").check()
+    page.get_by_test_id("params-toggle").click()
     observed = Observed(page)
     before = ask(page, "Look up the word lotus.")
     approval = page.get_by_test_id("tool-approval")
@@ -161,12 +174,13 @@ def test_with_approval_a_call_waits_and_skip_declines_by_keyboard(
     waiting = page.locator("[data-testid=tool-call][data-status=waiting]")
     expect(waiting).to_have_count(1)
     assert axe_problems(page) == []
+    approval.scroll_into_view_if_needed()
     shoot(page, shots, "chat-mcp-approval")
 
     page.keyboard.press("Tab")
     assert focused(page) == "tool-skip"
     page.keyboard.press("Enter")
-    reply_done(page, before)
+    answered(page, before)
 
     assert len(server_calls(calls_log)) == 1
     declined = page.locator("[data-testid=tool-call][data-status=declined]")

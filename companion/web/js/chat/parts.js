@@ -116,7 +116,7 @@ export function ParamsPanel({ params, onChange }) {
     </div>
     <label class="field">Start the reply with (the model goes on from this text; first reply
       to each message only)
-      <textarea rows="1" placeholder="nothing" data-testid="param-prefill"
+      <textarea rows="2" placeholder="nothing" data-testid="param-prefill"
         value=${params.prefill ?? ''} onInput=${set('prefill')} /></label>
     <label class="check"><input type="checkbox" data-testid="param-confirm-tools"
         checked=${params.confirmTools !== false}
