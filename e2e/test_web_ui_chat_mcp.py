@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 from playwright.sync_api import Page, Request, expect
@@ -174,7 +175,6 @@ def test_with_approval_a_call_waits_and_skip_declines_by_keyboard(
     waiting = page.locator("[data-testid=tool-call][data-status=waiting]")
     expect(waiting).to_have_count(1)
     assert axe_problems(page) == []
-    approval.scroll_into_view_if_needed()
     shoot(page, shots, "chat-mcp-approval")
 
     page.keyboard.press("Tab")
@@ -194,3 +194,35 @@ def test_with_approval_a_call_waits_and_skip_declines_by_keyboard(
     set_params(page)
     expect(page.get_by_test_id("param-confirm-tools")).to_be_checked()
     expect(page.locator("[data-testid=tool-call][data-status=declined]")).to_have_count(1)
+
+
+@pytest.fixture(scope="module")
+def owner(companion: Companion) -> Iterator[httpx.Client]:
+    with owner_session(companion) as client:
+        yield client
+
+
+def test_a_refused_call_is_shown_failed_and_its_error_goes_to_the_model(
+        page: Page, instance: dict[str, Any], owner: httpx.Client, calls_log: Path) -> None:
+    observed = Observed(page)
+    before = ask(page, "Look up the word tea.")
+    page.get_by_test_id("tool-approval").wait_for(timeout=REPLY_MS)
+    # While the call waits, the owner stops allowing the tool (on the MCP page, or here
+    # through the API): the proxy refuses the call, and the model hears why.
+    tools = f"/bodhi/v1/mcps/{instance['id']}/tools"
+    assert owner.put(tools, json={"allowed_tools": ["add"]}).status_code == 200
+    try:
+        page.keyboard.press("Enter")                       # Run has the focus
+        answered(page, before)
+    finally:
+        owner.put(tools, json={"allowed_tools": None})
+
+    assert len(server_calls(calls_log)) == 1
+    failed = page.locator("[data-testid=tool-call][data-status=error]")
+    expect(failed.get_by_test_id("tool-status")).to_have_text("failed")
+    failed.locator("summary").click()
+    expect(failed.get_by_test_id("tool-result")).to_contain_text("not allowed")
+    result = observed.chats[1]["messages"][-1]
+    assert result["role"] == "tool" and result["content"].startswith("Error: ")
+    assert "not allowed" in result["content"]
+    assert axe_problems(page) == []

@@ -10,7 +10,8 @@ import { callTool } from './mcp_client.js';
 export const MAX_TOOL_ROUNDS = 5;
 export const DECLINED = 'The user declined to run this tool call.';
 const STOPPED = 'Stopped by the user before this call finished.';
-const OVER_LIMIT = `Not run: this reply reached the limit of ${MAX_TOOL_ROUNDS} rounds of tool calls.`;
+const OVER_LIMIT = `Not run: this reply reached the limit of ${MAX_TOOL_ROUNDS} rounds of tool`
+  + ' calls.';
 
 function toolMessage(call, target, status, content) {
   return { role: 'tool', tool_call_id: call.id, name: call.function.name,
@@ -30,7 +31,8 @@ function parseArguments(text) {
 async function runCall(call, { catalog, confirm, signal, setState, ask }) {
   const target = catalog?.byName.get(call.function.name) ?? null;
   if (!target) {
-    return toolMessage(call, null, 'error', `Error: there is no tool named "${call.function.name}".`);
+    const error = `Error: there is no tool named "${call.function.name}".`;
+    return toolMessage(call, null, 'error', error);
   }
   let args;
   try {

@@ -16,7 +16,9 @@ function ToolNames({ instance }) {
       (error) => setState({ tools: null, error }));
   }, [instance.id]);
   if (!usable(instance)) return html`<span class="muted">disabled</span>`;
-  if (state.error) return html`<span class="error">tools unavailable: ${state.error.message}</span>`;
+  if (state.error) {
+    return html`<span class="error">tools unavailable: ${state.error.message}</span>`;
+  }
   if (!state.tools) return html`<span class="muted">listing tools…</span>`;
   if (!state.tools.length) return html`<span class="muted">no tools allowed</span>`;
   return html`<span class="muted" data-testid="mcp-instance-tools">
@@ -53,8 +55,8 @@ export function McpPanel({ conversation, onChange }) {
   </fieldset>`;
 }
 
-const STATUS = { queued: 'queued', ok: 'done', error: 'failed', declined: 'skipped by you', stopped: 'stopped',
-  skipped: 'not run', waiting: 'waits for you', running: 'running…' };
+const STATUS = { queued: 'queued', ok: 'done', error: 'failed', declined: 'skipped by you',
+  stopped: 'stopped', skipped: 'not run', waiting: 'waits for you', running: 'running…' };
 
 function pretty(text) {
   try {
@@ -80,7 +82,7 @@ function Approval({ call, onDecide }) {
 /** One tool call with its result (a `tool` message) or its live state. */
 export function ToolCall({ call, result, state, onDecide }) {
   const status = result?.status ?? state ?? 'skipped';
-  const where = result?.instance?.name;
+  const where = result?.instance?.name ?? call.instance;
   return html`<div class="tool-call" data-testid="tool-call" data-status=${status}
       data-name=${call.function.name}>
     <details>

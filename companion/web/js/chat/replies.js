@@ -51,7 +51,8 @@ function answered(started, result, model, prefill) {
   // The model went on from the prefill: the reply is both (unless it became a tool call).
   const content = prefill && !result.toolCalls.length ? prefill + result.content : result.content;
   const done = { ...started, content, stats: { model, ttftMs: result.ttftMs,
-    tokensPerSec: result.tokensPerSec, completionTokens: result.usage?.completion_tokens ?? null } };
+    tokensPerSec: result.tokensPerSec,
+    completionTokens: result.usage?.completion_tokens ?? null } };
   if (result.toolCalls.length) done.tool_calls = result.toolCalls;
   return done;
 }
@@ -133,6 +134,9 @@ export function useReplies(save, afterEach) {
       const done = await oneReply(body, conversation.model, controller, show);
       show(null);
       if (!done.tool_calls) return keep(done);
+      for (const call of done.tool_calls) {     // shown with the call; never sent to the model
+        call.instance = catalog?.byName.get(call.function.name)?.instanceName;
+      }
       if (round >= MAX_TOOL_ROUNDS) {
         return keep({ ...done, error: { message: LIMIT_NOTE, code: null } },
           ...overLimit(done.tool_calls, catalog));

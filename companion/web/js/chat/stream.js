@@ -46,8 +46,9 @@ function apply(event, reply, onText) {
 
 /**
  * Streams the reply to `body` ({model, messages, ...params}); onText(contentSoFar) on every
- * piece. Resolves to {content, toolCalls, usage, finishReason, ttftMs, tokensPerSec}; on abort or error,
- * rejects, and `reply` (from newReply()) holds what came so far: stats(reply) describes it.
+ * piece. Resolves to {content, toolCalls, usage, finishReason, ttftMs, tokensPerSec}; on abort
+ * or error, rejects, and `reply` (from newReply()) holds what came so far: stats(reply)
+ * describes it.
  */
 export async function streamChat(body, { signal, onText, reply = newReply() }) {
   const response = await api('/v1/chat/completions', { method: 'POST', signal, raw: true,
@@ -69,8 +70,8 @@ export async function streamChat(body, { signal, onText, reply = newReply() }) {
 }
 
 export function newReply() {
-  return { content: '', toolCalls: [], usage: null, finishReason: null, firstAt: null, lastAt: null,
-    startedAt: performance.now() };
+  return { content: '', toolCalls: [], usage: null, finishReason: null, firstAt: null,
+    lastAt: null, startedAt: performance.now() };
 }
 
 export function stats(reply, endedAt = reply.lastAt ?? performance.now()) {

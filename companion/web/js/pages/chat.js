@@ -83,6 +83,21 @@ function useStick(ref, deps) {
   }, deps);
 }
 
+function useStickOnResize(ref) {
+  // A log that was at the bottom stays there when it changes size (a phone turned, its
+  // keyboard opened), so the newest message and a tool call's Run / Skip stay in view.
+  useEffect(() => {
+    const el = ref.current;
+    if (!el) return undefined;
+    let atBottom = true;
+    const onScroll = () => { atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < 120; };
+    const observer = new ResizeObserver(() => { if (atBottom) el.scrollTop = el.scrollHeight; });
+    el.addEventListener('scroll', onScroll);
+    observer.observe(el);
+    return () => { el.removeEventListener('scroll', onScroll); observer.disconnect(); };
+  }, []);
+}
+
 export default function ChatPage({ session, segments }) {
   const store = useConversations(session.user.user_id);
   const { models, error: modelError } = useModels();
@@ -93,7 +108,8 @@ export default function ChatPage({ session, segments }) {
   const [showList, setShowList] = useState(false);
   const inputRef = useRef(null);
   const logRef = useRef(null);
-  const { streaming, reply, stop, decide } = useReplies(store.save, () => inputRef.current?.focus());
+  const { streaming, reply, stop, decide } = useReplies(store.save,
+    () => inputRef.current?.focus());
   const currentId = segments[1] ?? null;
   const current = currentId ? store.conversations.find((c) => c.id === currentId) : draft;
   const fallbackModel = localStorage.getItem(LAST_MODEL);
@@ -161,6 +177,7 @@ function ChatBody({ current, model, models, modelError, streaming, showParams, s
   const mine = streaming?.id === current.id ? streaming : null;
   const live = mine?.message ?? null;
   const toolCount = (current.mcps ?? []).length;
+  useStickOnResize(logRef);
   const problemList = Object.values(problems);
   return html`<div class="toolbar">
       <button type="button" class="list-toggle" aria-expanded=${showList ? 'true' : 'false'}
