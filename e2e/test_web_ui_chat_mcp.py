@@ -226,3 +226,18 @@ def test_a_refused_call_is_shown_failed_and_its_error_goes_to_the_model(
     assert result["role"] == "tool" and result["content"].startswith("Error: ")
     assert "not allowed" in result["content"]
     assert axe_problems(page) == []
+
+
+def test_stop_while_a_call_waits_ends_the_whole_answer(page: Page, calls_log: Path) -> None:
+    observed = Observed(page)
+    ask(page, "Look up the word rain.")
+    page.get_by_test_id("tool-approval").wait_for(timeout=REPLY_MS)
+    page.get_by_test_id("chat-stop").click()
+    page.get_by_test_id("chat-send").wait_for()
+
+    stopped = page.locator("[data-testid=tool-call][data-status=stopped]")
+    expect(stopped.get_by_test_id("tool-status")).to_have_text("stopped")
+    expect(page.get_by_test_id("tool-approval")).to_have_count(0)
+    page.wait_for_timeout(500)                             # nothing more goes out
+    assert len(observed.chats) == 1
+    assert len(server_calls(calls_log)) == 1
