@@ -109,9 +109,10 @@ def page(browser: Browser, instance: dict[str, Any]) -> Iterator[Page]:
     page.close()
 
 
-def test_the_panel_lists_instances_and_their_allowed_tools(page: Page,
-                                                           instance: dict[str, Any]) -> None:
+def test_the_panel_lists_instances_and_their_allowed_tools(
+        page: Page, instance: dict[str, Any], shots: Path) -> None:
     page.get_by_test_id("tools-toggle").click()
+    expect(page.get_by_test_id("params")).to_have_count(0)         # one panel at a time
     panel = page.get_by_test_id("mcp-panel")
     box = panel.locator(f"[data-testid=mcp-instance][data-id='{instance['id']}']")
     expect(panel.get_by_test_id("mcp-instance-tools")).to_have_text("lookup_word, add")
@@ -120,6 +121,7 @@ def test_the_panel_lists_instances_and_their_allowed_tools(page: Page,
     page.get_by_test_id("mcp-tool-first").check()
     expect(page.get_by_test_id("tools-toggle")).to_have_text("Tools (1)")
     assert axe_problems(page) == []
+    shoot(page, shots, "chat-mcp-panel")
 
 
 def test_a_tool_call_runs_through_the_proxy_and_its_result_goes_back(
@@ -153,8 +155,7 @@ def test_a_tool_call_runs_through_the_proxy_and_its_result_goes_back(
     expect(call.get_by_test_id("tool-result")).to_contain_text(MARK)
     expect(call.get_by_test_id("tool-arguments")).to_contain_text('"word"')
     assert axe_problems(page) == []
-    page.get_by_test_id("tools-toggle").click()                     # the panels closed
-    page.get_by_test_id("params-toggle").click()
+    page.get_by_test_id("tools-toggle").click()                     # the panel closed
     call.scroll_into_view_if_needed()
     shoot(page, shots, "chat-mcp")
 

@@ -187,10 +187,12 @@ function ChatBody({ current, model, models, modelError, streaming, showParams, s
       <${ModelPicker} models=${models} value=${model} onChange=${pickModel}
         disabled=${streaming !== null} />
       <button type="button" aria-expanded=${showParams ? 'true' : 'false'}
-        data-testid="params-toggle" onClick=${() => setShowParams(!showParams)}>
+        data-testid="params-toggle"
+        onClick=${() => { setShowParams(!showParams); setShowTools(false); }}>
         Parameters</button>
       <button type="button" aria-expanded=${showTools ? 'true' : 'false'}
-        data-testid="tools-toggle" onClick=${() => setShowTools(!showTools)}>
+        data-testid="tools-toggle"
+        onClick=${() => { setShowTools(!showTools); setShowParams(false); }}>
         Tools${toolCount ? ` (${toolCount})` : ''}</button>
     </div>
     ${modelError && html`<p class="error" role="alert">The models could not be listed:
