@@ -179,6 +179,7 @@ function ChatBody({ current, model, models, modelError, streaming, showParams, s
   const toolCount = (current.mcps ?? []).length;
   useStickOnResize(logRef);
   const problemList = Object.values(problems);
+  // One panel at a time (Parameters or Tools): a phone has no room for both.
   return html`<div class="toolbar">
       <button type="button" class="list-toggle" aria-expanded=${showList ? 'true' : 'false'}
         aria-label="Conversations" data-testid="list-toggle"
