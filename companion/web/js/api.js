@@ -36,10 +36,11 @@ export function onSessionExpired(handler) {
 
 /**
  * fetch() for the API. `body` is sent as JSON; `raw` returns the Response (for streams).
- * Throws ApiError for any status outside 2xx.
+ * `headers` adds to (or replaces) the defaults. Throws ApiError for any status outside 2xx.
  */
-export async function api(path, { method = 'GET', body, signal, raw = false } = {}) {
-  const headers = { Accept: raw ? 'text/event-stream' : 'application/json' };
+export async function api(path, { method = 'GET', body, signal, raw = false,
+  headers: extra } = {}) {
+  const headers = { Accept: raw ? 'text/event-stream' : 'application/json', ...extra };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const response = await fetch(path, {
     method, headers, signal, credentials: 'same-origin', cache: 'no-store',

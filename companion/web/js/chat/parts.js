@@ -1,5 +1,6 @@
 // The chat page's pieces: the conversation list (new, open, rename, delete, search), the model
-// picker, the parameters, one message, and the composer. State lives in pages/chat.js.
+// picker, the parameters, one message, and the composer. State lives in pages/chat.js; the MCP
+// pieces are in chat/mcp_parts.js.
 import { html, useEffect, useLayoutEffect, useRef, useState } from '../lib.js';
 import { Link } from '../router.js';
 import { copyCode, enhanceCode, renderMarkdown } from './markdown.js';
@@ -113,6 +114,14 @@ export function ParamsPanel({ params, onChange }) {
         <input type="text" placeholder="none" data-testid="param-stop"
           value=${params.stop ?? ''} onInput=${set('stop')} /></label>
     </div>
+    <label class="field">Start the reply with (the model goes on from this text; first reply
+      to each message only)
+      <textarea rows="2" placeholder="nothing" data-testid="param-prefill"
+        value=${params.prefill ?? ''} onInput=${set('prefill')} /></label>
+    <label class="check"><input type="checkbox" data-testid="param-confirm-tools"
+        checked=${params.confirmTools !== false}
+        onChange=${(e) => onChange({ ...params, confirmTools: e.target.checked })} />
+      <span>Ask before each MCP tool call (Run or Skip)</span></label>
   </fieldset>`;
 }
 
@@ -141,7 +150,7 @@ function Markdown({ text }) {
     dangerouslySetInnerHTML=${{ __html: rendered }} />`;
 }
 
-export function Message({ message, streaming }) {
+export function Message({ message, streaming, children }) {
   const who = message.role === 'user' ? 'You' : 'Assistant';
   return html`<article class=${`message ${message.role}`} data-testid="message"
       data-role=${message.role} aria-busy=${streaming ? 'true' : undefined}
@@ -150,6 +159,7 @@ export function Message({ message, streaming }) {
     ${message.role === 'user' ? html`<div class="plain">${message.content}</div>`
       : (message.content || streaming) && html`<${Markdown} text=${message.content} />`}
     ${streaming && !message.content && html`<p class="muted">Thinking…</p>`}
+    ${children}
     ${message.error && html`<p class="error" role="alert" data-testid="message-error">
       ${message.error.message}${message.error.code ? ` (${message.error.code})` : ''}</p>`}
     <${Stats} message=${message} />

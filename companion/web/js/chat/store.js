@@ -1,5 +1,6 @@
 // Conversations kept in this browser's IndexedDB: one database per signed-in user, one record
-// per conversation ({id, title, model, params, messages, created, updated}). Nothing of a
+// per conversation ({id, title, model, params, messages, mcps (the MCP instance ids it may
+// use), toolFirst, created, updated}). Nothing of a
 // conversation is sent to the companion except the messages of a request.
 const STORE = 'conversations';
 const VERSION = 1;

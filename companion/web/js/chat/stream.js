@@ -1,6 +1,7 @@
 // One streamed reply from /v1/chat/completions (OpenAI's server-sent events), with the numbers
 // shown under it: time to first token, and tokens per second from the usage the companion sends
-// last (stream_options.include_usage). Aborting the signal closes the connection, and the
+// last (stream_options.include_usage). Tool calls come in pieces (OpenAI's `delta.tool_calls`,
+// by index) and are put together here. Aborting the signal closes the connection, and the
 // companion stops generating when its client goes away.
 import { ApiError, api } from '../api.js';
 
@@ -10,6 +11,15 @@ function parseEvent(block) {
   if (!data) return null;
   if (data === '[DONE]') return { done: true };
   return JSON.parse(data);
+}
+
+function addToolCall(reply, piece) {
+  const index = piece.index ?? reply.toolCalls.length;
+  reply.toolCalls[index] ??= { id: '', type: 'function', function: { name: '', arguments: '' } };
+  const call = reply.toolCalls[index];
+  if (piece.id) call.id = piece.id;
+  if (piece.function?.name) call.function.name += piece.function.name;
+  if (piece.function?.arguments) call.function.arguments += piece.function.arguments;
 }
 
 function apply(event, reply, onText) {
@@ -22,6 +32,11 @@ function apply(event, reply, onText) {
   const choice = event.choices?.[0];
   const text = choice?.delta?.content ?? '';
   if (choice?.finish_reason) reply.finishReason = choice.finish_reason;
+  for (const piece of choice?.delta?.tool_calls ?? []) addToolCall(reply, piece);
+  if (choice?.delta?.tool_calls?.length) {
+    reply.firstAt ??= performance.now();
+    onText(reply.content);
+  }
   if (text) {
     reply.firstAt ??= performance.now();
     reply.content += text;
@@ -31,8 +46,9 @@ function apply(event, reply, onText) {
 
 /**
  * Streams the reply to `body` ({model, messages, ...params}); onText(contentSoFar) on every
- * piece. Resolves to {content, usage, finishReason, ttftMs, tokensPerSec}; on abort or error,
- * rejects, and `reply` (from newReply()) holds what came so far: stats(reply) describes it.
+ * piece. Resolves to {content, toolCalls, usage, finishReason, ttftMs, tokensPerSec}; on abort
+ * or error, rejects, and `reply` (from newReply()) holds what came so far: stats(reply)
+ * describes it.
  */
 export async function streamChat(body, { signal, onText, reply = newReply() }) {
   const response = await api('/v1/chat/completions', { method: 'POST', signal, raw: true,
@@ -54,8 +70,8 @@ export async function streamChat(body, { signal, onText, reply = newReply() }) {
 }
 
 export function newReply() {
-  return { content: '', usage: null, finishReason: null, firstAt: null, lastAt: null,
-    startedAt: performance.now() };
+  return { content: '', toolCalls: [], usage: null, finishReason: null, firstAt: null,
+    lastAt: null, startedAt: performance.now() };
 }
 
 export function stats(reply, endedAt = reply.lastAt ?? performance.now()) {
@@ -63,6 +79,8 @@ export function stats(reply, endedAt = reply.lastAt ?? performance.now()) {
   const tokens = reply.usage?.completion_tokens ?? null;
   const secs = reply.firstAt === null ? 0 : (endedAt - reply.firstAt) / 1000;
   const tokensPerSec = tokens && secs > 0 ? Math.round((tokens / secs) * 10) / 10 : null;
-  return { content: reply.content, usage: reply.usage, finishReason: reply.finishReason,
-    ttftMs, tokensPerSec };
+  const toolCalls = reply.toolCalls.filter(Boolean).map((call) => ({ ...call,
+    id: call.id || `call_${crypto.randomUUID().slice(0, 8)}` }));
+  return { content: reply.content, toolCalls, usage: reply.usage,
+    finishReason: reply.finishReason, ttftMs, tokensPerSec };
 }
