@@ -80,7 +80,7 @@ def reply_done(page: Page, before: int) -> None:
     # A function, not an expression: the UI's CSP forbids eval, which an expression needs.
     page.wait_for_function("([sel, n]) => document.querySelectorAll(sel).length > n",
                            arg=[FINISHED, before], timeout=REPLY_MS)
-    page.get_by_test_id("chat-send").wait_for()
+    page.get_by_test_id("chat-send").wait_for(timeout=REPLY_MS)
 
 
 def set_params(page: Page, **fields: str) -> None:
