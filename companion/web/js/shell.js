@@ -1,6 +1,6 @@
 // The frame around every signed-in page: the header (brand, navigation that follows the role,
 // the user and their role, light/dark, sign out) and the main landmark the page renders into.
-import { html, useState } from './lib.js';
+import { html, useEffect, useRef, useState } from './lib.js';
 import { Link, navigate } from './router.js';
 import { PAGES, pageAllowed } from './routes.js';
 import { ROLE_NAMES, signOut } from './session.js';
@@ -8,7 +8,13 @@ import { currentTheme, toggleTheme } from './theme.js';
 
 function Nav({ session, current }) {
   const pages = PAGES.filter((page) => pageAllowed(page, session));
-  return html`<nav class="nav" aria-label="Main">
+  const nav = useRef(null);
+  // On a phone the pages scroll sideways in one line: keep the current one in view.
+  useEffect(() => {
+    nav.current?.querySelector('[aria-current="page"]')?.scrollIntoView({ block: 'nearest',
+      inline: 'nearest' });
+  }, [current]);
+  return html`<nav class="nav" aria-label="Main" ref=${nav}>
     ${pages.map((page) => html`<${Link} href=${`/ui/${page.name}`}
       aria-current=${page.name === current ? 'page' : undefined}
       data-testid=${`nav-${page.name}`}>${page.title}<//>`)}
