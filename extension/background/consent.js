@@ -202,13 +202,15 @@ export async function approve({ id, scopes, models = null, mcps = [], remember,
   defaultModel = null }) {
   const body = { scopes, models, mcps, remember: Boolean(remember) };
   if (!remember) body.expires_in = ALLOW_ONCE_SECS;
-  const result = await withCredential(
-    `/bodhi/v1/apps/access-requests/${encodeURIComponent(id)}/approve`, { method: 'POST', body });
-  // The site's default model (used when its requests name none), kept by the extension.
+  // The site's default model (used when its requests name none), kept by the extension. Stored
+  // before approving: the companion's event of the decision may settle the request, and so
+  // answer the page, before the approve call returns.
   const origin = pending.get(id)?.origin;
   if (origin) {
     await store.setDefaultModel(origin, typeof defaultModel === 'string' ? defaultModel : null);
   }
+  const result = await withCredential(
+    `/bodhi/v1/apps/access-requests/${encodeURIComponent(id)}/approve`, { method: 'POST', body });
   settle(id, 'approved');
   return result;
 }

@@ -38,10 +38,16 @@ async function availability(origin) {
   return { availability: entry?.scopes?.includes('chat') ? 'available' : 'downloadable' };
 }
 
-// The model's trained context length, from its GGUF metadata (Ollama's show). Asked with the
-// extension's credential; the model is one the grant allows. null when it is not known.
+// The context a session of `model` has: the alias's --ctx-size when it sets one (every slot of
+// a child shares the whole context), else the trained context length from the GGUF metadata
+// (Ollama's show). Asked with the extension's credential; the model is one the grant allows.
+// null when it is not known (a remote model).
 async function contextSize(model) {
   try {
+    const page = await withCredential('/bodhi/v1/models?page_size=100');
+    const flags = (page.data ?? []).find((m) => m.alias === model)?.context_params ?? [];
+    const set = ctxSizeFlag(flags.join(' '));
+    if (set) return set;
     const shown = await withCredential('/api/show', { method: 'POST', body: { model } });
     const info = shown.model_info ?? {};
     const size = info[`${info['general.architecture']}.context_length`];
@@ -49,6 +55,12 @@ async function contextSize(model) {
   } catch {
     return null;
   }
+}
+
+function ctxSizeFlag(flags) {
+  const found = /(?:^|\s)(?:--ctx-size|-c)(?:=|\s+)(\d+)/.exec(flags);
+  const size = found ? Number(found[1]) : 0;
+  return size > 0 ? size : null;
 }
 
 async function sessionModel(origin) {
