@@ -59,6 +59,13 @@ PERSON = {"type": "object", "properties": {"name": {"type": "string"},
 
 
 @pytest.fixture(scope="module")
+def browser_args() -> list[str]:
+    """Chromium without its own Prompt API (it ships one since 148): a browser where
+    window.LanguageModel may be installed."""
+    return ["--disable-features=AIPromptAPI"]
+
+
+@pytest.fixture(scope="module")
 def aliases(paired: Browser) -> list[str]:
     """Two aliases of the embedded model besides its own name; one with a short context."""
     model = embedded_model()
@@ -139,7 +146,7 @@ def test_a_session_runs_the_whole_prompt_api_flow(
 
     streamed = page.evaluate(STREAM_THEN_ABORT)
     assert streamed["first"] and streamed["ended"] == "AbortError"
-    assert wait_until(lambda: in_flight(owner) == 0, timeout=10, interval=0.2)
+    assert wait_until(lambda: in_flight(owner) == 0, timeout=3, interval=0.1)
     assert page.evaluate(USAGE)["usage"] == after_prompt + added    # nothing was kept
 
     person = page.evaluate("""(schema) => window.session.prompt(
