@@ -149,12 +149,11 @@
       loaded(1);
       const usage = (await ask('languageModel.countTokens', { model, messages: history })).tokens;
       return new LanguageModel(token, { model, history, usage, quota: size ?? Infinity,
-        options: { temperature: options.temperature ?? PARAMS.defaultTemperature,
-          topK: options.topK ?? PARAMS.defaultTopK } });
+        options: { temperature: options.temperature, topK: options.topK } });
     }
 
-    get temperature() { return this.#options.temperature; }
-    get topK() { return this.#options.topK; }
+    get temperature() { return this.#options.temperature ?? PARAMS.defaultTemperature; }
+    get topK() { return this.#options.topK ?? PARAMS.defaultTopK; }
     get inputUsage() { return this.#usage; }
     get inputQuota() { return this.#quota; }
     get contextUsage() { return this.#usage; }
@@ -164,10 +163,12 @@
       if (this.#destroyed) throw domError('InvalidStateError', 'the session was destroyed');
     }
 
+    // Sampling settings go only when the page set them: otherwise the alias's own apply.
     #body(messages, constraint) {
+      const { temperature, topK } = this.#options;
       return { model: this.#model, messages: [...this.#history, ...messages],
-        temperature: this.#options.temperature, top_k: this.#options.topK,
-        ...responseFormat(constraint) };
+        ...(temperature === undefined ? {} : { temperature }),
+        ...(topK === undefined ? {} : { top_k: topK }), ...responseFormat(constraint) };
     }
 
     async #count(messages) {
