@@ -2,12 +2,15 @@
 companion and model: availability, create (consent in the extension's window), prompt,
 promptStreaming stopped by an abort, append, clone, destroy, token usage, a JSON-schema
 constrained answer; the options page's window.LanguageModel setting; and the consent window
-narrowing a site's models and picking its default model."""
+narrowing a site's models and picking its default model. With E2E_SCREENSHOTS=<folder> it
+saves that consent window and the options page, wide and narrow."""
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,6 +28,7 @@ pytestmark = pytest.mark.slow
 EMBEDDED = "smollm2:135m"
 SHORT, OTHER = "smol-short", "smol-other"     # two more aliases of the same small model
 SHORT_CTX = 1024
+SHOTS = os.environ.get("E2E_SCREENSHOTS")
 
 CREATE = """(options) => {
     window.created = undefined;
@@ -84,6 +88,14 @@ def aliases(paired: Browser) -> list[str]:
 def owner(paired: Browser) -> Iterator[httpx.Client]:
     with owner_session(paired.companion) as client:
         yield client
+
+
+def screenshots(page: Page, name: str) -> None:
+    """`name`-wide.png at 1280 px and `name`-narrow.png at 360 px, when SHOTS names a folder."""
+    for label, width in (("wide", 1280), ("narrow", 360)):
+        if SHOTS:
+            page.set_viewport_size({"width": width, "height": 800})
+            page.screenshot(path=str(Path(SHOTS) / f"{name}-{label}.png"), full_page=True)
 
 
 def in_flight(owner: httpx.Client) -> int:
@@ -176,6 +188,8 @@ def test_window_language_model_follows_the_setting(paired: Browser,
         assert box.is_checked() is (not on)
         box.set_checked(on)
         options.get_by_test_id("settings-status").filter(has_text="Saved").wait_for()
+        if on:
+            screenshots(options, "options-language-model")
         options.close()
 
     off = new_page("/prompt.html")
@@ -206,6 +220,7 @@ def test_consent_narrows_models_and_sets_the_default(
     select = consent.get_by_test_id("consent-default-model")
     assert sorted(select.locator("option").all_inner_texts()) == sorted([EMBEDDED, SHORT])
     select.select_option(EMBEDDED)                        # not the grant's first (sorted) model
+    screenshots(consent, "consent-models")
     consent.get_by_test_id("consent-allow-once").click()
 
     result = access_outcome(page)["result"]
