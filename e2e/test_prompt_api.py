@@ -233,3 +233,7 @@ def test_consent_narrows_models_and_sets_the_default(
     refused = page.evaluate("""(model) => window.bodhi.chat({model, max_tokens: 4,
         messages: [{role: 'user', content: 'Hi'}]}).then(() => 'ok', (e) => e.code)""", OTHER)
     assert refused != "ok"
+    popup = paired.popup()
+    line = popup.locator(f"[data-testid=grant][data-origin='{page.evaluate('location.origin')}']")
+    assert f"default {EMBEDDED}" in line.inner_text()
+    popup.close()

@@ -75,8 +75,10 @@ export function dropTokens({ origin, grantId }) {
 
 // The model the user picked in the consent window for a site: used when its requests name none.
 // Kept apart from the tokens so a refreshed or re-granted token keeps the choice.
+export const defaultModels = () => get(KEYS.defaultModels, {});
+
 export async function defaultModelFor(origin) {
-  return (await get(KEYS.defaultModels, {}))[origin] ?? null;
+  return (await defaultModels())[origin] ?? null;
 }
 
 export function setDefaultModel(origin, model) {

@@ -82,6 +82,13 @@ async function openWebUi() {
   }
 }
 
+// The companion's grants, each with the default model the user picked for its site here.
+async function grants() {
+  const page = await withCredential('/bodhi/v1/apps/grants?page_size=100');
+  const defaults = await store.defaultModels();
+  return { ...page, data: page.data.map((g) => ({ ...g, default_model: defaults[g.app] ?? null })) };
+}
+
 async function revoke({ id }) {
   const grant = await revokeGrant(id);
   events.emitLocal('grant.revoked', { id });
@@ -125,7 +132,7 @@ export const UI_ACTIONS = {
   pending: () => consent.list(),
   focusRequest,
   guideDone: () => guide.proceed(),
-  grants: () => withCredential('/bodhi/v1/apps/grants?page_size=100'),
+  grants,
   revoke,
   getSettings,
   setSettings,
