@@ -99,19 +99,21 @@ export const PAGE_ACTIONS = {
 
 // --- window.LanguageModel (the options page's setting) ---
 
-const GLOBAL_SCRIPT = {
-  id: 'bodhi-global-language-model',
-  matches: ['http://*/*', 'https://*/*'],
-  js: ['inpage/language_model_global.js'],
-  runAt: 'document_start',
-  world: 'MAIN',
-  allFrames: true,
-};
+const GLOBAL_SCRIPT_ID = 'bodhi-global-language-model';
+
+// In the same frames as window.bodhi itself (the manifest's entry for inpage/bodhi.js).
+function globalScript() {
+  const inpage = api.runtime.getManifest().content_scripts
+    ?.find((entry) => entry.js?.includes('inpage/bodhi.js'));
+  return { id: GLOBAL_SCRIPT_ID, matches: ['http://*/*', 'https://*/*'],
+    js: ['inpage/language_model_global.js'], runAt: 'document_start', world: 'MAIN',
+    allFrames: inpage?.all_frames === true };
+}
 
 /** Registers the window.LanguageModel script while the setting is on, and only then. */
 export async function syncGlobalScript() {
   const on = await store.globalLanguageModel();
-  const found = await api.scripting.getRegisteredContentScripts({ ids: [GLOBAL_SCRIPT.id] });
-  if (on && !found.length) await api.scripting.registerContentScripts([GLOBAL_SCRIPT]);
-  if (!on && found.length) await api.scripting.unregisterContentScripts({ ids: [GLOBAL_SCRIPT.id] });
+  const found = await api.scripting.getRegisteredContentScripts({ ids: [GLOBAL_SCRIPT_ID] });
+  if (on && !found.length) await api.scripting.registerContentScripts([globalScript()]);
+  if (!on && found.length) await api.scripting.unregisterContentScripts({ ids: [GLOBAL_SCRIPT_ID] });
 }
