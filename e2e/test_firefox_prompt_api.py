@@ -39,13 +39,13 @@ SESSION = """return (async () => {
 })()"""
 
 
-def pair_by_code(driver: webdriver.Firefox, companion: Companion) -> None:
-    set_server_url(driver, companion.url)
-    open_extension_page(driver, "popup/popup.html?details=1")
-    wait_for(lambda: driver.execute_script("return document.body.dataset.rendered"), "popup")
-    by_testid(driver, "pair-code").send_keys(companion.cli("pair").strip().splitlines()[-1])
-    by_testid(driver, "pair-code-submit").click()
-    wait_for(lambda: "Paired" in by_testid(driver, "pair-state").text, "pairing by code")
+def pair_by_code(firefox: webdriver.Firefox, companion: Companion) -> None:
+    set_server_url(firefox, companion.url)
+    open_extension_page(firefox, "popup/popup.html?details=1")
+    wait_for(lambda: firefox.execute_script("return document.body.dataset.rendered"), "popup")
+    by_testid(firefox, "pair-code").send_keys(companion.cli("pair").strip().splitlines()[-1])
+    by_testid(firefox, "pair-code-submit").click()
+    wait_for(lambda: "Paired" in by_testid(firefox, "pair-state").text, "pairing by code")
 
 
 def test_window_language_model_and_a_session_in_firefox(
