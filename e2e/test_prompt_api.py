@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 
 EMBEDDED = "smollm2:135m"
 SHORT, OTHER = "smol-short", "smol-other"     # two more aliases of the same small model
-SHORT_CTX = 1024
+OTHER_CTX = 4096                               # room for a long answer to abort
 SHOTS = os.environ.get("E2E_SCREENSHOTS")
 
 CREATE = """(options) => {
@@ -74,13 +74,13 @@ def browser_args() -> list[str]:
 
 @pytest.fixture(scope="module")
 def aliases(paired: Browser) -> list[str]:
-    """Two aliases of the embedded model besides its own name; one with a short context."""
+    """Two aliases of the embedded model besides its own name, with contexts of their own."""
     model = embedded_model()
     assert model is not None, "the embedded model is not installed: run scripts/install"
     home = paired.companion
     _cache_model(home.hf_home, model.path, "test-org/smol", "c0ffee")
-    for name, params in ((SHORT, [f"--ctx-size {SHORT_CTX}", "--parallel 1"]),
-                         (OTHER, ["--ctx-size 2048", "--parallel 1"])):
+    for name, params in ((SHORT, ["--ctx-size 1024", "--parallel 1"]),
+                         (OTHER, [f"--ctx-size {OTHER_CTX}", "--parallel 1"])):
         (home.home / "aliases" / f"{name}.yaml").write_text(yaml.safe_dump(
             {"alias": name, "repo": "test-org/smol", "filename": model.path.name,
              "context_params": params}))
@@ -129,14 +129,14 @@ def test_a_session_runs_the_whole_prompt_api_flow(
         {"role": "system", "content": "You are terse. Answer in a few words."},
         {"role": "user", "content": "What colour is the sky?"},
         {"role": "assistant", "content": "Blue."}]})
-    consent.get_by_test_id("consent-default-model").select_option(SHORT)
+    consent.get_by_test_id("consent-default-model").select_option(OTHER)
     consent.get_by_test_id("consent-allow-once").click()
 
     assert created(page) == {"ok": True}
     assert page.evaluate("window.progress") == [0, 1]
     assert page.evaluate("window.bodhi.LanguageModel.availability()") == "available"
     start = page.evaluate(USAGE)
-    assert start["quota"] == SHORT_CTX                    # the alias's --ctx-size
+    assert start["quota"] == OTHER_CTX                    # the alias's --ctx-size
     assert 10 < start["usage"] < 200
 
     answer = page.evaluate("window.session.prompt('And the grass? One word.')")
@@ -162,7 +162,7 @@ def test_a_session_runs_the_whole_prompt_api_flow(
     assert page.evaluate(STREAM_START)
     assert in_flight(owner) == 1                          # the model is still writing
     assert page.evaluate("window.stopper.abort(), window.rest") == "AbortError"
-    assert wait_until(lambda: in_flight(owner) == 0, timeout=3, interval=0.1)
+    assert wait_until(lambda: in_flight(owner) == 0, timeout=10, interval=0.1)
     assert page.evaluate(USAGE)["usage"] == after_prompt + added    # nothing was kept
 
     person = page.evaluate("""(schema) => window.session.prompt(
