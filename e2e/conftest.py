@@ -122,7 +122,13 @@ class Browser:
 
 
 @pytest.fixture(scope="module")
-def browser(extension_dir: Path, companion: Companion,
+def browser_args() -> list[str]:
+    """Extra Chromium flags for the module's browser; a test module may override it."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def browser(extension_dir: Path, companion: Companion, browser_args: list[str],
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail("Chromium is missing: scripts/test installs it (apt-get install chromium)")
@@ -134,7 +140,7 @@ def browser(extension_dir: Path, companion: Companion,
             ignore_default_args=["--disable-extensions"],
             args=["--headless=new", "--no-sandbox", "--no-first-run",
                   f"--disable-extensions-except={extension_dir}",
-                  f"--load-extension={extension_dir}"],
+                  f"--load-extension={extension_dir}", *browser_args],
             env={**os.environ, "HOME": str(profile)})
         context.set_default_timeout(UI_TIMEOUT_MS)
         with contextlib.suppress(Exception):

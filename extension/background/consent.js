@@ -18,6 +18,7 @@ import { withCredential } from './companion.js';
 import * as events from './events.js';
 import { exchange, tokensForGrant } from './grants.js';
 import * as guide from './guide.js';
+import * as store from './store.js';
 
 const MAX_WAITING = 5;
 const pending = new Map();     // request id -> {origin, windowId, createdAt, resolve, reject}
@@ -193,12 +194,21 @@ function settle(requestId, status, { close = false } = {}) {
 }
 
 /**
- * The consent window's buttons: approve (once or remembered) with the scopes left ticked and
- * the MCP instances the user bound to the servers asked for.
+ * The consent window's buttons: approve (once or remembered) with the scopes left ticked, the
+ * models left ticked (null: any), the site's default model, and the MCP instances the user
+ * bound to the servers asked for.
  */
-export async function approve({ id, scopes, models = null, mcps = [], remember }) {
+export async function approve({ id, scopes, models = null, mcps = [], remember,
+  defaultModel = null }) {
   const body = { scopes, models, mcps, remember: Boolean(remember) };
   if (!remember) body.expires_in = ALLOW_ONCE_SECS;
+  // The site's default model (used when its requests name none), kept by the extension. Stored
+  // before approving: the companion's event of the decision may settle the request, and so
+  // answer the page, before the approve call returns.
+  const origin = pending.get(id)?.origin;
+  if (origin) {
+    await store.setDefaultModel(origin, typeof defaultModel === 'string' ? defaultModel : null);
+  }
   const result = await withCredential(
     `/bodhi/v1/apps/access-requests/${encodeURIComponent(id)}/approve`, { method: 'POST', body });
   settle(id, 'approved');

@@ -5,6 +5,7 @@
 import { PORT_PAGE, PORT_UI, api } from '../common/config.js';
 import { Code, ExtensionError, serializeError } from '../common/errors.js';
 import * as events from './events.js';
+import { syncGlobalScript } from './language_model.js';
 import { servePagePort } from './page_api.js';
 import { UI_ACTIONS } from './ui_api.js';
 
@@ -42,3 +43,8 @@ api.runtime.onConnect.addListener((port) => {
   else port.disconnect();
 });
 
+
+// The window.LanguageModel script follows the setting; registrations persist, but an update of
+// the extension drops them.
+api.runtime.onInstalled.addListener(() => { syncGlobalScript().catch(console.error); });
+api.runtime.onStartup.addListener(() => { syncGlobalScript().catch(console.error); });

@@ -3,24 +3,13 @@
 // No entry here can create, approve or widen a grant: approval lives in ui_api.js, reachable
 // only from the extension's own pages.
 import { Code, ExtensionError, serializeError } from '../common/errors.js';
-import { INFERENCE_HEADERS_TIMEOUT_MS, apiError, withCredential } from './companion.js';
+import { INFERENCE_HEADERS_TIMEOUT_MS, apiError } from './companion.js';
 import * as consent from './consent.js';
 import { appFetch, currentToken, revokeOrigin } from './grants.js';
+import * as languageModel from './language_model.js';
 import * as mcp from './mcp.js';
 import { serverState } from './state.js';
 import { sseJson } from './sse.js';
-
-// The model used when a page's chat request names none: the grant's first model, or else the
-// user's first model (listed with the extension's own credential: the page's grant need not
-// include the `models` scope).
-async function defaultModel(origin) {
-  const entry = await currentToken(origin);
-  if (Array.isArray(entry.models) && entry.models.length) return entry.models[0];
-  const listing = await withCredential('/v1/models');
-  const first = listing.data?.[0]?.id;
-  if (!first) throw new ExtensionError(Code.API_ERROR, 'no model is available', { status: 404 });
-  return first;
-}
 
 async function inferenceJson(origin, path, options = {}) {
   const response = await appFetch(origin, path, { timeout: INFERENCE_HEADERS_TIMEOUT_MS,
@@ -31,7 +20,7 @@ async function inferenceJson(origin, path, options = {}) {
 
 async function chat(origin, params, { signal, stream }) {
   const body = { ...params };
-  body.model ??= await defaultModel(origin);
+  body.model ??= await languageModel.defaultModel(origin);
   const response = await appFetch(origin, '/v1/chat/completions', {
     method: 'POST', body, signal, timeout: INFERENCE_HEADERS_TIMEOUT_MS,
   });
@@ -59,6 +48,7 @@ const ACTIONS = {
   'mcp.call': mcp.call,
   'mcp.send': mcp.send,
   'mcp.close': mcp.close,
+  ...languageModel.PAGE_ACTIONS,
 };
 
 export function senderOrigin(sender) {

@@ -1,5 +1,5 @@
-// What the background keeps in storage.local: the server URL, the extension credential and one
-// app token set per origin. Pages never see any of it; on Chromium even content scripts are
+// What the background keeps in storage.local: the server URL, the extension credential, one
+// app token set per origin, the model the user chose per origin, and the user's settings. Pages never see any of it; on Chromium even content scripts are
 // kept out (TRUSTED_CONTEXTS).
 import { DEFAULT_SERVER_URL, api } from '../common/config.js';
 
@@ -7,7 +7,8 @@ const local = api.storage.local;
 // Chromium only; Firefox keeps storage away from pages anyway.
 local.setAccessLevel?.({ accessLevel: 'TRUSTED_CONTEXTS' })?.catch?.(() => {});
 
-const KEYS = { serverUrl: 'serverUrl', credential: 'credential', tokens: 'appTokens' };
+const KEYS = { serverUrl: 'serverUrl', credential: 'credential', tokens: 'appTokens',
+  defaultModels: 'defaultModels', globalLanguageModel: 'globalLanguageModel' };
 
 async function get(key, fallback) {
   const stored = await local.get(key);
@@ -71,3 +72,23 @@ export function dropTokens({ origin, grantId }) {
     }
   });
 }
+
+// The model the user picked in the consent window for a site: used when its requests name none.
+// Kept apart from the tokens so a refreshed or re-granted token keeps the choice.
+export const defaultModels = () => get(KEYS.defaultModels, {});
+
+export async function defaultModelFor(origin) {
+  return (await defaultModels())[origin] ?? null;
+}
+
+export function setDefaultModel(origin, model) {
+  return serialised(async () => {
+    const all = await get(KEYS.defaultModels, {});
+    if (model) all[origin] = model; else delete all[origin];
+    await local.set({ [KEYS.defaultModels]: all });
+  });
+}
+
+/** The options page's "install window.LanguageModel" setting; off unless the user turned it on. */
+export const globalLanguageModel = async () => (await get(KEYS.globalLanguageModel, false)) === true;
+export const setGlobalLanguageModel = (on) => local.set({ [KEYS.globalLanguageModel]: on === true });

@@ -6,6 +6,7 @@ import { companionJson, withCredential } from './companion.js';
 import * as consent from './consent.js';
 import * as events from './events.js';
 import * as guide from './guide.js';
+import { syncGlobalScript } from './language_model.js';
 import { revokeGrant } from './grants.js';
 import { callNative } from './native.js';
 import { nativeState, serverState } from './state.js';
@@ -81,6 +82,13 @@ async function openWebUi() {
   }
 }
 
+// The companion's grants, each with the default model the user picked for its site here.
+async function grants() {
+  const page = await withCredential('/bodhi/v1/apps/grants?page_size=100');
+  const defaults = await store.defaultModels();
+  return { ...page, data: page.data.map((g) => ({ ...g, default_model: defaults[g.app] ?? null })) };
+}
+
 async function revoke({ id }) {
   const grant = await revokeGrant(id);
   events.emitLocal('grant.revoked', { id });
@@ -93,10 +101,22 @@ async function focusRequest({ id }) {
   return { focused: Boolean(entry) };
 }
 
-async function setSettings({ serverUrl }) {
-  await store.setServerUrl(serverUrl);
-  events.restart();
-  return { serverUrl: await store.serverUrl() };
+async function getSettings() {
+  return { serverUrl: await store.serverUrl(),
+    globalLanguageModel: await store.globalLanguageModel() };
+}
+
+// Either setting alone may come: the form saves the URL, the checkbox saves itself.
+async function setSettings({ serverUrl, globalLanguageModel }) {
+  if (serverUrl !== undefined) {
+    await store.setServerUrl(serverUrl);
+    events.restart();
+  }
+  if (globalLanguageModel !== undefined) {
+    await store.setGlobalLanguageModel(globalLanguageModel);
+    await syncGlobalScript();
+  }
+  return getSettings();
 }
 
 export const UI_ACTIONS = {
@@ -112,8 +132,8 @@ export const UI_ACTIONS = {
   pending: () => consent.list(),
   focusRequest,
   guideDone: () => guide.proceed(),
-  grants: () => withCredential('/bodhi/v1/apps/grants?page_size=100'),
+  grants,
   revoke,
-  getSettings: async () => ({ serverUrl: await store.serverUrl() }),
+  getSettings,
   setSettings,
 };

@@ -68,15 +68,63 @@ function rearm() {
 
 function updateButtons() {
   document.body.dataset.armed = String(armed);
-  const usable = armed && review?.status === 'draft' && chosenScopes().length > 0;
+  const modelsOk = !review || !offeredModels().length || tickedModels().length > 0;
+  const usable = armed && review?.status === 'draft' && chosenScopes().length > 0 && modelsOk;
   $('consent-no-scope').hidden = !review || chosenScopes().length > 0;
   $('consent-allow-once').disabled = !usable;
   $('consent-allow-always').disabled = !usable;
 }
 
-function anyModel(available) {
-  const now = available.length ? ` (now: ${available.join(', ')})` : '';
-  return `any of your models, including ones you add later${now}`;
+// Models: the ones the page named, or else all of the user's. All ticked while the page named
+// none means any model, including ones added later; unticking narrows the grant to the rest.
+function offeredModels() {
+  const asked = review.requested?.models;
+  return asked?.length ? asked : review.available_models ?? [];
+}
+
+function tickedModels() {
+  return [...document.querySelectorAll('input[data-model]:checked')].map((i) => i.dataset.model);
+}
+
+/** The grant's models: null (any) when the page named none and every box is still ticked. */
+function chosenModels() {
+  const ticked = tickedModels();
+  const anyModel = !review.requested?.models?.length && ticked.length === offeredModels().length;
+  return anyModel ? null : ticked;
+}
+
+function modelsNote() {
+  if (review.requested?.models?.length) return 'The site asks for these; untick any it may not use.';
+  if (chosenModels() === null) return 'Any of your models, including ones you add later.';
+  return 'Only the ticked models.';
+}
+
+function renderModels() {
+  $('consent-models').replaceChildren(...offeredModels().map((model) => {
+    const box = Object.assign(document.createElement('input'), { type: 'checkbox',
+      checked: true });
+    box.dataset.model = model;
+    box.dataset.testid = `model-${model}`;
+    box.addEventListener('change', () => { updateDefaultModel(); updateButtons(); });
+    const label = document.createElement('label');
+    label.append(box, Object.assign(document.createElement('span'), { textContent: model }));
+    const li = document.createElement('li');
+    li.append(label);
+    return li;
+  }));
+  updateDefaultModel();
+}
+
+// The default is one of the ticked models; the user's pick stays while it is still ticked.
+function updateDefaultModel() {
+  const select = $('consent-default-model');
+  const kept = select.value;
+  const ticked = tickedModels();
+  select.replaceChildren(...ticked.map((m) => new Option(m, m)));
+  select.value = ticked.includes(kept) ? kept : (ticked[0] ?? '');
+  select.disabled = ticked.length < 2;
+  $('consent-models-note').textContent = modelsNote();
+  $('consent-no-model').hidden = ticked.length > 0 || offeredModels().length === 0;
 }
 
 const asked = (requested) => requested?.url ?? requested?.name ?? '?';
@@ -144,9 +192,7 @@ function render() {
   $('consent-reason').textContent = review.reason ?? '';
   renderScopes(review.requested?.scopes ?? []);
   renderMcps(mcpEntries());
-  const asked = review.requested?.models;
-  $('consent-models').textContent = asked?.length
-    ? asked.join(', ') : anyModel(review.available_models ?? []);
+  renderModels();
   updateButtons();
 }
 
@@ -163,8 +209,8 @@ async function decide(action, params) {
 }
 
 function allow(remember) {
-  const models = review.requested?.models?.length ? review.requested.models : null;
-  decide('approve', { scopes: chosenScopes(), models, mcps: boundMcps(), remember });
+  decide('approve', { scopes: chosenScopes(), models: chosenModels(), mcps: boundMcps(),
+    remember, defaultModel: $('consent-default-model').value || null });
 }
 
 $('consent-allow-once').addEventListener('click', () => allow(false));

@@ -11,7 +11,8 @@
   const TO_PAGE = 'bodhi:content->page';
   const PAGE_ACTIONS = new Set(['serverState', 'requestAccess', 'chat', 'models.list',
     'embeddings.create', 'getToken', 'revoke', 'mcp.list', 'mcp.call', 'mcp.send',
-    'mcp.close']);
+    'mcp.close', 'languageModel.availability', 'languageModel.model',
+    'languageModel.countTokens']);
   const ORIGIN = window.location.origin;
   const ports = new Map();                 // request id -> Port
 

@@ -253,7 +253,14 @@
     return transport;
   }
 
+  // Parts of the API that other in-page scripts build and hand over before this one runs
+  // (LanguageModel, from inpage/language_model.js), through a symbol-keyed slot taken once.
+  const EXTRAS = Symbol.for('bodhi.inpage.extras');
+  const extras = window[EXTRAS] ?? {};
+  delete window[EXTRAS];
+
   const bodhi = Object.freeze({
+    ...extras,
     serverState: () => request('serverState'),
     requestAccess: (params = {}) => request('requestAccess', params),
     chat,

@@ -118,7 +118,8 @@ function grantItem(grant) {
   const lasts = grant.remember ? 'Always allowed, until you revoke it'
     : `Allowed once, until ${grant.expires_at ? when(grant.expires_at) : 'revoked'}`;
   const used = grant.last_used_at ? `last used ${when(grant.last_used_at)}` : 'not used yet';
-  li.append(head, line(`May ${grant.scopes.join(', ')} · with ${models}`));
+  const chosen = grant.default_model ? ` · default ${grant.default_model}` : '';
+  li.append(head, line(`May ${grant.scopes.join(', ')} · with ${models}${chosen}`));
   if (grant.mcps?.length) {
     const tools = grant.mcps.map((m) => {
       const server = typeof m.server === 'string' ? m.server : m.server?.name;
