@@ -126,11 +126,16 @@ function setUpChat(/** @type {Bodhi} */ bodhi) {
     try {
       const stream = await bodhi.chat.completions.create(
         { messages: history, stream: true, max_tokens: 400 }, { signal: controller.signal });
-      for await (const chunk of stream) answer.textContent += chunk.choices[0]?.delta?.content ?? '';
+      for await (const chunk of stream) {
+        answer.textContent += chunk.choices[0]?.delta?.content ?? '';
+      }
     } catch (error) {
       // Stop aborts the generation on the companion too; the text so far stays.
       const note = addMessage(log, '', '');
-      if ((/** @type {BodhiError} */ (error)).code === 'aborted') note.textContent = '(stopped)';
+      if ((/** @type {BodhiError} */ (error)).code === 'aborted') {
+        note.textContent = '(stopped)';
+        note.classList.add('muted');
+      }
       else showError(note, error);
     } finally {
       history.push({ role: 'assistant', content: answer.textContent ?? '' });
@@ -143,7 +148,11 @@ function setUpChat(/** @type {Bodhi} */ bodhi) {
 /** @param {HTMLElement} log  @param {string} who  @param {string} text */
 function addMessage(log, who, text) {
   const line = document.createElement('p');
-  if (who) line.append(Object.assign(document.createElement('strong'), { textContent: `${who}: ` }));
+  if (who) {
+    const name = document.createElement('strong');
+    name.textContent = `${who}: `;
+    line.append(name);
+  }
   const body = document.createElement('span');
   body.textContent = text;                 // never innerHTML: model output is untrusted
   line.append(body);
@@ -167,8 +176,10 @@ function setUpEmbeddings(/** @type {Bodhi} */ bodhi) {
     result.classList.remove('error');
     result.textContent = 'Comparing…';
     try {
-      const input = [byId('embed-a', HTMLInputElement).value, byId('embed-b', HTMLInputElement).value];
-      const { data } = await bodhi.embeddings.create({ input });
+      const input = ['embed-a', 'embed-b'].map((id) => byId(id, HTMLInputElement).value);
+      // Embeddings name their model: here the first one this site may use.
+      const model = (await bodhi.models.list()).data[0]?.id;
+      const { data } = await bodhi.embeddings.create({ input, model });
       const [a, b] = data.sort((x, y) => x.index - y.index).map((d) => d.embedding);
       result.textContent = `Similarity: ${cosine(a, b).toFixed(3)} (1 = the same direction)`;
     } catch (error) {
@@ -250,8 +261,10 @@ function setUpMcp(/** @type {Bodhi} */ bodhi) {
       const [id, name] = JSON.parse(select.value);
       const args = JSON.parse(byId('mcp-args', HTMLInputElement).value || '{}');
       const called = await bodhi.mcp.callTool(id, name, args, { timeout: 60_000 });
-      const text = called.content.map((part) => (part.type === 'text' ? part.text : `[${part.type}]`));
-      result.textContent = text.join('\n') + (called.isError ? '\n(the tool reported an error)' : '');
+      const text = called.content.map((part) => (part.type === 'text' ? part.text
+        : `[${part.type}]`));
+      if (called.isError) text.push('(the tool reported an error)');
+      result.textContent = text.join('\n');
     } catch (error) {
       showError(result, error);    // a SyntaxError for bad JSON, a BodhiError from Bodhi
     }
@@ -268,6 +281,7 @@ async function main() {
   } catch {                                // code 'not_installed': no extension in this browser
     showState('missing', 'The Bodhi extension is not installed in this browser.');
     byId('install', HTMLElement).hidden = false;
+    for (const card of document.querySelectorAll('.needs-access')) card.toggleAttribute('hidden');
     return;
   }
   setUpAccess(bodhi);
