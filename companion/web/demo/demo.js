@@ -29,6 +29,8 @@ function byId(id, kind) {
 
 /** A failure as one line: the code tells the page what to do, the message is for people. */
 function describe(/** @type {unknown} */ error) {
+  // The Prompt API fails with DOMExceptions as Chrome's does (AbortError, NotAllowedError…)
+  if (error instanceof DOMException) return `${error.name}: ${error.message}`;
   const e = /** @type {Partial<BodhiError>} */ (error);
   if (e.code === 'api_error' && e.status) return `${e.message} (HTTP ${e.status})`;
   if (e.code === 'cooldown' || e.code === 'rate_limited') {
@@ -223,7 +225,12 @@ function setUpLanguageModel(/** @type {Bodhi} */ bodhi) {
       byId('lm-usage', HTMLElement).textContent =
         `This session uses ${session.inputUsage} of ${session.inputQuota} tokens.`;
     } catch (error) {
-      showError(answer, error);
+      // Stop: an AbortError, as in Chrome's API; the session forgets the unfinished answer
+      if (error instanceof DOMException && error.name === 'AbortError') {
+        answer.append(' (stopped)');
+      } else {
+        showError(answer, error);
+      }
     } finally {
       [stop.disabled, controller] = [true, null];
     }

@@ -369,45 +369,52 @@ export interface BodhiEventMap {
 export type BodhiEventType = keyof BodhiEventMap;
 
 // ---------------------------------------------------------------------------------------
-// The Prompt API (Chrome's LanguageModel shape), backed by the user's own models
+// The Prompt API (Chrome's LanguageModel shape), backed by the user's own models.
+// Failures are DOMExceptions where Chrome names one (AbortError, InvalidStateError after
+// destroy(), NotSupportedError, NotAllowedError when access is refused); the companion's own
+// refusals stay BodhiErrors (not_granted after a revoke, api_error, ...).
 
+/**
+ * 'unavailable': no companion is ready, or the browser is not paired (or non-text inputs were
+ * asked for); 'downloadable': this site has no grant yet, create() asks for it (from a click);
+ * 'available': this site may chat.
+ */
 export type Availability = 'unavailable' | 'downloadable' | 'downloading' | 'available';
 
 export type LanguageModelMessageRole = 'system' | 'user' | 'assistant';
 
+/** Only text parts are supported. */
 export interface LanguageModelMessageContent {
   type: 'text';
   value: string;
 }
 
 export interface LanguageModelMessage {
-  role: LanguageModelMessageRole;
+  /** Default 'user'. 'system' only as the first of initialPrompts. */
+  role?: LanguageModelMessageRole;
   content: string | LanguageModelMessageContent[];
-  /** An assistant message that the model's answer continues. */
-  prefix?: boolean;
 }
 
 /** What prompt(), promptStreaming(), append() and measureInputUsage() take. */
 export type LanguageModelPrompt = string | LanguageModelMessage[];
 
 export interface LanguageModelExpected {
-  type: 'text';
+  type: 'text' | 'image' | 'audio';
   languages?: string[];
 }
 
 export interface LanguageModelCreateCoreOptions {
-  /** Between 0 and 2. */
+  /** Between 0 and maxTemperature; unset: the model alias's own setting. */
   temperature?: number;
+  /** Unset: the model alias's own setting. */
   topK?: number;
   expectedInputs?: LanguageModelExpected[];
   expectedOutputs?: LanguageModelExpected[];
-  /** Bodhi's addition: one of the granted models. Omitted: the one the user chose. */
-  model?: string;
 }
 
+/** Receives `downloadprogress` (loaded 0, then 1 once access is granted and the model known). */
 export interface CreateMonitor extends EventTarget {
-  addEventListener(type: 'downloadprogress',
-    listener: (event: Event & { loaded: number; total: number }) => void,
+  addEventListener(type: 'downloadprogress', listener: (event: ProgressEvent) => void,
     options?: boolean | AddEventListenerOptions): void;
   addEventListener(type: string, listener: EventListenerOrEventListenerObject,
     options?: boolean | AddEventListenerOptions): void;
@@ -421,10 +428,8 @@ export interface LanguageModelCreateOptions extends LanguageModelCreateCoreOptio
 }
 
 export interface LanguageModelPromptOptions {
-  /** A JSON Schema the answer must follow (sent as OpenAI's response_format). */
+  /** A JSON Schema the answer follows (sent as OpenAI's response_format json_schema). */
   responseConstraint?: JsonSchema;
-  /** Leave the schema out of the prompt (it constrains the answer all the same). */
-  omitResponseConstraintInput?: boolean;
   signal?: AbortSignal;
 }
 
@@ -443,35 +448,41 @@ export interface LanguageModelParams {
   maxTemperature: number;
 }
 
-/** One conversation; it keeps its history in the page. */
+/**
+ * One conversation, on the model the user chose for this site. It keeps its history in the
+ * page: each prompt sends the whole conversation; a failed or aborted one adds nothing.
+ */
 export interface LanguageModel extends EventTarget {
   prompt(input: LanguageModelPrompt, options?: LanguageModelPromptOptions): Promise<string>;
-  /** The answer's text, piece by piece: `for await (const piece of stream)`. */
+  /** The answer's text in pieces (deltas): `for await (const piece of stream)`. */
   promptStreaming(input: LanguageModelPrompt, options?: LanguageModelPromptOptions):
     ReadableStream<string>;
   /** Adds to the history without asking the model anything. */
   append(input: LanguageModelPrompt, options?: LanguageModelAppendOptions): Promise<void>;
-  /** Tokens the input would take in this session. */
-  measureInputUsage(input: LanguageModelPrompt, options?: LanguageModelPromptOptions):
-    Promise<number>;
-  /** Tokens the history takes so far. */
+  /** Tokens the input would add to this session's history. */
+  measureInputUsage(input: LanguageModelPrompt): Promise<number>;
+  /** The newer name of measureInputUsage. */
+  measureContextUsage(input: LanguageModelPrompt): Promise<number>;
+  /** Tokens the history takes so far (counted with the model's chat template). */
   readonly inputUsage: number;
-  /** The most tokens the history may take (the model's context). */
+  /** The most tokens the history may take: the model's context (Infinity for a remote one). */
   readonly inputQuota: number;
+  /** The newer names of inputUsage and inputQuota. */
+  readonly contextUsage: number;
+  readonly contextWindow: number;
   readonly topK: number;
   readonly temperature: number;
-  onquotaoverflow: ((this: LanguageModel, event: Event) => void) | null;
-  /** A new session with the same history and options. */
+  /** A new session with the same history and options; the two then go their own ways. */
   clone(options?: LanguageModelCloneOptions): Promise<LanguageModel>;
-  /** Ends the session: its calls then reject, pending ones with an AbortError. */
+  /** Ends the session: calls in flight abort, later ones reject with InvalidStateError. */
   destroy(): void;
 }
 
 export interface LanguageModelStatic {
   availability(options?: LanguageModelCreateCoreOptions): Promise<Availability>;
-  /** Asks for access (the `chat` scope) when this origin has none yet: call it from a click. */
+  /** Asks for access (the `chat` scope) when this site has none yet: call it from a click. */
   create(options?: LanguageModelCreateOptions): Promise<LanguageModel>;
-  params(): Promise<LanguageModelParams | null>;
+  params(): Promise<LanguageModelParams>;
   readonly prototype: LanguageModel;
 }
 
@@ -513,6 +524,11 @@ declare global {
     /** Defined from the page's first script when the Bodhi extension is installed. */
     readonly bodhi?: Bodhi;
     readonly BodhiError?: BodhiErrorConstructor;
+    /**
+     * Chrome's own Prompt API, or Bodhi's when the user turned on that setting of the
+     * extension (and the browser has none): check before use.
+     */
+    readonly LanguageModel?: LanguageModelStatic;
   }
   interface WindowEventMap {
     'bodhi:ready': CustomEvent<BodhiReadyDetail>;
