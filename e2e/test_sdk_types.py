@@ -42,7 +42,8 @@ def test_a_wrong_call_in_the_demo_is_reported(tmp_path: Path) -> None:
     source = demo.read_text()
     wrong = {"await bodhi.embeddings.create({ input, model })":
              "await bodhi.embeddings.create({ inputs: input, model })",
-             "e.code === 'cooldown'": "e.code === 'cool_down'"}
+             "e.code === 'cooldown'": "e.code === 'cool_down'",
+             "grantchange (${event.detail.state})": "grantchange (${event.detail.status})"}
     for right, bad in wrong.items():
         assert right in source
         source = source.replace(right, bad)
@@ -53,3 +54,4 @@ def test_a_wrong_call_in_the_demo_is_reported(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert "'inputs' does not exist in type 'EmbeddingRequest'" in done.stdout, done.stdout
     assert "'\"cool_down\"'" in done.stdout and "no overlap" in done.stdout, done.stdout
+    assert "'status' does not exist on type 'GrantChangeDetail'" in done.stdout, done.stdout

@@ -345,16 +345,16 @@ export interface BodhiMcp {
 export type GrantStatus = 'granted' | 'revoked' | 'expired';
 
 export interface StateChangeDetail {
-  status: ServerStatus;
+  state: ServerStatus;
 }
 
 export interface GrantChangeDetail {
-  status: GrantStatus;
+  state: GrantStatus;
 }
 
 export interface ModelsChangeDetail {
   /** The models this origin may use now. */
-  models?: string[];
+  models: string[];
 }
 
 export interface BodhiEventMap {
@@ -507,10 +507,12 @@ export interface Bodhi {
   revoke(): Promise<{ revoked: boolean }>;
   mcp: BodhiMcp;
   LanguageModel: LanguageModelStatic;
+  /** The first listener subscribes this page (or frame) to the extension's events. */
   addEventListener<K extends BodhiEventType>(type: K,
-    listener: (event: BodhiEventMap[K]) => void): void;
+    listener: (event: BodhiEventMap[K]) => void,
+    options?: boolean | AddEventListenerOptions): void;
   removeEventListener<K extends BodhiEventType>(type: K,
-    listener: (event: BodhiEventMap[K]) => void): void;
+    listener: (event: BodhiEventMap[K]) => void, options?: boolean | EventListenerOptions): void;
   BodhiError: BodhiErrorConstructor;
 }
 

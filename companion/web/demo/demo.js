@@ -98,10 +98,21 @@ function setUpAccess(/** @type {Bodhi} */ bodhi) {
     await bodhi.revoke();
     await refresh(bodhi);
   });
-  // The extension tells the page when its state or this origin's access changes.
+  // The extension tells the page when the companion's state or this origin's access changes
+  // (revoked in the popup, expired, the companion stopped…): no polling needed.
   if ('addEventListener' in bodhi) {
-    bodhi.addEventListener('statechange', () => refresh(bodhi));
-    bodhi.addEventListener('grantchange', () => refresh(bodhi));
+    const seen = byId('last-event', HTMLElement);
+    bodhi.addEventListener('statechange', (event) => {
+      seen.textContent = `Last event: statechange (${event.detail.state})`;
+      refresh(bodhi);
+    });
+    bodhi.addEventListener('grantchange', (event) => {
+      seen.textContent = `Last event: grantchange (${event.detail.state})`;
+      refresh(bodhi);
+    });
+    bodhi.addEventListener('modelschange', (event) => {
+      seen.textContent = `Last event: modelschange (${event.detail.models.join(', ')})`;
+    });
   }
 }
 
