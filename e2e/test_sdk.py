@@ -2,9 +2,11 @@
 /ui/sdk/get-bodhi.js) rejects with ``not_installed`` in a browser without the extension,
 resolves with a window.bodhi that appears late, and resolves at once with the extension. The
 demo at /ui/demo/ is a page like any other site's (no session of the companion): it says the
-extension is missing in a plain browser; with the extension it connects through the consent
-window, streams a chat answer that Stop stops, compares two sentences by embeddings, runs the
-Prompt API when the extension has it, and calls a tool of a real MCP server. Screenshots
+extension is missing in a plain browser, and when the companion is unreachable or the browser
+not paired; with the extension it connects through the consent window, streams a chat answer
+that Stop stops, compares two sentences by embeddings, runs the Prompt API when the extension
+has it, calls a tool of a real MCP server, and after Disconnect shows calls failing with
+not_granted. Screenshots
 (web-ui-demo-*.png, see e2e/web_ui.py) and axe-core's check on the way.
 
 The test without the extension comes first: it runs its own Playwright, which must end
@@ -75,6 +77,31 @@ def test_without_the_extension_get_bodhi_rejects_and_the_demo_says_so(
     assert rejected["name"] == "BodhiError" and rejected["code"] == "not_installed"
     assert 300 <= rejected["ms"] < 2000, rejected
     assert late["resolved"] and late["late"] and late["ms"] < 1500, late
+
+
+def demo_state(page: Page) -> str:
+    page.wait_for_function("document.querySelector('[data-testid=state]').dataset.state "
+                           "!== 'checking'")
+    return str(page.get_by_test_id("state").get_attribute("data-state"))
+
+
+def test_the_demo_says_when_the_companion_is_unreachable_or_not_paired(
+        browser: Browser, companion: Companion) -> None:
+    browser.set_server_url(companion.url)                 # a fresh install looks at :1135
+    page = browser.context.new_page()
+    page.goto(companion.url + "/ui/demo/")
+    not_paired = demo_state(page)
+    browser.set_server_url("http://127.0.0.1:9")          # nothing listens on the discard port
+    try:
+        page.reload()
+        unreachable = demo_state(page)
+        text = page.get_by_test_id("state").inner_text()
+    finally:
+        browser.set_server_url(companion.url)
+        page.close()
+
+    assert not_paired == "not-paired"
+    assert unreachable == "unreachable" and "http://127.0.0.1:9" in text
 
 
 def test_with_the_extension_get_bodhi_resolves_at_once(paired: Browser,
@@ -178,3 +205,14 @@ def test_the_demo_looks_right_and_passes_axe(demo: Page, shots: Path) -> None:
     problems: list[dict[str, Any]] = axe_problems(demo)
 
     assert problems == []
+
+
+def test_after_disconnect_calls_fail_with_not_granted(demo: Page) -> None:
+    demo.get_by_test_id("disconnect").click()
+    demo.locator("[data-testid=state][data-state=no-access]").wait_for()
+    demo.get_by_test_id("embed-compare").click()
+    result = demo.get_by_test_id("embed-result")
+    result.filter(has_text="not_granted").wait_for()
+
+    assert "error" in (result.get_attribute("class") or "")
+    assert demo.get_by_test_id("disconnect").is_hidden()
