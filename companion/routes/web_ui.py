@@ -90,8 +90,9 @@ def _respond(request: web.Request, found: StaticFile, is_index: bool) -> web.Res
 
 
 @public
-@documented("A file of the web UI, or its page for a UI route (index.html)", media="*/*",
-            response={"type": "string"}, also=(304,))
+@documented("A file of the web UI, or its page for a UI route (index.html); a folder with a "
+            "page of its own redirects to its name with a slash", media="*/*",
+            response={"type": "string"}, also=(304, 308))
 async def ui_file(request: web.Request) -> web.Response:
     files = request.app[WEB_FILES]
     tail = request.match_info["tail"]
