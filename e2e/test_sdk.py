@@ -216,3 +216,6 @@ def test_after_disconnect_calls_fail_with_not_granted(demo: Page) -> None:
 
     assert "error" in (result.get_attribute("class") or "")
     assert demo.get_by_test_id("disconnect").is_hidden()
+    if demo.evaluate("'addEventListener' in window.bodhi"):   # extensions with page events
+        last = demo.get_by_test_id("last-event")
+        last.filter(has_text="grantchange (revoked)").wait_for()
