@@ -62,7 +62,8 @@ def check_ids(browser: str, manifest: dict[str, Any]) -> None:
 def build(browser: str, dist: Path) -> Path:
     target = dist / browser
     shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(SOURCE, target, ignore=shutil.ignore_patterns("manifest*.json", ".*"))
+    # sdk/ is for page authors (served by the companion at /ui/sdk/), not part of the extension
+    shutil.copytree(SOURCE, target, ignore=shutil.ignore_patterns("manifest*.json", ".*", "sdk"))
     manifest = manifest_for(browser)
     icons = write_icons(target / "icons")
     if icons != manifest["icons"]:

@@ -3,6 +3,8 @@ built at install time), served with a strict Content-Security-Policy.
 
 * ``/ui/<file>`` is the file when one exists under ``web/``; ``/ui/<page>`` (no extension) is
   ``index.html``, so the UI's history routing works on a reload or a bookmark.
+* A folder with an ``index.html`` of its own is a page apart from the UI: ``/ui/demo/`` is
+  ``web/demo/index.html`` (``/ui/demo`` redirects there, so its relative links work).
 * ``index.html`` is never cached; every other file carries an ETag (its content's digest) and
   is revalidated, so a new companion version is picked up at once and costs a 304 otherwise.
 * The files are public: they hold no data. Everything the UI shows comes from the API, with the
@@ -33,7 +35,8 @@ SECURITY_HEADERS = {"Content-Security-Policy": CSP, "X-Frame-Options": "DENY",
                     "Cross-Origin-Opener-Policy": "same-origin"}
 CONTENT_TYPES = {".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript",
                  ".css": "text/css", ".json": "application/json", ".svg": "image/svg+xml",
-                 ".png": "image/png", ".ico": "image/x-icon", ".txt": "text/plain"}
+                 ".png": "image/png", ".ico": "image/x-icon", ".txt": "text/plain",
+                 ".ts": "text/plain"}              # the SDK's .d.ts types, to read or save
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ class WebFiles:
         """The file for ``/ui/<tail>``; ``index.html`` for a page route; None for a missing
         file."""
         name = tail.strip("/")
-        found = self.files.get(name)
+        found = self.files.get(name) or self.files.get(f"{name}/{INDEX}")
         if found is not None:
             return found
         if not name or "." not in PurePosixPath(name).name:
@@ -87,13 +90,17 @@ def _respond(request: web.Request, found: StaticFile, is_index: bool) -> web.Res
 
 
 @public
-@documented("A file of the web UI, or its page for a UI route (index.html)", media="*/*",
-            response={"type": "string"}, also=(304,))
+@documented("A file of the web UI, or its page for a UI route (index.html); a folder with a "
+            "page of its own redirects to its name with a slash", media="*/*",
+            response={"type": "string"}, also=(304, 308))
 async def ui_file(request: web.Request) -> web.Response:
     files = request.app[WEB_FILES]
-    found = files.find(request.match_info["tail"])
+    tail = request.match_info["tail"]
+    found = files.find(tail)
     if found is None:
         raise NotFoundError("No such file in the web UI.", code="not_found")
+    if tail and not tail.endswith("/") and f"{tail}/{INDEX}" in files.files:
+        raise web.HTTPPermanentRedirect(f"{UI_PREFIX}{tail}/")
     return _respond(request, found, found is files.files.get(INDEX))
 
 

@@ -70,6 +70,7 @@ def test_zips_hold_the_unpacked_builds(dist: Path) -> None:
                  for p in (dist / browser).rglob("*") if p.is_file()}
         assert names == files
         assert "manifest.chrome.json" not in names
+        assert not any(name.startswith("sdk/") for name in names)   # served at /ui/sdk/
 
 
 def test_every_script_parses(dist: Path) -> None:
