@@ -1,0 +1,49 @@
+"""A long stream from the page, recorded for the tests (Chromium and Firefox): `START` begins
+one in the page and keeps what the page saw in `window.streamed`; `kill_model_servers` makes a
+real upstream failure by killing the companion's llama.cpp children in the middle of it."""
+
+from __future__ import annotations
+
+import signal
+
+import psutil
+
+from tests.conftest import Companion
+
+# A script both Playwright (evaluate) and Selenium (execute_script) run as is. The page's
+# `for await` either ends (`ended`) or throws: `error` keeps what the BodhiError carried.
+START = """(() => {
+    window.aborter = new AbortController();
+    window.streamed = {chunks: 0, ended: false, error: null};
+    (async () => {
+        try {
+            const stream = await window.bodhi.chat({stream: true, max_tokens: 4000,
+                temperature: 1.0, messages: [{role: 'user',
+                content: 'Tell me a long story about a lighthouse.'}]},
+                {signal: window.aborter.signal});
+            for await (const chunk of stream) window.streamed.chunks += 1;
+            window.streamed.ended = true;
+        } catch (e) {
+            window.streamed.error = {name: e.name, code: e.code, message: e.message,
+                isBodhiError: e instanceof window.BodhiError, status: e.status ?? null,
+                server_code: e.body?.error?.code ?? null};
+        }
+    })();
+})()"""
+
+# How far along the stream is; JSON-able for both drivers.
+STREAMED = "window.streamed"
+
+
+def model_servers(companion: Companion) -> list[psutil.Process]:
+    """The llama.cpp servers (children that listen on a --port) the companion runs now."""
+    return [child for child in companion.children() if "--port" in child.cmdline()]
+
+
+def kill_model_servers(companion: Companion) -> int:
+    """SIGKILL every model server of the companion, as a crash would; how many."""
+    servers = model_servers(companion)
+    for server in servers:
+        server.send_signal(signal.SIGKILL)
+    psutil.wait_procs(servers, timeout=10)
+    return len(servers)
