@@ -12,12 +12,12 @@ from tests.conftest import Companion
 
 # A script both Playwright (evaluate) and Selenium (execute_script) run as is. The page's
 # `for await` either ends (`ended`) or throws: `error` keeps what the BodhiError carried.
-START = """(() => {
+START_WITH = """((maxTokens) => {
     window.aborter = new AbortController();
     window.streamed = {chunks: 0, ended: false, error: null};
     (async () => {
         try {
-            const stream = await window.bodhi.chat({stream: true, max_tokens: 4000,
+            const stream = await window.bodhi.chat({stream: true, max_tokens: maxTokens,
                 temperature: 1.0, messages: [{role: 'user',
                 content: 'Tell me a long story about a lighthouse.'}]},
                 {signal: window.aborter.signal});
@@ -29,7 +29,8 @@ START = """(() => {
                 server_code: e.body?.error?.code ?? null};
         }
     })();
-})()"""
+})(%d)"""
+START = START_WITH % 4000           # longer than any test waits for
 
 # How far along the stream is; JSON-able for both drivers.
 STREAMED = "window.streamed"
