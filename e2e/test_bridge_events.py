@@ -1,6 +1,7 @@
 """window.bodhi for web developers, in Chromium: a stream fails loudly (a model server killed
 in the middle of it, a companion restarted), events reach the pages of their own origin only
-(grantchange on a revoke from the popup, statechange when the companion stops and comes back),
+(grantchange on a revoke from the popup, modelschange when a model is added, statechange when
+the companion stops and comes back),
 and a frame is its own origin (it cannot use the top page's grant; it asks for itself)."""
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ import psutil
 import pytest
 from playwright.sync_api import Frame, Page
 
-from e2e.conftest import Browser, PageServer, access_outcome, ask_access
+from e2e.conftest import Browser, PageServer, access_outcome, ask_access, owner_session
 from e2e.streams import START, STREAMED, kill_model_servers, model_servers
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.slow
 
+MODEL = "smollm2:135m"
+COPY = "smol:bridge-copy"         # a second alias of the same file: the granted list grows
 STREAM_WAIT_MS = 120_000          # a cold model load, on a busy machine
 
 # Records window.bodhi's events in window.heard, and counts the snapshots the bridge relays
@@ -153,6 +156,23 @@ def test_grantchange_on_a_revoke_in_the_popup_reaches_only_that_origin(
     assert page_a.evaluate("window.heard")[1] == {"type": "grantchange",
                                                   "detail": {"state": "granted"}}
     assert page_b.evaluate("window.heard") == []
+
+
+def test_modelschange_when_a_model_is_added_for_a_grant_of_every_model(
+        paired: Browser, page_a: Page) -> None:
+    granted(paired, page_a)
+    listening(page_a)
+    before = [m["id"] for m in page_a.evaluate("window.bodhi.models.list()")["data"]]
+
+    with owner_session(paired.companion) as owner:
+        made = owner.post(f"/bodhi/v1/models/alias/{MODEL}/copy", json={"alias": COPY})
+        assert made.status_code == 201, made.text
+        owner.get("/v1/models")                   # the catalog notices on its next look
+
+    page_a.wait_for_function("window.heard.some((e) => e.type === 'modelschange')")
+    [event] = page_a.evaluate("window.heard")
+    assert event["type"] == "modelschange"
+    assert sorted(event["detail"]["models"]) == sorted([*before, COPY])
 
 
 def test_a_companion_crash_and_restart_rejects_the_stream_and_fires_statechange(

@@ -32,6 +32,8 @@ function start() {
 }
 
 function stop() {
+  for (const timer of expiries.values()) clearTimeout(timer);
+  expiries.clear();
   unsubscribe?.();
   unsubscribe = null;
   api.storage.onChanged.removeListener(onStorage);
@@ -63,9 +65,29 @@ function send(targets) {
   });
 }
 
+// A grant that ends at a set time (allow once) ends without any event from the companion: at
+// that moment its tokens are dropped as expired, so its pages hear `expired` on time.
+const expiries = new Map();                // grant id -> timer (null: it never expires)
+
+async function watchExpiry(origins, tokens) {
+  const held = origins.map((o) => tokens[o]).filter((e) => e && !expiries.has(e.grant_id));
+  if (!held.length) return;
+  const listing = await withCredential('/bodhi/v1/apps/grants?page_size=100').catch(() => null);
+  for (const grant of listing?.data ?? []) {
+    if (!held.some((e) => e.grant_id === grant.id)) continue;
+    if (!grant.expires_at) { expiries.set(grant.id, null); continue; }   // until revoked
+    const ms = Math.min(Math.max(grant.expires_at * 1000 - Date.now(), 0), 2 ** 31 - 1);
+    expiries.set(grant.id, setTimeout(() => {
+      expiries.delete(grant.id);
+      store.dropTokens({ grantId: grant.id, reason: 'expired' }).catch(() => {});
+    }, ms));
+  }
+}
+
 async function sendRound(targets) {
   if (!targets.length) return;
   const [{ status: state }, tokens] = await Promise.all([serverState(), store.tokens()]);
+  if (state === 'ready') await watchExpiry([...new Set(ports.values())], tokens);
   let everyModel = null;                   // fetched once a round, only if a grant needs it
   const allModels = () => (everyModel ??= withCredential('/v1/models')
     .then((listing) => (listing.data ?? []).map((m) => m.id)).catch(() => null));
