@@ -1,6 +1,7 @@
-"""A long stream from the page, recorded for the tests (Chromium and Firefox): `START` begins
-one in the page and keeps what the page saw in `window.streamed`; `kill_model_servers` makes a
-real upstream failure by killing the companion's llama.cpp children in the middle of it."""
+"""What the page saw, recorded for the tests (Chromium and Firefox): `START` begins a long
+stream and keeps what the page saw in `window.streamed`; `kill_model_servers` makes a real
+upstream failure by killing the companion's llama.cpp children in the middle of it; `LISTEN`
+records window.bodhi's events in `window.heard`."""
 
 from __future__ import annotations
 
@@ -31,6 +32,21 @@ START_WITH = """((maxTokens) => {
     })();
 })(%d)"""
 START = START_WITH % 4000           # longer than any test waits for
+
+# Records window.bodhi's events in window.heard, and counts the snapshots the bridge relays
+# (window.snapshots >= 1: the frame is subscribed, later changes will fire).
+LISTEN = """(() => {
+    if (window.heard) { window.heard = []; return; }     // listening already: start afresh
+    window.heard = [];
+    window.snapshots = 0;
+    window.addEventListener('message', (e) => {
+        if (e.source === window && e.data?.channel === 'bodhi:content->page'
+            && e.data.type === 'snapshot') window.snapshots += 1;
+    });
+    for (const type of ['statechange', 'grantchange', 'modelschange'])
+        window.bodhi.addEventListener(type, (e) => window.heard.push({type: e.type,
+                                                                     detail: e.detail}));
+})()"""
 
 # How far along the stream is; JSON-able for both drivers.
 STREAMED = "window.streamed"

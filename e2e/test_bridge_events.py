@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Frame, Page
 
 from e2e.conftest import Browser, PageServer, access_outcome, ask_access, owner_session
-from e2e.streams import START, STREAMED, kill_model_servers, model_servers
+from e2e.streams import LISTEN, START, STREAMED, kill_model_servers, model_servers
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.slow
@@ -24,21 +24,6 @@ pytestmark = pytest.mark.slow
 MODEL = "smollm2:135m"
 COPY = "smol:bridge-copy"         # a second alias of the same file: the granted list grows
 STREAM_WAIT_MS = 120_000          # a cold model load, on a busy machine
-
-# Records window.bodhi's events in window.heard, and counts the snapshots the bridge relays
-# (window.snapshots >= 1: the frame is subscribed, later changes will fire).
-LISTEN = """(() => {
-    if (window.heard) { window.heard = []; return; }     // listening already: start afresh
-    window.heard = [];
-    window.snapshots = 0;
-    window.addEventListener('message', (e) => {
-        if (e.source === window && e.data?.channel === 'bodhi:content->page'
-            && e.data.type === 'snapshot') window.snapshots += 1;
-    });
-    for (const type of ['statechange', 'grantchange', 'modelschange'])
-        window.bodhi.addEventListener(type, (e) => window.heard.push({type: e.type,
-                                                                     detail: e.detail}));
-})()"""
 
 CALL = """(name) => ({
     chat: () => window.bodhi.chat({messages: [{role: 'user', content: 'hi'}], max_tokens: 2}),

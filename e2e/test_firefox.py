@@ -1,8 +1,8 @@
 """Firefox ESR through Selenium: the Firefox build as a temporary add-on defines window.bodhi;
 with no native host installed the popup explains `bodhi install-native-host` and pairs by the
 code from `bodhi pair`; a grant and a non-streaming chat work; streams end, abort and fail
-loudly when the model server dies; a page granted an MCP server calls one of its tools through
-window.bodhi.mcp."""
+loudly when the model server dies; a revoke fires grantchange; a page granted an MCP server
+calls one of its tools through window.bodhi.mcp."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.firefox.service import Service
 
 from e2e.conftest import ROOT, PageServer, add_mcp_server, owner_session
-from e2e.streams import START, START_WITH, STREAMED, kill_model_servers
+from e2e.streams import LISTEN, START, START_WITH, STREAMED, kill_model_servers
 from native_host.ids import FIREFOX_EXTENSION_ID
 from tests.conftest import Companion
 from tests.mcp_servers import serving
@@ -212,6 +212,18 @@ def test_streaming_abort_and_a_mid_stream_error_in_firefox(
     assert failed["isBodhiError"] and failed["name"] == "BodhiError", failed
     assert (failed["code"], failed["server_code"]) == ("api_error", "model_server_lost"), failed
     assert streamed()["ended"] is False
+
+
+def test_grantchange_in_firefox(driver: webdriver.Firefox) -> None:
+    """Runs after the tests above, on their granted page: giving the access back fires
+    grantchange (revoked) on the page's window.bodhi."""
+    driver.execute_script(LISTEN)
+    wait_for(lambda: driver.execute_script("return window.snapshots >= 1"), "the subscription")
+
+    driver.execute_script("window.bodhi.revoke()")
+
+    heard = wait_for(lambda: driver.execute_script("return window.heard"), "grantchange")
+    assert heard == [{"type": "grantchange", "detail": {"state": "revoked"}}]
 
 
 def test_an_mcp_tool_call_in_firefox(driver: webdriver.Firefox, companion: Companion,
