@@ -1,7 +1,7 @@
 """window.bodhi for web developers, in Chromium: a stream fails loudly (a model server killed
 in the middle of it, a companion restarted), events reach the pages of their own origin only
 (grantchange on a revoke from the popup, modelschange when a model is added, statechange when
-the companion stops and comes back),
+the companion stops and comes back, and all of it after Chrome stopped the service worker),
 and a frame is its own origin (it cannot use the top page's grant; it asks for itself)."""
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ pytestmark = pytest.mark.slow
 MODEL = "smollm2:135m"
 COPY = "smol:bridge-copy"         # a second alias of the same file: the granted list grows
 STREAM_WAIT_MS = 120_000          # a cold model load, on a busy machine
+
+# The statechange events heard so far, as their states.
+STATES = "window.heard.filter((e) => e.type === 'statechange').map((e) => e.detail.state)"
 
 CALL = """(name) => ({
     chat: () => window.bodhi.chat({messages: [{role: 'user', content: 'hi'}], max_tokens: 2}),
@@ -160,6 +163,26 @@ def test_modelschange_when_a_model_is_added_for_a_grant_of_every_model(
     assert sorted(event["detail"]["models"]) == sorted([*before, COPY])
 
 
+def test_events_go_on_after_chrome_stops_the_service_worker(
+        paired: Browser, page_a: Page) -> None:
+    """Chrome stops an idle service worker, which closes every frame's events port: the
+    content script opens it again and the page keeps hearing."""
+    granted(paired, page_a)
+    listening(page_a)
+    seen = page_a.evaluate("window.snapshots")
+    cdp = paired.context.new_cdp_session(page_a)
+
+    cdp.send("ServiceWorker.enable")
+    cdp.send("ServiceWorker.stopAllWorkers")
+
+    page_a.wait_for_function(f"window.snapshots > {seen}")     # subscribed again
+    page_a.evaluate("window.bodhi.revoke()")
+    page_a.wait_for_function("window.heard.length >= 1")
+    assert page_a.evaluate("window.heard") == [
+        {"type": "grantchange", "detail": {"state": "revoked"}}]
+    cdp.detach()
+
+
 def test_a_companion_crash_and_restart_rejects_the_stream_and_fires_statechange(
         paired: Browser, page_a: Page) -> None:
     """Runs last: it stops the module's companion and starts it again."""
@@ -169,8 +192,8 @@ def test_a_companion_crash_and_restart_rejects_the_stream_and_fires_statechange(
     page_a.wait_for_function("window.streamed.chunks >= 3", timeout=STREAM_WAIT_MS)
 
     # A crash cuts the connection (a graceful stop ends the stream with the server's own
-    # model_server_lost error event instead, as in the test above). Its llama.cpp children
-    # outlive it: they go too, as they would with the machine.
+    # model_server_lost error event instead). Its llama.cpp children outlive it: they go too,
+    # as they would with the machine.
     orphans = model_servers(paired.companion)
     paired.companion.stop(signal.SIGKILL)
     for orphan in orphans:
@@ -180,13 +203,11 @@ def test_a_companion_crash_and_restart_rejects_the_stream_and_fires_statechange(
     streamed = stream_error(page_a)
     assert streamed["error"]["isBodhiError"], streamed
     assert streamed["error"]["code"] == "unreachable", streamed
-    page_a.wait_for_function("window.heard.some((e) => e.type === 'statechange')")
-    assert page_a.evaluate("window.heard")[0] == {"type": "statechange",
-                                                  "detail": {"state": "unreachable"}}
+    page_a.wait_for_function(f"{STATES}.length >= 1")
+    assert page_a.evaluate(STATES) == ["unreachable"]
 
     paired.companion.start()
 
-    page_a.wait_for_function("window.heard.length >= 2", timeout=60_000)
-    assert page_a.evaluate("window.heard")[1] == {"type": "statechange",
-                                                  "detail": {"state": "ready"}}
+    page_a.wait_for_function(f"{STATES}.length >= 2", timeout=60_000)
+    assert page_a.evaluate(STATES) == ["unreachable", "ready"]
     assert wait_until(lambda: page_a.evaluate(CALL, "token") == "ok", timeout=10)
