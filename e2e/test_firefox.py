@@ -1,6 +1,7 @@
 """Firefox ESR through Selenium: the Firefox build as a temporary add-on defines window.bodhi;
 with no native host installed the popup explains `bodhi install-native-host` and pairs by the
-code from `bodhi pair`; a grant and a non-streaming chat work; a page granted an MCP server
+code from `bodhi pair`; a grant and a non-streaming chat work; streams end, abort and fail
+loudly when the model server dies; a revoke fires grantchange; a page granted an MCP server
 calls one of its tools through window.bodhi.mcp."""
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.firefox.service import Service
 
 from e2e.conftest import ROOT, PageServer, add_mcp_server, owner_session
+from e2e.streams import LISTEN, START, START_WITH, STREAMED, kill_model_servers
 from native_host.ids import FIREFOX_EXTENSION_ID
 from tests.conftest import Companion
 from tests.mcp_servers import serving
@@ -183,6 +185,45 @@ def test_grant_and_chat_in_firefox(driver: webdriver.Firefox, companion: Compani
         messages: [{role: 'user', content: 'Say hello'}]})""")
     assert reply["object"] == "chat.completion"
     assert reply["choices"][0]["message"]["role"] == "assistant"
+
+
+def test_streaming_abort_and_a_mid_stream_error_in_firefox(
+        driver: webdriver.Firefox, companion: Companion) -> None:
+    """Runs after the test above, on its granted page: a whole stream, an aborted one (it
+    rejects with aborted), and one whose model server is killed (it rejects with the
+    companion's error event)."""
+    def streamed() -> Any:
+        return driver.execute_script(f"return {STREAMED}")
+
+    driver.execute_script(START_WITH % 12)
+    assert wait_for(lambda: streamed()["ended"] or streamed()["error"], "a short stream") is True
+    assert streamed()["chunks"] >= 3
+
+    driver.execute_script(START)
+    wait_for(lambda: streamed()["chunks"] >= 3, "a long stream")
+    driver.execute_script("window.aborter.abort()")
+    aborted = wait_for(lambda: streamed()["error"], "the abort")
+    assert (aborted["code"], aborted["isBodhiError"]) == ("aborted", True), aborted
+
+    driver.execute_script(START)
+    wait_for(lambda: streamed()["chunks"] >= 3, "another long stream")
+    assert kill_model_servers(companion) >= 1
+    failed = wait_for(lambda: streamed()["error"], "the mid-stream error")
+    assert failed["isBodhiError"] and failed["name"] == "BodhiError", failed
+    assert (failed["code"], failed["server_code"]) == ("api_error", "model_server_lost"), failed
+    assert streamed()["ended"] is False
+
+
+def test_grantchange_in_firefox(driver: webdriver.Firefox) -> None:
+    """Runs after the tests above, on their granted page: giving the access back fires
+    grantchange (revoked) on the page's window.bodhi."""
+    driver.execute_script(LISTEN)
+    wait_for(lambda: driver.execute_script("return window.snapshots >= 1"), "the subscription")
+
+    driver.execute_script("window.bodhi.revoke()")
+
+    heard = wait_for(lambda: driver.execute_script("return window.heard"), "grantchange")
+    assert heard == [{"type": "grantchange", "detail": {"state": "revoked"}}]
 
 
 def test_an_mcp_tool_call_in_firefox(driver: webdriver.Firefox, companion: Companion,

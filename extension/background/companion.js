@@ -73,7 +73,8 @@ export async function withCredential(path, { tokenCall = false, ...options } = {
   if (!bearer) throw new ExtensionError(Code.NOT_PAIRED, 'the extension is not paired');
   const response = await companionFetch(path, { ...options, bearer });
   if (response.status === 401 && tokenCall) {
-    throw new ExtensionError(Code.NOT_GRANTED, 'the grant was revoked or has expired');
+    const body = await response.json().catch(() => undefined);   // says revoked or expired
+    throw new ExtensionError(Code.NOT_GRANTED, 'the grant was revoked or has expired', { body });
   }
   if (response.status === 401) {
     await store.forgetPairing();

@@ -1,6 +1,7 @@
 // The companion's event stream (WebSocket /bodhi/v1/events), open while anyone listens. The
 // socket authenticates in-band with the extension credential (browsers cannot set headers on
-// WebSockets). Listeners get {type, data}; `emitLocal` adds the extension's own events.
+// WebSockets). Listeners get {type, data}; `emitLocal` adds the extension's own events, and
+// `socket.closed` says the socket closed (it reconnects with backoff).
 import * as store from './store.js';
 
 const RETRY_MS = [1_000, 2_000, 5_000, 10_000];
@@ -36,6 +37,7 @@ async function open() {
   };
   ws.onclose = () => {
     if (socket === ws) socket = null;
+    deliver({ type: 'socket.closed', data: {} });  // the companion may have stopped
     if (listeners.size === 0) return;
     clearTimeout(retryTimer);
     retryTimer = setTimeout(open, RETRY_MS[Math.min(attempt++, RETRY_MS.length - 1)]);

@@ -80,7 +80,8 @@ async function refreshOnce(origin, stale) {
     return fresh;
   } catch (err) {
     if (err.code === Code.NOT_GRANTED || [400, 403].includes(err.status)) {
-      await store.dropTokens({ origin });
+      const expired = String(err.body?.error?.code ?? '').includes('expired');
+      await store.dropTokens({ origin, reason: expired ? 'expired' : 'revoked' });
       throw notGranted(origin);
     }
     throw err;

@@ -1,12 +1,14 @@
 // The background: owns the native port, every companion call and every secret. Two doors:
-// page requests on 'bodhi-page' ports (origin from the browser) and the extension's own pages
-// on runtime messages plus 'bodhi-ui' ports (live events). Listeners register at top level so
+// pages on 'bodhi-page' ports (one request each) and 'bodhi-events' ports (a listening frame),
+// the origin always from the browser, and the extension's own pages on runtime messages plus
+// 'bodhi-ui' ports (live events). Listeners register at top level so
 // a restarted service worker receives the event that woke it.
-import { PORT_PAGE, PORT_UI, api } from '../common/config.js';
+import { PORT_EVENTS, PORT_PAGE, PORT_UI, api } from '../common/config.js';
 import { Code, ExtensionError, serializeError } from '../common/errors.js';
 import * as events from './events.js';
 import { syncGlobalScript } from './language_model.js';
 import { servePagePort } from './page_api.js';
+import { servePageEvents } from './page_events.js';
 import { UI_ACTIONS } from './ui_api.js';
 
 const extensionBase = api.runtime.getURL('');
@@ -39,6 +41,7 @@ function serveUiPort(port) {
 
 api.runtime.onConnect.addListener((port) => {
   if (port.name === PORT_PAGE && !fromOurPage(port.sender)) servePagePort(port);
+  else if (port.name === PORT_EVENTS && !fromOurPage(port.sender)) servePageEvents(port);
   else if (port.name === PORT_UI && fromOurPage(port.sender)) serveUiPort(port);
   else port.disconnect();
 });

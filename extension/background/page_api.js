@@ -26,7 +26,7 @@ async function chat(origin, params, { signal, stream }) {
   });
   if (!response.ok) throw await apiError(response);
   if (!body.stream) return response.json();
-  return stream(sseJson(response.body, signal));
+  return stream(sseJson(response.body, signal, { openai: true }));
 }
 
 // What a handler returns once it has answered with a stream instead of one result.

@@ -48,8 +48,17 @@ function changeTokens(edit) {
   });
 }
 
+// Why each origin's tokens were last dropped ('revoked' | 'expired'), for page events. Kept in
+// memory only: after a restart of the background a page learns it as 'revoked'.
+const endings = new Map();
+
+export const endingOf = (origin) => endings.get(origin) ?? null;
+
 export function forgetPairing() {
-  return serialised(() => local.remove([KEYS.credential, KEYS.tokens]));
+  return serialised(async () => {
+    for (const origin of Object.keys(await tokens())) endings.set(origin, 'revoked');
+    await local.remove([KEYS.credential, KEYS.tokens]);
+  });
 }
 
 export async function tokens() {
@@ -61,14 +70,19 @@ export async function tokenFor(origin) {
 }
 
 export function saveToken(origin, entry) {
+  endings.delete(origin);
   return changeTokens((all) => { all[origin] = entry; });
 }
 
-/** Drops the tokens of one origin, or of every origin holding the given grant. */
-export function dropTokens({ origin, grantId }) {
+/** Drops the tokens of one origin, or of every origin holding the given grant; `reason`
+ *  ('revoked' | 'expired') is why. */
+export function dropTokens({ origin, grantId, reason = 'revoked' }) {
   return changeTokens((all) => {
     for (const [key, entry] of Object.entries(all)) {
-      if (key === origin || (grantId && entry.grant_id === grantId)) delete all[key];
+      if (key === origin || (grantId && entry.grant_id === grantId)) {
+        delete all[key];
+        endings.set(key, reason);
+      }
     }
   });
 }

@@ -7,4 +7,5 @@ export const SCOPES = Object.freeze(['chat', 'embeddings', 'models', 'mcp']);
 export const ALLOW_ONCE_SECS = 3600;
 
 export const PORT_PAGE = 'bodhi-page';   // content script -> background, one per page request
+export const PORT_EVENTS = 'bodhi-events'; // content script -> background, one per listening frame
 export const PORT_UI = 'bodhi-ui';       // popup / consent window -> background, live events

@@ -2,8 +2,9 @@
 //
 // Runs in the content script's isolated world. Every page request becomes one runtime Port to
 // the background (name 'bodhi-page'); the background learns the page's origin from the port's
-// sender, never from the message. Aborting a request disconnects its port, which aborts the
-// background's fetch. See docs/extension-protocol.md.
+// sender (in a frame: the frame's own), never from the message. Aborting a request disconnects
+// its port, which aborts the background's fetch. A page that listens to events gets one more
+// port, 'bodhi-events', for the frame's lifetime. See docs/extension-protocol.md.
 (() => {
   'use strict';
   const api = globalThis.browser ?? globalThis.chrome;
@@ -62,11 +63,38 @@
     port.disconnect();                     // the background aborts the companion request
   }
 
+  // The frame's one events port, opened when the page first listens ('subscribe'). It closes
+  // when the background stops (a service worker is stopped when idle); it is opened again,
+  // and the snapshot that comes first then tells the page what changed meanwhile.
+  const EVENTS_RETRY_MS = [500, 1_000, 2_000, 5_000, 10_000];
+  let events = null;
+  let eventsTries = 0;
+
+  function listen() {
+    if (events) return;
+    try {
+      events = api.runtime.connect({ name: 'bodhi-events' });
+    } catch {                              // the extension was reloaded or removed
+      return;
+    }
+    events.onMessage.addListener((message) => {
+      eventsTries = 0;
+      if (message?.type === 'snapshot') toPage({ ...message, id: 'events' });
+    });
+    events.onDisconnect.addListener(() => {
+      events = null;
+      if (!api.runtime?.id) return;        // the extension is gone: nothing to listen to
+      const wait = EVENTS_RETRY_MS[Math.min(eventsTries++, EVENTS_RETRY_MS.length - 1)];
+      setTimeout(listen, wait);
+    });
+  }
+
   window.addEventListener('message', (event) => {
     const data = event.data;
     if (event.source !== window || event.origin !== ORIGIN) return;
     if (!data || data.channel !== TO_CONTENT || typeof data.id !== 'string') return;
     if (data.type === 'request') start(data.id, String(data.action), data.params ?? {});
     else if (data.type === 'abort') abort(data.id);
+    else if (data.type === 'subscribe') listen();
   });
 })();

@@ -44,9 +44,44 @@
     const data = event.data;
     if (event.source !== window || event.origin !== ORIGIN) return;
     if (!data || data.channel !== TO_PAGE) return;
+    if (data.type === 'snapshot' && data.id === EVENTS_ID) return onSnapshot(data);
     const entry = pending.get(data.id);
     if (entry) entry.onEvent(data);
   });
+
+  // Events (docs/extension.md, "Events"). The first listener subscribes this frame; from then
+  // on the background sends a snapshot of what this origin may know whenever something may
+  // have changed. The first is the baseline; each later one fires an event per difference.
+  const EVENTS_ID = 'events';
+  const EVENT_TYPES = new Set(['statechange', 'grantchange', 'modelschange']);
+  const events = new EventTarget();
+  let subscribed = false;
+  let last = null;
+
+  function addEventListener(type, listener, options) {
+    events.addEventListener(type, listener, options);
+    if (!subscribed && EVENT_TYPES.has(type)) {
+      subscribed = true;
+      post({ id: EVENTS_ID, type: 'subscribe' });
+    }
+  }
+
+  const fire = (type, detail) => events.dispatchEvent(new CustomEvent(type, { detail }));
+  const sameList = (a, b) => JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
+
+  function onSnapshot({ state, grant, models }) {
+    const before = last;
+    last = { state, grant, models };
+    if (!before) return;
+    if (state !== before.state) fire('statechange', { state });
+    if ((grant === 'granted') !== (before.grant === 'granted')) {
+      fire('grantchange', { state: grant === 'none' ? 'revoked' : grant });
+    }
+    if (grant === 'granted' && before.grant === 'granted' && models && before.models
+        && !sameList(models, before.models)) {
+      fire('modelschange', { models: [...models] });
+    }
+  }
 
   const nextId = () => `b${Date.now().toString(36)}-${(++counter).toString(36)}`;
 
@@ -271,6 +306,9 @@
     getToken: () => request('getToken'),
     revoke: () => request('revoke'),
     mcp,
+    addEventListener,
+    removeEventListener: (type, listener, options) => events.removeEventListener(type,
+      listener, options),
     BodhiError,
   });
 

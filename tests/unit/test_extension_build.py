@@ -57,6 +57,7 @@ def test_both_builds_inject_window_bodhi_in_the_main_world_at_document_start(
 
     assert inpage["world"] == "MAIN"
     assert inpage["run_at"] == "document_start"
+    assert all(s["all_frames"] is True for s in scripts)     # frames too, as their own origin
     assert m["permissions"] == ["storage", "nativeMessaging"]
     assert m["host_permissions"] == ["http://127.0.0.1/*", "http://localhost/*"]
 
