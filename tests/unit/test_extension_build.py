@@ -53,12 +53,15 @@ def test_both_builds_inject_window_bodhi_in_the_main_world_at_document_start(
     m = manifest(dist, browser)
     scripts = m["content_scripts"]
     assert isinstance(scripts, list)
-    inpage = next(s for s in scripts if s["js"] == ["inpage/bodhi.js"])
+    inpage = next(s for s in scripts if "inpage/bodhi.js" in s["js"])
 
+    # The Prompt API script runs first and hands LanguageModel to bodhi.js, which freezes it.
+    assert inpage["js"] == ["inpage/language_model.js", "inpage/bodhi.js"]
     assert inpage["world"] == "MAIN"
     assert inpage["run_at"] == "document_start"
     assert all(s["all_frames"] is True for s in scripts)     # frames too, as their own origin
-    assert m["permissions"] == ["storage", "nativeMessaging"]
+    # scripting: window.LanguageModel is a page script registered only while its setting is on
+    assert m["permissions"] == ["storage", "nativeMessaging", "scripting"]
     assert m["host_permissions"] == ["http://127.0.0.1/*", "http://localhost/*"]
 
 
