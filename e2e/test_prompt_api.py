@@ -213,7 +213,8 @@ def test_window_language_model_follows_the_setting(paired: Browser,
 def test_consent_narrows_models_and_sets_the_default(
         paired: Browser, aliases: list[str], new_page: Callable[..., Page]) -> None:
     page = new_page()
-    consent = consent_for(paired, page, REQUEST_ACCESS, {"scopes": ["chat", "models"]})
+    consent = consent_for(paired, page, REQUEST_ACCESS,
+                          {"scopes": ["chat", "models", "embeddings"]})
     offered = consent.locator("input[data-model]").evaluate_all(
         "(boxes) => boxes.map((b) => b.dataset.model)")
     assert {EMBEDDED, SHORT, OTHER} <= set(offered)
@@ -234,6 +235,8 @@ def test_consent_narrows_models_and_sets_the_default(
     reply = page.evaluate("""() => window.bodhi.chat({max_tokens: 4,
         messages: [{role: 'user', content: 'Hi'}]})""")
     assert reply["model"] == EMBEDDED
+    vectors = page.evaluate("() => window.bodhi.embeddings.create({input: 'Hi'})")
+    assert vectors["model"] == EMBEDDED and vectors["data"][0]["embedding"]
     refused = page.evaluate("""(model) => window.bodhi.chat({model, max_tokens: 4,
         messages: [{role: 'user', content: 'Hi'}]}).then(() => 'ok', (e) => e.code)""", OTHER)
     assert refused != "ok"

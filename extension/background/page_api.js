@@ -37,8 +37,9 @@ const ACTIONS = {
   requestAccess: (origin, params, ctx) => consent.requestAccess(origin, params, ctx),
   chat,
   'models.list': (origin, _params, { signal }) => inferenceJson(origin, '/v1/models', { signal }),
-  'embeddings.create': (origin, params, { signal }) => inferenceJson(origin, '/v1/embeddings',
-    { method: 'POST', body: params, signal }),
+  'embeddings.create': async (origin, params, { signal }) => inferenceJson(origin,
+    '/v1/embeddings', { method: 'POST', signal, body: { ...params,
+      model: params?.model ?? await languageModel.defaultModel(origin) } }),
   getToken: async (origin) => {
     const entry = await currentToken(origin);
     return { access_token: entry.access_token, expires_at: entry.expires_at };
