@@ -32,7 +32,8 @@ def test_window_bodhi_is_there_before_page_scripts_and_cannot_be_replaced(
     }""")
 
     assert state == {"first": "object", "same": True, "writable": False, "configurable": False,
-                     "api": ["BodhiError", "chat", "embeddings", "getToken", "mcp", "models",
+                     "api": ["BodhiError", "LanguageModel", "addEventListener", "chat",
+                             "embeddings", "getToken", "mcp", "models", "removeEventListener",
                              "requestAccess", "revoke", "serverState"],
                      "create": "function"}
 
