@@ -104,8 +104,13 @@ class AppTokenService:
     async def refresh(self, raw: str, app: str | None = None) -> TokenSet:
         """Spend ``raw`` and return a new pair; ``app`` (OAuth client id) must match."""
         record = await self._repo.get_refresh(digest(raw))
-        if record is None or record.expires_at <= int(time.time()):
+        if record is None:
             raise _refresh_refused("is not valid or has expired")
+        if record.expires_at <= int(time.time()):
+            # A refresh token ends with its grant: say that the grant ended (expired or
+            # revoked), so the app knows to ask again rather than retry.
+            await self._grants.live(record.grant_id)
+            raise _refresh_refused("has expired")
         if record.status == "used":
             await self._repo.revoke_refresh_for(record.grant_id)
             raise _refresh_refused("was already used")

@@ -184,6 +184,20 @@ async def test_refresh_rotates_and_a_reused_refresh_token_ends_the_family(
     assert newer.status == 401
 
 
+async def test_a_refresh_after_the_grant_ran_out_says_it_expired(harness: Harness) -> None:
+    tokens = await harness.granted(scopes=["models"])
+    ended = int(time.time()) - 1
+    with sqlite3.connect(harness.db_path) as other:  # the grant's time is up
+        other.execute("UPDATE app_grants SET expires_at = ? WHERE id = ?",
+                      (ended, tokens["grant_id"]))
+        other.execute("UPDATE app_refresh_tokens SET expires_at = ? WHERE grant_id = ?",
+                      (ended, tokens["grant_id"]))
+    refresh = await harness.client.post("/bodhi/v1/apps/token", headers=harness.ext, json={
+        "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+    assert refresh.status == 401
+    assert (await refresh.json())["error"]["code"] == "auth_error-grant_expired"
+
+
 async def test_tampered_and_foreign_tokens_are_refused(harness: Harness) -> None:
     tokens = await harness.granted(scopes=["models"])
     head, payload, sig = tokens["access_token"].split(".")
