@@ -4,7 +4,10 @@ The layout is the one ``huggingface_hub`` itself writes (``blobs/<etag>``,
 ``snapshots/<commit>/<filename>`` as a relative symlink, ``refs/<revision>``), so other HF
 tools share the files. Unlike ``hf_hub_download``, a partial blob is kept as
 ``blobs/<etag>.incomplete`` when a transfer is interrupted (cancel, crash, restart) and the
-next attempt asks the hub only for the missing bytes with a ``Range`` request.
+next attempt asks the hub only for the missing bytes with a ``Range`` request. A file whose
+size is known and cannot fit in the free space is refused before a byte is fetched, and a
+write that finds the disk full (or hits a file size limit) ends in ``DiskFull``
+(``FileTooLarge``), the partial file kept for the retry.
 
 Blocking: run it in a worker thread. Progress and cancellation go through a ``Progress``.
 """

@@ -214,6 +214,7 @@ def test_kill_9_during_writes_loses_nothing_acknowledged(tmp_path: Path, hub: Hu
     rng = random.Random(16)
     acks, kept, wasted = Acks(), [], 0
     companion = Companion(tmp_path, HF_ENDPOINT=hub.url).start()
+    owner = owner_session(companion)  # its session, a row of session.sqlite, outlives kills
     try:
         headers = power_token(companion)
         credential = paired_extension(companion)
@@ -231,8 +232,7 @@ def test_kill_9_during_writes_loses_nothing_acknowledged(tmp_path: Path, hub: Hu
                 job_until(companion, headers, job["id"],
                           lambda j: j["status"] == "running" and j["downloaded_bytes"] > kept[-1])
             child = _load_child(companion, headers)
-            with contextlib.closing(owner_session(companion)) as owner, \
-                    Writers(companion, owner.cookies, credential, round_no, acks) as writers:
+            with Writers(companion, owner.cookies, credential, round_no, acks) as writers:
                 assert wait_until(lambda: len(writers.counts) == 4, timeout=30), writers.counts
                 time.sleep(rng.uniform(0.2, 1.0))
                 companion.stop(signal.SIGKILL)
@@ -248,6 +248,7 @@ def test_kill_9_during_writes_loses_nothing_acknowledged(tmp_path: Path, hub: Hu
         done = job_until(companion, headers, job["id"], lambda j: j["status"] == "completed")
         _check_acknowledged(companion, acks)
     finally:
+        owner.close()
         companion.stop()
     assert done["downloaded_bytes"] == size
     (pulled,) = (companion.hf_home / "hub").rglob(f"snapshots/*/{model_path.name}")
