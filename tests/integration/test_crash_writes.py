@@ -228,9 +228,10 @@ def test_kill_9_during_writes_loses_nothing_acknowledged(tmp_path: Path, hub: Hu
                 checked = _integrity(companion.home)
                 assert set(checked.values()) == {"ok"} and "bodhi.sqlite" in checked, checked
                 _check_acknowledged(companion, acks)
-                # Taken up again on start, from the bytes kept: no retry needed.
-                job_until(companion, headers, job["id"],
-                          lambda j: j["status"] == "running" and j["downloaded_bytes"] > kept[-1])
+            # On a restart, taken up again from the bytes kept with no retry; and in flight
+            # (some bytes written since the last kill) when this round's kill comes.
+            job_until(companion, headers, job["id"], lambda j: j["status"] == "running"
+                      and j["downloaded_bytes"] > (kept[-1] if kept else 0))
             child = _load_child(companion, headers)
             with Writers(companion, owner.cookies, credential, round_no, acks) as writers:
                 assert wait_until(lambda: len(writers.counts) == 4, timeout=30), writers.counts
