@@ -16,7 +16,7 @@ from aiohttp import web
 from companion import __version__
 from companion.app import build_app
 from companion.core.errors import ConfigError
-from companion.core.home import secure_home
+from companion.core.home import secure_home, sweep_home
 from companion.core.listener import GuardedSite
 from companion.core.logs import AccessLogger, setup_logging
 from companion.core.self_command import frozen
@@ -64,10 +64,13 @@ def _raise_descriptor_limit() -> None:
 async def serve(settings: Settings) -> None:
     # Before the log file is opened: an install from an earlier version has it 0644.
     made_private = secure_home(settings.home)
+    swept = sweep_home(settings.home)  # half-written temp files of a companion killed mid-write
     log_file = setup_logging(settings.home, settings.log_level, settings.log_stdout)
     if made_private:
         log.warning("%s: took group and other access off %d path(s) that other users could "
                     "read", settings.home, len(made_private))
+    if swept:
+        log.info("removed %d temporary file(s) left by an interrupted write", len(swept))
     app = await build_app(settings)
     runner = web.AppRunner(app, handler_cancellation=True, access_log_class=AccessLogger,
                            shutdown_timeout=5.0, keepalive_timeout=KEEPALIVE_SECS)

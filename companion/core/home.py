@@ -17,10 +17,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import secrets
 import stat
 from collections.abc import Callable
 from pathlib import Path
+
+from companion.core.atomic import fsync_dir, sweep_temp_files, temp_path
 
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
@@ -56,15 +57,18 @@ def private_file(path: Path, make: Callable[[], bytes]) -> bytes:
     private_dir(path.parent)
     with contextlib.suppress(FileNotFoundError):
         return _read_private(path)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    tmp = temp_path(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(make())
+            handle.flush()
+            os.fsync(handle.fileno())  # a key must not come back empty after a power cut
         with contextlib.suppress(FileExistsError):
             os.link(tmp, path)
     finally:
         tmp.unlink()
+    fsync_dir(path.parent)
     return _read_private(path)
 
 
@@ -89,6 +93,12 @@ def secure_home(home: Path) -> list[Path]:
     files += [f for name in PRIVATE_FOLDERS for f in (home / name).glob("*")]
     changed += [f for f in files if _take_shared_bits(f)]
     return changed
+
+
+def sweep_home(home: Path) -> list[Path]:
+    """Remove what writers killed mid-write left in the home and ``aliases/`` (see
+    ``core.atomic``); returns the removed paths."""
+    return [*sweep_temp_files(home), *sweep_temp_files(home / "aliases")]
 
 
 def _take_shared_bits(path: Path) -> bool:

@@ -7,16 +7,15 @@ hand edits and API edits are the same thing.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
+from companion.core.atomic import write_atomic
 from companion.core.errors import BadRequestError, ConflictError, NotFoundError
-from companion.core.home import private_dir
+from companion.core.home import PRIVATE_FILE_MODE, private_dir
 from companion.models.alias import AliasSource, ModelAlias
 from companion.models.catalog import ModelCatalog, alias_file_stem
 from companion.models.names import check_alias_name, check_filename, check_repo, check_revision
@@ -107,8 +106,7 @@ class AliasStore:
     def _write(self, path: Path, alias: ModelAlias) -> None:
         text = yaml.safe_dump(alias_document(alias), sort_keys=False, allow_unicode=True)
         private_dir(self._dir)
-        fd, tmp = tempfile.mkstemp(dir=self._dir, prefix=".", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.replace(tmp, path)
+        # A temporary file, fsync, then a rename: a kill -9 or a full disk mid-write leaves
+        # the old file or the new one, never a half-written YAML.
+        write_atomic(path, text.encode("utf-8"), PRIVATE_FILE_MODE)
         self._catalog.refresh()

@@ -66,6 +66,7 @@ class DownloadJob:
     error: str | None
     created_at: int
     updated_at: int
+    error_code: str | None = None
 
 
 class _Transfer:
@@ -129,7 +130,7 @@ def _job(record: DownloadRecord, transfer: _Transfer | None) -> DownloadJob:
             eta = round(max(total - done, 0) / rate, 1) if rate > 0 else None
     return DownloadJob(record.id, record.repo, record.filename, JobStatus(record.status), total,
                        done, round(rate, 1) if rate is not None else None, eta, record.error,
-                       record.created_at, record.updated_at)
+                       record.created_at, record.updated_at, record.error_code)
 
 
 class DownloadService:
@@ -219,7 +220,8 @@ class DownloadService:
         if await self._repo.find_active(record.repo, record.filename) is not None:
             raise ConflictError(f"'{record.repo}/{record.filename}' is already downloading.",
                                 code="download_active")
-        await self._repo.update(job_id, _now(), status=JobStatus.PENDING, error=None)
+        await self._repo.update(job_id, _now(), status=JobStatus.PENDING, error=None,
+                                error_code=None)
         self._schedule(job_id)
         return await self._publish(job_id)
 
@@ -299,7 +301,7 @@ class DownloadService:
         request = FileRequest(record.repo, record.filename, record.revision, self._endpoint,
                               self._token)
         loop = asyncio.get_running_loop()
-        status, error = JobStatus.COMPLETED, None
+        status, error, code = JobStatus.COMPLETED, None, None
         try:
             await loop.run_in_executor(self._executor, fetch, self._hub_dir, request, transfer)
         except TransferStopped:
@@ -307,10 +309,10 @@ class DownloadService:
                 await self._save_progress(record.id, transfer)
                 return
             status = JobStatus.CANCELLED
-        except DownloadFailed as exc:
-            status, error = JobStatus.ERROR, str(exc)
+        except DownloadFailed as exc:  # the partial file stays: a retry fetches the rest
+            status, error, code = JobStatus.ERROR, str(exc), exc.code
             log.warning("download %s failed: %s", record.id, exc)
-        await self._repo.update(record.id, _now(), status=status, error=error,
+        await self._repo.update(record.id, _now(), status=status, error=error, error_code=code,
                                 total_bytes=transfer.total, downloaded_bytes=transfer.done)
         if status is JobStatus.COMPLETED:
             self._on_complete()

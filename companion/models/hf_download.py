@@ -4,14 +4,19 @@ The layout is the one ``huggingface_hub`` itself writes (``blobs/<etag>``,
 ``snapshots/<commit>/<filename>`` as a relative symlink, ``refs/<revision>``), so other HF
 tools share the files. Unlike ``hf_hub_download``, a partial blob is kept as
 ``blobs/<etag>.incomplete`` when a transfer is interrupted (cancel, crash, restart) and the
-next attempt asks the hub only for the missing bytes with a ``Range`` request.
+next attempt asks the hub only for the missing bytes with a ``Range`` request. A file whose
+size is known and cannot fit in the free space is refused before a byte is fetched, and a
+write that finds the disk full (or hits a file size limit) ends in ``DiskFull``
+(``FileTooLarge``), the partial file kept for the retry.
 
 Blocking: run it in a worker thread. Progress and cancellation go through a ``Progress``.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -29,10 +34,13 @@ from huggingface_hub.errors import (
 from huggingface_hub.file_download import repo_folder_name
 from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]
 
+from companion.core.atomic import write_atomic
 from companion.models.names import is_safe_hub_token
 
 CHUNK_BYTES = 256 * 1024
 _TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=10.0)
+# A write that found the disk (or the user's quota) full, or hit a file size limit.
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
 class Progress(Protocol):
@@ -45,6 +53,22 @@ class Progress(Protocol):
 
 class DownloadFailed(Exception):
     """A download that cannot succeed as asked; the message is meant for the user."""
+
+    code = "download_failed"
+
+
+class DiskFull(DownloadFailed):
+    """The file system of the cache cannot hold the rest of the file (checked before the
+    transfer when the size is known, or hit during it); the partial file is kept."""
+
+    code = "disk_full"
+
+
+class FileTooLarge(DownloadFailed):
+    """A file size limit (``ulimit -f``, or the file system's own) stopped the file growing;
+    the partial file is kept."""
+
+    code = "file_too_large"
 
 
 class TransferStopped(Exception):
@@ -120,18 +144,31 @@ def _download_blob(url: str, blob: Path, headers: dict[str, str], size: int | No
                    progress: Progress) -> None:
     blob.parent.mkdir(parents=True, exist_ok=True)
     partial = blob.with_name(blob.name + ".incomplete")
+    try:
+        _fill(url, partial, headers, size, progress)
+    except OSError as exc:
+        if exc.errno not in _NO_SPACE:
+            raise
+        raise _no_space(exc, partial, size) from exc
+    os.replace(partial, blob)
+
+
+def _fill(url: str, partial: Path, headers: dict[str, str], size: int | None,
+          progress: Progress) -> None:
+    """Append to ``partial`` until it holds the whole file."""
     with open(partial, "ab") as file:
         done = file.tell()
         if size is not None and done > size:  # not ours, or the file changed: start over
             file.truncate(0)
             done = 0
         progress.started(size, done)
+        if size is not None:
+            check_room(partial.parent, size - done, done)
         if size is None or done < size:
             _transfer(url, file, done, headers, progress)
         if size is not None and file.tell() != size:
             raise DownloadFailed(f"The hub sent {file.tell()} bytes of {size}; retry to "
                                  "fetch the rest.")
-    os.replace(partial, blob)
 
 
 def _transfer(url: str, file: BinaryIO, start: int, headers: dict[str, str],
@@ -165,6 +202,40 @@ def _link(repo_dir: Path, blob: Path, commit: str, request: FileRequest) -> Path
         pointer.symlink_to(os.path.relpath(blob, pointer.parent))
     refs = repo_dir / "refs"
     refs.mkdir(exist_ok=True)
-    if request.revision != commit:
-        (refs / request.revision).write_text(commit, encoding="utf-8")
+    if request.revision != commit:  # the cache is shared: the usual modes, not private ones
+        write_atomic(refs / request.revision, commit.encode("utf-8"), 0o666)
     return pointer
+
+
+def check_room(folder: Path, needed: int, done: int = 0) -> None:
+    """Refuse, before a byte is fetched, a file whose missing ``needed`` bytes cannot fit in
+    the free space of ``folder``'s file system."""
+    if needed <= 0:
+        return
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise DiskFull(_no_room_text(folder, needed, free, done))
+
+
+def _no_space(exc: OSError, partial: Path, size: int | None) -> DownloadFailed:
+    """What a write that found no room (``ENOSPC``, ``EDQUOT``) or hit a size limit
+    (``EFBIG``) means for the user; the partial file stays for a retry."""
+    done = partial.stat().st_size if partial.exists() else 0
+    if exc.errno == errno.EFBIG:
+        return FileTooLarge(f"A file size limit (ulimit -f?) stopped {partial} at {done:,} "
+                            "bytes. The bytes already downloaded are kept: raise the limit, "
+                            "then retry.")
+    needed = size - done if size is not None else None
+    return DiskFull(_no_room_text(partial.parent, needed, shutil.disk_usage(partial.parent).free,
+                                  done))
+
+
+def _no_room_text(folder: Path, needed: int | None, free: int, done: int) -> str:
+    need = f"{needed:,} more bytes ({_mb(needed)})" if needed is not None else "more space"
+    return (f"Not enough disk space in {folder}: the download needs {need}, {free:,} bytes "
+            f"({_mb(free)}) are free. Free some space (or point HF_HOME at a larger disk), "
+            f"then retry; the {done:,} bytes already downloaded are kept.")
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1_000_000:.1f} MB"

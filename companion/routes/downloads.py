@@ -35,7 +35,7 @@ def job_json(job: DownloadJob) -> dict[str, Any]:
         "id": job.id, "repo": job.repo, "filename": job.filename, "status": job.status.value,
         "total_bytes": job.total_bytes, "downloaded_bytes": job.downloaded_bytes,
         "bytes_per_s": job.bytes_per_s, "eta_s": job.eta_s, "error": job.error,
-        "created_at": job.created_at, "updated_at": job.updated_at})
+        "error_code": job.error_code, "created_at": job.created_at, "updated_at": job.updated_at})
 
 
 @requires(Role.POWER_USER, all_models=True)

@@ -144,6 +144,9 @@ class DownloadJobOut(Reply):
     bytes_per_s: float | None
     eta_s: float | None
     error: str | None
+    # disk_full, file_too_large (the partial file is kept: free space, then retry) or
+    # download_failed; None unless the job failed
+    error_code: str | None
     created_at: int
     updated_at: int
 

@@ -24,10 +24,11 @@ class DownloadRecord:
     error: str | None
     created_at: int
     updated_at: int
+    error_code: str | None = None
 
 
 _COLUMNS = ("id, repo, filename, revision, status, total_bytes, downloaded_bytes, error,"
-            " created_at, updated_at")
+            " created_at, updated_at, error_code")
 
 
 def _record(row: aiosqlite.Row) -> DownloadRecord:
@@ -42,10 +43,10 @@ class DownloadRepository:
         """Insert a job; False when an unfinished job for the same file already exists."""
         try:
             await self._conn.execute(
-                f"INSERT INTO download_jobs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO download_jobs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (record.id, record.repo, record.filename, record.revision, record.status,
                  record.total_bytes, record.downloaded_bytes, record.error, record.created_at,
-                 record.updated_at))
+                 record.updated_at, record.error_code))
         except sqlite3.IntegrityError:
             return False
         return True
@@ -79,8 +80,8 @@ class DownloadRepository:
             return [_record(r) for r in await cur.fetchall()], total
 
     async def update(self, job_id: str, now: int, **fields: object) -> None:
-        """Set the given columns (status, total_bytes, downloaded_bytes, error)."""
-        allowed = {"status", "total_bytes", "downloaded_bytes", "error"}
+        """Set the given columns (status, total_bytes, downloaded_bytes, error, error_code)."""
+        allowed = {"status", "total_bytes", "downloaded_bytes", "error", "error_code"}
         if not fields or not set(fields) <= allowed:
             raise ValueError(f"cannot update {sorted(fields)}")
         assignments = ", ".join(f"{name} = ?" for name in fields)
