@@ -34,6 +34,8 @@ BAD_BODIES: dict[str, bytes] = {
     "5000-digits": b'{"model": "m", "max_tokens": ' + b"9" * 5000 + b"}",
     "beyond-64-bits": b'{"model": "m", "max_tokens": 36893488147419103232}',
     "invalid-utf8": b'{"model": "m\xff\xfe"}',
+    "lone-surrogate": (b'{"model": "m\\ud800", '
+                       b'"messages": [{"role": "user", "content": "\\udfff"}]}'),
     "duplicate-keys": b'{"model": "m", "model": "n"}',
     "truncated": b'{"model": "m", "messages": [{"role": "user", "cont',
 }
