@@ -28,6 +28,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+MAX_MESSAGE_CHARS = 1000
+
 
 class BodhiError(Exception):
     status = 500
@@ -37,6 +39,9 @@ class BodhiError(Exception):
     def __init__(self, message: str, *, code: str | None = None, param: str | None = None,
                  retry_after: int | None = None,
                  details: Mapping[str, int | str | bool] | None = None) -> None:
+        if len(message) > MAX_MESSAGE_CHARS:
+            # Messages quote the request (a model name, a value): a 10 MB one is not echoed.
+            message = f"{message[:MAX_MESSAGE_CHARS // 2]} [...] {message[-200:]}"
         super().__init__(message)
         self.message = message
         if code is not None:

@@ -26,8 +26,13 @@ def event_data(event: bytes) -> bytes:
                       if line.startswith(b"data:"))
 
 
+def _lines(text: bytes) -> bytes:
+    """CRLF and lone CR line ends as LF (the SSE specification allows all three)."""
+    return text.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+
+
 class SseReader:
-    """The data of each complete event; CRLF and LF line ends alike."""
+    """The data of each complete event; CRLF, LF and CR line ends alike."""
 
     def __init__(self) -> None:
         self._buffer = b""
@@ -36,13 +41,15 @@ class SseReader:
         buffer = self._buffer + chunk
         # A CR at the very end may be the first half of a CRLF split between chunks.
         held = b"\r" if buffer.endswith(b"\r") else b""
-        *events, rest = buffer[:len(buffer) - len(held)].replace(b"\r\n", b"\n").split(b"\n\n")
+        *events, rest = _lines(buffer[:len(buffer) - len(held)]).split(b"\n\n")
         self._buffer = rest + held
         return [data for data in map(event_data, events) if data]
 
     def close(self) -> list[bytes]:
-        """The data of a last event the stream ended without a blank line after."""
-        rest, self._buffer = self._buffer.replace(b"\r\n", b"\n").rstrip(b"\r\n"), b""
+        """The data of a last event the stream ended without a blank line after (so a
+        stream cut in the middle of an event hands on what came, for the translator to
+        refuse, rather than dropping it)."""
+        rest, self._buffer = _lines(self._buffer).rstrip(b"\n"), b""
         data = event_data(rest)
         return [data] if data else []
 

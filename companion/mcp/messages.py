@@ -11,6 +11,7 @@ from typing import Any
 import mcp_types
 from pydantic import ValidationError
 
+from companion.core import json_limits
 from companion.core.errors import BadRequestError
 
 # JSON-RPC "invalid params": the call names a tool this instance does not allow.
@@ -27,8 +28,8 @@ class Inspected:
 
 def parse_body(body: bytes) -> Any:
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return json_limits.loads(body)
+    except ValueError as exc:
         raise BadRequestError(f"An MCP message must be JSON: {exc}.",
                               code="invalid_mcp_message") from None
 

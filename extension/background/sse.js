@@ -22,20 +22,34 @@ async function read(reader, signal) {
   }
 }
 
-/** Yields each event's `data` string as it arrives; a broken connection throws `unreachable`. */
+// Lines end with CRLF, LF or CR alike. A CR at the very end may be the first half of a CRLF
+// split between chunks, so it waits for the next chunk.
+function normalised(buffer) {
+  const held = buffer.endsWith('\r') ? '\r' : '';
+  return buffer.slice(0, buffer.length - held.length).replace(/\r\n?/g, '\n') + held;
+}
+
+/**
+ * Yields each event's `data` string as it arrives. A broken connection, or a body that ends
+ * in the middle of an event (data but no blank line after it), throws `unreachable`.
+ */
 export async function* sseEvents(body, signal) {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = '';
   try {
     while (!signal?.aborted) {
       const { value, done } = await read(reader, signal);
-      if (done) break;
-      buffer += value.replace(/\r\n/g, '\n');
+      // At the end, a held CR is a line end after all.
+      buffer = done ? buffer.replace(/\r$/, '\n') : normalised(buffer + value);
       let end;
       while ((end = buffer.indexOf('\n\n')) >= 0) {
         const data = eventData(buffer.slice(0, end));
         buffer = buffer.slice(end + 2);
         if (data) yield data;
+      }
+      if (done) {
+        if (eventData(buffer)) throw cut();
+        break;
       }
     }
   } finally {

@@ -150,3 +150,47 @@ def test_the_deadline_is_for_headers_only(strict_companion: Companion) -> None:
         time.sleep(HEADER_TIMEOUT + 0.5)
         sock.sendall(request + b"\r\n")
         assert sock.recv(4096).startswith(b"HTTP/1.1 200 OK")
+
+
+# --- Host headers over a raw socket -----------------------------------------------------------
+
+def _raw(companion: Companion, request: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", companion.port), timeout=10) as sock:
+        sock.sendall(request)
+        return sock.recv(4096)
+
+
+@pytest.mark.parametrize(("head", "status"), [
+    (b"GET /ping HTTP/1.1\r\nHost: localhost:1135\r\n", b"200"),
+    (b"GET /ping HTTP/1.1\r\nHost: LOCALHOST\r\n", b"200"),
+    (b"GET /ping HTTP/1.1\r\nHost: [::1]:1135\r\n", b"200"),
+    (b"GET /ping HTTP/1.1\r\nHost: localhost:1135@evil.example\r\n", b"4"),
+    (b"GET /ping HTTP/1.1\r\nHost: localhost.\r\n", b"4"),
+    (b"GET /ping HTTP/1.1\r\nHost: ::1\r\n", b"4"),
+    (b"GET /ping HTTP/1.1\r\nHost: localhost:99999\r\n", b"4"),
+    (b"GET /ping HTTP/1.1\r\nHost: localhost\r\nHost: evil.example\r\n", b"4"),
+    (b"GET /ping HTTP/1.1\r\nHost: localhost\r\nHost: localhost\r\n", b"4"),
+    (b"GET /ping HTTP/1.1\r\n", b"4"),
+    (b"GET /ping HTTP/1.0\r\n", b"4"),
+    (b"GET http://evil.example/ping HTTP/1.1\r\nHost: evil.example\r\n", b"4"),
+], ids=["port", "case", "ipv6", "userinfo", "trailing-dot", "bare-ipv6", "big-port",
+        "two-hosts", "same-host-twice", "no-host", "http10-no-host", "absolute-form"])
+def test_host_headers_on_the_wire(shared_companion: Companion, head: bytes,
+                                  status: bytes) -> None:
+    answer = _raw(shared_companion, head + b"Connection: close\r\n\r\n")
+
+    assert answer.split(b" ")[1].startswith(status), answer[:300]
+    assert _ping(shared_companion)
+
+
+def test_an_absolute_form_target_must_agree_with_the_host_header(
+        shared_companion: Companion) -> None:
+    """aiohttp takes the host of an absolute-form target as the request's host (and so as
+    the server's own origin, which CORS and sessions compare with): it must be ours."""
+    refused = _raw(shared_companion, b"GET http://evil.example/ping HTTP/1.1\r\n"
+                                     b"Host: localhost\r\nConnection: close\r\n\r\n")
+    served = _raw(shared_companion, b"GET http://localhost/ping HTTP/1.1\r\n"
+                                    b"Host: localhost\r\nConnection: close\r\n\r\n")
+
+    assert refused.startswith(b"HTTP/1.1 403"), refused[:300]
+    assert served.startswith(b"HTTP/1.1 200"), served[:300]

@@ -146,6 +146,20 @@ def test_bad_input(bodhi: Bodhi, tools: str) -> None:
     assert error_of(not_json)["code"] == "invalid_mcp_message"
     _still_serving(bodhi, instance, token)
 
+    # Strict JSON: the proxy and the server must read the same message (a tool name given
+    # twice could pass the allow-list as one tool and run as the other).
+    call = b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": '
+    for bad in (call + b'{"name": "add", "name": "echo", "arguments": {}}}',
+                call + b'{"name": "add", "arguments": {"a": NaN, "b": 1e999999}}}',
+                call + b'{"name": "add", "arguments": {"a": 36893488147419103232}}}',
+                call + b"[" * 30000 + b"]" * 30000 + b"}", call + b'{"name": "\xff"}}',
+                call + b'{"name": "ad'):
+        refused = _post(bodhi, instance, token, bad)
+        assert refused.status_code == 400, (bad[:80], refused.text)
+        assert error_of(refused)["code"] == "invalid_mcp_message"
+    assert "Traceback" not in bodhi.logs()
+    _still_serving(bodhi, instance, token)
+
     too_big = _post(bodhi, instance, token, b" " * (MAX_BODY + 1))
     assert too_big.status_code == 413, too_big.text
     assert error_of(too_big)["message"]

@@ -54,8 +54,15 @@ async def post_error(client: Client, data: bytes | str, path: str = "/v1/chat/co
     return error
 
 
-@pytest.mark.parametrize("data", [b"", b"{", b"{'model': 'm'}", b"not json",
-                                  b'{"model": "\xff"}', b'{"model": "m",}'])
+@pytest.mark.parametrize("data", [
+    b"", b"{", b"{'model': 'm'}", b"not json", b'{"model": "\xff"}', b'{"model": "m",}',
+    b'{"model": "m", "t": NaN}', b'{"model": "m", "t": Infinity}',
+    b'{"model": "m", "t": -Infinity}',
+    b'{"model": "m", "t": 1e999999}', b'{"model": "m", "t": -1e400}',
+    b'{"model": "m", "t": 18446744073709551616}', b'{"model": "m", "t": -9223372036854775809}',
+    b'{"model": "m", "t": ' + b"1" * 5000 + b"}", b'{"model": "m", "model": "n"}',
+    b'{"model": "m", "x": {"a": 1, "b": 2, "a": 3}}'
+], ids=lambda data: repr(data[:40]))
 async def test_malformed_json(client: Client, data: bytes) -> None:
     error = await post_error(client, data)
 
@@ -67,6 +74,37 @@ async def test_malformed_json(client: Client, data: bytes) -> None:
 def _nested(depth: int) -> str:
     return '{"model": "m", "messages": [{"role": "user", "content": "hi"}], "x": ' + (
         "[" * (depth - 1) + "]" * (depth - 1) + "}")
+
+
+@pytest.mark.parametrize("value", ["18446744073709551615", "-9223372036854775808", "1e308",
+                                   "-1.5e-320", "0"])
+async def test_numbers_within_range_are_accepted(client: Client, value: str) -> None:
+    body = '{"model": "m", "messages": [{"role": "user", "content": "hi"}], "x": ' + value + "}"
+    resp = await client.post("/v1/chat/completions", data=body,
+                             headers={"Content-Type": "application/json"})
+
+    assert resp.status == 200
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded",
+                                          "application/jsonx"])
+async def test_a_body_not_labelled_json_is_refused(client: Client,
+                                                   content_type: str | None) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    resp = await client.post("/v1/chat/completions", data=json.dumps(GOOD_CHAT).encode(),
+                             headers=headers, skip_auto_headers=["Content-Type"])
+
+    assert resp.status == 400
+    assert (await resp.json())["error"]["code"] == "invalid_content_type"
+
+
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8",
+                                          "Application/JSON", "application/vnd.api+json"])
+async def test_json_content_types_are_accepted(client: Client, content_type: str) -> None:
+    resp = await client.post("/v1/chat/completions", data=json.dumps(GOOD_CHAT).encode(),
+                             headers={"Content-Type": content_type})
+
+    assert resp.status == 200
 
 
 async def test_nesting_up_to_the_limit_is_accepted(client: Client) -> None:
