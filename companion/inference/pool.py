@@ -140,7 +140,8 @@ class LlamaPool:
         if process is None or (process.state is ProcessState.STOPPED
                                and (process.model_path, process.flags) != (model.path, flags)):
             process = LlamaProcess(alias, model.path, flags, self._config, self._client,
-                                   on_change=self._on_change)
+                                   on_change=self._on_change,
+                                   children=lambda: len(self.loaded()))
             self._processes[alias] = process
         return process
 
