@@ -133,6 +133,11 @@ class LlamaPool:
         """Is a running child serving this model file?"""
         return any(p.model_path.resolve() == path.resolve() for p in self.loaded())
 
+    def _children_sharing(self) -> int:
+        """How many children a starting one may share the cores with, itself included: as
+        many as may be loaded, since one started alone keeps its threads when others join."""
+        return max(self._limits.max_loaded(), len(self.loaded()))
+
     def _process_for(self, model: ResolvedModel) -> LlamaProcess:
         alias = model.alias.alias
         process = self._processes.get(alias)
@@ -141,7 +146,7 @@ class LlamaPool:
                                and (process.model_path, process.flags) != (model.path, flags)):
             process = LlamaProcess(alias, model.path, flags, self._config, self._client,
                                    on_change=self._on_change,
-                                   children=lambda: len(self.loaded()))
+                                   children=self._children_sharing)
             self._processes[alias] = process
         return process
 
