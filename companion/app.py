@@ -126,6 +126,7 @@ def pool_limits(settings: Settings) -> PoolLimits:
         max_loaded=lambda: settings.max_loaded_models,
         memory_budget_bytes=lambda: settings.model_memory_budget_mb * 2**20,
         max_requests_per_model=lambda: settings.max_requests_per_model,
+        queue_per_model=lambda: settings.queue_per_model,
         wait_secs=settings.model_wait_secs)
 
 
@@ -233,7 +234,8 @@ async def build_app(settings: Settings) -> web.Application:
     pool = LlamaPool(launch_config(settings), children,
                      keep_alive_secs=lambda: settings.keep_alive_secs,
                      limits=pool_limits(settings), on_load=metrics.model_loaded,
-                     on_change=lambda process: publish_loaded(pool, process))
+                     on_change=lambda process: publish_loaded(pool, process),
+                     on_queue=metrics.queue_length, on_wait=metrics.queue_wait)
     metrics.count_loaded(lambda: len(pool.loaded()))
     remote: RemoteModels | None = None
 

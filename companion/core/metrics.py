@@ -18,6 +18,7 @@ from prometheus_client import (
 )
 
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+_QUEUE_BUCKETS = (0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 _LOAD_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
 # Token counts in an OpenAI ``usage`` object or llama.cpp's ``timings``.
 _COUNT = re.compile(rb'"(prompt_tokens|completion_tokens|prompt_n|predicted_n)"\s*:\s*(\d+)')
@@ -43,6 +44,11 @@ class Metrics:
                                    registry=r)
         self.loaded = Gauge("bodhi_models_loaded", "Model servers currently running.",
                             registry=r)
+        self.queue_waiting = Gauge("bodhi_model_queue_waiting", "Requests waiting in a "
+                                   "local model's queue.", ["model"], registry=r)
+        self.queue_wait_time = Histogram("bodhi_model_queue_wait_seconds", "How long requests "
+                                         "waited in a local model's queue before being sent.",
+                                         ["model"], buckets=_QUEUE_BUCKETS, registry=r)
         self.download_bytes = Counter("bodhi_download_bytes", "Bytes of model files downloaded.",
                                       registry=r)
 
@@ -51,6 +57,12 @@ class Metrics:
 
     def model_loaded(self, model: str, seconds: float) -> None:
         self.load_time.labels(model).observe(seconds)
+
+    def queue_length(self, model: str, waiting: int) -> None:
+        self.queue_waiting.labels(model).set(waiting)
+
+    def queue_wait(self, model: str, seconds: float) -> None:
+        self.queue_wait_time.labels(model).observe(seconds)
 
     def downloaded(self, n: int) -> None:
         self.download_bytes.inc(n)

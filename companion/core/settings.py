@@ -197,12 +197,21 @@ class SettingsTable:
         "Memory the loaded models may use together, in MiB; 0 for no budget.",
         runtime_editable=True, minimum=0)
     max_requests_per_model = Setting(
-        "BODHI_MAX_REQUESTS_PER_MODEL", _parse_non_negative_int, lambda: 16,
-        "Requests one model takes at once (running or waiting); more get 429. 0: no limit.",
+        "BODHI_MAX_REQUESTS_PER_MODEL", _parse_non_negative_int, lambda: 8,
+        "Requests sent to one model's server at once (it works on its --parallel slots' "
+        "worth and holds the rest); more wait in the model's queue. At most 8, the "
+        "connections the companion keeps to a model server; 0: that most.",
+        runtime_editable=True, minimum=0)
+    queue_per_model = Setting(
+        "BODHI_QUEUE_PER_MODEL", _parse_non_negative_int, lambda: 512,
+        "Requests that may wait for one model, in arrival order, while it is busy or "
+        "loading; more get 429 with Retry-After. A request waits at most the model wait "
+        "seconds (then 503); one whose client leaves is dropped from the queue.",
         runtime_editable=True, minimum=0)
     model_wait_secs = Setting(
         "BODHI_MODEL_WAIT_SECS", _parse_positive_int, lambda: 300,
-        "How long a request waits for its model to load (and for room to load it).")
+        "How long a request waits for its model: in its queue, then for it to load (and "
+        "for room to load it).")
     max_downloads = Setting("BODHI_MAX_DOWNLOADS", _parse_positive_int, lambda: 2,
                             "Model downloads that run at once; more wait their turn.")
     router_cooldown_secs = Setting(

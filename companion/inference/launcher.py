@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-t", "--threads", type=int, default=-1)
     p.add_argument("-tb", "--threads-batch", type=int, default=-1)
     p.add_argument("--threads-http", type=int, default=-1)
+    p.add_argument("--poll", type=int, default=None,
+                   help="how hard idle compute threads poll for work, 0-100 (0: they sleep)")
+    p.add_argument("--poll-batch", type=int, default=None)
     p.add_argument("-b", "--batch-size", type=int, default=None)
     p.add_argument("-ub", "--ubatch-size", type=int, default=None)
     p.add_argument("-n", "--n-predict", type=int, default=None)
@@ -122,6 +125,11 @@ def _set_optional(params: Any, args: argparse.Namespace) -> None:
             setattr(params, attr, value)
     if args.seed is not None:
         params.sampling.seed = args.seed
+    if args.poll is not None:
+        params.cpuparams.poll = args.poll
+    poll_batch = args.poll if args.poll_batch is None else args.poll_batch
+    if poll_batch is not None:
+        params.cpuparams_batch.poll = poll_batch
 
 
 def _set_access(params: Any, env: Mapping[str, str]) -> None:

@@ -8,6 +8,11 @@ arrived meanwhile wait and load it again. Loads are serialised, so two loads nev
 same child or overshoot the limits. Idle unload counts from the last lease's end: keep-alive
 ``-1`` never unloads, ``0`` unloads right after each request, ``N`` after N seconds with
 nothing in flight. Every wait is bounded by ``wait_secs``.
+
+Each alias has a ``ModelQueue``: a request first takes a turn (at most
+``max_requests_per_model`` at once, capped at the connections the companion keeps to a child),
+waiting in arrival order behind the others (at most ``queue_per_model`` of them; more get 429),
+then a ready child. The turn covers loading, so requests that wait for a load count as queued.
 """
 
 from __future__ import annotations
@@ -21,9 +26,10 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from companion.core.errors import ServiceUnavailableError, TooManyRequestsError
+from companion.core.errors import ServiceUnavailableError
 from companion.core.idle_stop import IdleStops
-from companion.core.upstream import ChildClient
+from companion.core.upstream import KEEPALIVE_CONNECTIONS, ChildClient
+from companion.inference.model_queue import ModelQueue
 from companion.inference.process import LaunchConfig, LlamaProcess, ProcessState
 from companion.models import ResolvedModel
 
@@ -52,15 +58,25 @@ class PoolLimits:
 
     max_loaded: Callable[[], int] = lambda: 2
     memory_budget_bytes: Callable[[], int] = lambda: 0        # 0: no budget
-    max_requests_per_model: Callable[[], int] = lambda: 0     # 0: no limit
+    max_requests_per_model: Callable[[], int] = lambda: 0     # 0: as many as connections
+    queue_per_model: Callable[[], int] = lambda: 512          # waiting; more get 429
     wait_secs: float = 300.0
+
+    def running_limit(self) -> int:
+        """Requests sent to one child at once. Never more than the connections the companion
+        keeps to a child (each holds one of its HTTP threads): past that they would wait
+        unseen in the connection pool instead of in the queue."""
+        limit = self.max_requests_per_model()
+        return min(limit, KEEPALIVE_CONNECTIONS) if limit > 0 else KEEPALIVE_CONNECTIONS
 
 
 class LlamaPool:
     def __init__(self, config: LaunchConfig, client: ChildClient,
                  keep_alive_secs: Callable[[], int], limits: PoolLimits | None = None,
                  on_load: Callable[[str, float], None] | None = None,
-                 on_change: Callable[[LlamaProcess], None] | None = None) -> None:
+                 on_change: Callable[[LlamaProcess], None] | None = None,
+                 on_queue: Callable[[str, int], None] | None = None,
+                 on_wait: Callable[[str, float], None] | None = None) -> None:
         self._config = config
         self._client = client
         self._keep_alive_secs = keep_alive_secs
@@ -72,6 +88,10 @@ class LlamaPool:
         self._idle = IdleStops(keep_alive_secs, "unloading model")
         self._evicting: dict[str, asyncio.Event] = {}
         self._requests: dict[str, int] = defaultdict(int)
+        self._queues: dict[str, ModelQueue] = {}
+        # The number waiting in an alias's queue changed; each admitted request's wait.
+        self._on_queue = on_queue or (lambda alias, waiting: None)
+        self._on_wait = on_wait
         self._room = asyncio.Lock()
 
     def keep_alive_secs(self) -> int:
@@ -91,6 +111,19 @@ class LlamaPool:
         process = self._processes.get(alias)
         return max(self._requests.get(alias, 0) - (process.in_flight if process else 0), 0)
 
+    def queue(self, alias: str) -> ModelQueue:
+        """The alias's queue (made on first use; a few counters, kept while the pool runs)."""
+        queue = self._queues.get(alias)
+        if queue is None:
+            queue = self._queues[alias] = ModelQueue(
+                alias, self._limits.running_limit, self._limits.queue_per_model,
+                on_change=self._queue_changed, on_wait=self._on_wait)
+        return queue
+
+    def _queue_changed(self, queue: ModelQueue) -> None:
+        self._on_queue(queue.alias, queue.waiting)
+        self._changed(queue.alias)
+
     def _changed(self, alias: str) -> None:
         process = self._processes.get(alias)
         if process is not None and process.state is not ProcessState.STOPPED:
@@ -100,6 +133,11 @@ class LlamaPool:
         """Is a running child serving this model file?"""
         return any(p.model_path.resolve() == path.resolve() for p in self.loaded())
 
+    def _children_sharing(self) -> int:
+        """How many children a starting one may share the cores with, itself included: as
+        many as may be loaded, since one started alone keeps its threads when others join."""
+        return max(self._limits.max_loaded(), len(self.loaded()))
+
     def _process_for(self, model: ResolvedModel) -> LlamaProcess:
         alias = model.alias.alias
         process = self._processes.get(alias)
@@ -107,41 +145,39 @@ class LlamaPool:
         if process is None or (process.state is ProcessState.STOPPED
                                and (process.model_path, process.flags) != (model.path, flags)):
             process = LlamaProcess(alias, model.path, flags, self._config, self._client,
-                                   on_change=self._on_change)
+                                   on_change=self._on_change,
+                                   children=self._children_sharing)
             self._processes[alias] = process
         return process
 
     @contextlib.asynccontextmanager
     async def lease(self, model: ResolvedModel, *, embeddings: bool = False
                     ) -> AsyncIterator[Lease]:
+        """A turn in the alias's queue, then a ready child; both waits share ``wait_secs``."""
         alias = model.alias.alias
-        self._admit(alias)
+        deadline = asyncio.get_running_loop().time() + self._limits.wait_secs
         self._requests[alias] += 1
         try:
-            process = await self._ready(model, embeddings)
-            process.begin_request()
-            try:
-                yield Lease(process)
-            finally:
-                process.end_request()
-                if process.in_flight == 0:
-                    self._idle.schedule(alias, process, alias)
+            async with self.queue(alias).turn(self._limits.wait_secs):
+                process = await self._ready(model, embeddings, deadline)
+                process.begin_request()
+                try:
+                    yield Lease(process)
+                finally:
+                    process.end_request()
+                    if process.in_flight == 0:
+                        self._idle.schedule(alias, process, alias)
         finally:
             self._requests[alias] -= 1
             self._changed(alias)
 
-    def _admit(self, alias: str) -> None:
-        limit = self._limits.max_requests_per_model()
-        if limit > 0 and self._requests[alias] >= limit:
-            raise TooManyRequestsError(
-                f"The model '{alias}' is busy with {limit} requests; try again shortly.",
-                code="model_busy", retry_after=RETRY_AFTER_SECS)
-
-    async def _ready(self, model: ResolvedModel, embeddings: bool) -> LlamaProcess:
-        """A READY child for the model, loading it (and making room) when needed."""
+    async def _ready(self, model: ResolvedModel, embeddings: bool, deadline: float
+                     ) -> LlamaProcess:
+        """A READY child for the model, loading it (and making room) when needed, by
+        ``deadline`` (the loop's clock)."""
         alias = model.alias.alias
         try:
-            async with asyncio.timeout(self._limits.wait_secs):
+            async with asyncio.timeout_at(deadline):
                 while True:
                     if alias in self._evicting:
                         await self._evicting[alias].wait()

@@ -23,7 +23,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
@@ -64,11 +64,22 @@ class LaunchConfig:
     log_dir: Path
     ready_timeout: float
     threads_http: int
+    cores: int = field(default_factory=lambda: len(os.sched_getaffinity(0)))
 
     def command(self) -> list[str]:
         if self.llama_server:
             return [*module_command("companion.core.exec_guard"), self.llama_server]
         return module_command("companion.inference.launcher")
+
+
+def thread_flags(cores: int, children: int) -> list[str]:
+    """llama.cpp's own defaults give a child a compute thread per core, busy-polling between
+    steps, so two children on the same cores spin against each other and both crawl (a
+    thread descheduled at a barrier stalls its siblings). Each child gets its share of the
+    cores among the ``children`` that may run at once, and its idle compute threads sleep
+    instead of polling. Flags given by the admin or the alias come later and win."""
+    threads = str(max(1, cores // max(children, 1)))
+    return ["--threads", threads, "--threads-batch", threads, "--poll", "0"]
 
 
 def _log_name(alias: str) -> str:
@@ -78,7 +89,8 @@ def _log_name(alias: str) -> str:
 class LlamaProcess:
     def __init__(self, alias: str, model_path: Path, flags: list[str], config: LaunchConfig,
                  client: ChildClient,
-                 on_change: Callable[[LlamaProcess], None] | None = None) -> None:
+                 on_change: Callable[[LlamaProcess], None] | None = None,
+                 children: Callable[[], int] | None = None) -> None:
         self.alias = alias
         self.model_path = model_path
         self.flags = flags
@@ -86,6 +98,8 @@ class LlamaProcess:
         # Told of every state change and every request begun (the Loaded view; the pool
         # tells a request's end, once it no longer counts it).
         self._on_change = on_change or (lambda process: None)
+        # How many children may share the cores with this one, itself included.
+        self._children = children or (lambda: 1)
         self.embeddings = False
         self.base_url = ""
         self.pid: int | None = None
@@ -210,7 +224,8 @@ class LlamaProcess:
         """Defaults, then the admin's and the alias's flags, then the companion's own flags,
         last so that nothing before them can move the child off loopback or swap its model
         (llama-server and the launcher both keep the last value of a repeated flag)."""
-        defaults = ["--jinja", *(["--pooling", "mean"] if embeddings else [])]
+        defaults = ["--jinja", *thread_flags(self._config.cores, self._children()),
+                    *(["--pooling", "mean"] if embeddings else [])]
         own = ["--model", str(self.model_path), "--host", CHILD_HOST, "--port", str(port),
                "--alias", self.alias, "--threads-http", str(self._config.threads_http)]
         if embeddings:

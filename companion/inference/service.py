@@ -38,6 +38,7 @@ from companion.core.errors import (
 from companion.core.metrics import Metrics, ReplyWatch
 from companion.core.upstream import ChildClient, ChildLost, ChildReply, ChildUnreachable
 from companion.families.translation import upstream_error
+from companion.inference.model_queue import ModelQueue
 from companion.inference.pool import Lease, LlamaPool
 from companion.inference.process import LlamaProcess
 from companion.models import ListedModel, ModelCatalog, RemoteModel, ResolvedModel
@@ -170,6 +171,9 @@ class InferenceService:
 
     def queued(self, alias: str) -> int:
         return self._pool.queued(alias)
+
+    def queue(self, alias: str) -> ModelQueue:
+        return self._pool.queue(alias)
 
     def is_file_in_use(self, path: Path) -> bool:
         return self._pool.is_using(path)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, StrictStr
 from companion.auth.principal import Role
 from companion.core.errors import BadRequestError
 from companion.inference.process import LlamaProcess
-from companion.inference.service import UNLOAD_ROLE
+from companion.inference.service import UNLOAD_ROLE, InferenceService
 from companion.middleware.access import requires
 from companion.middleware.auth import PRINCIPAL
 from companion.middleware.docs import PAGING, QueryParam, documented
@@ -79,13 +79,17 @@ def file_json(item: ModelFile) -> dict[str, Any]:
         "parameters": info.size_label if info else None, "error": item.error})
 
 
-def loaded_json(process: LlamaProcess, evicting: bool, queued: int = 0) -> dict[str, Any]:
+def loaded_json(process: LlamaProcess, inference: InferenceService) -> dict[str, Any]:
+    queue = inference.queue(process.alias)
     return shaped(LoadedModel, {
         "alias": process.alias, "pid": process.pid, "port": process.port,
-        "state": "unloading" if evicting else process.state.value,
+        "state": "unloading" if inference.is_evicting(process.alias) else process.state.value,
         "loaded_at": process.loaded_at, "last_used": round(process.last_used_at(), 3),
-        "in_flight": process.in_flight, "queued": queued, "rss": process.memory_bytes(),
-        "embeddings": process.embeddings, "model_path": str(process.model_path)})
+        "in_flight": process.in_flight, "queued": inference.queued(process.alias),
+        "queue_oldest_wait": round(queue.oldest_wait(), 3),
+        "queue_average_wait": round(queue.average_wait(), 3),
+        "rss": process.memory_bytes(), "embeddings": process.embeddings,
+        "model_path": str(process.model_path)})
 
 
 @requires(Role.USER, app_scope="models")
@@ -176,8 +180,7 @@ async def copy_alias(request: web.Request) -> web.Response:
 async def list_loaded(request: web.Request) -> web.Response:
     inference = request.app[INFERENCE]
     return web.json_response({"data": [
-        loaded_json(p, inference.is_evicting(p.alias), inference.queued(p.alias))
-        for p in inference.loaded(request[PRINCIPAL])]})
+        loaded_json(p, inference) for p in inference.loaded(request[PRINCIPAL])]})
 
 
 @requires(Role.POWER_USER)
@@ -185,8 +188,7 @@ async def list_loaded(request: web.Request) -> web.Response:
 async def load_model(request: web.Request) -> web.Response:
     inference = request.app[INFERENCE]
     process = await inference.load(request.match_info["alias"], request[PRINCIPAL])
-    return web.json_response(loaded_json(process, inference.is_evicting(process.alias),
-                                         inference.queued(process.alias)))
+    return web.json_response(loaded_json(process, inference))
 
 
 @requires(UNLOAD_ROLE)

@@ -123,7 +123,9 @@ class LoadedModel(Reply):
     loaded_at: float | None
     last_used: float
     in_flight: int
-    queued: int           # requests waiting for it (loading, or over the per-model limit)
+    queued: int           # requests waiting for it: in its queue, or for it to load
+    queue_oldest_wait: float   # seconds the first request in its queue has waited; 0: none
+    queue_average_wait: float  # mean queue wait of its latest 100 requests, in seconds
     rss: int | None
     embeddings: bool
     model_path: str

@@ -210,7 +210,8 @@ def _chat(url: str, headers: dict[str, str], model: str, out: dict[str, Any]) ->
 
 def test_one_loaded_model_a_stream_finishes_before_the_next_model_loads(tmp_path: Path) -> None:
     with running_companion(tmp_path, BODHI_MAX_LOADED_MODELS="1",
-                           BODHI_MAX_REQUESTS_PER_MODEL="1") as companion:
+                           BODHI_MAX_REQUESTS_PER_MODEL="1",
+                           BODHI_QUEUE_PER_MODEL="0") as companion:
         headers = power_token(companion)
         for name, ctx in (("model-a", 512), ("model-b", 1024)):
             made = httpx.post(companion.url + MODELS + f"/alias/{SMOL}/copy", headers=headers,

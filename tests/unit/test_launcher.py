@@ -6,6 +6,7 @@ Building ``CommonParams`` loads no model, so this runs without llama.cpp doing a
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import xllamacpp
@@ -155,3 +156,25 @@ def test_the_companions_own_flags_come_last(tmp_path: Path) -> None:
                                                               4242, "mine")
     assert args.threads_http == 12 and args.embeddings is True
     assert args.pooling == "cls" and args.jinja is False  # defaults the flags may change
+
+
+def test_children_share_the_cores_and_given_thread_flags_win(tmp_path: Path) -> None:
+    config = LaunchConfig(llama_server="", log_dir=tmp_path, ready_timeout=1.0, threads_http=12,
+                          default_flags=(), cores=4)
+
+    def args_for(flags: list[str], children: int) -> Any:
+        process = LlamaProcess("m", Path("/m.gguf"), flags, config,
+                               client=None,  # type: ignore[arg-type]
+                               children=lambda: children)
+        argv = process._argv(4242, embeddings=False)
+        return parse_args(argv[argv.index("companion.inference.launcher") + 1:])
+
+    alone, two, five = args_for([], 1), args_for([], 2), args_for([], 5)
+    assert (alone.threads, alone.threads_batch, alone.poll) == (4, 4, 0)
+    assert (two.threads, two.threads_batch) == (2, 2)
+    assert five.threads == 1
+    given = args_for(["--threads", "3", "--poll", "50"], 2)
+    assert (given.threads, given.threads_batch, given.poll) == (3, 2, 50)
+    params = build_params(given, {})
+    assert (params.cpuparams.n_threads, params.cpuparams.poll) == (3, 50)
+    assert params.cpuparams_batch.poll == 50

@@ -26,6 +26,7 @@ EDITS: dict[str, tuple[str, Any]] = {
     "BODHI_MAX_LOADED_MODELS": ("3", 3),
     "BODHI_MODEL_MEMORY_BUDGET_MB": ("512", 512),
     "BODHI_MAX_REQUESTS_PER_MODEL": ("4", 4),
+    "BODHI_QUEUE_PER_MODEL": ("32", 32),
     "BODHI_ROUTER_COOLDOWN_SECS": ("5", 5),
     "BODHI_APP_ACTIVITY_PER_GRANT": ("50", 50),
 }
