@@ -10,10 +10,13 @@ Round by round, alternating, it starts and stops:
   created, the keys are made);
 - ``python -m companion serve`` again on that home (a restart: everything already exists).
 
-Each start is timed from ``Popen`` to its first ``/ping`` answer (polled every 5 ms over a raw
-socket, so the client costs nothing). After the fresh start's first answer it waits
-``--settle`` seconds and reads the companion's RSS (psutil), makes an API token with ``bodhi
-token create``, sends one authenticated ``GET /v1/models`` and reads the RSS again. Medians; the
+Every process runs without ``PYTHONDONTWRITEBYTECODE``, as a user's Python does: the
+companion's bytecode is cached by the first (uncounted) round, instead of every start compiling
+its modules again. Each start is timed from ``Popen`` to its first ``/ping`` answer (polled
+every 5 ms over a raw socket, so the client costs nothing). After the fresh start's first
+answer it waits ``--settle`` seconds and reads the companion's RSS (psutil), makes an API
+token with ``bodhi token create``, sends one authenticated ``GET /v1/models`` and reads the
+RSS again. Medians; the
 last lines are machine-readable.
 """
 
@@ -42,6 +45,10 @@ app = web.Application()
 app.router.add_get("/ping", ping)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
 """
+
+
+def _base_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def _free_port() -> int:
@@ -99,7 +106,7 @@ def _start(argv: list[str], env: dict[str, str], port: int) -> Server:
 
 
 def _companion_env(home: Path, port: int) -> dict[str, str]:
-    return {**os.environ, "BODHI_HOME": str(home / "bodhi"), "HF_HOME": str(home / "hf"),
+    return {**_base_env(), "BODHI_HOME": str(home / "bodhi"), "HF_HOME": str(home / "hf"),
             "BODHI_PORT": str(port), "BODHI_LOG_LEVEL": "warning"}
 
 
@@ -149,9 +156,10 @@ def _companion(settle: float) -> tuple[float, float, float, float]:
 
 
 def _round(settle: float) -> Round:
-    python = _time(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True))
+    python = _time(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True,
+                                          env=_base_env()))
     port = _free_port()
-    bare = _start([sys.executable, "-c", BARE_AIOHTTP, str(port)], dict(os.environ), port)
+    bare = _start([sys.executable, "-c", BARE_AIOHTTP, str(port)], _base_env(), port)
     time.sleep(settle)
     bare_rss = bare.rss_mb()
     bare.stop()
