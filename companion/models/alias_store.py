@@ -12,7 +12,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from companion.core.errors import BadRequestError, ConflictError, NotFoundError
@@ -105,6 +104,8 @@ class AliasStore:
         return path
 
     def _write(self, path: Path, alias: ModelAlias) -> None:
+        import yaml  # loaded by the first alias written, not at start
+
         text = yaml.safe_dump(alias_document(alias), sort_keys=False, allow_unicode=True)
         private_dir(self._dir)
         fd, tmp = tempfile.mkstemp(dir=self._dir, prefix=".", suffix=".tmp")

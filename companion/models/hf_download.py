@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
-from filelock import FileLock
-
 from companion.models.names import is_safe_hub_token
 
 if TYPE_CHECKING:
@@ -92,6 +90,7 @@ def repo_files(repo: str, endpoint: str | None, token: str | None) -> list[str]:
 
 def fetch(hub_dir: Path, request: FileRequest, progress: Progress) -> Path:
     """Download (or finish downloading) the file; returns its snapshot path in the cache."""
+    from filelock import FileLock
     from huggingface_hub import get_hf_file_metadata, hf_hub_url
     from huggingface_hub.file_download import repo_folder_name
     from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]

@@ -15,9 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-# Top-level packages a start must not import.
+# Top-level packages a start must not import (yaml: with no settings or alias file).
 LAZY = ("mcp", "mcp_types", "httpx", "httpx2", "authlib", "joserfc", "huggingface_hub",
-        "starlette", "uvicorn", "anyio", "native_host")
+        "starlette", "uvicorn", "anyio", "native_host", "filelock", "yaml")
 
 START = """
 import asyncio, json, sys
