@@ -7,9 +7,10 @@ embedded SmolLM2 model, kept loaded: ``BODHI_KEEP_ALIVE_SECS=-1``) and makes a p
 with ``bodhi token create``. Then it sends ``--warmup`` requests, and ``--requests`` more, from
 ``--concurrency`` workers over keep-alive connections, cycling through a fixed mix of 19:
 ``GET /v1/models``, ``/ping``, ``/bodhi/v1/info`` and Ollama ``/api/tags`` 3 times each, a
-chat naming an unknown model (404) and ``/v1/models`` without a
-credential (401) twice each, and once each a chat completion with ``max_tokens`` 1, the same
-streamed, and Ollama ``/api/chat`` (the three that run the model take most of the time).
+chat naming an unknown model (404, a new name each time) twice, ``/v1/models`` without a
+credential (401) and with a wrong token (401, a new one each time), and once each a chat
+completion with ``max_tokens`` 1, the same streamed, and Ollama ``/api/chat`` (the three
+that run the model take most of the time).
 
 The companion process (not its llama.cpp child) is sampled three times: after start, after the
 warm-up and at the end. Before each sample the client's connections are closed and it waits
@@ -51,6 +52,7 @@ class Call:
     body: dict[str, Any] | None = None
     auth: bool = True
     expect: int = 200
+    vary: bool = False  # a new model name or token each time: no per-value state may pile up
 
 
 _CALLS = {
@@ -67,13 +69,14 @@ _CALLS = {
                          "messages": HI}),
     "unknown_model": Call("unknown_model", "POST", "/v1/chat/completions",
                           {"model": "no-such-model", "max_tokens": 1, "messages": HI},
-                          expect=404),
+                          expect=404, vary=True),
     "no_token": Call("no_token", "GET", "/v1/models", auth=False, expect=401),
+    "bad_token": Call("bad_token", "GET", "/v1/models", expect=401, vary=True),
 }
 # One cycle of the mix: 3 of its 19 requests run the model (they take most of the time).
 MIX = [_CALLS[name] for name in (
     "models", "ping", "info", "ollama_tags", "chat", "no_token", "unknown_model",
-    "models", "ping", "info", "ollama_tags", "chat_stream", "no_token", "unknown_model",
+    "models", "ping", "info", "ollama_tags", "chat_stream", "bad_token", "unknown_model",
     "models", "ping", "info", "ollama_tags", "ollama_chat")]
 
 
@@ -130,11 +133,16 @@ async def _sample(proc: psutil.Process, base: str, token: str, settle: float) ->
                   len(proc.net_connections(kind="tcp")), tasks)
 
 
-async def _one(client: aiohttp.ClientSession, base: str, token: str, call: Call) -> bool:
+async def _one(client: aiohttp.ClientSession, base: str, token: str, call: Call,
+               n: int) -> bool:
+    body = call.body
+    if call.vary and body is not None:
+        body = {**body, "model": f"{body['model']}-{n}"}
+    elif call.vary:
+        token = f"bodhiapp_soak{n:012d}"
     headers = {"Authorization": f"Bearer {token}"} if call.auth else {}
     async with client.request(call.method, base + call.path, headers=headers,
-                              data=None if call.body is None else json.dumps(call.body),
-                              ) as reply:
+                              data=None if body is None else json.dumps(body)) as reply:
         await reply.read()
         return reply.status == call.expect
 
@@ -148,9 +156,10 @@ async def _load(base: str, token: str, count: int, concurrency: int,
     async with aiohttp.ClientSession(connector=connector,
                                      timeout=aiohttp.ClientTimeout(total=300)) as client:
         async def worker(first: int) -> None:
-            for call in calls[first::concurrency]:
+            for n in range(first, count, concurrency):
+                call = calls[n]
                 try:
-                    ok = await _one(client, base, token, call)
+                    ok = await _one(client, base, token, call, n)
                 except (aiohttp.ClientError, TimeoutError):
                     ok = False
                 if not ok:
