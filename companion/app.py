@@ -9,7 +9,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
-import httpx
 from aiohttp import web
 
 from companion import __version__
@@ -33,9 +32,9 @@ from companion.core.settings import Settings, public_url
 from companion.core.upstream import (
     CHILD_HTTP_THREADS,
     ChildClient,
+    LazyClient,
     ProviderClient,
     make_child_session,
-    make_client,
     make_mcp_client,
     make_provider_session,
 )
@@ -182,7 +181,7 @@ def _purge_app_records(apps: AppServices, settings: Settings) -> Callable[[], Aw
     return purge
 
 
-def mcp_services(db: Database, box: SecretBox, http: httpx.AsyncClient,
+def mcp_services(db: Database, box: SecretBox, http: LazyClient,
                  children: ChildClient, log_dir: Path,
                  keep_alive_secs: Callable[[], int]) -> McpServices:
     stdio = StdioServers(log_dir, children, keep_alive_secs)
@@ -222,7 +221,7 @@ async def build_app(settings: Settings) -> web.Application:
     tokens = ApiTokenService(ApiTokenRepository(db), watch)
     box = await checked_box(home, settings.encryption_key, db)
     # The upstream clients (core/upstream.py), made once here and closed in ``close``.
-    http, child_session = make_client(), make_child_session()
+    http, child_session = LazyClient(), make_child_session()
     provider_session = make_provider_session()
     children = ChildClient(child_session)
     metrics, bus = Metrics(), EventBus()

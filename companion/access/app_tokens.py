@@ -17,12 +17,9 @@ import os
 import time
 import uuid
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import OctKey
+from typing import TYPE_CHECKING, Any
 
 from companion.access.grants import AccessGrant, GrantService
 from companion.auth.principal import Principal, PrincipalKind, Role
@@ -30,6 +27,10 @@ from companion.core.errors import AuthenticationError
 from companion.core.home import private_file
 from companion.core.opaque_secrets import digest, new_secret
 from companion.storage.grants import GrantRepository, RefreshTokenRecord
+
+if TYPE_CHECKING:
+    from joserfc.jwk import OctKey
+    from joserfc.jwt import JWTClaimsRegistry
 
 AUDIENCE = "bodhi-companion"
 ACCESS_TOKEN_SECS = 900             # the default of BODHI_APP_TOKEN_SECS
@@ -73,17 +74,33 @@ def _looks_like_jwt(raw: str) -> bool:
 class AppTokenService:
     def __init__(self, key: bytes, issuer: str, grants: GrantService,
                  repo: GrantRepository, access_secs: int = ACCESS_TOKEN_SECS) -> None:
-        self._key = OctKey.import_key(key)
+        self._raw_key = key
         self._issuer = issuer
         self._grants = grants
         self._repo = repo
         self._access_secs = access_secs
-        self._claims = jwt.JWTClaimsRegistry(
-            iss={"essential": True, "value": issuer}, aud={"essential": True, "value": AUDIENCE},
+
+    @cached_property
+    def _key(self) -> OctKey:
+        # joserfc (with cryptography, a tenth of a second to import) loads with the first
+        # app token, not at start.
+        from joserfc.jwk import OctKey
+
+        return OctKey.import_key(self._raw_key)
+
+    @cached_property
+    def _claims(self) -> JWTClaimsRegistry:
+        from joserfc.jwt import JWTClaimsRegistry
+
+        return JWTClaimsRegistry(
+            iss={"essential": True, "value": self._issuer},
+            aud={"essential": True, "value": AUDIENCE},
             exp={"essential": True}, sub={"essential": True}, gid={"essential": True})
 
     async def issue(self, grant: AccessGrant) -> TokenSet:
         """A fresh access token and refresh token for a live grant."""
+        from joserfc import jwt
+
         now = int(time.time())
         expires_at = now + self._access_secs
         if grant.expires_at is not None:
@@ -135,6 +152,9 @@ class AppTokenService:
         """The app principal for a valid token of a live grant; ``None`` if not a JWT."""
         if not _looks_like_jwt(raw):
             return None
+        from joserfc import jwt
+        from joserfc.errors import JoseError
+
         try:
             token = jwt.decode(raw, self._key, algorithms=[_ALGORITHM])
             self._claims.validate(token.claims)

@@ -20,10 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from authlib.common.urls import add_params_to_uri
-from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN
-
 from companion.access.app_tokens import AppTokenService, TokenSet
 from companion.access.grants import AccessGrant, GrantService
 from companion.access.mcp_binding import check_asks
@@ -97,6 +93,9 @@ def invalid_grant(message: str) -> BadRequestError:
 
 
 def redirect_with(uri: str, params: dict[str, str | None]) -> str:
+    # authlib loads with the first OAuth flow, not at start.
+    from authlib.common.urls import add_params_to_uri
+
     return str(add_params_to_uri(uri, [(k, v) for k, v in params.items() if v is not None]))
 
 
@@ -229,6 +228,9 @@ def check_scopes_or_redirect(scopes: list[str]) -> frozenset[str]:
 
 
 def _check_verifier(verifier: str, challenge: str) -> None:
+    from authlib.oauth2.rfc7636 import create_s256_code_challenge
+    from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN
+
     if not CODE_VERIFIER_PATTERN.match(verifier or ""):
         raise invalid_grant("code_verifier is missing or malformed.")
     if not hmac.compare_digest(create_s256_code_challenge(verifier), challenge):

@@ -9,10 +9,10 @@ clear.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from companion.auth.oidc import OidcLogin
 from companion.auth.sessions import SessionService
@@ -24,7 +24,7 @@ from companion.core.events import EventBus
 from companion.core.keyed_digest import KeyedDigest
 from companion.core.secrets_box import SecretBox, check_label, load_box
 from companion.core.settings import Settings
-from companion.core.upstream import make_client
+from companion.core.upstream import LazyClient
 from companion.storage import (
     SESSION_MIGRATIONS,
     ApiTokenRepository,
@@ -34,6 +34,9 @@ from companion.storage import (
     SessionRepository,
     UserRepository,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 KEY_CHECK_STATE = "encryption_key_check"
 
@@ -48,7 +51,7 @@ class Identity:
     oidc: OidcLogin
     tickets: KeyedDigest      # owner-login tickets are stored under it
     modes: SignInModes
-    own_http: httpx.AsyncClient | None = None   # made here for want of a shared one
+    own_http: LazyClient | None = None   # made here for want of a shared one
 
     async def close(self) -> None:
         await self.session_db.close()
@@ -67,7 +70,7 @@ async def checked_box(home: Path, key_setting: str, db: Database) -> SecretBox:
 
 
 async def open_identity(settings: Settings, db: Database, tokens: ApiTokenService,
-                        box: SecretBox, http: httpx.AsyncClient | None = None,
+                        box: SecretBox, http: Callable[[], httpx.AsyncClient] | None = None,
                         bus: EventBus | None = None) -> Identity:
     """``http``: the shared client the identity provider is reached with. Callers that sign
     nobody in (the CLI, some tests) may leave it out; one is made then, and
@@ -81,7 +84,7 @@ async def open_identity(settings: Settings, db: Database, tokens: ApiTokenServic
         await sessions.seal_plaintext()
     own_http = None
     if http is None:
-        http = own_http = make_client()
+        http = own_http = LazyClient()
     oidc = OidcLogin(setup, session_repo, http)
     sessions.refresher = oidc.refresh
     users = UserService(UserRepository(db), RoleRequestRepository(db), sessions, tokens,

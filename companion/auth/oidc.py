@@ -13,21 +13,22 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
-from authlib.integrations.base_client import OAuthError
-from authlib.oauth2.client import OAuth2Client
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from typing import TYPE_CHECKING, Any
 
 from companion.auth.sessions import ProviderTokens
 from companion.auth.setup import OidcConfig, SetupService
 from companion.core.errors import AuthenticationError, BadRequestError
 from companion.storage import SessionRepository
 from companion.storage.sessions import LoginState
+
+if TYPE_CHECKING:
+    # authlib, joserfc and httpx load with the first sign-in, not at start.
+    import httpx
+    from joserfc.jwk import KeySet
+
+    from companion.auth.oidc_client import OidcClient
 
 LOGIN_STATE_TTL_SECS = 600
 SCOPES = "openid email profile"
@@ -55,42 +56,9 @@ def _provider_tokens(token: dict[str, Any]) -> ProviderTokens:
                           int(time.time()) + int(expires_in) if expires_in else None)
 
 
-class _OAuthClient(OAuth2Client):  # type: ignore[misc]
-    """authlib's OAuth 2 client (PKCE, client authentication, token parsing and errors)
-    sending through the shared httpx client.
-
-    authlib's ``AsyncOAuth2Client`` is an HTTP client of its own, with its own connection pool,
-    which would be built for every sign-in; this one overrides the two methods that send (as
-    authlib's own integrations do), so ``fetch_token`` and ``refresh_token`` return awaitables.
-    """
-
-    oauth_error_class = OAuthError
-    SESSION_REQUEST_PARAMS = ["timeout"]
-
-    async def _post(self, url: str, body: str, headers: dict[str, str] | None, auth: Any,
-                    **kwargs: Any) -> httpx.Response:
-        # A copy: authlib hands over its module-wide default headers, which auth may change.
-        url, headers, body = auth.prepare("POST", url, dict(headers or {}), body)
-        response: httpx.Response = await self.session.post(url, content=body, headers=headers,
-                                                           **kwargs)
-        return response
-
-    async def _fetch_token(self, url: str, body: str = "", headers: dict[str, str] | None = None,
-                           auth: Any = None, method: str = "POST", **kwargs: Any) -> Any:
-        return self.parse_response_token(await self._post(url, body, headers, auth, **kwargs))
-
-    async def _refresh_token(self, url: str, refresh_token: str | None = None, body: str = "",
-                             headers: dict[str, str] | None = None, auth: Any = None,
-                             **kwargs: Any) -> Any:
-        token = self.parse_response_token(await self._post(url, body, headers, auth, **kwargs))
-        if "refresh_token" not in token:  # the provider keeps the refresh token it gave
-            self.token["refresh_token"] = refresh_token
-        return self.token
-
-
 class OidcLogin:
     def __init__(self, setup: SetupService, repo: SessionRepository,
-                 http: httpx.AsyncClient) -> None:
+                 http: Callable[[], httpx.AsyncClient]) -> None:
         self._setup = setup
         self._repo = repo
         self._http = http
@@ -109,6 +77,10 @@ class OidcLogin:
         return url, state
 
     async def finish(self, code: str, state: str, redirect_uri: str) -> OidcIdentity:
+        import httpx
+        from authlib.integrations.base_client import OAuthError
+        from joserfc.errors import JoseError
+
         login = await self._repo.take_login_state(state)
         if login is None or login.created_at + LOGIN_STATE_TTL_SECS < time.time():
             raise _login_failed("unknown or expired state; start again")
@@ -130,6 +102,8 @@ class OidcLogin:
                             _provider_tokens(token))
 
     async def refresh(self, refresh_token: str) -> ProviderTokens | None:
+        from authlib.integrations.base_client import OAuthError
+
         config = await self._config()
         meta = await self._metadata(config)
         try:
@@ -147,9 +121,11 @@ class OidcLogin:
                                   code="auth_error-oidc_not_configured")
         return config
 
-    def _client(self, config: OidcConfig, redirect_uri: str | None) -> _OAuthClient:
-        return _OAuthClient(
-            self._http, config.client_id, config.client_secret, scope=SCOPES,
+    def _client(self, config: OidcConfig, redirect_uri: str | None) -> OidcClient:
+        from companion.auth.oidc_client import OidcClient
+
+        return OidcClient(
+            self._http(), config.client_id, config.client_secret, scope=SCOPES,
             redirect_uri=redirect_uri, code_challenge_method="S256",
             token_endpoint_auth_method="client_secret_basic" if config.client_secret else "none")
 
@@ -167,6 +143,9 @@ class OidcLogin:
                                id_token: object, nonce: str) -> dict[str, Any]:
         if not isinstance(id_token, str):
             raise ValueError("no ID token in the token response")
+        from joserfc import jwt
+        from joserfc.errors import JoseError
+
         keys = self._keys.get(config.issuer) or await self._load_keys(config, meta)
         try:
             decoded = jwt.decode(id_token, keys, algorithms=ID_TOKEN_ALGORITHMS)
@@ -182,12 +161,14 @@ class OidcLogin:
         return dict(decoded.claims)
 
     async def _load_keys(self, config: OidcConfig, meta: dict[str, Any]) -> KeySet:
+        from joserfc.jwk import KeySet
+
         keys = KeySet.import_key_set(await self._get_json(meta["jwks_uri"]))  # type: ignore[arg-type]
         self._keys[config.issuer] = keys
         return keys
 
     async def _get_json(self, url: str) -> dict[str, Any]:
-        response = await self._http.get(url, timeout=_TIMEOUT_SECS)
+        response = await self._http().get(url, timeout=_TIMEOUT_SECS)
         response.raise_for_status()
         body = response.json()
         if not isinstance(body, dict):

@@ -13,8 +13,6 @@ import getpass
 import sys
 from typing import Any
 
-import httpx
-
 from companion.cli.client import CompanionClient, api_error, not_running
 from companion.cli.status import add_token_flag, token_of
 from companion.core.settings import Settings
@@ -54,6 +52,8 @@ def _key() -> str:
 
 def _call(client: CompanionClient, method: str, path: str,
           body: dict[str, Any] | None = None) -> Any:
+    import httpx  # loaded by the command itself: ``bodhi serve`` builds this parser too
+
     try:
         response = client.http.request(method, path, json=body)
     except httpx.TransportError as exc:

@@ -14,14 +14,14 @@ import contextlib
 import json
 from collections.abc import Generator, Iterator
 from types import TracebackType
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from companion.core.errors import BodhiError, ServiceUnavailableError
 from companion.core.settings import Settings, public_url, reaching_flags
-from native_host.companion_link import CompanionLink
-from native_host.errors import ActionError
+
+if TYPE_CHECKING:
+    # httpx loads when a command talks to the companion: ``bodhi serve`` never does.
+    import httpx
 
 API_TOKEN_ENV = "BODHI_API_TOKEN"
 CONNECT_SECS = 5.0
@@ -55,6 +55,8 @@ class CompanionClient:
         self._session = False
         # The token counts of the last streamed reply (OpenAI ``usage``), when it sent them.
         self.last_usage: dict[str, Any] = {}
+        import httpx
+
         self.http = httpx.Client(base_url=self.url, timeout=httpx.Timeout(
             CONNECT_SECS, read=READ_SECS))
 
@@ -67,6 +69,8 @@ class CompanionClient:
 
     def info(self) -> dict[str, Any] | None:
         """``/bodhi/v1/info`` of the companion, or None when nothing answers."""
+        import httpx
+
         try:
             response = self.http.get("/bodhi/v1/info", timeout=CONNECT_SECS)
         except httpx.TransportError:
@@ -85,6 +89,9 @@ class CompanionClient:
 
     def sign_in(self) -> None:
         """Use the given token, or start an owner session that ``close`` ends."""
+        from native_host.companion_link import CompanionLink
+        from native_host.errors import ActionError
+
         if self._token:
             self.http.headers["Authorization"] = f"Bearer {self._token}"
             return
@@ -109,6 +116,8 @@ class CompanionClient:
         self._session = True
 
     def get_json(self, path: str) -> Any:
+        import httpx
+
         try:
             response = self.http.get(path)
         except httpx.TransportError as exc:
@@ -120,6 +129,8 @@ class CompanionClient:
     def stream_chat(self, body: dict[str, Any]) -> Generator[str, None, None]:
         """The reply's text, piece by piece as it streams; closing the iterator (Ctrl-C)
         closes the connection, which stops the generation."""
+        import httpx
+
         self.last_usage = {}
         body = {**body, "stream": True, "stream_options": {"include_usage": True}}
         try:
@@ -135,6 +146,8 @@ class CompanionClient:
                              code="stream_cut") from exc
 
     def close(self) -> None:
+        import httpx
+
         if self._session:
             self._session = False
             # When the companion has stopped meanwhile, its session store expires the session.

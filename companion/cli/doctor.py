@@ -20,9 +20,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from companion import __version__
 from companion.cli.client import CONNECT_SECS, start_command
@@ -34,8 +32,9 @@ from companion.core.self_command import module_command
 from companion.core.settings import Settings, public_url
 from companion.models.alias import AliasSource
 from companion.models.catalog import EMBEDDED_ALIAS
-from native_host.companion_link import CompanionLink
-from native_host.errors import ActionError
+
+if TYPE_CHECKING:
+    import httpx  # loaded by the check itself: ``bodhi serve`` builds this parser too
 
 LAUNCHER_MODULE = "companion.inference.launcher"
 LAUNCHER_TIMEOUT_SECS = 30.0
@@ -69,6 +68,8 @@ def _json(response: httpx.Response) -> dict[str, Any]:
 
 
 def companion_check(settings: Settings) -> Check:
+    import httpx
+
     url = public_url(settings)
     try:
         with httpx.Client(base_url=url, timeout=CONNECT_SECS) as http:
@@ -98,6 +99,9 @@ def _proven(settings: Settings, http: httpx.Client) -> bool | None:
     and the doctor creates nothing)."""
     if not (settings.home / OWNER_SECRET_FILE).is_file():
         return None
+    from native_host.companion_link import CompanionLink
+    from native_host.errors import ActionError
+
     try:
         return CompanionLink(public_url(settings), settings.home, http).prove() is not None
     except ActionError:

@@ -5,6 +5,7 @@ Services report through ``Metrics`` methods; only this module knows ``prometheus
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 
@@ -51,6 +52,10 @@ class Metrics:
                                          ["model"], buckets=_QUEUE_BUCKETS, registry=r)
         self.download_bytes = Counter("bodhi_download_bytes", "Bytes of model files downloaded.",
                                       registry=r)
+        # Counted when scraped: a count that grows while the load does not is a leak.
+        self.tasks = Gauge("bodhi_asyncio_tasks", "asyncio tasks alive in the server's event "
+                           "loop.", registry=r)
+        self.tasks.set_function(_task_count)
 
     def count_loaded(self, count: Callable[[], int]) -> None:
         self.loaded.set_function(lambda: float(count()))
@@ -72,6 +77,13 @@ class Metrics:
 
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+def _task_count() -> float:
+    try:
+        return float(len(asyncio.all_tasks()))
+    except RuntimeError:  # no running loop (rendered outside the server)
+        return 0.0
 
 
 class ReplyWatch:

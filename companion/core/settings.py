@@ -18,8 +18,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Generic, TypeVar, cast, overload
 
-import yaml
-
 from companion.core.errors import ConfigError
 
 
@@ -311,6 +309,8 @@ def _read_settings_file(home: Path) -> dict[str, Any]:
     path = home / "settings.yaml"
     if not path.exists():
         return {}
+    import yaml  # only a home with a settings file needs it
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:

@@ -8,17 +8,21 @@ again, a separate pool) wrapped in ``ProviderClient`` for remote API providers (
 Anthropic, Gemini and anything speaking their formats). A test hands any of them a real local
 server.
 The MCP SDK's own client needs ``httpx2``: ``make_mcp_client`` makes one per MCP session.
+httpx and httpx2 are imported on first use (``LazyClient``): with their certificate stores
+they cost a tenth of a second and several MB at start, and many companions never use them.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
-import httpx
-import httpx2
+
+if TYPE_CHECKING:
+    import httpx
+    import httpx2
 
 # Idle pooled connections per llama.cpp child. Each one holds an HTTP thread in the child
 # until its keep-alive timeout, so children get this many HTTP threads plus headroom.
@@ -28,11 +32,15 @@ CHILD_HTTP_THREADS = KEEPALIVE_CONNECTIONS + 4
 
 def make_mcp_client(headers: dict[str, str]) -> httpx2.AsyncClient:
     """For the MCP SDK's Streamable HTTP client: one MCP session, closed with it."""
+    import httpx2
+
     return httpx2.AsyncClient(headers=headers, trust_env=False,
                               timeout=httpx2.Timeout(10.0, read=300.0))
 
 
 def make_client(transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+    import httpx
+
     return httpx.AsyncClient(
         transport=transport,
         limits=httpx.Limits(max_connections=None,
@@ -42,6 +50,24 @@ def make_client(transport: httpx.AsyncBaseTransport | None = None) -> httpx.Asyn
         timeout=httpx.Timeout(connect=5.0, read=None, write=60.0, pool=None),
         trust_env=False,
     )
+
+
+class LazyClient:
+    """``make_client``'s client, made on first call; whoever made this closes it."""
+
+    def __init__(self, make: Callable[[], httpx.AsyncClient] = make_client) -> None:
+        self._make = make
+        self._client: httpx.AsyncClient | None = None
+
+    def __call__(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = self._make()
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
 
 
 class ChildUnreachable(Exception):

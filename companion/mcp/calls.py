@@ -11,13 +11,9 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from functools import cache
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import httpx2
-import mcp_types
-from mcp import ClientSession
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel, ValidationError
 
 from companion.auth.principal import Principal
@@ -26,22 +22,34 @@ from companion.mcp.endpoint import McpEndpoint
 from companion.mcp.instances import McpInstance, McpInstanceService
 from companion.mcp.upstream import McpUpstreams
 
+if TYPE_CHECKING:
+    # The MCP SDK costs a good part of a second to import: only a call on a server loads it.
+    import httpx2
+    from mcp import ClientSession
+
 log = logging.getLogger(__name__)
 
-# The methods a page may call, with the SDK's request and result types.
-CALLS: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
-    "tools/list": (mcp_types.ListToolsRequest, mcp_types.ListToolsResult),
-    "tools/call": (mcp_types.CallToolRequest, mcp_types.CallToolResult),
-    "resources/list": (mcp_types.ListResourcesRequest, mcp_types.ListResourcesResult),
-    "resources/templates/list": (mcp_types.ListResourceTemplatesRequest,
-                                 mcp_types.ListResourceTemplatesResult),
-    "resources/read": (mcp_types.ReadResourceRequest, mcp_types.ReadResourceResult),
-    "prompts/list": (mcp_types.ListPromptsRequest, mcp_types.ListPromptsResult),
-    "prompts/get": (mcp_types.GetPromptRequest, mcp_types.GetPromptResult),
-}
+
+@cache
+def calls() -> dict[str, tuple[type[BaseModel], type[BaseModel]]]:
+    """The methods a page may call, with the SDK's request and result types."""
+    import mcp_types as t
+
+    return {
+        "tools/list": (t.ListToolsRequest, t.ListToolsResult),
+        "tools/call": (t.CallToolRequest, t.CallToolResult),
+        "resources/list": (t.ListResourcesRequest, t.ListResourcesResult),
+        "resources/templates/list": (t.ListResourceTemplatesRequest,
+                                     t.ListResourceTemplatesResult),
+        "resources/read": (t.ReadResourceRequest, t.ReadResourceResult),
+        "prompts/list": (t.ListPromptsRequest, t.ListPromptsResult),
+        "prompts/get": (t.GetPromptRequest, t.GetPromptResult),
+    }
+
+
 MAX_TOOL_PAGES = 20
 
-HttpClientFactory = Callable[[dict[str, str]], httpx2.AsyncClient]
+HttpClientFactory = Callable[[dict[str, str]], "httpx2.AsyncClient"]
 T = TypeVar("T")
 
 
@@ -62,7 +70,7 @@ class McpCalls:
                 raise ForbiddenError(f"The tool '{name}' is not allowed on the MCP instance "
                                      f"'{instance.slug}'.", code="mcp_tool_not_allowed")
         async def send(session: ClientSession) -> BaseModel:
-            return await _send(instance, session, request, CALLS[method][1])
+            return await _send(instance, session, request, calls()[method][1])
 
         result = await self._in_session(instance, send)
         dumped = result.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -73,6 +81,8 @@ class McpCalls:
 
     async def fetch_tools(self, instance: McpInstance) -> list[dict[str, Any]]:
         """Every tool the server offers (all pages), unfiltered, for the tools view."""
+        import mcp_types
+
         async def pages(session: ClientSession) -> list[dict[str, Any]]:
             tools: list[dict[str, Any]] = []
             cursor: str | None = None
@@ -116,6 +126,9 @@ class McpCalls:
 @contextlib.asynccontextmanager
 async def _connected(endpoint: McpEndpoint, http: HttpClientFactory
                      ) -> AsyncIterator[ClientSession]:
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
     async with http(dict(endpoint.headers)) as client, \
             streamable_http_client(endpoint.url, http_client=client) as streams, \
             ClientSession(streams[0], streams[1]) as session:
@@ -124,11 +137,11 @@ async def _connected(endpoint: McpEndpoint, http: HttpClientFactory
 
 
 def _request(method: str, params: dict[str, Any] | None) -> BaseModel:
-    if method not in CALLS:
-        raise BadRequestError(f"Unknown MCP method '{method}'; known: {sorted(CALLS)}.",
+    if method not in calls():
+        raise BadRequestError(f"Unknown MCP method '{method}'; known: {sorted(calls())}.",
                               code="invalid_mcp_method", param="method")
     try:
-        return CALLS[method][0].model_validate({"method": method, "params": params})
+        return calls()[method][0].model_validate({"method": method, "params": params})
     except ValidationError as exc:
         raise BadRequestError(f"Bad params for {method}: {exc.errors()[0]['msg']}.",
                               code="invalid_mcp_params", param="params") from None
@@ -136,6 +149,8 @@ def _request(method: str, params: dict[str, Any] | None) -> BaseModel:
 
 async def _send(instance: McpInstance, session: ClientSession, request: BaseModel,
                 result_type: type[BaseModel]) -> BaseModel:
+    from mcp.shared.exceptions import MCPError
+
     try:
         result: BaseModel = await session.send_request(request, result_type)  # type: ignore[arg-type]
     except MCPError as exc:
@@ -151,6 +166,8 @@ def _failure(instance: McpInstance, exc: BaseException) -> BodhiError:
         leaf = leaf.exceptions[0]
     if isinstance(leaf, BodhiError):
         return leaf
+    import httpx2
+
     server = instance.server.name
     if isinstance(leaf, httpx2.HTTPStatusError) and leaf.response.status_code in (401, 403):
         return UpstreamError(f"The MCP server '{server}' refused the credentials of the "

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import mcp_types
 from pydantic import ValidationError
 
 from companion.core import json_limits
 from companion.core.errors import BadRequestError
+
+if TYPE_CHECKING:
+    import mcp_types  # the SDK's types take a good part of a second: loaded on first use
 
 # JSON-RPC "invalid params": the call names a tool this instance does not allow.
 TOOL_NOT_ALLOWED = -32602
@@ -52,6 +54,8 @@ def inspect(message: Any, allowed: frozenset[str] | None) -> Inspected:
 
 
 def _request(item: Any) -> mcp_types.JSONRPCRequest | None:
+    import mcp_types
+
     try:
         return mcp_types.JSONRPCRequest.model_validate(item)
     except ValidationError:
@@ -59,6 +63,8 @@ def _request(item: Any) -> mcp_types.JSONRPCRequest | None:
 
 
 def _tool_name(item: dict[str, Any]) -> str | None:
+    import mcp_types
+
     try:
         call = mcp_types.CallToolRequest.model_validate(
             {"method": item["method"], "params": item.get("params")})
@@ -68,6 +74,8 @@ def _tool_name(item: dict[str, Any]) -> str | None:
 
 
 def _refusal(request_id: str | int, tool: str) -> dict[str, Any]:
+    import mcp_types
+
     error = mcp_types.JSONRPCError(
         jsonrpc="2.0", id=request_id,
         error=mcp_types.ErrorData(code=TOOL_NOT_ALLOWED,

@@ -14,17 +14,18 @@ import asyncio
 import dataclasses
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from companion.core.errors import BadRequestError, ConflictError, McpAuthError
 from companion.mcp import oauth_flow
 from companion.mcp.instances import McpInstance, McpInstanceService
 from companion.mcp.oauth_flow import AuthServerInfo, ClientCredentials, TokenSet
 from companion.mcp.servers import McpServer, McpServerService
+
+if TYPE_CHECKING:
+    import httpx
 
 PENDING_SECS = 600
 CLIENT_NAME = "Bodhi companion"
@@ -43,7 +44,7 @@ class _Pending:
 
 class McpOAuth:
     def __init__(self, servers: McpServerService, instances: McpInstanceService,
-                 http: httpx.AsyncClient) -> None:
+                 http: Callable[[], httpx.AsyncClient]) -> None:
         self._servers = servers
         self._instances = instances
         self._http = http
@@ -72,7 +73,7 @@ class McpOAuth:
             raise BadRequestError("This MCP login is unknown or expired; start it again.",
                                   code="mcp_oauth_state_mismatch")
         code = oauth_flow.read_callback(params, browser_state, pending.info)
-        tokens = await oauth_flow.exchange_code(self._http, pending.info, pending.client,
+        tokens = await oauth_flow.exchange_code(self._http(), pending.info, pending.client,
                                                 pending.login, code, pending.redirect_uri)
         await self._save(pending.instance_id, tokens, None)
         return await self._instances.get_own(pending.user_id, pending.instance_id)
@@ -103,7 +104,7 @@ class McpOAuth:
         info = AuthServerInfo.from_dict(stored["info"])
         client = self._credentials(stored, self._servers.client_secret(record))
         try:
-            fresh = await oauth_flow.refresh(self._http, info, client, tokens.refresh_token)
+            fresh = await oauth_flow.refresh(self._http(), info, client, tokens.refresh_token)
         except McpAuthError as exc:
             if exc.oauth_error is None:
                 raise  # unreachable: try again later, the login may still be good
@@ -128,14 +129,14 @@ class McpOAuth:
         record = await self._servers.record(server.id)
         stored: dict[str, Any] = json.loads(record.oauth_client or "{}")
         info = AuthServerInfo.from_dict(stored["info"]) if "info" in stored \
-            else await oauth_flow.discover(self._http, server.url)
+            else await oauth_flow.discover(self._http(), server.url)
         if server.auth.client_id:
             client = oauth_flow.preregistered_client(info, server.auth.client_id,
                                                      self._servers.client_secret(record))
         elif stored.get("client_id") and stored.get("redirect_uri") == redirect_uri:
             client = self._credentials(stored, self._servers.client_secret(record))
         else:
-            client = await oauth_flow.register_client(self._http, info, redirect_uri,
+            client = await oauth_flow.register_client(self._http(), info, redirect_uri,
                                                       CLIENT_NAME)
         await self._servers.save_oauth_client(server.id, {
             "info": dataclasses.asdict(info), "client_id": client.client_id,

@@ -22,27 +22,17 @@ import secrets
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast, get_args
+from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 from urllib.parse import quote, urlsplit
 
-import httpx
-from mcp.client.auth.utils import (
-    build_oauth_authorization_server_metadata_discovery_urls,
-    build_protected_resource_metadata_discovery_urls,
-    issuers_match,
-)
-from mcp.shared.auth import (
-    OAuthClientInformationFull,
-    OAuthClientMetadata,
-    OAuthMetadata,
-    OAuthToken,
-    ProtectedResourceMetadata,
-)
-from mcp.shared.auth_utils import check_resource_allowed, resource_url_from_server_url
-from mcp_types import LATEST_PROTOCOL_VERSION
 from pydantic import AnyUrl, ValidationError
 
 from companion.core.errors import McpAuthError
+
+if TYPE_CHECKING:
+    # httpx and the MCP SDK (a good part of a second) load with the first OAuth flow.
+    import httpx
+    from mcp.shared.auth import OAuthMetadata, ProtectedResourceMetadata
 
 __all__ = [
     "AuthServerInfo",
@@ -66,12 +56,22 @@ TOKEN_AUTH_METHODS: tuple[str, ...] = get_args(TokenAuthMethod)
 _TIMEOUT_SECS = 15.0
 _DESCRIPTION_CHARS = 300
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
-_PROTOCOL_HEADERS = {"MCP-Protocol-Version": LATEST_PROTOCOL_VERSION}
-# The first request any MCP client sends; an OAuth-protected server refuses it with a 401
-# naming its resource metadata, which is how the MCP spec says discovery starts.
-_INITIALIZE = {"jsonrpc": "2.0", "id": 0, "method": "initialize",
-               "params": {"protocolVersion": LATEST_PROTOCOL_VERSION, "capabilities": {},
-                          "clientInfo": {"name": "bodhi-companion", "version": "0"}}}
+
+
+def _protocol_headers() -> dict[str, str]:
+    from mcp_types import LATEST_PROTOCOL_VERSION
+
+    return {"MCP-Protocol-Version": LATEST_PROTOCOL_VERSION}
+
+
+def _initialize() -> dict[str, Any]:
+    """The first request any MCP client sends; an OAuth-protected server refuses it with a
+    401 naming its resource metadata, which is how the MCP spec says discovery starts."""
+    from mcp_types import LATEST_PROTOCOL_VERSION
+
+    return {"jsonrpc": "2.0", "id": 0, "method": "initialize",
+            "params": {"protocolVersion": LATEST_PROTOCOL_VERSION, "capabilities": {},
+                       "clientInfo": {"name": "bodhi-companion", "version": "0"}}}
 
 
 @dataclass(frozen=True)
@@ -165,6 +165,10 @@ async def discover(client: httpx.AsyncClient, server_url: str) -> AuthServerInfo
 
 async def _protected_resource(client: httpx.AsyncClient,
                               server_url: str) -> ProtectedResourceMetadata:
+    from mcp.client.auth.utils import build_protected_resource_metadata_discovery_urls
+    from mcp.shared.auth import ProtectedResourceMetadata
+    from mcp.shared.auth_utils import check_resource_allowed, resource_url_from_server_url
+
     header_url = await _probe(client, server_url)
     for url in build_protected_resource_metadata_discovery_urls(header_url, server_url):
         body = await _get_metadata(client, url, server_url)
@@ -187,11 +191,13 @@ async def _protected_resource(client: httpx.AsyncClient,
 
 async def _probe(client: httpx.AsyncClient, server_url: str) -> str | None:
     """The ``resource_metadata`` URL an unauthenticated request is refused with, if any."""
-    headers = {**_PROTOCOL_HEADERS, "Accept": "application/json, text/event-stream"}
+    import httpx
+
+    headers = {**_protocol_headers(), "Accept": "application/json, text/event-stream"}
     try:
         # Streamed and never read: a server that does not need a token may answer with an
         # event stream, and only the status line and headers matter here.
-        async with client.stream("POST", server_url, json=_INITIALIZE, headers=headers,
+        async with client.stream("POST", server_url, json=_initialize(), headers=headers,
                                  timeout=_TIMEOUT_SECS) as reply:
             if reply.status_code not in (401, 403):
                 return None
@@ -208,6 +214,12 @@ def _www_authenticate_param(header: str, name: str) -> str | None:
 
 async def _authorization_server(client: httpx.AsyncClient, server_url: str,
                                 issuer: str) -> OAuthMetadata:
+    from mcp.client.auth.utils import (
+        build_oauth_authorization_server_metadata_discovery_urls,
+        issuers_match,
+    )
+    from mcp.shared.auth import OAuthMetadata
+
     for url in build_oauth_authorization_server_metadata_discovery_urls(issuer, server_url):
         body = await _get_metadata(client, url, issuer)
         if body is None:
@@ -229,8 +241,10 @@ async def _authorization_server(client: httpx.AsyncClient, server_url: str,
 async def _get_metadata(client: httpx.AsyncClient, url: str,
                         who: str) -> dict[str, Any] | None:
     """A metadata document; None where there is none (redirects are not followed)."""
+    import httpx
+
     try:
-        reply = await client.get(url, headers=_PROTOCOL_HEADERS, timeout=_TIMEOUT_SECS)
+        reply = await client.get(url, headers=_protocol_headers(), timeout=_TIMEOUT_SECS)
     except httpx.HTTPError as exc:
         raise _unreachable(who, exc) from exc
     if reply.status_code >= 500:
@@ -291,6 +305,9 @@ def _auth_method(info: AuthServerInfo, *, confidential: bool) -> TokenAuthMethod
 async def register_client(client: httpx.AsyncClient, info: AuthServerInfo, redirect_uri: str,
                           client_name: str) -> ClientCredentials:
     """Register the companion with the authorization server (RFC 7591)."""
+    import httpx
+    from mcp.shared.auth import OAuthClientMetadata
+
     if info.registration_endpoint is None:
         raise McpAuthError(
             f"The authorization server {info.issuer} does not offer dynamic client "
@@ -312,6 +329,8 @@ async def register_client(client: httpx.AsyncClient, info: AuthServerInfo, redir
 
 
 def _registered(info: AuthServerInfo, reply: httpx.Response) -> ClientCredentials:
+    from mcp.shared.auth import OAuthClientInformationFull
+
     try:
         full = OAuthClientInformationFull.model_validate_json(reply.content)
     except ValidationError as exc:
@@ -351,6 +370,8 @@ def start_login(info: AuthServerInfo, creds: ClientCredentials, redirect_uri: st
     chosen = info.scopes_supported if scopes is None else scopes
     if chosen:
         params["scope"] = " ".join(chosen)
+    import httpx
+
     url = httpx.URL(info.authorization_endpoint).copy_merge_params(params)
     return PendingLogin(state, verifier, str(url))
 
@@ -367,6 +388,8 @@ def read_callback(params: Mapping[str, str], expected_state: str, info: AuthServ
     must not report an error, and an ``iss`` (RFC 9207) must name the server we sent the
     user to (it is required if the server said it sends one).
     """
+    from mcp.client.auth.utils import issuers_match
+
     state = params.get("state", "")
     if not expected_state or not hmac.compare_digest(state.encode(), expected_state.encode()):
         raise McpAuthError("The sign-in came back with an unknown state; start again.",
@@ -429,6 +452,8 @@ async def _token_request(client: httpx.AsyncClient, info: AuthServerInfo,
         headers["Authorization"] = _basic_auth(creds)
     elif creds.token_endpoint_auth_method == "client_secret_post":
         form["client_secret"] = creds.client_secret or ""
+    import httpx
+
     hide = (*hide, creds.client_secret or "")
     try:
         reply = await client.post(info.token_endpoint, data=form, headers=headers,
@@ -448,6 +473,8 @@ def _basic_auth(creds: ClientCredentials) -> str:
 
 
 def _token_set(info: AuthServerInfo, reply: httpx.Response) -> TokenSet:
+    from mcp.shared.auth import OAuthToken
+
     try:
         token = OAuthToken.model_validate_json(reply.content)
     except ValidationError as exc:

@@ -14,11 +14,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from companion.auth.principal import Principal
 from companion.core.errors import McpServerError, UpstreamError
@@ -26,15 +24,15 @@ from companion.mcp import messages
 from companion.mcp.instances import McpInstance, McpInstanceService
 from companion.mcp.upstream import McpUpstreams
 
+if TYPE_CHECKING:
+    import httpx  # loaded with the first MCP request, not at start
+
 log = logging.getLogger(__name__)
 
 REQUEST_HEADERS = ("content-type", "accept", "mcp-session-id", "mcp-protocol-version",
                    "last-event-id")
 REPLY_HEADERS = ("content-type", "mcp-session-id", "mcp-protocol-version")
 CONNECT_TIMEOUT_SECS = 10.0
-# A stream may stay open indefinitely; writes and the pool are bounded.
-TIMEOUT = httpx.Timeout(connect=CONNECT_TIMEOUT_SECS, read=None, write=60.0,
-                        pool=CONNECT_TIMEOUT_SECS)
 
 
 @dataclass(frozen=True)
@@ -83,7 +81,7 @@ def failure_event(reply: McpReply, error: UpstreamError) -> bytes:
 
 class McpProxy:
     def __init__(self, instances: McpInstanceService, upstreams: McpUpstreams,
-                 client: httpx.AsyncClient) -> None:
+                 client: Callable[[], httpx.AsyncClient]) -> None:
         self._instances = instances
         self._upstreams = upstreams
         self._client = client
@@ -111,14 +109,19 @@ class McpProxy:
         """The upstream's response. A local server that died since it was last seen ready
         (its bridge refuses connections, or answers 503 while it exits) is started again and
         the request sent once more, as the llama.cpp relay does."""
+        import httpx
+
+        # A stream may stay open indefinitely; writes and the pool are bounded.
+        timeout = httpx.Timeout(connect=CONNECT_TIMEOUT_SECS, read=None, write=60.0,
+                                pool=CONNECT_TIMEOUT_SECS)
         for attempt in (1, 2):
             async with self._upstreams.endpoint(instance) as endpoint:
                 headers = {k: v for k, v in request.headers.items()
                            if k.lower() in REQUEST_HEADERS}
-                upstream = self._client.build_request(
+                upstream = self._client().build_request(
                     request.method, endpoint.url, headers={**headers, **endpoint.headers},
                     content=request.body if request.method == "POST" else None,
-                    timeout=TIMEOUT)
+                    timeout=timeout)
                 response = await self._send(instance, upstream, retry=attempt == 1)
                 if response is None:
                     continue
@@ -131,9 +134,11 @@ class McpProxy:
     async def _send(self, instance: McpInstance, upstream: httpx.Request, *, retry: bool
                     ) -> httpx.Response | None:
         """The response, or None when the local server exited and a retry may restart it."""
+        import httpx
+
         server = instance.server.name
         try:
-            response = await self._client.send(upstream, stream=True)
+            response = await self._client().send(upstream, stream=True)
         except httpx.HTTPError as exc:
             if retry and await self._upstreams.exited(instance):
                 return None
@@ -176,6 +181,8 @@ def _request_ids(message: Any) -> tuple[str | int, ...]:
 
 
 async def _relay(response: httpx.Response, server: str) -> AsyncIterator[bytes]:
+    import httpx
+
     try:
         async for chunk in response.aiter_bytes():  # decoded: no Content-Encoding goes back
             yield chunk

@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from companion.core.atomic import write_atomic
@@ -104,6 +103,8 @@ class AliasStore:
         return path
 
     def _write(self, path: Path, alias: ModelAlias) -> None:
+        import yaml  # loaded by the first alias written, not at start
+
         text = yaml.safe_dump(alias_document(alias), sort_keys=False, allow_unicode=True)
         private_dir(self._dir)
         # A temporary file, fsync, then a rename: a kill -9 or a full disk mid-write leaves

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from companion.core.errors import BadRequestError, ModelNotFoundError, NotFoundError
@@ -207,6 +206,8 @@ def alias_file_stem(name: str) -> str:
 
 def parse_alias_file(path: Path) -> ModelAlias:
     """Raise ``ValueError`` with a readable reason when the file is not a valid alias."""
+    import yaml  # only a home with alias files needs it at start
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:

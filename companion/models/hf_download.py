@@ -19,26 +19,16 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol
-
-import httpx
-from filelock import FileLock
-from huggingface_hub import HfApi, get_hf_file_metadata, hf_hub_url
-from huggingface_hub.errors import (
-    GatedRepoError,
-    HfHubHTTPError,
-    RemoteEntryNotFoundError,
-    RepositoryNotFoundError,
-    RevisionNotFoundError,
-)
-from huggingface_hub.file_download import repo_folder_name
-from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from companion.core.atomic import write_atomic
 from companion.models.names import is_safe_hub_token
 
+if TYPE_CHECKING:
+    # httpx and huggingface_hub load with the first download, not at start.
+    import httpx
+
 CHUNK_BYTES = 256 * 1024
-_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=10.0)
 # A write that found the disk (or the user's quota) full, or hit a file size limit.
 _NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
@@ -85,6 +75,14 @@ class FileRequest:
 
 
 def _describe(exc: Exception, request: FileRequest) -> DownloadFailed:
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HfHubHTTPError,
+        RemoteEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
     repo, name = request.repo, request.filename
     if isinstance(exc, GatedRepoError):
         text = f"Repository '{repo}' is gated: accept its terms on the hub and set HF_TOKEN."
@@ -105,6 +103,8 @@ def _describe(exc: Exception, request: FileRequest) -> DownloadFailed:
 
 def repo_files(repo: str, endpoint: str | None, token: str | None) -> list[str]:
     """The names of the files in a hub repository (blocking: run it in a worker thread)."""
+    from huggingface_hub import HfApi
+
     try:
         info = HfApi(endpoint=endpoint, token=token).model_info(repo)
     except Exception as exc:  # whatever the hub or the network did
@@ -114,6 +114,11 @@ def repo_files(repo: str, endpoint: str | None, token: str | None) -> list[str]:
 
 def fetch(hub_dir: Path, request: FileRequest, progress: Progress) -> Path:
     """Download (or finish downloading) the file; returns its snapshot path in the cache."""
+    from filelock import FileLock
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+    from huggingface_hub.file_download import repo_folder_name
+    from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]
+
     url = hf_hub_url(request.repo, request.filename, revision=request.revision,
                      endpoint=request.endpoint)
     headers = build_hf_headers(token=request.token)
@@ -174,9 +179,12 @@ def _fill(url: str, partial: Path, headers: dict[str, str], size: int | None,
 def _transfer(url: str, file: BinaryIO, start: int, headers: dict[str, str],
               progress: Progress) -> None:
     """Append the bytes from ``start`` on; small chunks keep progress and cancel prompt."""
+    import httpx
+
+    timeout = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=10.0)
     if start:
         headers = {**headers, "Range": f"bytes={start}-"}
-    with httpx.Client(follow_redirects=True, timeout=_TIMEOUT, trust_env=False) as client, \
+    with httpx.Client(follow_redirects=True, timeout=timeout, trust_env=False) as client, \
             client.stream("GET", url, headers=headers) as response:
         if response.status_code >= 400:
             raise DownloadFailed(f"The hub answered HTTP {response.status_code} for {url}.")

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 
 class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)  # built on first use
 
 
 # --- OpenAI ---------------------------------------------------------------------------------

@@ -26,7 +26,8 @@ def shaped(model: type[M], data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class Reply(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Built on first use (a reply or the API document), not at start.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class Page(Reply, Generic[T]):

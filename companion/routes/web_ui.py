@@ -47,28 +47,39 @@ class StaticFile:
 
 
 class WebFiles:
-    """The UI's files, read once and kept in memory (a few hundred kilobytes)."""
+    """The UI's files, listed at start; each is read on its first request and then kept in
+    memory. Together they are a few MB (most of it Swagger UI's), which a start should not
+    read, hash and hold for a UI that may never be opened."""
 
     def __init__(self, root: Path) -> None:
-        self.files: dict[str, StaticFile] = {}
+        self._paths: dict[str, Path] = {}
         for path in sorted(p for p in root.rglob("*") if p.is_file()):
-            content_type = CONTENT_TYPES.get(path.suffix)
-            if content_type is None:
-                continue                      # never serve what we do not know how to label
+            if path.suffix in CONTENT_TYPES:  # never serve what we do not know how to label
+                self._paths[path.relative_to(root).as_posix()] = path
+        self._read: dict[str, StaticFile] = {}
+
+    def has(self, name: str) -> bool:
+        return name in self._paths
+
+    def get(self, name: str) -> StaticFile | None:
+        found = self._read.get(name)
+        path = self._paths.get(name)
+        if found is None and path is not None:
             body = path.read_bytes()
             digest = hashlib.sha256(body).hexdigest()[:32]
-            self.files[path.relative_to(root).as_posix()] = StaticFile(
-                body, content_type, f'"{digest}"')
+            found = self._read[name] = StaticFile(body, CONTENT_TYPES[path.suffix],
+                                                  f'"{digest}"')
+        return found
 
     def find(self, tail: str) -> StaticFile | None:
         """The file for ``/ui/<tail>``; ``index.html`` for a page route; None for a missing
         file."""
         name = tail.strip("/")
-        found = self.files.get(name) or self.files.get(f"{name}/{INDEX}")
+        found = self.get(name) or self.get(f"{name}/{INDEX}")
         if found is not None:
             return found
         if not name or "." not in PurePosixPath(name).name:
-            return self.files.get(INDEX)
+            return self.get(INDEX)
         return None
 
 
@@ -99,9 +110,9 @@ async def ui_file(request: web.Request) -> web.Response:
     found = files.find(tail)
     if found is None:
         raise NotFoundError("No such file in the web UI.", code="not_found")
-    if tail and not tail.endswith("/") and f"{tail}/{INDEX}" in files.files:
+    if tail and not tail.endswith("/") and files.has(f"{tail}/{INDEX}"):
         raise web.HTTPPermanentRedirect(f"{UI_PREFIX}{tail}/")
-    return _respond(request, found, found is files.files.get(INDEX))
+    return _respond(request, found, found is files.get(INDEX))
 
 
 @public

@@ -22,7 +22,7 @@ from companion.auth import ApiTokenService
 from companion.auth.principal import OWNER_USER_ID, Principal, PrincipalKind, Role
 from companion.core.events import EventBus
 from companion.core.secrets_box import SecretBox
-from companion.core.upstream import ChildClient, make_child_session, make_client
+from companion.core.upstream import ChildClient, LazyClient, make_child_session
 from companion.inference import LaunchConfig, LlamaPool
 from companion.inference.service import InferenceService
 from companion.middleware import setup_middlewares
@@ -125,7 +125,7 @@ def _pool(tmp_path: Path, client: ChildClient) -> LlamaPool:
 @pytest.fixture
 async def harness(aiohttp_client: Any, db: Database, tokens: ApiTokenService,
                   tmp_path: Path) -> AsyncIterator[Harness]:
-    session, http = make_child_session(), make_client()
+    session, http = make_child_session(), LazyClient()
     local = ChildClient(session)
     mcp = mcp_services(db, SecretBox(bytes(32)), http, local, tmp_path / "logs", lambda: 0)
     apps = AppServices.build(db, tmp_path, BASE, EventBus(), mcp=mcp.instances)

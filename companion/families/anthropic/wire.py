@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 
 class _Wire(BaseModel):
     # Known members are checked; others (``cache_control``, ``citations``, newer options)
-    # are accepted and not translated.
-    model_config = ConfigDict(extra="allow")
+    # are accepted and not translated. The validators are built on first use, not at start.
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
 
 class Base64Source(_Wire):

@@ -27,8 +27,10 @@ Number = StrictInt | StrictFloat
 
 
 class Wire(BaseModel):
+    # The validators are built on first use, not at start.
     model_config = ConfigDict(alias_generator=to_camel, validate_by_name=True,
-                              validate_by_alias=True, serialize_by_alias=True, extra="ignore")
+                              validate_by_alias=True, serialize_by_alias=True, extra="ignore",
+                              defer_build=True)
 
     def wire(self) -> dict[str, Any]:
         """The camelCase JSON object, without the fields left unset."""
