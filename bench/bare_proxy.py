@@ -29,8 +29,13 @@ def make_app(upstream: str) -> web.Application:
 
     async def forward(request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        async with app[session_key].post(upstream + request.path, data=body, headers={
-                "Content-Type": "application/json"}) as reply:
+        headers = {"Content-Type": "application/json"}
+        if request.headers.get("Connection", "").lower() == "close":
+            # llama.cpp closes after a stream while announcing keep-alive: like the companion,
+            # do not put that connection back in the pool.
+            headers["Connection"] = "close"
+        async with app[session_key].post(upstream + request.path, data=body,
+                                         headers=headers) as reply:
             response = web.StreamResponse(status=reply.status, headers={
                 "Content-Type": reply.headers.get("Content-Type", "application/json")})
             await response.prepare(request)
