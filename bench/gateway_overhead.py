@@ -48,6 +48,7 @@ START_TIMEOUT_S = 120.0
 WARM_TIMEOUT_S = 180.0
 REQUEST_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 15.0
+BARE = "bare aiohttp proxy"
 
 LineSink = Callable[[bytes, float], None]
 
@@ -337,6 +338,7 @@ class Setup:
     companion_port: int
     token: str
     companion_pid: int
+    bare_port: int
 
 
 @contextlib.contextmanager
@@ -370,7 +372,15 @@ def servers(model: Path, verbose: bool) -> Iterator[Setup]:
                 procs.append(subprocess.Popen(
                     [sys.executable, "-m", "companion", "serve", "--port", str(companion_port)],
                     stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env))
-            direct, companion = procs
+            bare_port = free_port()
+            bare_log = Path(tmp) / "bare-proxy.log"
+            with bare_log.open("wb") as out:
+                procs.append(subprocess.Popen(
+                    [sys.executable, str(Path(__file__).with_name("bare_proxy.py")), "--port",
+                     str(bare_port), "--upstream", f"http://{HOST}:{direct_port}"],
+                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT))
+            direct, companion, bare = procs
+            wait_http_ok(bare, f"http://{HOST}:{bare_port}/ping", bare_log, START_TIMEOUT_S)
             took = wait_http_ok(direct, f"http://{HOST}:{direct_port}/health", direct_log,
                                 START_TIMEOUT_S)
             note(verbose, f"direct llama.cpp ready in {took:.1f}s (port {direct_port})")
@@ -387,7 +397,7 @@ def servers(model: Path, verbose: bool) -> Iterator[Setup]:
                 raise RuntimeError(f"companion warm-up: HTTP {reply.status_code}: "
                                    f"{reply.text[:300]}\n{log_tail(home / 'logs' / 'bodhi.log')}")
             note(verbose, f"companion loaded its child in {time.monotonic() - started:.1f}s")
-            yield Setup(direct_port, companion_port, token, companion.pid)
+            yield Setup(direct_port, companion_port, token, companion.pid, bare_port)
         finally:
             for proc in reversed(procs):
                 stop(proc)
@@ -438,7 +448,15 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def report(targets: list[Target], args: argparse.Namespace) -> tuple[float, float, float]:
+def _added(direct: Target, target: Target) -> tuple[float, float, float]:
+    """Added p50 latency, added TTFT (ms) and tokens/s ratio of ``target`` over direct."""
+    return (statistics.median(target.plain.latency_ms) - statistics.median(direct.plain.latency_ms),
+            statistics.median(target.stream.ttft_ms) - statistics.median(direct.stream.ttft_ms),
+            statistics.median(target.stream.tokens_per_s)
+            / statistics.median(direct.stream.tokens_per_s))
+
+
+def report(targets: list[Target], args: argparse.Namespace) -> None:
     direct, companion = targets[0], targets[1]
     print(f"\ncompanion {companion_package.__version__} from "
           f"{Path(companion_package.__file__).parent}; "
@@ -469,14 +487,7 @@ def report(targets: list[Target], args: argparse.Namespace) -> tuple[float, floa
               f"{min(s.ttft_ms):>10.3f}{statistics.median(s.tokens_per_s):>11.2f}"
               f"{min(s.tokens_per_s):>11.2f}{statistics.median(s.tokens):>8.0f}")
 
-    p50_added = statistics.median(companion.plain.latency_ms) - statistics.median(
-        direct.plain.latency_ms)
-    ttft_added = statistics.median(companion.stream.ttft_ms) - statistics.median(
-        direct.stream.ttft_ms)
-    ratio = statistics.median(companion.stream.tokens_per_s) / statistics.median(
-        direct.stream.tokens_per_s)
     print()
-    return p50_added, ttft_added, ratio
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -516,7 +527,8 @@ def main(argv: list[str] | None = None) -> int:
     began = time.monotonic()
     with servers(embedded.path, verbose) as setup:
         targets = [Target("direct llama.cpp", make(setup.direct_port, None)),
-                   Target("companion", make(setup.companion_port, setup.token))]
+                   Target("companion", make(setup.companion_port, setup.token)),
+                   Target(BARE, make(setup.bare_port, None))]
         if args.control:
             child = child_of(setup.companion_pid)
             if child is None:
@@ -533,11 +545,18 @@ def main(argv: list[str] | None = None) -> int:
                 note(verbose, f"round {number}/{args.rounds}: streaming")
                 for t in targets:
                     run_stream(t, streamed, args.stream_requests, args.warmup)
-            p50_added, ttft_added, ratio = report(targets, args)
+            report(targets, args)
+            added = {t.name: _added(targets[0], t) for t in targets[1:3]}
         finally:
             for t in targets:
                 t.client.close()
     note(verbose, f"total {time.monotonic() - began:.0f}s")
+    (p50_added, ttft_added, ratio), (bare_p50, bare_ttft, bare_ratio) = added.values()
+    print(f"bare_p50_added_ms={bare_p50:.3f}")
+    print(f"bare_ttft_added_ms={bare_ttft:.3f}")
+    print(f"bare_stream_tokens_per_s_ratio={bare_ratio:.4f}")
+    print(f"p50_added_vs_bare_ms={p50_added - bare_p50:.3f}")
+    print(f"ttft_added_vs_bare_ms={ttft_added - bare_ttft:.3f}")
     print(f"p50_added_ms={p50_added:.3f}")
     print(f"ttft_added_ms={ttft_added:.3f}")
     print(f"stream_tokens_per_s_ratio={ratio:.4f}")

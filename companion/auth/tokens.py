@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import functools
 import json
 import secrets
 import time
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
-from companion.auth.principal import OWNER_USER_ID, Role
+from companion.auth.principal import OWNER_USER_ID, Principal, PrincipalKind, Role
 from companion.core.errors import (
     AuthenticationError,
     BadRequestError,
@@ -65,18 +66,26 @@ class ApiToken:
     # The user's MCP instances it may use: none by default, None for every one.
     mcps: frozenset[str] | None = frozenset()
 
-    @property
+    # Cached: a verified token is kept in memory and asked on every request it makes.
+    @functools.cached_property
     def scope_role(self) -> Role:
         ranked = [TokenScope(s).role for s in self.scopes if s in set(TokenScope)]
         return max(ranked, key=lambda r: r.rank, default=Role.USER)
 
-    @property
+    @functools.cached_property
     def role(self) -> Role:
         """What the token may do: its scope, capped by its user's current role."""
         scope = self.scope_role
         if self.user_role is None or self.user_role.at_least(scope):
             return scope
         return self.user_role
+
+    @functools.cached_property
+    def principal(self) -> Principal:
+        """The caller this token makes of a request."""
+        return Principal(PrincipalKind.API_TOKEN, role=self.role, user_id=self.user_id,
+                         scopes=self.scopes, token_id=self.id, models=self.models,
+                         mcps=self.mcps)
 
     def expired(self, now: float) -> bool:
         return self.expires_at is not None and self.expires_at <= now

@@ -208,7 +208,10 @@ class InferenceService:
     def _route(self, name: str) -> Route:
         """Where ``name`` goes, grants aside. A local name wins; a name that is neither
         local nor remote gets the catalog's answer (which rescans the cache first)."""
-        if self._remote is not None and self._catalog.find(name) is None:
+        if self._remote is not None:
+            local = self._catalog.find(name)
+            if local is not None:
+                return self._catalog.located(local)  # the folder was just looked at
             found = self._remote.api.resolve(name)
             if found is not None:
                 return ApiRoute(*found)

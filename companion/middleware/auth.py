@@ -19,7 +19,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from companion.auth import ApiTokenService, Principal
-from companion.auth.principal import ANONYMOUS, PrincipalKind
+from companion.auth.principal import ANONYMOUS
 from companion.core.errors import AuthenticationError
 from companion.families import family_for
 from companion.middleware.access import check, rule_for
@@ -33,11 +33,7 @@ BearerVerifier = Callable[[str], Awaitable[Principal | None]]
 def api_token_verifier(tokens: ApiTokenService) -> BearerVerifier:
     async def verify(raw: str) -> Principal | None:
         token = await tokens.verify(raw)
-        if token is None:
-            return None
-        return Principal(PrincipalKind.API_TOKEN, role=token.role, user_id=token.user_id,
-                         scopes=token.scopes, token_id=token.id, models=token.models,
-                         mcps=token.mcps)
+        return None if token is None else token.principal
 
     return verify
 

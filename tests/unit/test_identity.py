@@ -214,6 +214,21 @@ async def test_token_acts_with_at_most_its_users_role(db: Database,
     assert refused.value.code == "auth_error-user_inactive"
 
 
+async def test_a_cached_tokens_principal_follows_its_users_role(db: Database,
+                                                             tokens: ApiTokenService) -> None:
+    # The principal is made once per verified token and kept with it; a role change must
+    # still reach the very next request.
+    users = UserRepository(db)
+    await users.upsert_login("u1", "u1", None, 0, Role.ADMIN.value)
+    raw = await _raw(tokens, TokenScope.POWER_USER, user_id="u1")
+    first = await tokens.verify(raw) or pytest.fail()
+    assert first.principal.role is Role.POWER_USER
+    assert (await tokens.verify(raw) or pytest.fail()).principal is first.principal  # cached
+    await users.set_role("u1", Role.USER.value, 0)
+    tokens.invalidate()
+    assert (await tokens.verify(raw) or pytest.fail()).principal.role is Role.USER
+
+
 async def test_first_sign_in_becomes_admin_only_once(db: Database) -> None:
     users = UserRepository(db)
     first = await users.upsert_login("a", "alice", None, 1, Role.ADMIN.value)

@@ -355,6 +355,70 @@ def test_alias_file_edited_in_place_is_seen(hub: Path, aliases: Path,
     assert catalog.resolve("edit").alias.request_params == {"top_k": 2}
 
 
+def _age(*paths: Path) -> None:
+    """Back-date ``paths`` well past the catalog's racy window, as if written long ago."""
+    for path in paths:
+        os.utime(path, ns=(1_000_000_000_000_000_000,) * 2, follow_symlinks=False)
+
+
+def _age_tree(root: Path) -> None:
+    _age(root, *root.rglob("*"))
+
+
+def test_a_list_sees_cache_files_another_tool_added_or_removed(
+        hub: Path, aliases: Path, add_model: AddModel) -> None:
+    # The list does not rescan on every call any more; it must still see what `hf download`
+    # or `hf cache delete` did since, even with every folder time settled and unchanged.
+    add_model(REPO, "m-Q4_0.gguf")
+    _age_tree(hub)
+    catalog = ModelCatalog(aliases, hub)
+    assert f"{REPO}:Q4_0" in {a.alias for a in catalog.list()}
+
+    added = add_model(REPO, "m-Q8_0.gguf")
+    _age_tree(hub)  # same folder times as before: only the names changed
+    assert f"{REPO}:Q8_0" in {a.alias for a in catalog.list()}
+
+    added.unlink()
+    _age_tree(hub)
+    assert f"{REPO}:Q8_0" not in {a.alias for a in catalog.list()}
+
+    add_model("o/other", "o-Q4_0.gguf")
+    assert "o/other:Q4_0" in {a.alias for a in catalog.list()}
+
+
+def test_an_alias_file_replaced_with_the_same_size_and_time_is_seen(
+        hub: Path, aliases: Path, add_model: AddModel) -> None:
+    # A writer that renames a new file over the old one (as the alias store does) may leave
+    # the size and, within one tick of the file system's clock, the time unchanged.
+    add_model(REPO, "m-Q4_0.gguf")
+    text = f"alias: swap\nrepo: {REPO}\nfilename: m-Q4_0.gguf\nrequest_params: {{top_k: 1}}\n"
+    path = write_alias(aliases, "swap.yaml", text)
+    _age(path)
+    catalog = ModelCatalog(aliases, hub)
+    assert catalog.resolve("swap").alias.request_params == {"top_k": 1}
+
+    fresh = write_alias(aliases, "swap.tmp", text.replace("top_k: 1", "top_k: 2"))
+    _age(fresh)
+    fresh.replace(path)
+
+    assert catalog.resolve("swap").alias.request_params == {"top_k": 2}
+
+
+def test_an_alias_edited_twice_within_one_clock_tick_is_seen(
+        hub: Path, aliases: Path, add_model: AddModel) -> None:
+    add_model(REPO, "m-Q4_0.gguf")
+    text = f"alias: twice\nrepo: {REPO}\nfilename: m-Q4_0.gguf\nrequest_params: {{top_k: 1}}\n"
+    path = write_alias(aliases, "twice.yaml", text)
+    catalog = ModelCatalog(aliases, hub)
+    assert catalog.resolve("twice").alias.request_params == {"top_k": 1}
+    written = path.stat()
+
+    path.write_text(text.replace("top_k: 1", "top_k: 3"), encoding="utf-8")
+    os.utime(path, ns=(written.st_atime_ns, written.st_mtime_ns))  # the same tick
+
+    assert catalog.resolve("twice").alias.request_params == {"top_k": 3}
+
+
 # --- ModelAlias ----------------------------------------------------------------------------
 
 
