@@ -35,7 +35,9 @@ import httpx
 
 import companion as companion_package
 from companion.core.parent_watch import PARENT_PID_ENV
+from companion.core.settings import Settings
 from companion.inference.launcher import API_KEY_ENV
+from companion.inference.process import thread_flags
 from companion.models.catalog import embedded_model
 
 ALIAS = "smollm2:135m"
@@ -357,7 +359,11 @@ def servers(model: Path, verbose: bool) -> Iterator[Setup]:
                 procs.append(subprocess.Popen(
                     [sys.executable, "-m", "companion.inference.launcher", "--model", str(model),
                      "--host", HOST, "--port", str(direct_port), "--alias", ALIAS, "--jinja",
-                     "--threads-http", str(CHILD_HTTP_THREADS)],
+                     "--threads-http", str(CHILD_HTTP_THREADS),
+                     # The compute threads the companion gives its own child, so the two
+                     # children differ only in what stands in front of them.
+                     *thread_flags(len(os.sched_getaffinity(0)),
+                                   Settings.max_loaded_models.default())],
                     stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                     env={**base_env, PARENT_PID_ENV: str(os.getpid())}))
             created = subprocess.run(
