@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import json
 import os
 import socket
 import subprocess
@@ -142,7 +141,7 @@ async def _one(client: aiohttp.ClientSession, base: str, token: str, call: Call,
         token = f"bodhiapp_soak{n:012d}"
     headers = {"Authorization": f"Bearer {token}"} if call.auth else {}
     async with client.request(call.method, base + call.path, headers=headers,
-                              data=None if body is None else json.dumps(body)) as reply:
+                              json=body) as reply:
         await reply.read()
         return reply.status == call.expect
 
