@@ -28,6 +28,7 @@ pytestmark = pytest.mark.slow
 EMBEDDED = "smollm2:135m"
 SHORT, OTHER = "smol-short", "smol-other"     # two more aliases of the same small model
 OTHER_CTX = 4096                               # room for a long answer to abort
+CAP = 384                                      # tokens per answer: still long enough to abort
 SHOTS = os.environ.get("E2E_SCREENSHOTS")
 
 CREATE = """(options) => {
@@ -79,8 +80,11 @@ def aliases(paired: Browser) -> list[str]:
     assert model is not None, "the embedded model is not installed: run scripts/install"
     home = paired.companion
     _cache_model(home.hf_home, model.path, "test-org/smol", "c0ffee")
-    for name, params in ((SHORT, ["--ctx-size 1024", "--parallel 1"]),
-                         (OTHER, [f"--ctx-size {OTHER_CTX}", "--parallel 1"])):
+    # A cap on each answer: the small model now and then rambles until its context is full
+    # (about 1 answer in 20 to "Say bye."), which takes minutes on a slow machine.
+    for name, params in ((SHORT, ["--ctx-size 1024", "--parallel 1", f"--n-predict {CAP}"]),
+                         (OTHER, [f"--ctx-size {OTHER_CTX}", "--parallel 1",
+                                  f"--n-predict {CAP}"])):
         (home.home / "aliases" / f"{name}.yaml").write_text(yaml.safe_dump(
             {"alias": name, "repo": "test-org/smol", "filename": model.path.name,
              "context_params": params}))
