@@ -15,18 +15,24 @@ variants, alternated round by round in the same run:
 * ``old``: llama.cpp's own defaults, as the companion used them (a thread per core for
   generation and for prompts, busy-polling between steps: ``--threads -1 --threads-batch -1
   --poll 50``, given through ``BODHI_LLAMACPP_ARGS``, so they win over the new defaults);
-* ``new``: the companion's defaults (each child its share of the cores among the models that
-  may be loaded at once, ``--poll 0``).
+* ``new``: the companion's defaults (each child its share of the cores among the children
+  running as it starts, ``--poll 0``: the first all cores, the second half);
+* ``cores``: a thread per core for every child, as llama.cpp's defaults, but sleeping instead of
+  busy-polling between steps (``--threads -1 --threads-batch -1 --poll 0``);
+* ``halves``: every child half the cores, ``--poll 0`` (the companion's defaults before they
+  counted the children running: its share of ``BODHI_MAX_LOADED_MODELS``, 2).
 
 A benchmark, not a test. The last lines are machine-readable ``name=value`` (bench/README.md).
 
-Run: ``.venv/bin/python bench/two_models.py [--seconds S] [--concurrency C] [--rounds R]``
+Run: ``.venv/bin/python bench/two_models.py [--seconds S] [--concurrency C] [--rounds R]
+[--variants old new cores halves]``
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import statistics
 import sys
@@ -40,7 +46,10 @@ from companion.models.catalog import EMBEDDED_ALIAS
 
 OTHER = "smol-b"
 MODELS = "/bodhi/v1/models"
-VARIANTS = {"old": "--threads -1 --threads-batch -1 --poll 50", "new": ""}
+HALF = max(1, (os.cpu_count() or 2) // 2)
+VARIANTS = {"old": "--threads -1 --threads-batch -1 --poll 50", "new": "",
+            "cores": "--threads -1 --threads-batch -1 --poll 0",
+            "halves": f"--threads {HALF} --threads-batch {HALF} --poll 0"}
 
 
 async def drive(target: Running, alias: str, until: float, concurrency: int,
@@ -96,29 +105,34 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seconds", type=float, default=15.0, help="per phase (15)")
     p.add_argument("--concurrency", type=int, default=4, help="clients per model (4)")
     p.add_argument("--max-tokens", type=int, default=32, help="tokens per reply (32)")
-    p.add_argument("--rounds", type=int, default=1, help="old/new rounds, alternated (1)")
+    p.add_argument("--rounds", type=int, default=1, help="rounds of the variants, alternated (1)")
+    p.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS),
+                   help="which to run (all)")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     args = parse_args(argv)
-    seen: dict[str, dict[str, list[float]]] = {v: {"one": [], "two": []} for v in VARIANTS}
+    seen: dict[str, dict[str, list[float]]] = {v: {"one": [], "two": []}
+                                               for v in VARIANTS if v in args.variants}
     for round_no in range(args.rounds):
-        order = list(VARIANTS) if round_no % 2 == 0 else list(reversed(VARIANTS))
+        order = [v for v in VARIANTS if v in args.variants]
+        order = order if round_no % 2 == 0 else list(reversed(order))
         for variant in order:
             one, two = one_round(VARIANTS[variant], args)
             seen[variant]["one"].append(one)
             seen[variant]["two"].append(two)
-            print(f"round {round_no + 1} {variant:>3}: one model {one:.1f} tok/s, two models "
+            print(f"round {round_no + 1} {variant:>6}: one model {one:.1f} tok/s, two models "
                   f"{two:.1f} tok/s ({two / one:.2f}x)", flush=True)
     med = {v: {k: statistics.median(x) for k, x in phases.items()}
            for v, phases in seen.items()}
-    for variant in VARIANTS:
+    for variant in med:
         print(f"{variant}_one_model_tokens_per_s={med[variant]['one']:.1f}")
         print(f"{variant}_two_models_tokens_per_s={med[variant]['two']:.1f}")
         print(f"{variant}_two_over_one={med[variant]['two'] / med[variant]['one']:.3f}")
-    print(f"two_models_new_over_old={med['new']['two'] / med['old']['two']:.3f}")
+    if "new" in med and "old" in med:
+        print(f"two_models_new_over_old={med['new']['two'] / med['old']['two']:.3f}")
     return 0
 
 

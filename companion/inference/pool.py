@@ -134,9 +134,12 @@ class LlamaPool:
         return any(p.model_path.resolve() == path.resolve() for p in self.loaded())
 
     def _children_sharing(self) -> int:
-        """How many children a starting one may share the cores with, itself included: as
-        many as may be loaded, since one started alone keeps its threads when others join."""
-        return max(self._limits.max_loaded(), len(self.loaded()))
+        """How many children a starting one shares the cores with, itself included: those
+        running now. A child alone gets every core (a share of the models that *may* be loaded
+        halved a lone model's speed on 2 cores); one that joins takes its share, and the
+        earlier ones keep their threads, a milder crowding than equal full shares (on 2 cores,
+        two models: 2 + 1 threads 69 tok/s, 1 + 1 119, 2 + 2 7; bench/two_models.py)."""
+        return max(1, len(self.loaded()))
 
     def _process_for(self, model: ResolvedModel) -> LlamaProcess:
         alias = model.alias.alias

@@ -76,7 +76,7 @@ def thread_flags(cores: int, children: int) -> list[str]:
     """llama.cpp's own defaults give a child a compute thread per core, busy-polling between
     steps, so two children on the same cores spin against each other and both crawl (a
     thread descheduled at a barrier stalls its siblings). Each child gets its share of the
-    cores among the ``children`` that may run at once, and its idle compute threads sleep
+    cores among the ``children`` running when it starts, and its idle compute threads sleep
     instead of polling. Flags given by the admin or the alias come later and win."""
     threads = str(max(1, cores // max(children, 1)))
     return ["--threads", threads, "--threads-batch", threads, "--poll", "0"]
@@ -98,7 +98,7 @@ class LlamaProcess:
         # Told of every state change and every request begun (the Loaded view; the pool
         # tells a request's end, once it no longer counts it).
         self._on_change = on_change or (lambda process: None)
-        # How many children may share the cores with this one, itself included.
+        # How many children share the cores with this one as it starts, itself included.
         self._children = children or (lambda: 1)
         self.embeddings = False
         self.base_url = ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 import yaml
 
@@ -265,3 +267,25 @@ def test_a_memory_budget_unloads_to_make_room(tmp_path: Path) -> None:
         # Two ~100 MB models do not fit in 150 MiB: the first made room for the second.
         assert [m["alias"] for m in data] == ["other"]
         assert "evicting model smollm2:135m to make room for other" in companion.log_text()
+
+
+def test_a_lone_model_gets_every_core_and_one_joining_it_gets_its_share(tmp_path: Path) -> None:
+    cores = len(os.sched_getaffinity(0))
+    with running_companion(tmp_path) as companion:   # BODHI_MAX_LOADED_MODELS 2, the default
+        headers = power_token(companion)
+        made = httpx.post(companion.url + MODELS + f"/alias/{SMOL}/copy", headers=headers,
+                          json={"alias": "other"})
+        assert made.status_code == 201, made.text
+
+        def threads_of(alias: str) -> str:
+            loaded = httpx.get(companion.url + MODELS + "/loaded", headers=headers).json()
+            pid = next(m["pid"] for m in loaded["data"] if m["alias"] == alias)
+            argv = psutil.Process(pid).cmdline()
+            return argv[len(argv) - 1 - argv[::-1].index("--threads") + 1]
+
+        for name in (SMOL, "other"):
+            loaded = httpx.post(f"{companion.url}{MODELS}/{name}/load", headers=headers,
+                                timeout=60)
+            assert loaded.status_code == 200, loaded.text
+        assert threads_of(SMOL) == str(cores)              # loaded alone: every core
+        assert threads_of("other") == str(max(1, cores // 2))   # joined it: its share
