@@ -15,9 +15,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from companion.core.errors import BadRequestError
+from companion.core.schema import Schema
 from companion.families.provider import (
     MalformedReply,
     ProviderRequest,
@@ -26,7 +27,7 @@ from companion.families.provider import (
 from companion.families.sse import EventStream
 
 
-class _Open(BaseModel):
+class _Open(Schema):
     model_config = ConfigDict(extra="allow")
 
 

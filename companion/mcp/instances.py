@@ -16,10 +16,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from companion.auth.principal import Principal
 from companion.core.errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError
+from companion.core.schema import Schema
 from companion.core.secrets_box import SecretBox
 from companion.mcp.servers import McpServer, McpServerService
 from companion.storage.mcp import McpInstanceRecord, McpInstanceRepository
@@ -28,7 +29,7 @@ SLUG = r"^[A-Za-z0-9-]{1,24}$"
 MAX_CREDENTIAL = 8192
 
 
-class InstanceBody(BaseModel):
+class InstanceBody(Schema):
     """``POST /bodhi/v1/mcps``; on ``PUT`` absent fields keep their value."""
 
     server_id: str | None = Field(default=None, max_length=100)

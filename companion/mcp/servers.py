@@ -18,9 +18,10 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
 from companion.core.errors import BadRequestError, ConflictError, NotFoundError
+from companion.core.schema import Schema
 from companion.core.secrets_box import SecretBox
 from companion.storage.mcp import McpServerRecord, McpServerRepository
 
@@ -33,7 +34,7 @@ RESERVED_HEADERS = frozenset({"host", "content-type", "content-length", "accept"
                               "transfer-encoding"})
 
 
-class AuthConfig(BaseModel):
+class AuthConfig(Schema):
     """What an instance of the server supplies: ``keys`` name headers or query parameters."""
 
     type: Literal["none", "header", "query", "oauth"] = "none"
@@ -56,7 +57,7 @@ class AuthConfig(BaseModel):
         return self.model_dump(exclude={"client_secret"})
 
 
-class ServerBody(BaseModel):
+class ServerBody(Schema):
     """``POST/PUT /bodhi/v1/mcps/servers``: a remote ``url`` or a local stdio ``command``."""
 
     name: str = Field(min_length=1, max_length=64)

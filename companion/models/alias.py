@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from companion.core.schema import Schema
 from companion.models.launch_flags import refusal_message, refused_flag
 
 
@@ -23,7 +24,7 @@ class AliasSource(StrEnum):
     ROUTER = "router"      # a router alias over other models (companion.providers)
 
 
-class ModelAlias(BaseModel):
+class ModelAlias(Schema):
     """The alias YAML format (see API.md)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -26,9 +26,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import ConfigDict, Field, StrictBool, StrictStr
 
 from companion.core.errors import BadRequestError, ConflictError, NotFoundError
+from companion.core.schema import Schema
 from companion.core.secrets_box import SecretBox
 from companion.models import ModelCatalog, RemoteModel
 from companion.models.alias import AliasSource
@@ -54,7 +55,7 @@ def key_hint(key: str) -> str | None:
     return "…" + key[-4:] if len(key) >= HINT_MIN_KEY_CHARS else None
 
 
-class ApiModelBody(BaseModel):
+class ApiModelBody(Schema):
     """``POST /bodhi/v1/models/api`` and ``PUT .../{id}`` (``id`` is ignored on PUT)."""
 
     model_config = ConfigDict(extra="forbid")

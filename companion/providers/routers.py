@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import ConfigDict, Field, StrictStr
 
 from companion.core.errors import (
     BadRequestError,
@@ -32,6 +32,7 @@ from companion.core.errors import (
     NotFoundError,
     ServiceUnavailableError,
 )
+from companion.core.schema import Schema
 from companion.models import AliasSource, ModelCatalog, RemoteModel
 from companion.providers.records import MODEL_NAME, ApiModelService
 from companion.storage.api_models import RouterAliasRecord, RouterAliasRepository
@@ -39,7 +40,7 @@ from companion.storage.api_models import RouterAliasRecord, RouterAliasRepositor
 Strategy = Literal["fallback", "round_robin"]
 
 
-class RouterBody(BaseModel):
+class RouterBody(Schema):
     """``POST /bodhi/v1/models/router`` and ``PUT .../{alias}`` (alias from the path)."""
 
     model_config = ConfigDict(extra="forbid")

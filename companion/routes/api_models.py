@@ -4,10 +4,11 @@ power users and up, by browser session or API token. Keys are write-only."""
 from __future__ import annotations
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import ConfigDict, Field, StrictStr
 
 from companion.auth.principal import PrincipalKind, Role
 from companion.core.errors import BadRequestError
+from companion.core.schema import Schema
 from companion.middleware.access import requires
 from companion.middleware.body_limit import small_body
 from companion.middleware.docs import PAGING, documented
@@ -33,7 +34,7 @@ class TestBody(ApiModelBody):
     prompt: StrictStr | None = Field(default=None, max_length=4000)
 
 
-class FetchBody(BaseModel):
+class FetchBody(Schema):
     model_config = ConfigDict(extra="forbid")
 
     id: StrictStr | None = None

@@ -16,6 +16,7 @@ from companion.access import AccessGrant, GrantTerms
 from companion.access.requests import ORIGIN_KIND, NewRequest, Requested, check_origin
 from companion.auth.principal import PrincipalKind, Role
 from companion.core.errors import BadRequestError
+from companion.core.schema import Schema
 from companion.middleware.access import public, requires
 from companion.middleware.auth import PRINCIPAL
 from companion.middleware.body_limit import small_body
@@ -38,13 +39,13 @@ EXTENSION_OR_SESSION = {PrincipalKind.EXTENSION, PrincipalKind.SESSION}
 M = TypeVar("M", bound=BaseModel)
 
 
-class PairBody(BaseModel):
+class PairBody(Schema):
     code: str = Field(min_length=1, max_length=40)
     extension_id: str = Field("", max_length=200)
     browser: str = Field("", max_length=50)
 
 
-class RequestedBody(BaseModel):
+class RequestedBody(Schema):
     scopes: list[str]
     models: list[str] | None = None
     mcps: list[dict[str, str]] = Field(default_factory=list, max_length=10)
@@ -55,7 +56,7 @@ class RequestedBody(BaseModel):
                          tuple(self.mcps))
 
 
-class RequestAccessBody(BaseModel):
+class RequestAccessBody(Schema):
     origin: str = Field(max_length=300)
     app_name: str | None = Field(None, max_length=500)
     reason: str | None = Field(None, max_length=2000)
@@ -63,7 +64,7 @@ class RequestAccessBody(BaseModel):
     interactive: bool = True        # false: answer from a remembered grant or refuse
 
 
-class ApproveBody(BaseModel):
+class ApproveBody(Schema):
     scopes: list[str]
     models: list[str] | None = None
     mcps: list[str] = Field(default_factory=list, max_length=10)   # bound instance ids
@@ -76,7 +77,7 @@ class ApproveBody(BaseModel):
                           tuple(self.mcps), self.remember, self.expires_in)
 
 
-class TokenBody(BaseModel):
+class TokenBody(Schema):
     grant_type: Literal["access_request", "refresh_token", "grant"]
     request_id: str | None = None
     refresh_token: str | None = None

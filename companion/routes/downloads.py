@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, StrictStr
+from pydantic import ConfigDict, StrictStr
 
 from companion.auth.principal import Role
 from companion.core.errors import NotFoundError
+from companion.core.schema import Schema
 from companion.middleware.access import requires
 from companion.middleware.docs import PAGING, documented
 from companion.models.downloads import DownloadJob
@@ -19,7 +20,7 @@ from companion.routes.paging import page_of, paginated
 from companion.routes.replies import DownloadJobOut, Page, shaped
 
 
-class PullRequest(BaseModel):
+class PullRequest(Schema):
     """A file named outright, or the repository's single-file GGUF in ``quant`` (without
     either: the default quantisation, or the repository's only GGUF)."""
 

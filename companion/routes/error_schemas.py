@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from companion.core.schema import Schema
 
-class BodhiErrorObject(BaseModel):
+
+class BodhiErrorObject(Schema):
     model_config = ConfigDict(extra="allow")  # details such as tries_left
 
     message: str
@@ -16,11 +18,11 @@ class BodhiErrorObject(BaseModel):
     param: str | None = None
 
 
-class BodhiError(BaseModel):
+class BodhiError(Schema):
     error: BodhiErrorObject
 
 
-class OpenaiErrorObject(BaseModel):
+class OpenaiErrorObject(Schema):
     model_config = ConfigDict(extra="allow")  # a model server's own refusal is relayed as is
 
     message: str
@@ -29,35 +31,35 @@ class OpenaiErrorObject(BaseModel):
     code: str | int | None = None
 
 
-class OpenaiError(BaseModel):
+class OpenaiError(Schema):
     error: OpenaiErrorObject
 
 
-class OllamaError(BaseModel):
+class OllamaError(Schema):
     error: str
 
 
-class AnthropicErrorObject(BaseModel):
+class AnthropicErrorObject(Schema):
     type: str
     message: str
 
 
-class AnthropicError(BaseModel):
+class AnthropicError(Schema):
     type: str
     error: AnthropicErrorObject
 
 
-class GeminiErrorObject(BaseModel):
+class GeminiErrorObject(Schema):
     code: int
     message: str
     status: str
 
 
-class GeminiError(BaseModel):
+class GeminiError(Schema):
     error: GeminiErrorObject
 
 
-class OauthError(BaseModel):
+class OauthError(Schema):
     error: str
     error_description: str
 

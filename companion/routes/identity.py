@@ -12,13 +12,14 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from companion.auth.owner_login import redeem_ticket
 from companion.auth.principal import OWNER_USER_ID, Principal, PrincipalKind, Role
 from companion.auth.sessions import SESSION_COOKIE, SESSION_TTL_SECS
 from companion.auth.setup import AuthMode, OidcConfig
 from companion.core.errors import AuthenticationError, BadRequestError
+from companion.core.schema import Schema
 from companion.middleware.access import optional_auth, public, requires
 from companion.middleware.auth import PRINCIPAL
 from companion.middleware.body_limit import small_body
@@ -37,7 +38,7 @@ UI_PATH = "/ui/"
 FALLBACK_LANDING = "/signed-in"
 
 
-class SetupRequest(BaseModel):
+class SetupRequest(Schema):
     mode: Literal["local", "oidc"] = "local"
     name: str | None = Field(None, min_length=1, max_length=100)
     issuer: str | None = None
@@ -45,7 +46,7 @@ class SetupRequest(BaseModel):
     client_secret: str | None = None
 
 
-class CallbackRequest(BaseModel):
+class CallbackRequest(Schema):
     code: str = Field(min_length=1)
     state: str = Field(min_length=1)
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
+
+from companion.core.schema import Schema
 
 
-class _Open(BaseModel):
+class _Open(Schema):
     model_config = ConfigDict(extra="allow", defer_build=True)  # built on first use
 
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from companion.auth.principal import PrincipalKind, Role
 from companion.core.errors import PayloadTooLargeError, UpstreamError
+from companion.core.schema import Schema
 from companion.mcp.proxy import McpReply, McpRequest, failure_event
 from companion.middleware.access import requires
 from companion.middleware.auth import PRINCIPAL
@@ -28,7 +29,7 @@ MCP_BODY_BYTES = 10 * 1024 * 1024
 USERS = {PrincipalKind.SESSION, PrincipalKind.API_TOKEN}
 
 
-class CallBody(BaseModel):
+class CallBody(Schema):
     method: str = Field(max_length=100)
     params: dict[str, Any] | None = None
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel
 
 from companion.auth.principal import Principal, Role
 from companion.core.errors import ForbiddenError
 from companion.core.events import MCP_CHANGED
+from companion.core.schema import Schema
 from companion.mcp.instances import InstanceBody
 from companion.mcp.servers import ServerBody
 from companion.middleware.access import requires
@@ -22,7 +22,7 @@ from companion.routes.keys import APPS, MCPS
 from companion.routes.replies import Items, McpInstanceOut, McpServerOut, shaped
 
 
-class AllowedTools(BaseModel):
+class AllowedTools(Schema):
     allowed_tools: list[str] | None
 
 

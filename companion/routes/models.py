@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, StrictStr
+from pydantic import ConfigDict, StrictStr
 
 from companion.auth.principal import Role
 from companion.core.errors import BadRequestError
+from companion.core.schema import Schema
 from companion.inference.process import LlamaProcess
 from companion.inference.service import UNLOAD_ROLE, InferenceService
 from companion.middleware.access import requires
@@ -39,11 +40,11 @@ from companion.routes.replies import (
 )
 
 
-class AliasBody(BaseModel):
+class AliasBody(Schema):
     model_config = ConfigDict(extra="allow")  # the store validates the fields themselves
 
 
-class CopyBody(BaseModel):
+class CopyBody(Schema):
     model_config = ConfigDict(extra="forbid")
 
     alias: StrictStr

@@ -14,11 +14,12 @@ from datetime import UTC, datetime
 from typing import Any, Self
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
+from pydantic import ConfigDict, Field, StrictStr, model_validator
 
 from companion import __version__
 from companion.auth.principal import Role
 from companion.core.errors import BodhiError
+from companion.core.schema import Schema
 from companion.families import ApiFamily, ollama
 from companion.families.translation import upstream_error
 from companion.inference.process import LlamaProcess
@@ -45,13 +46,13 @@ from companion.routes.relay import relay
 from companion.routes.replies import shaped
 
 
-class _Named(BaseModel):
+class _Named(Schema):
     model_config = ConfigDict(extra="allow")
 
     model: StrictStr = Field(min_length=1)
 
 
-class NamedOrOld(BaseModel):
+class NamedOrOld(Schema):
     """show, pull, delete and create: Ollama still reads ``name``, the older ``model``."""
 
     model_config = ConfigDict(extra="allow")

@@ -18,10 +18,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import ConfigDict, Field, StrictStr
 
 from companion.auth.principal import Role
 from companion.core.errors import BadRequestError, BodhiError, ConflictError, UpstreamError
+from companion.core.schema import Schema
 from companion.families import ollama
 from companion.families.family import NDJSON
 from companion.middleware.access import requires
@@ -39,7 +40,7 @@ _UNSUPPORTED_CREATE = ("files", "adapters", "quantize", "messages", "template", 
                        "license")
 
 
-class _Copy(BaseModel):
+class _Copy(Schema):
     source: StrictStr = Field(min_length=1)
     destination: StrictStr = Field(min_length=1)
 

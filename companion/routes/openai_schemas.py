@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     StrictBool,
@@ -21,12 +20,13 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from companion.core.errors import BadRequestError
+from companion.core.schema import Schema
 
 # The roles OpenAI's Chat Completions accepts; it refuses any other with ``invalid_value``.
 Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
 
 
-class _Open(BaseModel):
+class _Open(Schema):
     model_config = ConfigDict(extra="allow")
 
 
@@ -113,7 +113,7 @@ def describe_error(exc: ValidationError) -> BadRequestError:
     return _openai_error(first, openai_param(loc))
 
 
-class ModelObject(BaseModel):
+class ModelObject(Schema):
     model_config = ConfigDict(extra="forbid")
 
     id: str
@@ -122,7 +122,7 @@ class ModelObject(BaseModel):
     owned_by: str
 
 
-class ModelList(BaseModel):
+class ModelList(Schema):
     model_config = ConfigDict(extra="forbid")
 
     object: Literal["list"] = "list"

@@ -9,11 +9,12 @@ out the single-use nonce that the caller's next request is signed over. The othe
 from __future__ import annotations
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from companion.auth.owner_login import issue_ticket, owner_login_url
 from companion.auth.principal import OWNER_USER_ID
 from companion.core.owner_proof import CHALLENGE_PATH
+from companion.core.schema import Schema
 from companion.middleware.access import public
 from companion.middleware.body_limit import small_body
 from companion.middleware.docs import documented
@@ -24,11 +25,11 @@ from companion.routes.owner_access import owner_only
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-class ChallengeBody(BaseModel):
+class ChallengeBody(Schema):
     client_nonce: str = Field(min_length=1, max_length=200)
 
 
-class ExtensionCredentialBody(BaseModel):
+class ExtensionCredentialBody(Schema):
     extension_id: str = Field(min_length=1, max_length=200)
     browser: str = Field("", max_length=50)
 

@@ -14,6 +14,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from companion.core.schema import Schema
+
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 
@@ -25,7 +27,7 @@ def shaped(model: type[M], data: Mapping[str, Any]) -> dict[str, Any]:
     return reply
 
 
-class Reply(BaseModel):
+class Reply(Schema):
     # Built on first use (a reply or the API document), not at start.
     model_config = ConfigDict(extra="forbid", defer_build=True)
 

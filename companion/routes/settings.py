@@ -7,10 +7,11 @@ import dataclasses
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, RootModel
+from pydantic import RootModel
 
 from companion.auth.principal import Role
 from companion.core.runtime_settings import SettingView
+from companion.core.schema import Schema
 from companion.middleware.access import requires
 from companion.middleware.docs import documented
 from companion.routes.bodies import read_json
@@ -18,7 +19,7 @@ from companion.routes.keys import RUNTIME_SETTINGS
 from companion.routes.replies import SettingOut, shaped
 
 
-class SettingUpdate(BaseModel):
+class SettingUpdate(Schema):
     value: str | int | float | bool
 
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from companion.auth.principal import Principal, Role
 from companion.auth.tokens import MAX_NAME, ApiToken, TokenScope
 from companion.core.errors import ForbiddenError
+from companion.core.schema import Schema
 from companion.middleware.access import requires
 from companion.middleware.auth import PRINCIPAL
 from companion.middleware.body_limit import small_body
@@ -21,7 +22,7 @@ from companion.routes.paging import page_of, paginated
 from companion.routes.replies import NewToken, Page, TokenOut, shaped
 
 
-class CreateToken(BaseModel):
+class CreateToken(Schema):
     name: str = Field(min_length=1, max_length=MAX_NAME)
     scope: TokenScope = TokenScope.USER
     # null or absent: every model; a list: only these.
@@ -31,7 +32,7 @@ class CreateToken(BaseModel):
     mcps: Literal["all"] | list[str] | None = None
 
 
-class UpdateToken(BaseModel):
+class UpdateToken(Schema):
     name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME)
     status: Literal["active", "inactive"] | None = None
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel
 
 from companion.auth.principal import Role
+from companion.core.schema import Schema
 from companion.middleware.access import requires
 from companion.middleware.auth import PRINCIPAL
 from companion.middleware.docs import PAGING, documented
@@ -21,7 +21,7 @@ from companion.routes.replies import Page, RoleRequestOut, UserOut, shaped
 from companion.storage import UserRecord
 
 
-class RoleRequest(BaseModel):
+class RoleRequest(Schema):
     role: Role
 
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+from companion.core.schema import Schema
 
 
-class _Wire(BaseModel):
+class _Wire(Schema):
     # Known members are checked; others (``cache_control``, ``citations``, newer options)
     # are accepted and not translated. The validators are built on first use, not at start.
     model_config = ConfigDict(extra="allow", defer_build=True)
@@ -118,7 +120,7 @@ class Metadata(_Wire):
     user_id: StrictStr | None = None
 
 
-class _Conversation(BaseModel):
+class _Conversation(Schema):
     model_config = ConfigDict(extra="ignore")
 
     model: StrictStr = Field(min_length=1)

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any, Literal, Self
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     StrictBool,
@@ -23,10 +22,12 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from companion.core.schema import Schema
+
 Number = StrictInt | StrictFloat
 
 
-class Wire(BaseModel):
+class Wire(Schema):
     # The validators are built on first use, not at start.
     model_config = ConfigDict(alias_generator=to_camel, validate_by_name=True,
                               validate_by_alias=True, serialize_by_alias=True, extra="ignore",
