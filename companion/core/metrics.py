@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -56,24 +57,43 @@ class Metrics:
         self.tasks = Gauge("bodhi_asyncio_tasks", "asyncio tasks alive in the server's event "
                            "loop.", registry=r)
         self.tasks.set_function(_task_count)
+        # Labelled children by metric and label values: prometheus_client's ``labels()``
+        # checks and locks on every call, five times per relayed request.
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+    def _child(self, metric: Counter | Gauge | Histogram, *values: str) -> Any:
+        key = (id(metric), values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
 
     def count_loaded(self, count: Callable[[], int]) -> None:
         self.loaded.set_function(lambda: float(count()))
 
     def model_loaded(self, model: str, seconds: float) -> None:
-        self.load_time.labels(model).observe(seconds)
+        self._child(self.load_time, model).observe(seconds)
 
     def queue_length(self, model: str, waiting: int) -> None:
-        self.queue_waiting.labels(model).set(waiting)
+        self._child(self.queue_waiting, model).set(waiting)
 
     def queue_wait(self, model: str, seconds: float) -> None:
-        self.queue_wait_time.labels(model).observe(seconds)
+        self._child(self.queue_wait_time, model).observe(seconds)
 
     def downloaded(self, n: int) -> None:
         self.download_bytes.inc(n)
 
+    def observe_duration(self, model: str, endpoint: str, seconds: float) -> None:
+        self._child(self.duration, model, endpoint).observe(seconds)
+
+    def observe_ttft(self, model: str, seconds: float) -> None:
+        self._child(self.ttft, model).observe(seconds)
+
+    def count_tokens(self, model: str, direction: str, n: int) -> None:
+        self._child(self.tokens, model, direction).inc(n)
+
     def request(self, family: str, status: int) -> None:
-        self.requests.labels(family, str(status)).inc()
+        self._child(self.requests, family, str(status)).inc()
 
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
@@ -111,10 +131,10 @@ class ReplyWatch:
 
     def report(self, metrics: Metrics, model: str, endpoint: str, started: float,
                ended: float, streamed: bool) -> None:
-        metrics.duration.labels(model, endpoint).observe(ended - started)
+        metrics.observe_duration(model, endpoint, ended - started)
         if streamed and self.first_chunk is not None:
-            metrics.ttft.labels(model).observe(self.first_chunk - started)
+            metrics.observe_ttft(model, self.first_chunk - started)
         if self.tokens_in:
-            metrics.tokens.labels(model, "in").inc(self.tokens_in)
+            metrics.count_tokens(model, "in", self.tokens_in)
         if self.tokens_out:
-            metrics.tokens.labels(model, "out").inc(self.tokens_out)
+            metrics.count_tokens(model, "out", self.tokens_out)

@@ -1,10 +1,10 @@
 """The one HTTP client seam: every client the companion calls upstream with is made here.
 
-Two kinds, each made once by the composition root, injected, and closed by it:
-``make_client`` (httpx) for the identity provider and everything else upstream, and
-``make_child_session`` (aiohttp's client) wrapped in ``ChildClient`` for our own llama.cpp
-children, both the relay and the health poll, and ``make_provider_session`` (aiohttp's client
-again, a separate pool) wrapped in ``ProviderClient`` for remote API providers (OpenAI,
+Each made once by the composition root, injected, and closed by it: ``make_client`` (httpx)
+for the identity provider and everything else upstream, ``make_child_session`` (the
+loopback HTTP/1.1 connections of ``core/child_http.py``) wrapped in ``ChildClient`` for our
+own llama.cpp children, both the relay and the health poll, and ``make_provider_session``
+(aiohttp's client) wrapped in ``ProviderClient`` for remote API providers (OpenAI,
 Anthropic, Gemini and anything speaking their formats). A test hands any of them a real local
 server.
 The MCP SDK's own client needs ``httpx2``: ``make_mcp_client`` makes one per MCP session.
@@ -14,11 +14,19 @@ they cost a tenth of a second and several MB at start, and many companions never
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
+
+from companion.core.child_http import (
+    ChildConnections,
+    ChildResponse,
+    ConnectFailed,
+    ExchangeFailed,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -81,78 +89,74 @@ class ChildLost(Exception):
 class ChildReply:
     """A child's reply whose body has not been read yet."""
 
-    def __init__(self, response: aiohttp.ClientResponse, stream: bool) -> None:
+    def __init__(self, response: ChildResponse) -> None:
         self._response = response
-        self._stream = stream
         self.status = response.status
         self.content_type: str = response.headers.get("content-type", "application/json")
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """The body as it arrives; raises ``ChildLost`` if the child goes away."""
         try:
-            async for chunk in self._response.content.iter_any():
+            async for chunk in self._response.body():
                 yield chunk
-        except aiohttp.ClientError as exc:
-            raise ChildLost(type(exc).__name__) from exc
+        except ExchangeFailed as exc:
+            raise ChildLost(str(exc)) from exc
 
     def finish(self) -> None:
-        # llama.cpp closes the connection after a streamed reply while announcing keep-alive,
-        # and an unfinished reply must not go back to the pool either.
-        if self._stream or not self._response.content.at_eof():
-            self._response.close()
-        else:
-            self._response.release()
+        # Back to the pool only when read to the end and kept alive: llama.cpp closes the
+        # connection after a streamed reply while announcing keep-alive, so a stream is sent
+        # with ``Connection: close``; an unfinished reply is closed too.
+        self._response.release()
 
 
-def make_child_session() -> aiohttp.ClientSession:
-    """The session for ``ChildClient``; call it with the event loop running.
+def make_child_session() -> ChildConnections:
+    """The connections for ``ChildClient``; call it with the event loop running.
 
-    At most ``KEEPALIVE_CONNECTIONS`` connections per child, so idle pooled ones never hold
-    more of the child's HTTP threads than it has; idle ones are dropped before llama.cpp's
-    own 5 s.
+    At most ``KEEPALIVE_CONNECTIONS`` idle connections per child, so idle pooled ones never
+    hold more of the child's HTTP threads than it has; idle ones are dropped before
+    llama.cpp's own 5 s.
     """
-    connector = aiohttp.TCPConnector(limit=0, limit_per_host=KEEPALIVE_CONNECTIONS,
-                                     keepalive_timeout=4.0, use_dns_cache=False)
-    return aiohttp.ClientSession(
-        connector=connector, auto_decompress=False, trust_env=False,
-        # Generation on a CPU may take minutes; the read timeout is the child's business.
-        timeout=aiohttp.ClientTimeout(total=None, sock_connect=5.0))
+    return ChildConnections(per_child=KEEPALIVE_CONNECTIONS, idle_secs=4.0, connect_secs=5.0)
 
 
 class ChildClient:
-    """The hot path to our own llama.cpp children on loopback.
-
-    aiohttp's client costs a fraction of httpx's per request (about 0.3 ms against 1 ms on
-    this machine), which is most of what the companion adds to a small completion, so the
-    children get this client while everything else upstream uses ``make_client``. Whoever
-    made the session (``make_child_session``) closes it.
+    """The hot path to our own llama.cpp children (and the health poll of MCP stdio bridges)
+    on loopback, through ``core/child_http.py``: a hand-written HTTP/1.1 exchange that costs
+    a fraction of aiohttp's client per request, which was most of what the companion added to
+    a small completion. Everything else upstream uses ``make_client`` or the provider
+    session. Whoever made the connections (``make_child_session``) closes them.
     """
 
-    def __init__(self, session: aiohttp.ClientSession) -> None:
+    def __init__(self, session: ChildConnections) -> None:
         self._session = session
+
+    async def _get(self, url: str, auth: dict[str, str], limit_secs: float
+                   ) -> tuple[int, bytes]:
+        try:
+            async with asyncio.timeout(limit_secs):
+                reply = await self._session.request("GET", url, auth)
+                try:
+                    body = await reply.read()
+                finally:
+                    reply.release()
+        except ConnectFailed as exc:
+            raise ChildUnreachable(str(exc)) from exc
+        except (ExchangeFailed, TimeoutError) as exc:
+            raise ChildLost(type(exc).__name__) from exc
+        return reply.status, body
 
     async def status(self, url: str, *, auth: dict[str, str], limit_secs: float) -> int:
         """The status of a GET (the health poll); raises ``ChildUnreachable``/``ChildLost``."""
-        try:
-            async with self._session.get(url, headers=auth,
-                                         timeout=aiohttp.ClientTimeout(total=limit_secs)) as reply:
-                await reply.read()
-                return reply.status
-        except aiohttp.ClientConnectorError as exc:
-            raise ChildUnreachable(type(exc).__name__) from exc
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise ChildLost(type(exc).__name__) from exc
+        return (await self._get(url, auth, limit_secs))[0]
 
     async def get_json(self, url: str, *, auth: dict[str, str], limit_secs: float) -> Any:
         """A small JSON document (``/props``); raises ``ChildUnreachable``/``ChildLost``."""
+        status, body = await self._get(url, auth, limit_secs)
+        if status >= 400:
+            raise ChildLost(f"status {status}")
         try:
-            async with self._session.get(url, headers=auth,
-                                         timeout=aiohttp.ClientTimeout(total=limit_secs)) as reply:
-                reply.raise_for_status()
-                return json.loads(await reply.read())
-        except aiohttp.ClientConnectorError as exc:
-            raise ChildUnreachable(type(exc).__name__) from exc
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            return json.loads(body)
+        except ValueError as exc:
             raise ChildLost(type(exc).__name__) from exc
 
     async def post_json(self, url: str, payload: bytes, *, stream: bool,
@@ -162,12 +166,12 @@ class ChildClient:
         if stream:
             headers["Connection"] = "close"
         try:
-            response = await self._session.post(url, data=payload, headers=headers)
-        except aiohttp.ClientConnectorError as exc:
-            raise ChildUnreachable(type(exc).__name__) from exc
-        except aiohttp.ClientError as exc:
-            raise ChildLost(type(exc).__name__) from exc
-        return ChildReply(response, stream)
+            response = await self._session.request("POST", url, headers, payload)
+        except ConnectFailed as exc:
+            raise ChildUnreachable(str(exc)) from exc
+        except ExchangeFailed as exc:
+            raise ChildLost(str(exc)) from exc
+        return ChildReply(response)
 
 
 class ProviderUnreachable(Exception):

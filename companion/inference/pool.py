@@ -179,6 +179,11 @@ class LlamaPool:
         """A READY child for the model, loading it (and making room) when needed, by
         ``deadline`` (the loop's clock)."""
         alias = model.alias.alias
+        process = self._processes.get(alias)
+        if (process is not None and process.serving_now(embeddings)
+                and alias not in self._evicting):
+            self._idle.cancel(alias)
+            return process      # the common case, without a timeout to set up
         try:
             async with asyncio.timeout_at(deadline):
                 while True:

@@ -173,9 +173,13 @@ class LlamaProcess:
     def is_serving(self, embeddings: bool) -> bool:
         return self.state is ProcessState.READY and (self.embeddings or not embeddings)
 
+    def serving_now(self, embeddings: bool) -> bool:
+        """Serving, and nobody is starting or stopping it: a request may use it at once."""
+        return self.is_serving(embeddings) and not self._lock.locked()
+
     async def ensure_ready(self, *, embeddings: bool = False) -> None:
         """Return once a child is READY (with embeddings enabled when asked)."""
-        if self.is_serving(embeddings) and not self._lock.locked():
+        if self.serving_now(embeddings):
             return
         async with self._lock:
             if self.is_serving(embeddings):

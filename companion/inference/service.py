@@ -254,8 +254,8 @@ class InferenceService:
                                                       route.upstream, asked) as api_reply:
                     yield api_reply
             finally:
-                self._metrics.duration.labels(asked, endpoint.value).observe(
-                    time.monotonic() - started)
+                self._metrics.observe_duration(asked, endpoint.value,
+                                               time.monotonic() - started)
         else:
             async with self._forward_local(endpoint, body, route) as local_reply:
                 yield local_reply

@@ -7,6 +7,7 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from pydantic import ConfigDict, Field, field_validator
@@ -22,6 +23,12 @@ class AliasSource(StrEnum):
     EMBEDDED = "embedded"  # shipped inside an installed Python package
     API = "api"            # a remote provider's model (companion.providers)
     ROUTER = "router"      # a router alias over other models (companion.providers)
+
+
+@lru_cache(maxsize=256)
+def _split_flags(entries: tuple[str, ...]) -> tuple[str, ...]:
+    # Asked on every request (is the running child's argv still this alias's?); shlex is slow.
+    return tuple(arg for entry in entries for arg in shlex.split(entry))
 
 
 class ModelAlias(Schema):
@@ -48,7 +55,7 @@ class ModelAlias(Schema):
 
     def launch_flags(self) -> list[str]:
         """``context_params`` as llama-server argv entries."""
-        return [arg for entry in self.context_params for arg in shlex.split(entry)]
+        return list(_split_flags(tuple(self.context_params)))
 
     def fill_request(self, body: dict[str, Any]) -> dict[str, Any]:
         """Request defaults fill only the fields the request lacks."""
