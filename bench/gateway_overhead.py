@@ -7,8 +7,13 @@ then sends the same requests to each, one at a time, alternating between them:
 * non-streaming ``/v1/chat/completions`` with ``max_tokens: 1``: per-request latency;
 * streaming with ``max_tokens`` ~64: time to the first content chunk and tokens per second.
 
-This is a benchmark, not a test: it prints numbers and sets no goals. The last three lines are
-``p50_added_ms=``, ``ttft_added_ms=`` and ``stream_tokens_per_s_ratio=``.
+A bare aiohttp proxy (``bare_proxy.py``) in front of the direct child runs in the same rounds,
+the floor for any Python proxy. The CPU time the companion and the bare proxy spend per
+non-streaming request (``/proc``, user + system) is counted too: unlike latency, it does not
+drown in the child's own time.
+
+This is a benchmark, not a test: it prints numbers and sets no goals. The last lines are
+machine-readable ``name=value`` (bench/README.md).
 
 Run: ``.venv/bin/python bench/gateway_overhead.py [--requests N] [--rounds R] ...``
 """
@@ -35,7 +40,6 @@ import httpx
 
 import companion as companion_package
 from companion.core.parent_watch import PARENT_PID_ENV
-from companion.core.settings import Settings
 from companion.inference.launcher import API_KEY_ENV
 from companion.inference.process import thread_flags
 from companion.models.catalog import embedded_model
@@ -228,6 +232,7 @@ class Samples:
     tokens_per_s: list[float] = field(default_factory=list)
     tokens: list[int] = field(default_factory=list)
     round_p50_ms: list[float] = field(default_factory=list)
+    cpu_us: list[float] = field(default_factory=list)  # the proxy's CPU per request, by round
 
 
 def _check(reply: Reply, name: str) -> None:
@@ -341,6 +346,7 @@ class Setup:
     token: str
     companion_pid: int
     bare_port: int
+    bare_pid: int
 
 
 @contextlib.contextmanager
@@ -360,10 +366,9 @@ def servers(model: Path, verbose: bool) -> Iterator[Setup]:
                     [sys.executable, "-m", "companion.inference.launcher", "--model", str(model),
                      "--host", HOST, "--port", str(direct_port), "--alias", ALIAS, "--jinja",
                      "--threads-http", str(CHILD_HTTP_THREADS),
-                     # The compute threads the companion gives its own child, so the two
-                     # children differ only in what stands in front of them.
-                     *thread_flags(len(os.sched_getaffinity(0)),
-                                   Settings.max_loaded_models.default())],
+                     # The compute threads the companion gives its own child (loaded alone),
+                     # so the two children differ only in what stands in front of them.
+                     *thread_flags(len(os.sched_getaffinity(0)), 1)],
                     stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                     env={**base_env, PARENT_PID_ENV: str(os.getpid())}))
             created = subprocess.run(
@@ -403,7 +408,7 @@ def servers(model: Path, verbose: bool) -> Iterator[Setup]:
                 raise RuntimeError(f"companion warm-up: HTTP {reply.status_code}: "
                                    f"{reply.text[:300]}\n{log_tail(home / 'logs' / 'bodhi.log')}")
             note(verbose, f"companion loaded its child in {time.monotonic() - started:.1f}s")
-            yield Setup(direct_port, companion_port, token, companion.pid, bare_port)
+            yield Setup(direct_port, companion_port, token, companion.pid, bare_port, bare.pid)
         finally:
             for proc in reversed(procs):
                 stop(proc)
@@ -423,6 +428,7 @@ def note(verbose: bool, message: str) -> None:
 class Target:
     name: str
     client: Client
+    pid: int | None = None      # the proxy's process, whose CPU time is counted
     plain: Samples = field(default_factory=Samples)
     stream: Samples = field(default_factory=Samples)
 
@@ -431,12 +437,23 @@ def run_plain(target: Target, body: bytes, count: int, warmup: int) -> None:
     for _ in range(warmup):  # refreshes keep-alive connections (ours and the relay's)
         one_request(target.client, body, target.name)
     this_round = []
+    cpu_before = _cpu_seconds(target.pid)
     for _ in range(count):
         latency, compute = one_request(target.client, body, target.name)
         this_round.append(latency)
         target.plain.compute_ms.append(compute)
+    if target.pid is not None:
+        target.plain.cpu_us.append((_cpu_seconds(target.pid) - cpu_before) / count * 1e6)
     target.plain.latency_ms += this_round
     target.plain.round_p50_ms.append(statistics.median(this_round))
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of a process so far (Linux ``/proc``); 0 without one."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_stream(target: Target, body: bytes, count: int, warmup: int) -> None:
@@ -482,6 +499,10 @@ def report(targets: list[Target], args: argparse.Namespace) -> None:
         f"{c - d:.3f}" for d, c in zip(direct.plain.round_p50_ms, companion.plain.round_p50_ms,
                                         strict=True)))
     print("  (llama ms: prompt_ms + predicted_ms reported by llama.cpp; p50-llama: the rest)")
+    for t in targets:
+        if t.plain.cpu_us:
+            print(f"{t.name} CPU per request, by round (us): "
+                  + ", ".join(f"{us:.0f}" for us in t.plain.cpu_us))
 
     print(f"\nStreaming chat, max_tokens={args.max_tokens}: {args.rounds} rounds x "
           f"{args.stream_requests} streams per target, Connection: close")
@@ -533,8 +554,9 @@ def main(argv: list[str] | None = None) -> int:
     began = time.monotonic()
     with servers(embedded.path, verbose) as setup:
         targets = [Target("direct llama.cpp", make(setup.direct_port, None)),
-                   Target("companion", make(setup.companion_port, setup.token)),
-                   Target(BARE, make(setup.bare_port, None))]
+                   Target("companion", make(setup.companion_port, setup.token),
+                          setup.companion_pid),
+                   Target(BARE, make(setup.bare_port, None), setup.bare_pid)]
         if args.control:
             child = child_of(setup.companion_pid)
             if child is None:
@@ -566,6 +588,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"p50_added_ms={p50_added:.3f}")
     print(f"ttft_added_ms={ttft_added:.3f}")
     print(f"stream_tokens_per_s_ratio={ratio:.4f}")
+    cpu = {t.name: statistics.median(t.plain.cpu_us) for t in targets[1:3]}
+    print(f"bare_cpu_us_per_request={cpu[BARE]:.0f}")
+    print(f"companion_cpu_us_per_request={cpu['companion']:.0f}")
+    print(f"cpu_vs_bare_ratio={cpu['companion'] / cpu[BARE]:.3f}")
     return 0
 
 
