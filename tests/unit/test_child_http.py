@@ -73,6 +73,16 @@ async def _read_request(reader: asyncio.StreamReader) -> bytes:
     return head + await reader.readexactly(length)
 
 
+def answering(answer: bytes) -> Handler:
+    """A server that reads one request, writes ``answer`` and closes."""
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+    return handler
+
+
 async def test_sized_and_chunked_replies_and_keep_alive_reuse() -> None:
     pool = _pool()
     async with aiohttp_child() as (url, peers):
@@ -111,14 +121,9 @@ async def test_an_unfinished_or_closing_reply_never_goes_back_to_the_pool() -> N
 
 
 async def test_a_body_that_ends_with_the_connection() -> None:
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nall of it")
-        await writer.drain()
-        writer.close()
-
     pool = _pool()
-    async with raw_child(handler) as url:
+    answer = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nall of it"
+    async with raw_child(answering(answer)) as url:
         reply = await pool.request("GET", url + "/", {})
         assert (reply.status, await reply.read()) == (200, b"all of it")
         reply.release()
@@ -155,15 +160,9 @@ async def test_a_kept_alive_connection_closed_under_the_next_request_is_retried_
     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",          # not a chunk size
 ])
 async def test_a_reply_cut_or_garbled_inside_its_body_is_lost(answer: bytes) -> None:
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
-        writer.write(answer)
-        await writer.drain()
-        writer.close()
-
     pool = _pool()
     client = ChildClient(pool)
-    async with raw_child(handler) as url:
+    async with raw_child(answering(answer)) as url:
         reply = await client.post_json(url + "/", b"{}", stream=False, auth={})
         with pytest.raises(ChildLost):
             _ = [chunk async for chunk in reply.chunks()]
@@ -174,14 +173,8 @@ async def test_a_reply_cut_or_garbled_inside_its_body_is_lost(answer: bytes) -> 
 @pytest.mark.parametrize("answer", [b"", b"SSH-2.0-OpenSSH\r\n\r\n",
                                     b"HTTP/1.1 200 OK\r\nbroken\r\n\r\n"])
 async def test_no_reply_or_not_http_is_lost(answer: bytes) -> None:
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
-        writer.write(answer)
-        await writer.drain()
-        writer.close()
-
     pool = _pool()
-    async with raw_child(handler) as url:
+    async with raw_child(answering(answer)) as url:
         with pytest.raises(ExchangeFailed):
             await pool.request("POST", url + "/", {}, b"{}")
     await pool.close()
