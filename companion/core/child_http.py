@@ -7,10 +7,10 @@ client does only what they need: a request written in one piece on a kept-alive 
 and a reply read by hand (status line, headers, then a ``Content-Length`` body, a chunked one,
 or one that ends with the connection). Nothing here is meant for a server on the network.
 
-``ChildConnections`` keeps at most ``per_child`` idle connections per server, and drops one
+``ChildConnections`` keeps at most ``per_child`` idle connections per server, and closes one
 idle for ``idle_secs`` (below llama.cpp's own 5 s, so the child never closes one under a
-request). A connection goes back to the pool only when its reply was read to the end and
-neither side asked to close it.
+request), whether or not another request comes. A connection goes back to the pool only when
+its reply was read to the end and neither side asked to close it.
 """
 
 from __future__ import annotations
@@ -148,6 +148,7 @@ class ChildConnections:
         self._idle: dict[tuple[str, int], list[_Connection]] = {}
         self._closed = False
         self._swept = time.monotonic()
+        self._timer: asyncio.TimerHandle | None = None
 
     async def request(self, method: str, url: str, headers: dict[str, str],
                       body: bytes = b"") -> ChildResponse:
@@ -245,6 +246,16 @@ class ChildConnections:
             return
         conn.idle_since = now
         idle.append(conn)
+        if self._timer is None:
+            # Close idle connections when they expire even if no request comes to take
+            # them: else they would sit half-closed once the child drops its end.
+            self._timer = asyncio.get_running_loop().call_later(self._idle_secs, self._expire)
+
+    def _expire(self) -> None:
+        self._timer = None
+        self._sweep(time.monotonic())
+        if self._idle and not self._closed:
+            self._timer = asyncio.get_running_loop().call_later(self._idle_secs, self._expire)
 
     def _sweep(self, now: float) -> None:
         """Close connections idle too long, those of children long stopped included."""
@@ -263,6 +274,9 @@ class ChildConnections:
 
     async def close(self) -> None:
         self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         writers = [conn.writer for idle in self._idle.values() for conn in idle]
         self._idle.clear()
         for writer in writers:

@@ -225,3 +225,23 @@ async def test_idle_connections_are_capped_and_dropped_when_stale() -> None:
         reply.release()
         assert len(set(peers)) == 5              # idle too long: a new one
     await pool.close()
+
+
+async def test_idle_connections_are_closed_when_they_expire_without_another_request() -> None:
+    pool = ChildConnections(per_child=2, idle_secs=0.2, connect_secs=2.0)
+    closed = asyncio.Event()
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+        await reader.read()          # until the client closes its end
+        closed.set()
+        writer.close()
+
+    async with raw_child(handler) as url:
+        reply = await pool.request("GET", url + "/", {})
+        await reply.read()
+        reply.release()              # kept idle
+        await asyncio.wait_for(closed.wait(), 2)
+    await pool.close()
