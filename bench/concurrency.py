@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 import aiohttp
 from bench_servers import Running, companion, direct_child
 
-from companion.core.settings import Settings
 from companion.core.upstream import CHILD_HTTP_THREADS
 from companion.inference.process import thread_flags
 from companion.models.catalog import EMBEDDED_ALIAS, embedded_model
@@ -126,7 +125,7 @@ async def run(args: argparse.Namespace) -> tuple[Outcome, Outcome]:
     if model is None:
         raise SystemExit("the embedded model is not installed: run scripts/install")
     flags = ["--jinja", "--threads-http", str(CHILD_HTTP_THREADS),
-             *thread_flags(len(os.sched_getaffinity(0)), Settings.max_loaded_models.default())]
+             *thread_flags(len(os.sched_getaffinity(0)), 1)]   # as a model loaded alone
     with direct_child(model.path, flags) as direct:
         await warm(direct)
         baseline = await storm(direct, args.clients, args.max_tokens)
