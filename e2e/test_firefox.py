@@ -111,7 +111,7 @@ def allow_once(driver: webdriver.Firefox, origin: str,
     consent = wait_for(lambda: [h for h in driver.window_handles if h != page_window],
                        "the consent window")[0]
     driver.switch_to.window(consent)
-    wait_for(lambda: driver.execute_script("return document.body.dataset.ready"), "consent")
+    wait_for(lambda: driver.execute_script("return document.body?.dataset.ready"), "consent")
     assert origin in by_testid(driver, "consent-origin").text
     assert by_testid(driver, "scope-chat").is_selected()
     # Allow comes alive a second after the window is shown and focused.
@@ -123,7 +123,7 @@ def allow_once(driver: webdriver.Firefox, origin: str,
 
 def set_server_url(driver: webdriver.Firefox, url: str) -> None:
     open_extension_page(driver, "options/options.html")
-    wait_for(lambda: driver.execute_script("return document.body.dataset.ready"), "options")
+    wait_for(lambda: driver.execute_script("return document.body?.dataset.ready"), "options")
     by_testid(driver, "server-url").clear()
     by_testid(driver, "server-url").send_keys(url)
     by_testid(driver, "settings-save").click()
@@ -143,7 +143,7 @@ def test_the_first_run_guide_in_firefox(driver: webdriver.Firefox, companion: Co
     guide = wait_for(lambda: [h for h in driver.window_handles if h != page_window],
                      "the guide window")[0]
     driver.switch_to.window(guide)
-    wait_for(lambda: driver.execute_script("return document.body.dataset.rendered"), "guide")
+    wait_for(lambda: driver.execute_script("return document.body?.dataset.rendered"), "guide")
 
     assert "guide/guide.html" in driver.current_url
     assert by_testid(driver, "guide-title").text == "Pair this browser with the companion"
@@ -173,7 +173,7 @@ def test_grant_and_chat_in_firefox(driver: webdriver.Firefox, companion: Compani
     set_server_url(driver, companion.url)
 
     open_extension_page(driver, "popup/popup.html?details=1")
-    wait_for(lambda: driver.execute_script("return document.body.dataset.rendered"), "popup")
+    wait_for(lambda: driver.execute_script("return document.body?.dataset.rendered"), "popup")
     assert "bodhi install-native-host" in by_testid(driver, "native-missing").text
     by_testid(driver, "pair-code").send_keys(companion.cli("pair").strip().splitlines()[-1])
     by_testid(driver, "pair-code-submit").click()

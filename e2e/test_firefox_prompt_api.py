@@ -42,7 +42,7 @@ SESSION = """return (async () => {
 def pair_by_code(firefox: webdriver.Firefox, companion: Companion) -> None:
     set_server_url(firefox, companion.url)
     open_extension_page(firefox, "popup/popup.html?details=1")
-    wait_for(lambda: firefox.execute_script("return document.body.dataset.rendered"), "popup")
+    wait_for(lambda: firefox.execute_script("return document.body?.dataset.rendered"), "popup")
     by_testid(firefox, "pair-code").send_keys(companion.cli("pair").strip().splitlines()[-1])
     by_testid(firefox, "pair-code-submit").click()
     wait_for(lambda: "Paired" in by_testid(firefox, "pair-state").text, "pairing by code")
@@ -53,7 +53,7 @@ def test_window_language_model_and_a_session_in_firefox(
         origins: tuple[PageServer, PageServer]) -> None:
     pair_by_code(driver, companion)
     open_extension_page(driver, "options/options.html")
-    wait_for(lambda: driver.execute_script("return document.body.dataset.ready"), "options")
+    wait_for(lambda: driver.execute_script("return document.body?.dataset.ready"), "options")
     by_testid(driver, "global-language-model").click()
     wait_for(lambda: "Saved" in by_testid(driver, "settings-status").text, "saved setting")
 
