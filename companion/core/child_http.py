@@ -253,9 +253,13 @@ class ChildConnections:
 
     def _expire(self) -> None:
         self._timer = None
-        self._sweep(time.monotonic())
+        now = time.monotonic()
+        self._sweep(now)
         if self._idle and not self._closed:
-            self._timer = asyncio.get_running_loop().call_later(self._idle_secs, self._expire)
+            # Next when the oldest one left runs out, so none lives past ``idle_secs``.
+            oldest = min(conn.idle_since for idle in self._idle.values() for conn in idle)
+            self._timer = asyncio.get_running_loop().call_later(
+                max(0.01, oldest + self._idle_secs - now + 0.01), self._expire)
 
     def _sweep(self, now: float) -> None:
         """Close connections idle too long, those of children long stopped included."""
