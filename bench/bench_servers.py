@@ -32,7 +32,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _tail(path: Path, lines: int = 15) -> str:
+def tail(path: Path, lines: int = 15) -> str:
     with contextlib.suppress(OSError):
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     return "(no log)"
@@ -43,12 +43,12 @@ def wait_ok(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
     with httpx.Client(timeout=2.0, trust_env=False) as client:
         while time.monotonic() - started < START_TIMEOUT_S:
             if proc.poll() is not None:
-                raise RuntimeError(f"exited with {proc.returncode}; log {log}:\n{_tail(log)}")
+                raise RuntimeError(f"exited with {proc.returncode}; log {log}:\n{tail(log)}")
             with contextlib.suppress(httpx.TransportError):
                 if client.get(url).status_code == 200:
                     return
             time.sleep(0.1)
-    raise RuntimeError(f"{url} not ready in {START_TIMEOUT_S:.0f}s; log {log}:\n{_tail(log)}")
+    raise RuntimeError(f"{url} not ready in {START_TIMEOUT_S:.0f}s; log {log}:\n{tail(log)}")
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
+from bench_servers import free_port, stop, tail
 
 import companion as companion_package
 from companion.core.parent_watch import PARENT_PID_ENV
@@ -53,7 +54,6 @@ CHILD_HTTP_THREADS = 12  # what the companion gives its own children (companion/
 START_TIMEOUT_S = 120.0
 WARM_TIMEOUT_S = 180.0
 REQUEST_TIMEOUT_S = 120.0
-STOP_TIMEOUT_S = 15.0
 BARE = "bare aiohttp proxy"
 
 LineSink = Callable[[bytes, float], None]
@@ -279,19 +279,6 @@ def one_stream(client: Client, body: bytes, name: str) -> tuple[float, float, in
 # Processes.
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def log_tail(path: Path, lines: int = 15) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
 def wait_http_ok(proc: subprocess.Popen[bytes], url: str, log: Path, timeout: float) -> float:
     """Poll ``url`` until 200; seconds taken. Fails when the process exits or time runs out."""
     started = time.monotonic()
@@ -299,24 +286,12 @@ def wait_http_ok(proc: subprocess.Popen[bytes], url: str, log: Path, timeout: fl
         while time.monotonic() - started < timeout:
             if proc.poll() is not None:
                 raise RuntimeError(f"process exited with {proc.returncode} while starting; "
-                                   f"log {log}:\n{log_tail(log)}")
+                                   f"log {log}:\n{tail(log)}")
             with contextlib.suppress(httpx.TransportError):
                 if client.get(url).status_code == 200:
                     return time.monotonic() - started
             time.sleep(0.1)
-    raise RuntimeError(f"{url} not ready after {timeout:.0f}s; log {log}:\n{log_tail(log)}")
-
-
-def stop(proc: subprocess.Popen[bytes] | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(STOP_TIMEOUT_S)
+    raise RuntimeError(f"{url} not ready after {timeout:.0f}s; log {log}:\n{tail(log)}")
 
 
 def child_of(parent_pid: int) -> tuple[int, str] | None:
@@ -406,7 +381,7 @@ def servers(model: Path, verbose: bool) -> Iterator[Setup]:
                                              "content-type": "application/json"})
             if reply.status_code != 200:
                 raise RuntimeError(f"companion warm-up: HTTP {reply.status_code}: "
-                                   f"{reply.text[:300]}\n{log_tail(home / 'logs' / 'bodhi.log')}")
+                                   f"{reply.text[:300]}\n{tail(home / 'logs' / 'bodhi.log')}")
             note(verbose, f"companion loaded its child in {time.monotonic() - started:.1f}s")
             yield Setup(direct_port, companion_port, token, companion.pid, bare_port, bare.pid)
         finally:

@@ -147,7 +147,6 @@ class ChildConnections:
         self._connect_secs = connect_secs
         self._idle: dict[tuple[str, int], list[_Connection]] = {}
         self._closed = False
-        self._swept = time.monotonic()
         self._timer: asyncio.TimerHandle | None = None
 
     async def request(self, method: str, url: str, headers: dict[str, str],
@@ -238,8 +237,6 @@ class ChildConnections:
 
     def put(self, key: tuple[str, int], conn: _Connection) -> None:
         now = time.monotonic()
-        if now - self._swept > 1.0:
-            self._sweep(now)
         idle = self._idle.setdefault(key, [])
         if self._closed or len(idle) >= self._per_child:
             conn.close()
@@ -263,7 +260,6 @@ class ChildConnections:
 
     def _sweep(self, now: float) -> None:
         """Close connections idle too long, those of children long stopped included."""
-        self._swept = now
         for key in list(self._idle):
             kept = []
             for conn in self._idle[key]:
